@@ -1,0 +1,47 @@
+# The two set-up commands of the README: `make run` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test install install-dev migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+## Start web, worker and beat (the Procfile) on embedded defaults, or on what .env / the environment say.
+run: migrate
+	@echo ""
+	@echo "  Leadcaller is starting:"
+	@echo "    demo form      http://localhost:$(PORT)/"
+	@echo "    intake API     http://localhost:$(PORT)/api/v1/leads/   (docs: http://localhost:$(PORT)/api/docs/)"
+	@echo "    admin          http://localhost:$(PORT)/admin/          (create a login: $(BIN)/python manage.py createsuperuser)"
+	@echo "    health         http://localhost:$(PORT)/healthz"
+	@echo ""
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --procfile Procfile --port $(PORT)
+
+## Run the whole suite: Python tests (pytest) and the VoxEngine scenario's tests (node), when present.
+test: install-dev
+	$(BIN)/python -m pytest
+	@if [ -d telephony/voxengine/test ]; then \
+		command -v node >/dev/null || { echo "node is needed for the VoxEngine scenario tests"; exit 1; }; \
+		node --test telephony/voxengine/test/; \
+	fi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,42 @@
+"""The Celery app. Settings come from Django settings under the CELERY_ namespace."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.signals import before_task_publish, task_postrun, task_prerun
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcaller.settings")
+
+app = Celery("leadcaller")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# Declared queues are what a worker consumes when started without -Q: every queue, by default.
+# The call queue is separate so a CRM backlog never delays a call.
+app.conf.task_queues = [Queue(name) for name in ("call", "crm", "notify", "default")]
+app.autodiscover_tasks()
+
+
+@before_task_publish.connect
+def _carry_log_context(headers: dict | None = None, **_: object) -> None:
+    from leadcaller.logging import current_context
+
+    if headers is not None:
+        for key, value in current_context().items():
+            headers.setdefault(key, value)
+
+
+@task_prerun.connect
+def _restore_log_context(task=None, **_: object) -> None:
+    from leadcaller.logging import restore_context
+
+    request = getattr(task, "request", None)
+    restore_context({"request_id": getattr(request, "request_id", None), "lead_id": getattr(request, "lead_id", None)})
+
+
+@task_postrun.connect
+def _clear_log_context(**_: object) -> None:
+    from leadcaller.logging import restore_context
+
+    restore_context(None)

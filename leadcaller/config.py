@@ -1,0 +1,148 @@
+"""Parsing and checking of environment values for settings.py.
+
+Every helper raises ImproperlyConfigured naming the variable, so a bad deployment fails at start-up
+with a message an operator can act on, not later inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def read(reader: Callable[..., Any], name: str, *, default: Any) -> Any:
+    """Read `name` with an environ reader; a malformed value names the variable."""
+    if reader.__name__ == "bool":
+        return _bool(name, os.environ.get(name), default)
+    try:
+        return reader(name, default=default)
+    except (ValueError, ImproperlyConfigured, KeyError) as exc:
+        raise ImproperlyConfigured(f"{name} is malformed: {exc}") from exc
+
+
+def _bool(name: str, raw: str | None, default: bool) -> bool:
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+def url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ImproperlyConfigured(f"{name} must be an http(s) URL, not {value!r}.")
+    return value.rstrip("/")
+
+
+def choice(name: str, value: str, allowed: list[str]) -> str:
+    if value not in allowed:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(allowed)}, not {value!r}.")
+    return value
+
+
+def region(name: str, value: str) -> str:
+    import phonenumbers
+
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(f"{name}: {value!r} is not a two-letter region code such as RU.")
+    return code
+
+
+def rate(name: str, value: str) -> str | None:
+    """A DRF rate string such as `30/min`, or None for `off`."""
+    value = value.strip().lower()
+    if value == "off":
+        return None
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name} must look like 30/min (or be off), not {value!r}.")
+    return value
+
+
+def time_zone(name: str, value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{name}: {value!r} is not a time zone name such as Europe/Moscow.") from exc
+    return value
+
+
+def calling_hours(name: str, value: str) -> str:
+    from telephony.calling_hours import CallingHoursError, parse_calling_hours
+
+    try:
+        parse_calling_hours(value)
+    except CallingHoursError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+    return value
+
+
+def database(name: str, db: dict[str, Any]) -> dict[str, Any]:
+    engine = db.get("ENGINE", "")
+    if engine not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+        raise ImproperlyConfigured(f"{name} must be a postgres:// or sqlite:/// URL (engine {engine!r} is not supported).")
+    return db
+
+
+def tune_database(db: dict[str, Any], *, test_dir: Path) -> None:
+    """Make the embedded SQLite safe for web, worker and beat writing at once; keep PG connections healthy."""
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("OPTIONS", {}).update(
+            {
+                # Take the write lock at BEGIN, so concurrent writers queue on busy_timeout
+                # instead of failing with "database is locked" when a read lock upgrades.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            }
+        )
+        # A file, not :memory:, so a worker started by a test sees the test database.
+        db["TEST"] = {"NAME": str(test_dir / "test-leadcaller.sqlite3")}
+    else:
+        db.setdefault("CONN_MAX_AGE", 60)
+        # Re-check a kept connection before use: the web process survives a database restart.
+        db["CONN_HEALTH_CHECKS"] = True
+
+
+def default_cache_url(broker_url: str, var_dir: Path) -> str:
+    """Redis when the broker is Redis; otherwise a file cache that every local process shares."""
+    if broker_url.startswith(("redis://", "rediss://")):
+        return broker_url
+    return f"filecache://{var_dir / 'cache'}"
+
+
+def cache_settings(cache: dict[str, Any], *, key_prefix: str) -> dict[str, Any]:
+    cache.setdefault("KEY_PREFIX", f"{key_prefix}leadcaller")
+    return cache
+
+
+def broker_transport_options(broker_url: str, folder: Path, *, key_prefix: str) -> dict[str, Any]:
+    if broker_url.startswith("filesystem://"):
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+            "control_folder": str(folder / "control"),
+            "polling_interval": 0.1,
+        }
+    options: dict[str, Any] = {"socket_connect_timeout": 2, "visibility_timeout": 3600}
+    if key_prefix:
+        options["global_keyprefix"] = key_prefix
+    return options

@@ -1,0 +1,60 @@
+"""Log context that follows a lead from the web request into the Celery worker.
+
+The request id and lead id live in context variables; a logging filter copies them onto every
+record, and Celery task headers carry them across the broker (see leadcaller/celery.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+lead_id_var: ContextVar[str] = ContextVar("lead_id", default="-")
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def bind_lead(lead_id: object) -> None:
+    lead_id_var.set(str(lead_id))
+
+
+def current_context() -> dict[str, str]:
+    return {"request_id": request_id_var.get(), "lead_id": lead_id_var.get()}
+
+
+def restore_context(headers: dict[str, object] | None) -> None:
+    headers = headers or {}
+    request_id_var.set(str(headers.get("request_id") or "-"))
+    lead_id_var.set(str(headers.get("lead_id") or "-"))
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        record.lead_id = lead_id_var.get()
+        return True
+
+
+class RequestContextMiddleware:
+    """Give every request an id (the caller's X-Request-ID when it is sane) and echo it back."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        tokens = (request_id_var.set(request_id), lead_id_var.set("-"))
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(tokens[0])
+            lead_id_var.reset(tokens[1])
+        response["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,264 @@
+"""Leadcaller settings: every value comes from the environment (see README, "Configuration").
+
+Each variable is read once, here. A missing or malformed value that the project cannot run
+without stops start-up with ImproperlyConfigured naming the variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from leadcaller import config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("LEADCALLER_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in var/ (0600)."""
+    value = env.str("SECRET_KEY", default="")
+    if value:
+        return value
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = config.read(env.bool, "DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+PUBLIC_BASE_URL = config.url("PUBLIC_BASE_URL", env.str("PUBLIC_BASE_URL", default="http://localhost:8000"))
+CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "leads",
+    "telephony",
+    "notifications",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "leadcaller.logging.RequestContextMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "leadcaller.urls"
+WSGI_APPLICATION = "leadcaller.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+DATABASES = {
+    "default": config.database(
+        "DATABASE_URL",
+        config.read(env.db_url, "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'leadcaller.sqlite3'}"),
+    )
+}
+config.tune_database(DATABASES["default"], test_dir=VAR_DIR)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (throttles and short-lived look-ups; must be shared by every web process) ----------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
+# Isolates several deployments (or test runs) that share one Redis: prefixes broker and cache keys.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")
+CACHES = {
+    "default": config.cache_settings(
+        config.read(env.cache_url, "CACHE_URL", default=config.default_cache_url(CELERY_BROKER_URL, VAR_DIR)),
+        key_prefix=REDIS_KEY_PREFIX,
+    )
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = config.time_zone("TIME_ZONE", env.str("TIME_ZONE", default="UTC"))
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"  # only for an optional collectstatic
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the finders so `migrate` is the only step before start (no collectstatic).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- HTTP API ---------------------------------------------------------------------------------
+NUM_PROXIES = config.read(env.int, "NUM_PROXIES", default=0)
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": NUM_PROXIES or None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Leadcaller API",
+    "DESCRIPTION": "Lead intake for web forms and the VoxImplant scenario callback.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Browser forms post cross-origin; leads/cors.py allows the active sites' domains only.
+CORS_URLS_REGEX = r"^/api/v1/leads/$"
+CORS_ALLOW_HEADERS = ["accept", "content-type", "x-leadcaller-key", "x-requested-with"]
+
+# --- Intake -----------------------------------------------------------------------------------
+UNKNOWN_SITES = config.choice("UNKNOWN_SITES", env.str("UNKNOWN_SITES", default="accept"), ["accept", "reject"])
+PHONE_REGION = config.region("PHONE_REGION", env.str("PHONE_REGION", default="RU"))
+INTAKE_MAX_BYTES = config.read(env.int, "INTAKE_MAX_BYTES", default=64 * 1024)
+INTAKE_HONEYPOT_FIELD = env.str("INTAKE_HONEYPOT_FIELD", default="hp_website")
+THROTTLE_PER_IP = config.rate("THROTTLE_PER_IP", env.str("THROTTLE_PER_IP", default="30/min"))
+THROTTLE_PER_PHONE = config.rate("THROTTLE_PER_PHONE", env.str("THROTTLE_PER_PHONE", default="5/hour"))
+THROTTLE_PER_SITE = config.rate("THROTTLE_PER_SITE", env.str("THROTTLE_PER_SITE", default="600/min"))
+
+# --- Calling ----------------------------------------------------------------------------------
+CALLING_HOURS = config.calling_hours("CALLING_HOURS", env.str("CALLING_HOURS", default="mon-sun 09:00-21:00"))
+CALLING_TIME_ZONE = config.time_zone("CALLING_TIME_ZONE", env.str("CALLING_TIME_ZONE", default=TIME_ZONE))
+CALL_ALLOWED_REGIONS = [
+    config.region("CALL_ALLOWED_REGIONS", code)
+    for code in env.list("CALL_ALLOWED_REGIONS", default=[PHONE_REGION])
+]
+CALL_DAILY_BUDGET = config.read(env.int, "CALL_DAILY_BUDGET", default=0)
+CALL_MAX_PER_NUMBER = config.read(env.int, "CALL_MAX_PER_NUMBER", default=3)
+
+# --- Providers (an integration is on only when its credentials are set) ------------------------
+BITRIX_WEBHOOK_URL = env.str("BITRIX_WEBHOOK_URL", default="")
+BITRIX_PORTAL_URL = env.str("BITRIX_PORTAL_URL", default="")
+BITRIX_CLIENT_ID = env.str("BITRIX_CLIENT_ID", default="")
+BITRIX_CLIENT_SECRET = env.str("BITRIX_CLIENT_SECRET", default="")
+BITRIX_OAUTH_URL = config.url("BITRIX_OAUTH_URL", env.str("BITRIX_OAUTH_URL", default="https://oauth.bitrix.info/"))
+
+VOXIMPLANT_API_URL = config.url(
+    "VOXIMPLANT_API_URL", env.str("VOXIMPLANT_API_URL", default="https://api.voximplant.com/platform_api")
+)
+VOXIMPLANT_CREDENTIALS = env.str("VOXIMPLANT_CREDENTIALS", default="")
+VOXIMPLANT_ACCOUNT_ID = env.str("VOXIMPLANT_ACCOUNT_ID", default="")
+VOXIMPLANT_API_KEY = env.str("VOXIMPLANT_API_KEY", default="")
+VOXIMPLANT_RULE_ID = env.str("VOXIMPLANT_RULE_ID", default="")
+VOXIMPLANT_CALLER_ID = env.str("VOXIMPLANT_CALLER_ID", default="")
+VOXIMPLANT_CALLBACK_SECRET = env.str("VOXIMPLANT_CALLBACK_SECRET", default="")
+
+TELEGRAM_API_URL = config.url("TELEGRAM_API_URL", env.str("TELEGRAM_API_URL", default="https://api.telegram.org"))
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID", default="")
+
+# --- Celery (read by leadcaller/celery.py through the CELERY_ namespace) ------------------------
+# Embedded broker: kombu's filesystem transport needs no server; web, worker and beat share var/broker.
+CELERY_BROKER_TRANSPORT_OPTIONS = config.broker_transport_options(
+    CELERY_BROKER_URL, VAR_DIR / "broker", key_prefix=REDIS_KEY_PREFIX
+)
+# No result backend: outcomes live in the database, the source of truth.
+CELERY_TASK_IGNORE_RESULT = True
+# Ack after the task ran, and requeue when the worker process dies, so a killed worker loses nothing.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per process: a call task never sits behind prefetched slower work.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Intake publishes after commit; a flaky broker must not hold the web request long. The sweeper
+# re-dispatches anything whose publish failed.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Hard limit below the step lease in leads/pipeline.py, so a lease never expires under a live task.
+CELERY_TASK_TIME_LIMIT = 240
+CELERY_TASK_SOFT_TIME_LIMIT = 200
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "leads.tasks.crm_step": {"queue": "crm"},
+    "telephony.tasks.call_step": {"queue": "call"},
+    "notifications.tasks.notify_step": {"queue": "notify"},
+}
+# Our logging config stays in charge inside the worker.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+SWEEP_INTERVAL = config.read(env.float, "SWEEP_INTERVAL", default=5.0)
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-leads": {"task": "leads.tasks.dispatch_due", "schedule": SWEEP_INTERVAL},
+}
+
+# --- Logging ----------------------------------------------------------------------------------
+LOG_LEVEL = config.choice("LOG_LEVEL", env.str("LOG_LEVEL", default="INFO").upper(), ["DEBUG", "INFO", "WARNING", "ERROR"])
+LOG_FORMAT = config.choice("LOG_FORMAT", env.str("LOG_FORMAT", default="text"), ["text", "json"])
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "leadcaller.logging.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s [request=%(request_id)s lead=%(lead_id)s]"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(lead_id)s",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+if VOXIMPLANT_RULE_ID and not VOXIMPLANT_CALLBACK_SECRET:
+    raise ImproperlyConfigured("VOXIMPLANT_CALLBACK_SECRET must be set when VOXIMPLANT_RULE_ID is set.")

@@ -1,0 +1,143 @@
+"""`POST /api/v1/leads/`: intake from web forms and from the Corezoid task envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError, PermissionDenied
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leads.intake import Accepted, Rejected, submission_accept
+from leads.intake_input import (
+    EnvelopeError, Submission, envelope_submissions, is_envelope, raw_capture, split_fields,
+)
+from leads.parsers import FormOrJsonParser
+from leads.selectors import site_by_key
+from leads.serializers import EnvelopeResultSerializer, LeadAcceptedSerializer, LeadInputSerializer
+from leads.throttles import IntakeIPThrottle, IntakeSiteThrottle
+
+_RAW_HEADERS = ("Origin", "Referer", "User-Agent", "X-Forwarded-For", "X-Request-ID")
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class LeadIntakeView(APIView):
+    parser_classes = [JSONParser, FormOrJsonParser, MultiPartParser]
+    throttle_classes = [IntakeIPThrottle, IntakeSiteThrottle]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > settings.INTAKE_MAX_BYTES:
+            raise PayloadTooLarge(f"The request body is over {settings.INTAKE_MAX_BYTES} bytes.")
+        key = request.headers.get("X-Leadcaller-Key") or request.query_params.get("key", "")
+        request.keyed_site = site_by_key(key) if key else None
+        if key and request.keyed_site is None:
+            raise PermissionDenied("Wrong intake key.")
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="lead_create",
+        summary="Submit a lead",
+        description=(
+            "Accepts JSON, form-encoded or multipart fields, or a Corezoid task envelope "
+            "(`{\"ops\": [...]}`), which is answered in Corezoid's shape. A second submission with "
+            "the ref of a lead still in progress is answered 200 with that lead's id and `duplicate: true`."
+        ),
+        request={
+            "application/json": LeadInputSerializer,
+            "application/x-www-form-urlencoded": LeadInputSerializer,
+            "multipart/form-data": LeadInputSerializer,
+        },
+        parameters=[
+            OpenApiParameter("X-Leadcaller-Key", str, OpenApiParameter.HEADER, required=False,
+                             description="The site's intake key, for server-to-server posts."),
+            OpenApiParameter("key", str, OpenApiParameter.QUERY, required=False,
+                             description="The site's intake key, when a header cannot be set."),
+        ],
+        responses={
+            201: LeadAcceptedSerializer,
+            200: OpenApiResponse(LeadAcceptedSerializer, description="Duplicate, or a Corezoid envelope answer "
+                                 "(see EnvelopeResult)."),
+            400: OpenApiResponse(description="Invalid input; a message per field."),
+            403: OpenApiResponse(description="Missing or wrong intake key."),
+            413: OpenApiResponse(description="Body too large."),
+            415: OpenApiResponse(description="Unsupported content type."),
+            429: OpenApiResponse(description="Throttled; see Retry-After."),
+        },
+        extensions={"x-envelope-response": EnvelopeResultSerializer.__name__},
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data
+        if is_envelope(data):
+            return self._envelope(request, data)
+        if not hasattr(data, "keys"):
+            raise ParseError("Expected an object of fields.")
+        fields, extra, honeypot = split_fields(data, honeypot_field=settings.INTAKE_HONEYPOT_FIELD)
+        sub = Submission(
+            fields=fields,
+            extra=extra,
+            hosts=[str(fields.get("site") or ""), request.headers.get("Origin", ""), request.headers.get("Referer", "")],
+            client_ip=self._client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+            raw=raw_capture(self._raw(request)),
+            honeypot=honeypot,
+        )
+        try:
+            accepted = submission_accept(sub, keyed_site=request.keyed_site)
+        except Rejected as exc:
+            headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+            body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
+            return Response(body, status=exc.status, headers=headers)
+        code = status.HTTP_201_CREATED if accepted.created else status.HTTP_200_OK
+        return Response(_accepted_body(accepted), status=code)
+
+    def _envelope(self, request: Request, data: Any) -> Response:
+        try:
+            subs = envelope_submissions(data, honeypot_field=settings.INTAKE_HONEYPOT_FIELD)
+        except EnvelopeError as exc:
+            return Response({"request_proc": "error", "description": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        ops = []
+        for sub in subs:
+            result: dict[str, Any] = {"obj": "task", "ref": sub.ref}
+            if not sub.op_meta["valid"]:
+                ops.append({"proc": "error", **result, "description": "only type=create, obj=task is supported"})
+                continue
+            try:
+                accepted = submission_accept(sub, keyed_site=request.keyed_site)
+            except Rejected as exc:
+                error = {"errors": exc.detail} if isinstance(exc.detail, dict) else {}
+                description = exc.detail if isinstance(exc.detail, str) else "invalid fields"
+                ops.append({"proc": "error", **result, "description": description, **error})
+                continue
+            ops.append({"proc": "ok", **result, "obj_id": str(accepted.id), "duplicate": accepted.duplicate})
+        return Response({"request_proc": "ok", "ops": ops}, status=status.HTTP_200_OK)
+
+    def _client_ip(self, request: Request) -> str | None:
+        # DRF's throttle identity honours NUM_PROXIES for X-Forwarded-For.
+        ident = IntakeIPThrottle().get_ident(request)
+        return ident.split(",")[0].strip() or None
+
+    def _raw(self, request: Request) -> dict[str, Any]:
+        data = request.data
+        fields = {key: data.getlist(key) if len(data.getlist(key)) > 1 else data.get(key) for key in data} \
+            if hasattr(data, "getlist") else data
+        return {
+            "content_type": request.content_type,
+            "query": {k: v for k, v in request.query_params.items() if k != "key"},
+            "headers": {name: request.headers[name] for name in _RAW_HEADERS if name in request.headers},
+            "data": {k: v for k, v in fields.items() if isinstance(v, (str, int, float, bool, list, dict, type(None)))},
+        }
+
+
+def _accepted_body(accepted: Accepted) -> dict[str, Any]:
+    return {"id": str(accepted.id), "status": accepted.status, "duplicate": accepted.duplicate}

@@ -1,0 +1,266 @@
+"""Sites, partners, leads and the lead timeline."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+def _new_intake_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _validate_calling_hours(value: str) -> None:
+    from telephony.calling_hours import CallingHoursError, parse_calling_hours
+
+    if value:
+        try:
+            parse_calling_hours(value)
+        except CallingHoursError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+def _validate_time_zone(value: str) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("%(value)s is not a time zone name."), params={"value": value}) from None
+
+
+class Site(models.Model):
+    """A shop's website whose form sends leads. Blank settings fall back to the global ones."""
+
+    domain = models.CharField(_("domain"), max_length=253, unique=True, help_text=_("e.g. shop.example, without www."))
+    name = models.CharField(_("name"), max_length=200)
+    is_default = models.BooleanField(
+        _("default site"), default=False, help_text=_("Receives leads from unknown domains when UNKNOWN_SITES=accept.")
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[_validate_time_zone])
+    calling_hours = models.CharField(
+        _("calling hours"), max_length=200, blank=True, validators=[_validate_calling_hours],
+        help_text=_("Days and windows, e.g. 'mon-fri 09:00-20:00; sat 10:00-16:00'. Blank: CALLING_HOURS."),
+    )
+    phone_region = models.CharField(_("phone region"), max_length=2, blank=True, help_text=_("Blank: PHONE_REGION."))
+    currency = models.CharField(_("order currency"), max_length=3, default="RUB")
+    intake_key = models.CharField(_("intake key"), max_length=64, default=_new_intake_key, unique=True)
+    require_key = models.BooleanField(
+        _("require intake key"), default=False,
+        help_text=_("Refuse posts without the key (server-to-server integrations)."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="site_single_default"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.domain
+
+
+class Partner(models.Model):
+    """A partner who brings leads; mirrors a company in Bitrix24."""
+
+    name = models.CharField(_("name"), max_length=200)
+    code = models.SlugField(_("code"), max_length=64, unique=True)
+    bitrix_company_id = models.PositiveBigIntegerField(_("Bitrix24 company id"), null=True, blank=True, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerRule(models.Model):
+    """One value that identifies a partner: a utm_source, or a referral code sent as `partner`."""
+
+    class Kind(models.TextChoices):
+        UTM_SOURCE = "utm_source", _("utm_source value")
+        REFERRAL = "referral", _("partner code in a form field, cookie or query parameter")
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="rules")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    value = models.CharField(_("value"), max_length=200, help_text=_("Matched case-insensitively."))
+
+    class Meta:
+        verbose_name = _("partner rule")
+        verbose_name_plural = _("partner rules")
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="partner_rule_unique_value")]
+
+    def save(self, *args, **kwargs) -> None:
+        self.value = self.value.strip().lower()
+        super().save(*args, **kwargs)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"
+
+
+class Lead(models.Model):
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("in progress")
+        SCHEDULED = "scheduled", _("scheduled")
+        MANUAL = "manual", _("manual handling")
+        REACHED = "reached", _("reached")
+        HANDLED = "handled", _("handled by a person")
+        SPAM = "spam", _("spam or invalid")
+
+    # A lead in one of these holds its ref: a second copy is refused until it finishes.
+    OPEN_STATUSES = (Status.IN_PROGRESS, Status.SCHEDULED, Status.MANUAL)
+
+    class StepState(models.TextChoices):
+        PENDING = "pending", _("pending")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        SKIPPED = "skipped", _("skipped")
+        FAILED = "failed", _("failed")
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    ref = models.CharField(_("ref"), max_length=200)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="leads", verbose_name=_("site"))
+    site_unknown = models.BooleanField(_("unknown site"), default=False, help_text=_("Came from an unknown domain."))
+    partner = models.ForeignKey(
+        Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads", verbose_name=_("partner")
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    phone_raw = models.CharField(_("phone as entered"), max_length=64)
+    phone = models.CharField(_("phone (E.164)"), max_length=20)
+    email = models.EmailField(_("email"), blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    order_amount = models.DecimalField(_("order amount"), max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    extra = models.JSONField(_("extra fields"), default=dict, blank=True)
+    client_ip = models.GenericIPAddressField(_("client IP"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    raw_request = models.JSONField(_("request as received"), default=dict, blank=True)
+
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
+    manual_reason = models.CharField(_("manual handling reason"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("received"), auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    # Pipeline steps (leads/pipeline.py). `*_due_at`: when a worker should next look at the step
+    # (for a running step, when its lease ends); null when nothing is owed. The call step's is
+    # `scheduled_at`. `*_tries`: claims so far. `*_queued_at`: when its last message was sent.
+    crm_state = models.CharField(max_length=8, choices=StepState.choices, default=StepState.PENDING)
+    crm_due_at = models.DateTimeField(null=True, blank=True)
+    crm_tries = models.PositiveSmallIntegerField(default=0)
+    crm_queued_at = models.DateTimeField(null=True, blank=True)
+    call_state = models.CharField(max_length=8, choices=StepState.choices, default=StepState.PENDING)
+    scheduled_at = models.DateTimeField(_("call scheduled at"), null=True, blank=True)
+    call_tries = models.PositiveSmallIntegerField(default=0)
+    call_queued_at = models.DateTimeField(null=True, blank=True)
+    notify_state = models.CharField(max_length=8, choices=StepState.choices, default=StepState.PENDING)
+    notify_due_at = models.DateTimeField(null=True, blank=True)
+    notify_tries = models.PositiveSmallIntegerField(default=0)
+    notify_queued_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["site", "ref"], condition=Q(status__in=["in_progress", "scheduled", "manual"]),
+                name="lead_one_open_per_ref",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="lead_created"),
+            models.Index(fields=["site", "created_at"], name="lead_site_created"),
+            models.Index(fields=["partner", "created_at"], name="lead_partner_created"),
+            models.Index(fields=["status", "created_at"], name="lead_status_created"),
+            models.Index(fields=["phone"], name="lead_phone"),
+            # The sweeper's look-ups: only open steps are indexed.
+            models.Index(fields=["crm_due_at"], condition=Q(crm_state__in=["pending", "running"]), name="lead_crm_due"),
+            models.Index(fields=["scheduled_at"], condition=Q(call_state__in=["pending", "running"]), name="lead_call_due"),
+            models.Index(
+                fields=["notify_due_at"], condition=Q(notify_state__in=["pending", "running"]), name="lead_notify_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone} ({self.site})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class LeadEvent(models.Model):
+    """Append-only timeline: what happened to a lead, and why."""
+
+    class Kind(models.TextChoices):
+        RECEIVED = "received", _("received")
+        DUPLICATE = "duplicate", _("duplicate refused")
+        STEP_STARTED = "step_started", _("step started")
+        STEP_DONE = "step_done", _("step done")
+        STEP_SKIPPED = "step_skipped", _("step skipped")
+        STEP_RETRY = "step_retry", _("step will retry")
+        STEP_FAILED = "step_failed", _("step failed")
+        MANUAL = "manual", _("sent to manual handling")
+        STATUS = "status", _("status changed")
+        NOTE = "note", _("note")
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    step = models.CharField(_("step"), max_length=8, blank=True)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("by")
+    )
+
+    class Meta:
+        verbose_name = _("lead event")
+        verbose_name_plural = _("lead events")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["lead", "at"], name="leadevent_lead_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.message}"
+
+
+class IntakeCounter(models.Model):
+    """Daily counts of posts that left no lead behind (duplicates, honeypot hits, throttled)."""
+
+    class Kind(models.TextChoices):
+        DUPLICATE = "duplicate", _("duplicate")
+        HONEYPOT = "honeypot", _("honeypot")
+        THROTTLED = "throttled", _("throttled")
+
+    day = models.DateField()
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("intake counter")
+        verbose_name_plural = _("intake counters")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "site", "kind"], name="intake_counter_unique"),
+            models.UniqueConstraint(fields=["day", "kind"], condition=Q(site=None), name="intake_counter_unique_nosite"),
+        ]

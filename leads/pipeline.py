@@ -1,0 +1,212 @@
+"""The lead pipeline: three steps (crm, call, notify) that run side by side after intake.
+
+Each step's state lives on the Lead row (`<step>_state`, its due time, its try counter). A task
+only carries the lead id: it claims the step with a conditional UPDATE, runs the step's handler,
+and records the outcome. The try counter doubles as a fencing token, so a worker whose lease ran
+out cannot overwrite the result of the worker that took the step over.
+
+Delayed work is a due time on the row, never a long Celery countdown; the sweeper
+(`dispatch_due`, run by beat) re-sends any step that is due and was never picked up.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from leadcaller.logging import bind_lead
+from leads import services
+from leads.models import Lead, LeadEvent
+
+logger = logging.getLogger(__name__)
+
+State = Lead.StepState
+OPEN_STATES = (State.PENDING, State.RUNNING)
+# A message sent for a step that is not claimed within this time is sent again by the sweeper.
+REQUEUE_AFTER = timedelta(seconds=60)
+# Retries due sooner than this go out as a Celery countdown; later ones wait for the sweeper.
+COUNTDOWN_LIMIT = timedelta(seconds=60)
+
+
+# --- What a step handler returns --------------------------------------------------------------
+@dataclass(frozen=True)
+class Done:
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    message: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    reason: str
+    after: timedelta | None = None  # None: exponential backoff with jitter from the try count
+
+
+@dataclass(frozen=True)
+class Manual:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The step goes on outside the worker (a call in progress); look again at `until`."""
+
+    until: datetime
+    message: str = ""
+
+
+Outcome = Done | Skipped | Retry | Manual | Wait
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    due_field: str
+    handler: str  # dotted path of `handler(lead) -> Outcome`
+    task: str  # Celery task name; its queue comes from CELERY_TASK_ROUTES
+    lease: timedelta  # longer than the task's hard time limit
+    max_tries: int
+    backoff_base: float = 5.0
+    backoff_cap: float = 900.0
+
+    @property
+    def state_field(self) -> str:
+        return f"{self.name}_state"
+
+    @property
+    def tries_field(self) -> str:
+        return f"{self.name}_tries"
+
+    @property
+    def queued_field(self) -> str:
+        return f"{self.name}_queued_at"
+
+
+STEPS: dict[str, Step] = {
+    step.name: step
+    for step in (
+        Step("call", "scheduled_at", "telephony.services.call_step_handle", "telephony.tasks.call_step",
+             lease=timedelta(minutes=5), max_tries=6, backoff_base=2.0, backoff_cap=120.0),
+        Step("crm", "crm_due_at", "leads.crm.crm_step_handle", "leads.tasks.crm_step",
+             lease=timedelta(minutes=5), max_tries=8),
+        Step("notify", "notify_due_at", "notifications.services.notify_step_handle", "notifications.tasks.notify_step",
+             lease=timedelta(minutes=5), max_tries=8),
+    )
+}
+
+
+def backoff(step: Step, tries: int) -> timedelta:
+    """Exponential backoff with full jitter: spreads retries of many leads that failed together."""
+    ceiling = min(step.backoff_cap, step.backoff_base * 2 ** max(tries - 1, 0))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def initial_step_fields(now: datetime) -> dict[str, object]:
+    """Field values for a new lead: every step due now, its first message about to be sent."""
+    fields: dict[str, object] = {}
+    for step in STEPS.values():
+        fields[step.due_field] = now
+        fields[step.queued_field] = now
+    return fields
+
+
+def lead_dispatch(lead_id: int, *, steps: list[str] | None = None) -> None:
+    """Send the task of each named step (all by default). Call only after the lead is committed."""
+    for name in steps or list(STEPS):
+        _send(STEPS[name], lead_id)
+
+
+def _send(step: Step, lead_id: int, *, countdown: float | None = None) -> None:
+    try:
+        current_app.send_task(step.task, args=(lead_id,), countdown=countdown)
+    except Exception:  # the broker is down or refused: the sweeper sends it once it is back
+        logger.warning("could not queue %s step of lead %s; the sweeper will retry", step.name, lead_id, exc_info=True)
+        Lead.objects.filter(pk=lead_id).update(**{step.queued_field: None})
+
+
+def step_run(*, step_name: str, lead_id: int) -> None:
+    """Claim the step, run its handler, record what came of it. Safe to call twice."""
+    step = STEPS[step_name]
+    now = timezone.now()
+    claimed = Lead.objects.filter(
+        pk=lead_id, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now}
+    ).update(**{step.state_field: State.RUNNING, step.due_field: now + step.lease, step.tries_field: F(step.tries_field) + 1})
+    if not claimed:
+        logger.debug("%s step of lead %s is not due; nothing to do", step.name, lead_id)
+        return
+    lead = Lead.objects.select_related("site", "partner").get(pk=lead_id)
+    bind_lead(lead.public_id)
+    handler: Callable[[Lead], Outcome] = import_string(step.handler)
+    try:
+        outcome = handler(lead)
+    except Exception as exc:  # a bug or an unforeseen failure: retried, then manual handling
+        logger.exception("%s step of lead %s failed", step.name, lead_id)
+        outcome = Retry(reason=f"{type(exc).__name__}: {exc}")
+    step_outcome_apply(step=step, lead=lead, outcome=outcome)
+
+
+def step_outcome_apply(*, step: Step, lead: Lead, outcome: Outcome) -> None:
+    tries = getattr(lead, step.tries_field)
+    if isinstance(outcome, Retry) and tries >= step.max_tries:
+        outcome = Manual(reason=f"{outcome.reason} (gave up after {tries} tries)")
+    now = timezone.now()
+    fields, event_kind, message = _fields_for(step, outcome, tries, now)
+    with transaction.atomic():
+        fenced = Lead.objects.filter(
+            pk=lead.pk, **{step.state_field: State.RUNNING, step.tries_field: tries}
+        ).update(**fields)
+        if not fenced:
+            logger.warning("%s step of lead %s was taken over; dropping this result", step.name, lead.pk)
+            return
+        services.lead_event_add(lead=lead, kind=event_kind, step=step.name, message=message)
+        if isinstance(outcome, Manual):
+            services.lead_to_manual(lead=lead, reason=outcome.reason, step=step.name)
+    if isinstance(outcome, Retry) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
+        transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
+
+
+def _fields_for(step: Step, outcome: Outcome, tries: int, now: datetime) -> tuple[dict, str, str]:
+    if isinstance(outcome, Done):
+        return {step.state_field: State.DONE, step.due_field: None}, LeadEvent.Kind.STEP_DONE, outcome.message
+    if isinstance(outcome, Skipped):
+        return {step.state_field: State.SKIPPED, step.due_field: None}, LeadEvent.Kind.STEP_SKIPPED, outcome.message
+    if isinstance(outcome, Manual):
+        return {step.state_field: State.FAILED, step.due_field: None}, LeadEvent.Kind.STEP_FAILED, outcome.reason
+    if isinstance(outcome, Wait):
+        return {step.due_field: outcome.until}, LeadEvent.Kind.STEP_STARTED, outcome.message
+    due = now + (outcome.after if outcome.after is not None else backoff(step, tries))
+    fields = {step.state_field: State.PENDING, step.due_field: due, step.queued_field: now}
+    return fields, LeadEvent.Kind.STEP_RETRY, f"{outcome.reason}; next try at {due:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def dispatch_due(*, limit: int = 500) -> int:
+    """Re-send every step that is due and whose message is missing or stale. Returns how many."""
+    now = timezone.now()
+    sent = 0
+    for step in STEPS.values():
+        stale = Q(**{f"{step.queued_field}__isnull": True}) | Q(**{f"{step.queued_field}__lte": now - REQUEUE_AFTER})
+        due_ids = list(
+            Lead.objects.filter(stale, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now})
+            .order_by(step.due_field)
+            .values_list("pk", flat=True)[:limit]
+        )
+        for lead_id in due_ids:
+            # Mark before sending: two sweepers (or a beat restart) never send the same step twice.
+            if Lead.objects.filter(stale, pk=lead_id).update(**{step.queued_field: now}):
+                _send(step, lead_id)
+                sent += 1
+    if sent:
+        logger.info("sweeper re-sent %d due steps", sent)
+    return sent

@@ -1,0 +1,84 @@
+"""Read-side look-ups for intake: which site and which partner a lead belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q
+
+from leads.models import Partner, PartnerRule, Site
+
+_DOMAINS_CACHE_KEY = "leads:active-site-domains"
+_DOMAINS_CACHE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class SiteMatch:
+    site: Site | None  # None: unknown and UNKNOWN_SITES=reject
+    unknown: bool
+    host: str
+
+
+def host_normalize(value: str) -> str:
+    """`https://WWW.Shop.ru:443/cart` or `www.shop.ru:8080` -> `shop.ru`."""
+    value = (value or "").strip().lower()
+    try:
+        host = urlsplit(value if "//" in value else "//" + value).hostname or ""
+    except ValueError:
+        return ""
+    return host.strip(".").removeprefix("www.")
+
+
+def site_resolve(candidates: list[str]) -> SiteMatch:
+    """The active site named by the first usable host among `candidates` (explicit site, Origin, ...)."""
+    hosts = [host for host in (host_normalize(c) for c in candidates if c) if host]
+    for host in hosts:
+        site = Site.objects.filter(domain=host, is_active=True).first()
+        if site is not None:
+            return SiteMatch(site, unknown=False, host=host)
+    host = hosts[0] if hosts else ""
+    if settings.UNKNOWN_SITES == "reject":
+        return SiteMatch(None, unknown=True, host=host)
+    return SiteMatch(site_default(), unknown=True, host=host)
+
+
+def site_by_key(key: str) -> Site | None:
+    if not key:
+        return None
+    return Site.objects.filter(intake_key=key, is_active=True).first()
+
+
+def site_default() -> Site:
+    site = Site.objects.filter(is_default=True).first()
+    if site is None:
+        site, _ = Site.objects.get_or_create(
+            is_default=True, defaults={"domain": "unknown.invalid", "name": "Unknown sites"}
+        )
+    return site
+
+
+def active_site_domains() -> frozenset[str]:
+    """Domains allowed to post from a browser (CORS); cached briefly, shared by all processes."""
+    domains = cache.get(_DOMAINS_CACHE_KEY)
+    if domains is None:
+        domains = frozenset(Site.objects.filter(is_active=True, is_default=False).values_list("domain", flat=True))
+        cache.set(_DOMAINS_CACHE_KEY, domains, _DOMAINS_CACHE_SECONDS)
+    return domains
+
+
+def partner_resolve(*, code: str, utm_source: str) -> Partner | None:
+    """Explicit code (a partner's code or a referral rule) first, then a utm_source rule."""
+    code, utm_source = code.strip().lower(), utm_source.strip().lower()
+    active = Partner.objects.filter(is_active=True)
+    if code:
+        partner = active.filter(
+            Q(code=code) | Q(rules__kind=PartnerRule.Kind.REFERRAL, rules__value=code)
+        ).first()
+        if partner is not None:
+            return partner
+    if utm_source:
+        return active.filter(rules__kind=PartnerRule.Kind.UTM_SOURCE, rules__value=utm_source).first()
+    return None

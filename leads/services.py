@@ -1,0 +1,152 @@
+"""Writes for leads: intake with the ref rule, the timeline, manual handling, intake counters."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from leadcaller.logging import bind_lead
+from leads.models import IntakeCounter, Lead, LeadEvent, Site
+from leads.selectors import partner_resolve
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LeadData:
+    """A validated submission, independent of how it arrived (JSON, form, Corezoid envelope)."""
+
+    phone_raw: str
+    phone: str
+    name: str = ""
+    email: str = ""
+    comment: str = ""
+    order_amount: Decimal | None = None
+    currency: str = ""
+    ref: str = ""
+    partner_code: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    utm_term: str = ""
+    utm_content: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    lead: Lead
+    duplicate: bool
+
+
+def lead_intake(
+    *,
+    data: LeadData,
+    site: Site,
+    site_unknown: bool = False,
+    client_ip: str | None = None,
+    user_agent: str = "",
+    raw_request: dict[str, Any] | None = None,
+) -> IntakeResult:
+    """Store a lead and start its pipeline after commit, unless its ref already has an open lead.
+
+    The ref rule is enforced by a conditional unique index, so two concurrent posts with one ref
+    cannot both insert: the loser's insert fails and it answers with the winner's lead.
+    """
+    from leads import pipeline  # the pipeline imports this module
+
+    ref = data.ref or data.phone
+    existing = _open_lead(site, ref)
+    if existing is None:
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                lead = Lead.objects.create(
+                    ref=ref,
+                    site=site,
+                    site_unknown=site_unknown,
+                    partner=partner_resolve(code=data.partner_code, utm_source=data.utm_source),
+                    name=data.name,
+                    phone_raw=data.phone_raw,
+                    phone=data.phone,
+                    email=data.email,
+                    comment=data.comment,
+                    order_amount=data.order_amount,
+                    currency=(data.currency or site.currency).upper() if data.order_amount is not None else "",
+                    utm_source=data.utm_source,
+                    utm_medium=data.utm_medium,
+                    utm_campaign=data.utm_campaign,
+                    utm_term=data.utm_term,
+                    utm_content=data.utm_content,
+                    extra=data.extra,
+                    client_ip=client_ip,
+                    user_agent=user_agent[:400],
+                    raw_request=raw_request or {},
+                    **pipeline.initial_step_fields(now),
+                )
+                bind_lead(lead.public_id)  # before commit, so the queued tasks carry it
+                lead_event_add(
+                    lead=lead,
+                    kind=LeadEvent.Kind.RECEIVED,
+                    message=f"from {site.domain}" + (" (unknown site)" if site_unknown else ""),
+                    data={"ip": client_ip, "partner": lead.partner.code if lead.partner else None},
+                )
+                transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk))
+        except IntegrityError:
+            existing = _open_lead(site, ref)
+            if existing is None:
+                raise
+        else:
+            logger.info("lead stored", extra={"site": site.domain})
+            return IntakeResult(lead, duplicate=False)
+    bind_lead(existing.public_id)
+    lead_event_add(
+        lead=existing, kind=LeadEvent.Kind.DUPLICATE, message=f"second post with ref {ref!r} refused",
+        data={"ip": client_ip},
+    )
+    intake_count(kind=IntakeCounter.Kind.DUPLICATE, site=site)
+    logger.info("duplicate lead refused")
+    return IntakeResult(existing, duplicate=True)
+
+
+def _open_lead(site: Site, ref: str) -> Lead | None:
+    return Lead.objects.filter(site=site, ref=ref, status__in=Lead.OPEN_STATUSES).first()
+
+
+def lead_event_add(
+    *, lead: Lead, kind: str, step: str = "", message: str = "", data: dict | None = None, actor: Any = None
+) -> LeadEvent:
+    return LeadEvent.objects.create(
+        lead=lead, kind=kind, step=step, message=message[:500], data=data or {}, actor=actor
+    )
+
+
+def lead_to_manual(*, lead: Lead, reason: str, step: str = "", actor: Any = None) -> bool:
+    """Put an open lead into manual handling. Returns False when it already was (or is closed)."""
+    moved = Lead.objects.filter(
+        pk=lead.pk, status__in=[Lead.Status.IN_PROGRESS, Lead.Status.SCHEDULED]
+    ).update(status=Lead.Status.MANUAL, manual_reason=reason[:300], updated_at=timezone.now())
+    if moved:
+        lead.status, lead.manual_reason = Lead.Status.MANUAL, reason[:300]
+        lead_event_add(lead=lead, kind=LeadEvent.Kind.MANUAL, step=step, message=reason, actor=actor)
+        logger.warning("lead needs manual handling: %s", reason)
+    return bool(moved)
+
+
+def intake_count(*, kind: str, site: Site | None) -> None:
+    """Add one to today's counter; safe under concurrent posts."""
+    day = timezone.localdate()
+    counters = IntakeCounter.objects.filter(day=day, site=site, kind=kind)
+    if counters.update(count=F("count") + 1):
+        return
+    try:
+        with transaction.atomic():
+            IntakeCounter.objects.create(day=day, site=site, kind=kind, count=1)
+    except IntegrityError:
+        counters.update(count=F("count") + 1)

@@ -1,0 +1,17 @@
+"""Celery tasks of the leads app: thin wrappers that take an id and call the pipeline."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from leads import pipeline
+
+
+@shared_task(name="leads.tasks.crm_step")
+def crm_step(lead_id: int) -> None:
+    pipeline.step_run(step_name="crm", lead_id=lead_id)
+
+
+@shared_task(name="leads.tasks.dispatch_due")
+def dispatch_due() -> int:
+    return pipeline.dispatch_due()

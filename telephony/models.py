@@ -1,0 +1,47 @@
+"""Call attempts: one row per dial, written before the provider is asked (the step's done-marker)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class CallAttempt(models.Model):
+    class Status(models.TextChoices):
+        STARTING = "starting", _("starting")  # row written, StartScenarios not yet answered
+        STARTED = "started", _("started")  # the provider runs the scenario
+        FINISHED = "finished", _("finished")  # the scenario reported a result
+        FAILED = "failed", _("failed")  # the provider refused or never started the session
+        LOST = "lost", _("no result")  # the watchdog gave up waiting for a result
+
+    class Outcome(models.TextChoices):
+        HUMAN = "human", _("answered by a person")
+        VOICEMAIL = "voicemail", _("voicemail")
+        NO_ANSWER = "no_answer", _("no answer")
+        BUSY = "busy", _("busy")
+        FAILED = "failed", _("failed")
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="call_attempts")
+    number = models.PositiveSmallIntegerField(_("attempt"), help_text=_("1 for the first dial of this lead."))
+    phone = models.CharField(_("phone"), max_length=20)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.STARTING)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, blank=True)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    digits = models.CharField(_("keys pressed"), max_length=32, blank=True)
+    duration = models.PositiveIntegerField(_("duration, s"), null=True, blank=True)
+    session_id = models.BigIntegerField(_("call session history id"), null=True, blank=True, db_index=True)
+    media_session_url = models.URLField(_("media session URL"), max_length=500, blank=True)
+    record_url = models.URLField(_("recording"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("call attempt")
+        verbose_name_plural = _("call attempts")
+        ordering = ["lead", "number"]
+        constraints = [models.UniqueConstraint(fields=["lead", "number"], name="callattempt_unique_number")]
+        indexes = [models.Index(fields=["status", "created_at"], name="callattempt_status_created")]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.get_status_display()}"

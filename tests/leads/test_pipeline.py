@@ -1,0 +1,221 @@
+"""The pipeline: dispatch after commit, claiming, outcomes, fencing, retries, the sweeper."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from celery import current_app
+from django.utils import timezone
+
+from leads import pipeline
+from leads.models import Lead, LeadEvent
+from tests.conftest import post_json
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+State = Lead.StepState
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Records what the pipeline hands to the broker (Celery's own send_task, not our code)."""
+    calls: list[tuple[str, tuple, float | None]] = []
+    monkeypatch.setattr(current_app, "send_task",
+                        lambda name, args=(), countdown=None, **kw: calls.append((name, tuple(args), countdown)))
+    return calls
+
+
+@pytest.fixture
+def step_handler(monkeypatch):
+    """Swap the crm step's handler for one the test scripts."""
+    outcomes: list = []
+
+    def install(*results):
+        outcomes.extend(results)
+        monkeypatch.setitem(pipeline.STEPS, "crm", pipeline.Step(
+            "crm", "crm_due_at", f"{__name__}.scripted_handler", "leads.tasks.crm_step",
+            lease=timedelta(minutes=5), max_tries=3))
+        monkeypatch.setattr(f"{__name__}._SCRIPT", outcomes)
+    return install
+
+
+_SCRIPT: list = []
+
+
+def scripted_handler(lead):
+    result = _SCRIPT.pop(0)
+    if isinstance(result, Exception):
+        raise result
+    return result(lead) if callable(result) else result
+
+
+def test_intake_hands_every_step_to_the_broker_only_after_commit(api, site, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        post_json(api, {"phone": "+79120001122"}, HTTP_ORIGIN="https://shop.example")
+        assert sent == []
+    for callback in callbacks:
+        callback()
+
+    lead = Lead.objects.get()
+    assert sorted(sent) == sorted([
+        ("leads.tasks.crm_step", (lead.pk,), None),
+        ("telephony.tasks.call_step", (lead.pk,), None),
+        ("notifications.tasks.notify_step", (lead.pk,), None),
+    ])
+
+
+def test_each_step_is_routed_to_its_own_queue():
+    router = current_app.amqp.router
+    queues = {name: router.route({}, name)["queue"].name
+              for name in ("telephony.tasks.call_step", "leads.tasks.crm_step", "notifications.tasks.notify_step")}
+
+    assert queues == {"telephony.tasks.call_step": "call", "leads.tasks.crm_step": "crm",
+                      "notifications.tasks.notify_step": "notify"}
+
+
+def test_broker_refusing_a_message_leaves_the_step_for_the_sweeper(monkeypatch):
+    lead = LeadFactory()
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(current_app, "send_task", refuse)
+    pipeline.lead_dispatch(lead.pk)
+
+    lead.refresh_from_db()
+    assert (lead.crm_queued_at, lead.call_queued_at, lead.notify_queued_at) == (None, None, None)
+
+
+def test_unconfigured_pipeline_skips_crm_and_notify_and_sends_the_call_to_manual_handling():
+    lead = LeadFactory()
+    for step in ("crm", "call", "notify"):
+        pipeline.step_run(step_name=step, lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert (lead.crm_state, lead.call_state, lead.notify_state) == (State.SKIPPED, State.FAILED, State.SKIPPED)
+    assert lead.status == Lead.Status.MANUAL
+    assert "not configured" in lead.manual_reason
+    kinds = list(lead.events.values_list("step", "kind"))
+    assert ("call", LeadEvent.Kind.MANUAL) in kinds and ("crm", LeadEvent.Kind.STEP_SKIPPED) in kinds
+
+
+def test_a_redelivered_task_does_nothing_the_second_time():
+    lead = LeadFactory()
+    pipeline.step_run(step_name="call", lead_id=lead.pk)
+    pipeline.step_run(step_name="call", lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert lead.call_tries == 1
+    assert lead.events.filter(kind=LeadEvent.Kind.MANUAL).count() == 1
+
+
+def test_step_not_yet_due_is_not_run():
+    lead = LeadFactory(scheduled_at=timezone.now() + timedelta(hours=1))
+    pipeline.step_run(step_name="call", lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert (lead.call_state, lead.call_tries) == (State.PENDING, 0)
+
+
+def test_retry_sets_a_backed_off_due_time_and_sends_short_ones_as_countdown(step_handler, sent,
+                                                                          django_capture_on_commit_callbacks):
+    step_handler(pipeline.Retry("Bitrix24 answered 503"))
+    lead = LeadFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.step_run(step_name="crm", lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert lead.crm_state == State.PENDING
+    delay = (lead.crm_due_at - timezone.now()).total_seconds()
+    assert 0 < delay <= 5
+    assert sent and sent[0][0] == "leads.tasks.crm_step" and 0 < sent[0][2] <= 5
+    assert lead.events.get(kind=LeadEvent.Kind.STEP_RETRY).message.startswith("Bitrix24 answered 503")
+
+
+def test_backoff_grows_and_is_capped():
+    step = pipeline.STEPS["crm"]
+    ceilings = [max(pipeline.backoff(step, tries).total_seconds() for _ in range(50)) for tries in (1, 3, 6, 20)]
+
+    assert ceilings[0] <= 5 < ceilings[1] <= 20 < ceilings[2] <= 160
+    assert step.backoff_cap / 2 <= ceilings[3] <= step.backoff_cap
+
+
+def test_retries_run_out_into_manual_handling_with_the_reason(step_handler):
+    step_handler(RuntimeError("boom"), pipeline.Retry("timeout"), pipeline.Retry("timeout again"))
+    lead = LeadFactory()
+    for _ in range(3):
+        Lead.objects.filter(pk=lead.pk).update(crm_due_at=timezone.now())
+        pipeline.step_run(step_name="crm", lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert (lead.crm_state, lead.crm_tries, lead.status) == (State.FAILED, 3, Lead.Status.MANUAL)
+    assert lead.manual_reason == "timeout again (gave up after 3 tries)"
+    assert lead.events.filter(kind=LeadEvent.Kind.STEP_RETRY).first().message.startswith("RuntimeError: boom")
+
+
+def test_a_worker_whose_lease_was_taken_over_cannot_overwrite_the_result(step_handler):
+    lead = LeadFactory()
+
+    def first_worker_stalls(_lead):
+        # While this worker hangs, its lease ends; a second worker takes the step and finishes it.
+        Lead.objects.filter(pk=lead.pk).update(crm_due_at=timezone.now())
+        pipeline.step_run(step_name="crm", lead_id=lead.pk)
+        return pipeline.Manual("late answer of the first worker")
+
+    step_handler(first_worker_stalls, pipeline.Done("created by the second worker"))
+    pipeline.step_run(step_name="crm", lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert (lead.crm_state, lead.crm_tries, lead.status) == (State.DONE, 2, Lead.Status.IN_PROGRESS)
+    assert not lead.events.filter(kind=LeadEvent.Kind.MANUAL).exists()
+
+
+# --- the sweeper ------------------------------------------------------------------------------
+def _long_ago():
+    return timezone.now() - timedelta(minutes=10)
+
+
+def test_sweeper_sends_steps_that_are_due_and_were_never_queued(sent):
+    lead = LeadFactory(crm_queued_at=None, call_queued_at=None, notify_queued_at=None)
+
+    assert pipeline.dispatch_due() == 3
+    assert {name for name, args, _ in sent if args == (lead.pk,)} == {
+        "leads.tasks.crm_step", "telephony.tasks.call_step", "notifications.tasks.notify_step"}
+
+
+def test_sweeper_leaves_freshly_queued_steps_alone(sent):
+    LeadFactory()  # queued just now by intake
+
+    assert pipeline.dispatch_due() == 0
+
+
+def test_sweeper_resends_a_message_that_was_never_picked_up(sent):
+    lead = LeadFactory(call_queued_at=_long_ago(), scheduled_at=_long_ago(),
+                       crm_state=State.DONE, notify_state=State.DONE)
+
+    assert pipeline.dispatch_due() == 1
+    assert sent == [("telephony.tasks.call_step", (lead.pk,), None)]
+    assert pipeline.dispatch_due() == 0  # marked as queued: not sent again at the next tick
+
+
+def test_sweeper_takes_back_a_step_whose_worker_died(sent):
+    lead = LeadFactory(call_state=State.RUNNING, scheduled_at=timezone.now() - timedelta(seconds=1),
+                       call_queued_at=_long_ago(), crm_state=State.DONE, notify_state=State.DONE, call_tries=1)
+    pipeline.dispatch_due()
+    pipeline.step_run(step_name="call", lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert sent == [("telephony.tasks.call_step", (lead.pk,), None)]
+    assert (lead.call_tries, lead.call_state) == (2, State.FAILED)
+
+
+@pytest.mark.parametrize("fields", [
+    {"call_state": State.RUNNING, "scheduled_at": timezone.now() + timedelta(minutes=4)},  # lease still on
+    {"scheduled_at": timezone.now() + timedelta(hours=3)},  # outside calling hours, later
+    {"call_state": State.DONE, "scheduled_at": None},
+])
+def test_sweeper_does_not_send_steps_that_are_not_due(sent, fields):
+    LeadFactory(call_queued_at=_long_ago(), crm_state=State.DONE, notify_state=State.DONE, **fields)
+
+    assert pipeline.dispatch_due() == 0

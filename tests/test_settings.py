@@ -1,0 +1,76 @@
+"""Start-up refuses a malformed or missing required setting with a message naming it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def django_check(tmp_path, **env_vars) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}}
+    env.update(LEADCALLER_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="leadcaller.settings", **env_vars)
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_defaults_need_no_environment_at_all(tmp_path):
+    result = django_check(tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DEBUG", "maybe", "DEBUG must be true or false"),
+        ("CALLING_HOURS", "mon-fri 21:00-09:00", "CALLING_HOURS"),
+        ("CALLING_HOURS", "weekdays 9-18", "CALLING_HOURS"),
+        ("CALLING_TIME_ZONE", "Mars/Olympus", "CALLING_TIME_ZONE"),
+        ("TIME_ZONE", "Nowhere", "TIME_ZONE"),
+        ("UNKNOWN_SITES", "maybe", "UNKNOWN_SITES must be one of accept, reject"),
+        ("PHONE_REGION", "XX", "PHONE_REGION"),
+        ("CALL_ALLOWED_REGIONS", "RU,ZZ", "CALL_ALLOWED_REGIONS"),
+        ("THROTTLE_PER_IP", "lots", "THROTTLE_PER_IP"),
+        ("CALL_DAILY_BUDGET", "many", "CALL_DAILY_BUDGET"),
+        ("DATABASE_URL", "nosuchdb://x", "DATABASE_URL"),
+        ("PUBLIC_BASE_URL", "localhost:8000", "PUBLIC_BASE_URL"),
+        ("VOXIMPLANT_API_URL", "ftp://x", "VOXIMPLANT_API_URL"),
+        ("VOXIMPLANT_RULE_ID", "123", "VOXIMPLANT_CALLBACK_SECRET must be set"),
+    ],
+)
+def test_malformed_setting_stops_start_up_naming_the_variable(tmp_path, name, value, message):
+    result = django_check(tmp_path, **{name: value})
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_calling_hours_syntax_accepts_ranges_lists_and_several_windows():
+    from telephony.calling_hours import parse_calling_hours
+
+    hours = parse_calling_hours("mon-fri 09:00-13:00, 14:00-20:00; sat,sun 10:00-16:00; fri-mon 23:00-24:00")
+
+    assert [(w.start.hour, w.end.hour) for w in hours.windows(0)] == [(9, 13), (14, 20), (23, 23)]
+    assert [(w.start.hour, w.end.hour) for w in hours.windows(5)] == [(10, 16), (23, 23)]
+    assert hours.windows(2)[-1].end.hour == 20
+
+
+def test_json_log_format_writes_one_json_object_per_line_with_the_context(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env.update(LEADCALLER_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="leadcaller.settings", LOG_FORMAT="json")
+    code = ("import django, logging; django.setup(); from leadcaller.logging import bind_lead; "
+            "bind_lead('lead-1'); logging.getLogger('leads').warning('hello')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    import json
+
+    record = json.loads(result.stderr.strip().splitlines()[-1])
+    assert (record["message"], record["lead_id"], record["request_id"], record["levelname"]) == \
+        ("hello", "lead-1", "-", "WARNING")
