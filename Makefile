@@ -40,7 +40,7 @@ test: install-dev
 	$(BIN)/python -m pytest
 	@if [ -d telephony/voxengine/test ]; then \
 		command -v node >/dev/null || { echo "node is needed for the VoxEngine scenario tests"; exit 1; }; \
-		node --test telephony/voxengine/test/; \
+		node --test telephony/voxengine/test/*.test.js; \
 	fi
 
 clean:

@@ -179,6 +179,8 @@ CALL_ALLOWED_REGIONS = [
 ]
 CALL_DAILY_BUDGET = config.read(env.int, "CALL_DAILY_BUDGET", default=0)
 CALL_MAX_PER_NUMBER = config.read(env.int, "CALL_MAX_PER_NUMBER", default=3)
+# The watchdog reconciles a call whose scenario has not reported after this many seconds.
+CALL_RESULT_TIMEOUT = config.read(env.int, "CALL_RESULT_TIMEOUT", default=300)
 
 # --- Providers (an integration is on only when its credentials are set) ------------------------
 BITRIX_WEBHOOK_URL = env.str("BITRIX_WEBHOOK_URL", default="")

@@ -15,6 +15,14 @@ class SiteAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "require_key")
     search_fields = ("domain", "name")
     readonly_fields = ("created_at",)
+    fieldsets = (
+        (None, {"fields": ("domain", "name", "is_active", "is_default", "currency", "created_at")}),
+        (_("Intake"), {"fields": ("intake_key", "require_key", "phone_region")}),
+        (_("Calling"), {"fields": ("time_zone", "calling_hours", "non_calling_dates", "call_rule_id", "caller_id",
+                                   "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
+                                   "call_daily_budget", "call_max_per_number", "call_max_attempts",
+                                   "call_retry_minutes")}),
+    )
 
     def save_model(self, request, obj: Site, form, change) -> None:
         from leads.selectors import host_normalize

@@ -35,6 +35,26 @@ def _validate_time_zone(value: str) -> None:
         raise ValidationError(_("%(value)s is not a time zone name."), params={"value": value}) from None
 
 
+def _validate_dates(value: str) -> None:
+    try:
+        parse_dates(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def parse_dates(text: str) -> frozenset:
+    """`2026-12-31, 2027-01-01` (commas, spaces or new lines) -> a set of dates."""
+    import datetime as dt
+
+    dates = set()
+    for item in text.replace(",", " ").split():
+        try:
+            dates.add(dt.date.fromisoformat(item))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a date like 2026-12-31.") from None
+    return frozenset(dates)
+
+
 class Site(models.Model):
     """A shop's website whose form sends leads. Blank settings fall back to the global ones."""
 
@@ -49,6 +69,10 @@ class Site(models.Model):
         help_text=_("Days and windows, e.g. 'mon-fri 09:00-20:00; sat 10:00-16:00'. Blank: CALLING_HOURS."),
     )
     phone_region = models.CharField(_("phone region"), max_length=2, blank=True, help_text=_("Blank: PHONE_REGION."))
+    non_calling_dates = models.TextField(
+        _("days without calls"), blank=True, validators=[_validate_dates],
+        help_text=_("Dates (YYYY-MM-DD) on which nobody is called, separated by commas or new lines."),
+    )
     currency = models.CharField(_("order currency"), max_length=3, default="RUB")
     intake_key = models.CharField(_("intake key"), max_length=64, default=_new_intake_key, unique=True)
     require_key = models.BooleanField(
@@ -57,6 +81,28 @@ class Site(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Calling (blank or empty: the global settings)
+    call_rule_id = models.CharField(_("VoxImplant rule id"), max_length=32, blank=True,
+                                    help_text=_("Blank: VOXIMPLANT_RULE_ID."))
+    caller_id = models.CharField(_("caller id"), max_length=32, blank=True, help_text=_("Blank: VOXIMPLANT_CALLER_ID."))
+    recording_url = models.URLField(_("recording URL"), max_length=500, blank=True,
+                                    help_text=_("An mp3/wav played to the person who answers."))
+    tts_text = models.TextField(_("spoken text"), max_length=1500, blank=True,
+                                help_text=_("Spoken when there is no recording (or it cannot be played)."))
+    tts_voice = models.CharField(_("voice"), max_length=64, blank=True,
+                                 help_text=_("A VoxEngine VoiceList name, e.g. YandexV3.ru_RU_alena."))
+    amd_model = models.CharField(_("answering machine model"), max_length=16, default="ru")
+    call_allowed_regions = models.CharField(_("regions that may be called"), max_length=100, blank=True,
+                                            help_text=_("Two-letter codes, comma separated. Blank: CALL_ALLOWED_REGIONS."))
+    call_daily_budget = models.PositiveIntegerField(_("calls per day"), null=True, blank=True,
+                                                    help_text=_("0: no limit. Blank: CALL_DAILY_BUDGET."))
+    call_max_per_number = models.PositiveIntegerField(_("calls per number per day"), null=True, blank=True,
+                                                      help_text=_("Blank: CALL_MAX_PER_NUMBER."))
+    call_max_attempts = models.PositiveSmallIntegerField(
+        _("calls per lead"), default=3, help_text=_("Dials of one lead before it goes to manual handling."))
+    call_retry_minutes = models.PositiveSmallIntegerField(
+        _("minutes between calls"), default=20, help_text=_("After no answer, busy or voicemail."))
 
     class Meta:
         verbose_name = _("site")
@@ -219,6 +265,8 @@ class LeadEvent(models.Model):
         STEP_DONE = "step_done", _("step done")
         STEP_SKIPPED = "step_skipped", _("step skipped")
         STEP_RETRY = "step_retry", _("step will retry")
+        STEP_LATER = "step_later", _("step scheduled")
+        CALL_RESULT = "call_result", _("call result")
         STEP_FAILED = "step_failed", _("step failed")
         MANUAL = "manual", _("sent to manual handling")
         STATUS = "status", _("status changed")

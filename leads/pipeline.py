@@ -2,8 +2,10 @@
 
 Each step's state lives on the Lead row (`<step>_state`, its due time, its try counter). A task
 only carries the lead id: it claims the step with a conditional UPDATE, runs the step's handler,
-and records the outcome. The try counter doubles as a fencing token, so a worker whose lease ran
-out cannot overwrite the result of the worker that took the step over.
+and records the outcome. The lease end written by the claim doubles as a fencing token, so a
+worker whose lease ran out cannot overwrite the result of the worker that took the step over.
+`<step>_tries` counts claims since the step last made progress; a step gives up after
+`max_tries` failed claims in a row.
 
 Delayed work is a due time on the row, never a long Celery countdown; the sweeper
 (`dispatch_due`, run by beat) re-sends any step that is due and was never picked up.
@@ -19,7 +21,7 @@ from typing import Callable
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -61,13 +63,21 @@ class Manual:
 
 @dataclass(frozen=True)
 class Wait:
-    """The step goes on outside the worker (a call in progress); look again at `until`."""
+    """The step goes on outside the worker (a call in progress); look again at `until` at the latest."""
 
     until: datetime
     message: str = ""
 
 
-Outcome = Done | Skipped | Retry | Manual | Wait
+@dataclass(frozen=True)
+class Later:
+    """Nothing failed, but the step may only run at `at` (calling hours, the next call of a lead)."""
+
+    at: datetime
+    reason: str
+
+
+Outcome = Done | Skipped | Retry | Manual | Wait | Later
 
 
 @dataclass(frozen=True)
@@ -140,9 +150,13 @@ def step_run(*, step_name: str, lead_id: int) -> None:
     """Claim the step, run its handler, record what came of it. Safe to call twice."""
     step = STEPS[step_name]
     now = timezone.now()
+    lease_end = now + step.lease
     claimed = Lead.objects.filter(
         pk=lead_id, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now}
-    ).update(**{step.state_field: State.RUNNING, step.due_field: now + step.lease, step.tries_field: F(step.tries_field) + 1})
+    ).update(
+        status=Case(When(status=Lead.Status.SCHEDULED, then=Value(Lead.Status.IN_PROGRESS)), default=F("status")),
+        **{step.state_field: State.RUNNING, step.due_field: lease_end, step.tries_field: F(step.tries_field) + 1},
+    )
     if not claimed:
         logger.debug("%s step of lead %s is not due; nothing to do", step.name, lead_id)
         return
@@ -154,27 +168,36 @@ def step_run(*, step_name: str, lead_id: int) -> None:
     except Exception as exc:  # a bug or an unforeseen failure: retried, then manual handling
         logger.exception("%s step of lead %s failed", step.name, lead_id)
         outcome = Retry(reason=f"{type(exc).__name__}: {exc}")
-    step_outcome_apply(step=step, lead=lead, outcome=outcome)
+    step_outcome_apply(step_name=step.name, lead=lead, outcome=outcome, fence=lease_end)
 
 
-def step_outcome_apply(*, step: Step, lead: Lead, outcome: Outcome) -> None:
+def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: datetime | None) -> bool:
+    """Record `outcome` for a running step. Returns False when the step was no longer ours.
+
+    `fence` is the lease end that the worker's claim wrote; None for a result that arrives from
+    outside a worker (a call-result webhook), which may only finish a step that is still running.
+    """
+    step = STEPS[step_name]
     tries = getattr(lead, step.tries_field)
     if isinstance(outcome, Retry) and tries >= step.max_tries:
         outcome = Manual(reason=f"{outcome.reason} (gave up after {tries} tries)")
     now = timezone.now()
     fields, event_kind, message = _fields_for(step, outcome, tries, now)
+    condition = {step.state_field: State.RUNNING, **({step.due_field: fence} if fence is not None else {})}
     with transaction.atomic():
-        fenced = Lead.objects.filter(
-            pk=lead.pk, **{step.state_field: State.RUNNING, step.tries_field: tries}
-        ).update(**fields)
-        if not fenced:
+        if not Lead.objects.filter(pk=lead.pk, **condition).update(**fields):
             logger.warning("%s step of lead %s was taken over; dropping this result", step.name, lead.pk)
-            return
+            return False
+        for name, value in fields.items():
+            setattr(lead, name, value)
         services.lead_event_add(lead=lead, kind=event_kind, step=step.name, message=message)
         if isinstance(outcome, Manual):
             services.lead_to_manual(lead=lead, reason=outcome.reason, step=step.name)
+        elif isinstance(outcome, Later):
+            Lead.objects.filter(pk=lead.pk, status=Lead.Status.IN_PROGRESS).update(status=Lead.Status.SCHEDULED)
     if isinstance(outcome, Retry) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
+    return True
 
 
 def _fields_for(step: Step, outcome: Outcome, tries: int, now: datetime) -> tuple[dict, str, str]:
@@ -185,7 +208,11 @@ def _fields_for(step: Step, outcome: Outcome, tries: int, now: datetime) -> tupl
     if isinstance(outcome, Manual):
         return {step.state_field: State.FAILED, step.due_field: None}, LeadEvent.Kind.STEP_FAILED, outcome.reason
     if isinstance(outcome, Wait):
-        return {step.due_field: outcome.until}, LeadEvent.Kind.STEP_STARTED, outcome.message
+        return {step.due_field: outcome.until, step.tries_field: 0}, LeadEvent.Kind.STEP_STARTED, outcome.message
+    if isinstance(outcome, Later):
+        fields = {step.state_field: State.PENDING, step.due_field: outcome.at, step.tries_field: 0,
+                  step.queued_field: None}
+        return fields, LeadEvent.Kind.STEP_LATER, f"{outcome.reason}; next try at {outcome.at:%Y-%m-%d %H:%M %Z}"
     due = now + (outcome.after if outcome.after is not None else backoff(step, tries))
     fields = {step.state_field: State.PENDING, step.due_field: due, step.queued_field: now}
     return fields, LeadEvent.Kind.STEP_RETRY, f"{outcome.reason}; next try at {due:%Y-%m-%d %H:%M:%S %Z}"

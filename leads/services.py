@@ -139,6 +139,17 @@ def lead_to_manual(*, lead: Lead, reason: str, step: str = "", actor: Any = None
     return bool(moved)
 
 
+def lead_reached(*, lead: Lead) -> bool:
+    """The person answered: the lead is finished, and its ref is free again."""
+    now = timezone.now()
+    moved = Lead.objects.filter(pk=lead.pk, status__in=Lead.OPEN_STATUSES).update(
+        status=Lead.Status.REACHED, closed_at=now, updated_at=now)
+    if moved:
+        lead.status, lead.closed_at = Lead.Status.REACHED, now
+        lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message="reached by phone")
+    return bool(moved)
+
+
 def intake_count(*, kind: str, site: Site | None) -> None:
     """Add one to today's counter; safe under concurrent posts."""
     day = timezone.localdate()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
@@ -79,3 +80,28 @@ def _window(text: str) -> Window:
     if end <= start:
         raise CallingHoursError(f"{text!r} ends before it starts; split a window that crosses midnight.")
     return Window(start, end)
+
+
+def next_call_time(
+    moment: datetime, hours: CallingHours, tz: ZoneInfo, *, closed: frozenset[date] = frozenset(),
+    horizon_days: int = 21,
+) -> datetime | None:
+    """The first instant at or after `moment` inside the calling hours, in UTC; None if none soon.
+
+    Windows are read in the site's local time, day by day, so a daylight-saving change moves
+    them with the clock on the wall rather than with UTC.
+    """
+    local_day = moment.astimezone(tz).date()
+    for offset in range(horizon_days + 1):
+        day = local_day + timedelta(days=offset)
+        if day in closed:
+            continue
+        for window in hours.windows(day.weekday()):
+            start = datetime.combine(day, window.start, tzinfo=tz).astimezone(UTC)
+            if window.end == time.max:
+                end = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=tz).astimezone(UTC)
+            else:
+                end = datetime.combine(day, window.end, tzinfo=tz).astimezone(UTC)
+            if moment < end:
+                return max(moment, start)
+    return None

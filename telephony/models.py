@@ -31,6 +31,8 @@ class CallAttempt(models.Model):
     duration = models.PositiveIntegerField(_("duration, s"), null=True, blank=True)
     session_id = models.BigIntegerField(_("call session history id"), null=True, blank=True, db_index=True)
     media_session_url = models.URLField(_("media session URL"), max_length=500, blank=True)
+    custom_data = models.CharField(_("scenario custom data"), max_length=1000, blank=True,
+                                   help_text=_("Exactly as sent; GetCallHistory finds the session by it."))
     record_url = models.URLField(_("recording"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
@@ -41,7 +43,10 @@ class CallAttempt(models.Model):
         verbose_name_plural = _("call attempts")
         ordering = ["lead", "number"]
         constraints = [models.UniqueConstraint(fields=["lead", "number"], name="callattempt_unique_number")]
-        indexes = [models.Index(fields=["status", "created_at"], name="callattempt_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="callattempt_status_created"),
+            models.Index(fields=["phone", "created_at"], name="callattempt_phone_created"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.number} {self.get_status_display()}"

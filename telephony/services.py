@@ -1,11 +1,249 @@
-"""The call step."""
+"""The call step: dial through VoxImplant, take the scenario's result, route the lead.
+
+A CallAttempt row is written before StartScenarios is sent; it is the done-marker. A try whose
+answer was lost (timeout, crash) leaves the row in STARTING, and the next try looks the session up
+in the call history before it dials again, so a lead is never dialled twice by accident.
+"""
 
 from __future__ import annotations
 
-from leads.models import Lead
-from leads.pipeline import Manual, Outcome
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads import services as lead_services
+from leads.models import Lead, LeadEvent, Site
+from leads.pipeline import Done, Later, Manual, Outcome, Retry, Wait, step_outcome_apply
+from telephony import voximplant
+from telephony.models import CallAttempt
+from telephony.policy import (
+    CallSettings, budget_block_reason, call_settings_for, dials_of, next_allowed, not_callable_reason,
+)
+from telephony.tokens import attempt_token, attempt_token_valid
+
+logger = logging.getLogger(__name__)
+
+Status, Result = CallAttempt.Status, CallAttempt.Outcome
+CALLBACK_DIGIT = "1"
+CUSTOM_DATA_LIMIT = 200  # bytes; the documented cap on a session's custom data
+# The call history may lag behind StartScenarios; absence is trusted only after this long.
+HISTORY_LAG = timedelta(seconds=20)
+RETRY_LATER = (Result.VOICEMAIL, Result.NO_ANSWER, Result.BUSY)
 
 
+class CallbackRefused(Exception):
+    """Unknown attempt or wrong token: nothing is changed."""
+
+
+@dataclass(frozen=True)
+class CallResult:
+    attempt_id: int
+    token: str
+    result: str
+    duration: int = 0
+    digits: str = ""
+    session_id: int | None = None
+    detail: str = ""
+
+
+# --- the step handler -------------------------------------------------------------------------
 def call_step_handle(lead: Lead) -> Outcome:
-    # No provider is connected yet (see the calling issue): a person has to call this lead.
-    return Manual("Automatic calling is not configured; call the lead by hand.")
+    client = voximplant.client_from_settings()
+    cfg = call_settings_for(lead.site)
+    if client is None or not cfg.rule_id or not cfg.caller_id:
+        return Manual(_("Automatic calling is not configured; call the lead by hand."))
+    latest = lead.call_attempts.order_by("-number").first()
+    if latest is not None and latest.status == Status.STARTING:
+        outcome = _reconcile_start(client, latest)
+        if outcome is not None:
+            return outcome
+    elif latest is not None and latest.status == Status.STARTED:
+        return _watchdog(client, lead, latest, cfg)
+    return _dial(client, lead, cfg)
+
+
+def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) -> Outcome:
+    now = timezone.now()
+    reason = not_callable_reason(lead.phone, cfg)
+    if reason:
+        return Manual(reason)
+    at = next_allowed(cfg, now)
+    if at is None:
+        return Manual(_("There are no calling hours in the next three weeks."))
+    if at > now:
+        return Later(at, _("outside calling hours"))
+    with transaction.atomic():
+        Site.objects.select_for_update().filter(pk=lead.site_id).exists()  # serialises the budget check
+        reason = budget_block_reason(lead, cfg, now)
+        if reason:
+            return Manual(reason)
+        number = lead.call_attempts.count() + 1
+        attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone)
+        attempt.custom_data = _custom_data(attempt, cfg)
+        attempt.save(update_fields=["custom_data"])
+    return _start(client, attempt, cfg)
+
+
+def _start(client: voximplant.VoximplantClient, attempt: CallAttempt, cfg: CallSettings) -> Outcome:
+    try:
+        started = client.start_scenarios(rule_id=cfg.rule_id, custom_data=attempt.custom_data)
+    except voximplant.VoximplantError as exc:
+        if exc.maybe_started:  # stays STARTING: the next try reconciles before dialling
+            CallAttempt.objects.filter(pk=attempt.pk).update(detail=str(exc)[:300])
+            return Retry(_("VoxImplant did not confirm the call: %(error)s") % {"error": exc})
+        CallAttempt.objects.filter(pk=attempt.pk).update(status=Status.FAILED, detail=str(exc)[:300])
+        if exc.retryable:
+            return Retry(_("VoxImplant refused the call for now: %(error)s") % {"error": exc})
+        return Manual(_("VoxImplant refused the call: %(error)s") % {"error": exc})
+    return _started(attempt, started.session_id, started.media_session_url, timezone.now())
+
+
+def _started(attempt: CallAttempt, session_id: int, media_url: str, started_at: datetime) -> Outcome:
+    # Conditional: a fast scenario may have reported (and finished the attempt) already.
+    CallAttempt.objects.filter(pk=attempt.pk).update(session_id=session_id, media_session_url=media_url)
+    CallAttempt.objects.filter(pk=attempt.pk, status=Status.STARTING).update(status=Status.STARTED,
+                                                                             started_at=started_at)
+    logger.info("call attempt %s started, session %s", attempt.number, session_id)
+    return Wait(started_at + timedelta(seconds=settings.CALL_RESULT_TIMEOUT),
+                _("calling %(phone)s, attempt %(n)d") % {"phone": attempt.phone, "n": attempt.number})
+
+
+def _custom_data(attempt: CallAttempt, cfg: CallSettings) -> str:
+    """Compact JSON for the scenario: id and token always; phone and caller id while it fits."""
+    data = {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk),
+            "callback_url": settings.PUBLIC_BASE_URL + reverse("voximplant-callback")}
+    for key, value in (("phone", attempt.phone), ("caller_id", cfg.caller_id)):
+        longer = json.dumps({**data, key: value}, separators=(",", ":"))
+        if len(longer.encode()) <= CUSTOM_DATA_LIMIT:
+            data[key] = value
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _reconcile_start(client: voximplant.VoximplantClient, attempt: CallAttempt) -> Outcome | None:
+    """An earlier try may have started the session without us hearing it. None: it did not; dial."""
+    now = timezone.now()
+    try:
+        sessions = client.call_history(since=attempt.created_at - timedelta(minutes=2),
+                                       until=now + timedelta(minutes=1), custom_data=attempt.custom_data)
+    except voximplant.VoximplantError as exc:
+        return Retry(_("Cannot tell whether call attempt %(n)d started: %(error)s") % {"n": attempt.number, "error": exc})
+    if sessions:
+        logger.info("call attempt %s had started after all; not dialling again", attempt.number)
+        return _started(attempt, int(sessions[0]["call_session_history_id"]), "", attempt.created_at)
+    if now - attempt.created_at < HISTORY_LAG:
+        return Retry(_("Waiting for the call history to show attempt %(n)d") % {"n": attempt.number},
+                     after=HISTORY_LAG)
+    CallAttempt.objects.filter(pk=attempt.pk).update(status=Status.FAILED, detail=_("never started"))
+    return None
+
+
+def _watchdog(client: voximplant.VoximplantClient, lead: Lead, attempt: CallAttempt, cfg: CallSettings) -> Outcome:
+    """No result arrived in time: ask the call history what happened."""
+    now = timezone.now()
+    deadline = attempt.started_at + timedelta(seconds=settings.CALL_RESULT_TIMEOUT)
+    if now < deadline:  # an early redelivery: keep waiting
+        return Wait(deadline)
+    try:
+        sessions = client.call_history(since=attempt.created_at - timedelta(minutes=2),
+                                       until=now + timedelta(minutes=1), session_ids=[attempt.session_id])
+    except voximplant.VoximplantError as exc:
+        return Retry(_("No call result, and the call history cannot be read: %(error)s") % {"error": exc})
+    session = sessions[0] if sessions else None
+    if session is not None and not session.get("finish_reason") and now < deadline + timedelta(minutes=10):
+        return Wait(now + timedelta(minutes=1), _("the call is still in progress"))
+    answered = session is not None and any(
+        call.get("successful") and (call.get("duration") or 0) > 0 for call in session.get("calls") or []
+    )
+    lost = CallAttempt.objects.filter(pk=attempt.pk, status=Status.STARTED).update(
+        status=Status.LOST, finished_at=now, detail=(session or {}).get("finish_reason") or _("no result"))
+    if not lost:  # the result arrived meanwhile and has been routed
+        return Wait(now)
+    if answered:
+        return Manual(_("The call was answered, but the scenario sent no result."))
+    if session is None:
+        return Manual(_("No call result, and VoxImplant has no record of the call."))
+    return route_outcome(lead, Result.NO_ANSWER, _("no result; the call history shows no answer"), cfg, now)
+
+
+# --- routing ----------------------------------------------------------------------------------
+def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: datetime) -> Outcome:
+    """Reached; another call later (inside calling hours); or manual handling."""
+    label = Result(result).label
+    if result == Result.HUMAN:
+        return Done(_("reached: %(detail)s") % {"detail": detail} if detail else _("reached"))
+    if result in RETRY_LATER:
+        dials = dials_of(lead)
+        if dials >= cfg.max_attempts:
+            return Manual(_("Not reached after %(n)d calls (last: %(label)s).") % {"n": dials, "label": label})
+        at = next_allowed(cfg, now + cfg.retry_after)
+        if at is None:
+            return Manual(_("Not reached (%(label)s), and no calling hours soon.") % {"label": label})
+        return Later(at, _("%(label)s; call %(next)d of %(max)d") % {"label": label, "next": dials + 1,
+                                                                      "max": cfg.max_attempts})
+    return Manual(_("The call failed: %(detail)s") % {"detail": detail or label})
+
+
+# --- the scenario's callback ------------------------------------------------------------------
+def call_result_record(result: CallResult) -> str:
+    """Take a result from the scenario. Returns "applied", "repeat" (already had one) or "late"."""
+    attempt = _authorised_attempt(result.attempt_id, result.token)
+    now = timezone.now()
+    with transaction.atomic():
+        attempt = CallAttempt.objects.select_for_update().select_related("lead__site").get(pk=attempt.pk)
+        if attempt.status == Status.FINISHED:
+            return "repeat"
+        late = attempt.status in (Status.LOST, Status.FAILED)
+        attempt.status, attempt.outcome, attempt.finished_at = Status.FINISHED, result.result, now
+        attempt.duration, attempt.digits, attempt.detail = result.duration, result.digits[:32], result.detail[:300]
+        attempt.session_id = attempt.session_id or result.session_id
+        attempt.save()
+        lead = attempt.lead
+        lead_services.lead_event_add(
+            lead=lead, kind=LeadEvent.Kind.CALL_RESULT, step="call",
+            message=f"{attempt.get_outcome_display()}" + (f": {result.detail}" if result.detail else ""),
+            data={"attempt": attempt.number, "duration": result.duration, "digits": result.digits, "late": late},
+        )
+        if CALLBACK_DIGIT in result.digits and result.result == Result.HUMAN:
+            lead_services.lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="call",
+                                         message=_("The person pressed %(digit)s: call back now.") % {"digit": CALLBACK_DIGIT})
+        if late:
+            return "late"
+        outcome = route_outcome(lead, result.result, result.detail, call_settings_for(lead.site), now)
+        if step_outcome_apply(step_name="call", lead=lead, outcome=outcome, fence=None) and isinstance(outcome, Done):
+            lead_services.lead_reached(lead=lead)
+    return "applied"
+
+
+def call_settings_payload(*, attempt_id: int, token: str) -> dict:
+    """What the scenario needs to place the call, fetched by it at start."""
+    attempt = _authorised_attempt(attempt_id, token)
+    site = attempt.lead.site
+    cfg = call_settings_for(site)
+    return {
+        "phone": attempt.phone,
+        "caller_id": cfg.caller_id,
+        "recording_url": site.recording_url,
+        "tts_text": site.tts_text or _(
+            "Hello! You left a request on %(site)s. A manager will call you back shortly. "
+            "Press %(digit)s if you would like a call back right now."
+        ) % {"site": site.name or site.domain, "digit": CALLBACK_DIGIT},
+        "tts_voice": site.tts_voice,
+        "amd_model": site.amd_model,
+        "amd_timeout_ms": 6500,
+        "callback_digit": CALLBACK_DIGIT,
+        "key_wait_seconds": 5,
+    }
+
+
+def _authorised_attempt(attempt_id: int, token: str) -> CallAttempt:
+    attempt = CallAttempt.objects.select_related("lead__site").filter(pk=attempt_id).first()
+    if attempt is None or not attempt_token_valid(attempt_id, token):
+        raise CallbackRefused()
+    return attempt

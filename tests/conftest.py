@@ -3,9 +3,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -36,3 +44,55 @@ def site(db):
 
 def post_json(api: APIClient, data, **headers):
     return api.post("/api/v1/leads/", data, format="json", **headers)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def database_url() -> str:
+    """The URL of the test database this run created, for a process started by a test."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db["USER"] or "", safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """Start a real Celery worker (a separate process) on the test database and the configured broker.
+
+    Returns a function taking extra environment variables; it yields (process, log path).
+    Each worker started is stopped by its own process id at the end of the test.
+    """
+    started: list[subprocess.Popen] = []
+
+    def start(**env_vars: str) -> tuple[subprocess.Popen, Path]:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        env = {**os.environ, "DATABASE_URL": database_url(), "LOG_LEVEL": "INFO", **env_vars}
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "leadcaller", "worker", "--pool=solo", "--without-heartbeat",
+                 "--without-gossip", "--without-mingle", "-l", "INFO"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        started.append(proc)
+        return proc, log_path
+
+    yield start
+    for proc in started:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -3,62 +3,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-from urllib.parse import quote
-
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 from rest_framework.test import APIClient
 
 from leads.models import Lead
+from tests.conftest import wait_for
 from tests.factories import SiteFactory
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def database_url() -> str:
-    """The URL of the test database this run created, for a worker in another process."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = quote(db["USER"] or "", safe="") + (":" + quote(db["PASSWORD"], safe="") if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
-def worker(transactional_db, tmp_path):
-    log_path = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": database_url(), "LOG_LEVEL": "INFO"}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "leadcaller", "worker", "--pool=solo", "--without-heartbeat",
-             "--without-gossip", "--without-mingle", "-l", "INFO"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        yield proc, log_path
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
+def worker(celery_worker):
+    return celery_worker()
 
 
 def test_lead_committed_over_http_is_processed_by_a_real_worker(worker):

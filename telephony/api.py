@@ -1,0 +1,89 @@
+"""`/api/v1/telephony/voximplant/callback/`: the VoxEngine scenario's settings (GET) and result (POST)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from telephony.models import CallAttempt
+from telephony.services import CallbackRefused, CallResult, call_result_record, call_settings_payload
+
+
+class CallResultSerializer(serializers.Serializer):
+    attempt_id = serializers.IntegerField(min_value=1)
+    token = serializers.CharField(max_length=200)
+    result = serializers.ChoiceField(choices=CallAttempt.Outcome.values)
+    duration = serializers.IntegerField(min_value=0, max_value=86400, required=False, default=0)
+    digits = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    call_session_history_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    detail = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class CallSettingsQuerySerializer(serializers.Serializer):
+    attempt_id = serializers.IntegerField(min_value=1)
+    token = serializers.CharField(max_length=200)
+
+
+class CallSettingsSerializer(serializers.Serializer):
+    phone = serializers.CharField()
+    caller_id = serializers.CharField()
+    recording_url = serializers.CharField(allow_blank=True)
+    tts_text = serializers.CharField(allow_blank=True)
+    tts_voice = serializers.CharField(allow_blank=True)
+    amd_model = serializers.CharField()
+    amd_timeout_ms = serializers.IntegerField()
+    callback_digit = serializers.CharField(allow_blank=True)
+    key_wait_seconds = serializers.IntegerField()
+
+
+class CallbackAckSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["applied", "repeat", "late"])
+
+
+_REFUSED = Response({"detail": "Unknown attempt or wrong token."}, status=status.HTTP_403_FORBIDDEN)
+
+
+class VoximplantCallbackView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="voximplant_call_settings",
+        summary="Call settings for the VoxEngine scenario",
+        parameters=[OpenApiParameter("attempt_id", int, required=True), OpenApiParameter("token", str, required=True)],
+        responses={200: CallSettingsSerializer, 400: OpenApiResponse(description="Malformed query."),
+                   403: OpenApiResponse(description="Unknown attempt or wrong token.")},
+    )
+    def get(self, request: Request) -> Response:
+        query = CallSettingsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            return Response(call_settings_payload(**query.validated_data))
+        except CallbackRefused:
+            return _REFUSED
+
+    @extend_schema(
+        operation_id="voximplant_call_result",
+        summary="A call's result from the VoxEngine scenario",
+        description="Only the first valid result of an attempt counts; repeats answer 200 and change nothing.",
+        request=CallResultSerializer,
+        responses={200: CallbackAckSerializer, 400: OpenApiResponse(description="Malformed body."),
+                   403: OpenApiResponse(description="Unknown attempt or wrong token.")},
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            return Response({"detail": "Expected a JSON object."}, status=status.HTTP_400_BAD_REQUEST)
+        body = CallResultSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            outcome = call_result_record(CallResult(
+                attempt_id=data["attempt_id"], token=data["token"], result=data["result"], duration=data["duration"],
+                digits=data["digits"], session_id=data["call_session_history_id"], detail=data["detail"],
+            ))
+        except CallbackRefused:
+            return _REFUSED
+        return Response({"status": outcome})

@@ -1,0 +1,602 @@
+/*
+ * Leadcaller: VoxEngine scenario that places one automatic call to a web lead.
+ *
+ * The Django service starts this scenario with StartScenarios and reads the outcome from
+ * the callback it posts back. One session handles one call attempt.
+ *
+ * Custom data (script_custom_data, read with VoxEngine.customData()): a compact JSON object
+ *   {"attempt_id": 123, "token": "<attempt HMAC>", "callback_url": "https://host/api/v1/telephony/voximplant/callback/",
+ *    "phone": "+79120000000"}                          phone is optional (dropped when the data grows too big)
+ * Any call setting listed below may also be put in the custom data; it is then used as a fallback
+ * when the settings request fails.
+ *
+ * Settings: GET <callback_url>?attempt_id=<id>&token=<token>, Accept: application/json, answers
+ *   {"phone", "caller_id", "recording_url", "tts_text", "tts_voice", "amd_model", "amd_timeout_ms",
+ *    "callback_digit", "key_wait_seconds"}
+ * The request is tried up to 4 times (1 s, 2 s, 4 s apart). If it never succeeds and there is no phone
+ * and caller id to fall back on, the attempt is reported as failed ("settings unavailable").
+ *
+ * The call: callPSTN(phone, caller_id) with an answering machine detector (AMD).
+ *   - not answered (CallEvents.Failed): 486/603 -> busy; 408/480/487 -> no_answer; anything else -> failed
+ *     (404/484 invalid number, 402 insufficient funds, ...); detail "<code> <reason>".
+ *   - answered, AMD says VOICEMAIL -> hang up, voicemail.
+ *   - answered, AMD says HUMAN or TIMEOUT (or fails: "amd error: ...") -> play recording_url (or say tts_text),
+ *     collect keys, wait key_wait_seconds after the message, hang up -> human with the keys pressed.
+ *     The callback digit ends the call at once (playback is stopped).
+ *   - AMD says CALL_ENDED, or the callee hangs up before AMD decided -> no_answer "hung up during detection".
+ *
+ * Report: exactly one POST <callback_url> with a JSON body
+ *   {"attempt_id", "token", "result", "duration", "digits", "call_session_history_id", "detail"}
+ * result is one of human, voicemail, no_answer, busy, failed; duration is the connected time in seconds
+ * (0 when never answered). A 2xx answer ends the session; 400 and 403 are final; anything else (other
+ * status, or a VoxEngine network error code <= 0) is retried, 4 tries in all, 1 s, 3 s and 9 s apart.
+ * The session always ends with VoxEngine.terminate(). A safety timer reports "failed"/"scenario timeout"
+ * when nothing was reported after 180 s.
+ *
+ * No secret lives here: the token is the attempt's own HMAC, checked by the server.
+ */
+(function leadcallerScenario() {
+  'use strict';
+
+  var SETTINGS_RETRY_DELAYS_MS = [1000, 2000, 4000];
+  var REPORT_RETRY_DELAYS_MS = [1000, 3000, 9000];
+  var SAFETY_TIMEOUT_MS = 180000;
+  var HANGUP_GRACE_MS = 5000; // how long to wait for Disconnected (and its duration) after our own hangup
+  var MAX_KEY_WAIT_SECONDS = 60;
+  var MAX_AMD_TIMEOUT_MS = 20000;
+  var DEFAULT_VOICE_PATHS = ['YandexV3.ru_RU_alena', 'Amazon.ru_RU_Tatyana'];
+
+  var DEFAULT_SETTINGS = {
+    phone: '',
+    caller_id: '',
+    recording_url: '',
+    tts_text: '',
+    tts_voice: '',
+    amd_model: 'ru',
+    amd_timeout_ms: 6500,
+    callback_digit: '1',
+    key_wait_seconds: 5
+  };
+
+  var state = {
+    custom: null,
+    settings: null,
+    sessionId: null,
+    call: null,
+    connected: false,
+    connectedAt: 0,
+    callEnded: false,
+    duration: 0,
+    amdDone: false,
+    person: false,
+    personDetail: '',
+    messageStarted: false,
+    playing: false,
+    saidText: false,
+    digits: '',
+    result: null,
+    detail: '',
+    reportStarted: false,
+    terminated: false,
+    timers: { safety: null, keyWait: null, hangupGrace: null }
+  };
+
+  VoxEngine.addEventListener(AppEvents.Started, onStarted);
+  VoxEngine.addEventListener(AppEvents.Terminating, onTerminating);
+
+  // ---- session start and settings -------------------------------------------------------------
+
+  function onStarted(event) {
+    state.sessionId = event.sessionId;
+    state.timers.safety = setTimeout(onSafetyTimeout, SAFETY_TIMEOUT_MS);
+    state.custom = readCustomData();
+    if (!state.custom) {
+      log('custom data is not a JSON object with a callback_url; nothing can be reported');
+      terminate();
+      return;
+    }
+    fetchSettings(0).then(dial).catch(function (e) {
+      log('unexpected error: ' + errorText(e));
+      finish('failed', 'scenario error: ' + errorText(e));
+    });
+  }
+
+  function readCustomData() {
+    var data;
+    try {
+      data = JSON.parse(VoxEngine.customData() || '');
+    } catch (e) {
+      return null;
+    }
+    if (!data || typeof data !== 'object' || typeof data.callback_url !== 'string' || !data.callback_url) {
+      return null;
+    }
+    return data;
+  }
+
+  function settingsUrl() {
+    var url = state.custom.callback_url;
+    return url + (url.indexOf('?') === -1 ? '?' : '&') +
+      'attempt_id=' + encodeURIComponent(String(state.custom.attempt_id)) +
+      '&token=' + encodeURIComponent(String(state.custom.token || ''));
+  }
+
+  // Resolves with the settings object, or null when every try failed.
+  function fetchSettings(retryIndex) {
+    var options = { method: 'GET', headers: { Accept: 'application/json' } };
+    return httpRequest(settingsUrl(), options).then(function (response) {
+      var settings = parseSettings(response);
+      if (settings) {
+        return settings;
+      }
+      if (response.code === 400 || response.code === 403 || response.code === 404) {
+        log('settings request refused: ' + response.code);
+        return null;
+      }
+      if (retryIndex >= SETTINGS_RETRY_DELAYS_MS.length || state.result) {
+        log('settings request failed, last code ' + response.code);
+        return null;
+      }
+      return delay(SETTINGS_RETRY_DELAYS_MS[retryIndex]).then(function () {
+        return fetchSettings(retryIndex + 1);
+      });
+    });
+  }
+
+  function parseSettings(response) {
+    if (!isSuccess(response.code)) {
+      return null;
+    }
+    try {
+      var body = JSON.parse(response.text || '');
+      return body && typeof body === 'object' ? body : null;
+    } catch (e) {
+      log('settings answer is not JSON');
+      return null;
+    }
+  }
+
+  // Fetched settings win; custom data fills the gaps; then the defaults. An explicit "" is kept
+  // (e.g. callback_digit "" disables ending early), except for phone and caller_id.
+  function buildSettings(fetched) {
+    var settings = {};
+    Object.keys(DEFAULT_SETTINGS).forEach(function (key) {
+      var skipEmpty = key === 'phone' || key === 'caller_id';
+      settings[key] = firstGiven([fetched && fetched[key], state.custom[key], DEFAULT_SETTINGS[key]], skipEmpty);
+    });
+    return settings;
+  }
+
+  function firstGiven(values, skipEmpty) {
+    for (var i = 0; i < values.length; i++) {
+      var value = values[i];
+      if (value !== undefined && value !== null && !(skipEmpty && value === '')) {
+        return value;
+      }
+    }
+    return values[values.length - 1];
+  }
+
+  // ---- dialing ----------------------------------------------------------------------------------
+
+  function dial(fetched) {
+    if (state.result) {
+      return; // the safety timer already decided
+    }
+    var settings = buildSettings(fetched);
+    if (!settings.phone || !settings.caller_id) {
+      finish('failed', fetched ? 'settings have no phone or caller_id' : 'settings unavailable');
+      return;
+    }
+    state.settings = settings;
+
+    var detector = AMD.create({
+      model: amdModel(settings.amd_model),
+      timeout: clampNumber(settings.amd_timeout_ms, 0, MAX_AMD_TIMEOUT_MS, DEFAULT_SETTINGS.amd_timeout_ms)
+    });
+    detector.addEventListener(AMD.Events.DetectionComplete, onAmdComplete);
+    detector.addEventListener(AMD.Events.DetectionError, onAmdError);
+
+    try {
+      state.call = VoxEngine.callPSTN(String(settings.phone), String(settings.caller_id), { amd: detector });
+    } catch (e) {
+      finish('failed', 'dial error: ' + errorText(e));
+      return;
+    }
+    state.call.addEventListener(CallEvents.Connected, onConnected);
+    state.call.addEventListener(CallEvents.Failed, onFailed);
+    state.call.addEventListener(CallEvents.Disconnected, onDisconnected);
+    state.call.addEventListener(CallEvents.ToneReceived, onTone);
+    state.call.addEventListener(CallEvents.PlaybackFinished, onPlaybackFinished);
+  }
+
+  function amdModel(name) {
+    var wanted = String(name || '').toLowerCase();
+    var models = AMD.Model;
+    for (var key in models) {
+      if (key.toLowerCase() === wanted || String(models[key]).toLowerCase() === wanted) {
+        return models[key];
+      }
+    }
+    return AMD.Model.RU;
+  }
+
+  // ---- call events ------------------------------------------------------------------------------
+
+  function onConnected() {
+    state.connected = true;
+    state.connectedAt = Date.now();
+    if (state.person && !state.result) {
+      playMessage(); // AMD reported an error before the answer
+    }
+  }
+
+  function onFailed(event) {
+    state.callEnded = true;
+    if (state.result) {
+      return;
+    }
+    finish(failureResult(event.code), joinDetail(event.code, event.reason));
+  }
+
+  function failureResult(code) {
+    switch (Number(code)) {
+      case 486:
+      case 603:
+        return 'busy';
+      case 408:
+      case 480:
+      case 487:
+        return 'no_answer';
+      default:
+        return 'failed'; // 404/484 invalid number, 402 insufficient funds, anything unexpected
+    }
+  }
+
+  function onDisconnected(event) {
+    state.callEnded = true;
+    state.duration = state.connected ? disconnectDuration(event) : 0;
+    state.playing = false;
+    clearTimer('keyWait');
+    if (state.result) {
+      report(); // our own hangup (or a repeated event): report() runs only once
+      return;
+    }
+    var outcome = outcomeOfRemoteHangup(event);
+    finish(outcome.result, outcome.detail);
+  }
+
+  function disconnectDuration(event) {
+    if (event && typeof event.duration === 'number' && event.duration >= 0) {
+      return Math.round(event.duration);
+    }
+    return elapsedSinceConnected();
+  }
+
+  function outcomeOfRemoteHangup(event) {
+    if (!state.connected) {
+      return { result: 'no_answer', detail: joinDetail('disconnected before answer', event && event.reason) };
+    }
+    if (state.person) {
+      return { result: 'human', detail: state.personDetail };
+    }
+    return { result: 'no_answer', detail: 'hung up during detection' };
+  }
+
+  // ---- answering machine detection -------------------------------------------------------------
+
+  function onAmdComplete(event) {
+    if (state.result || state.amdDone) {
+      return;
+    }
+    state.amdDone = true;
+    var resultClass = String(event.resultClass);
+    if (resultClass === 'VOICEMAIL') {
+      finish('voicemail', 'amd:VOICEMAIL');
+    } else if (resultClass === 'CALL_ENDED') {
+      finish('no_answer', 'hung up during detection');
+    } else {
+      treatAsPerson('amd:' + resultClass); // HUMAN, or TIMEOUT: unsure, so assume a person
+    }
+  }
+
+  function onAmdError(event) {
+    if (state.result || state.amdDone) {
+      return;
+    }
+    state.amdDone = true;
+    treatAsPerson('amd error: ' + ((event && event.message) || 'unknown'));
+  }
+
+  function treatAsPerson(detail) {
+    state.person = true;
+    state.personDetail = detail;
+    if (state.connected) {
+      playMessage();
+    }
+  }
+
+  // ---- the message and the keys ----------------------------------------------------------------
+
+  function playMessage() {
+    if (state.messageStarted) {
+      return;
+    }
+    state.messageStarted = true;
+    state.call.handleTones(true);
+    if (state.settings.recording_url) {
+      state.playing = true;
+      state.call.startPlayback(String(state.settings.recording_url));
+    } else if (state.settings.tts_text) {
+      sayText();
+    } else {
+      startKeyWait();
+    }
+  }
+
+  function sayText() {
+    var voice = resolveVoice(state.settings.tts_voice);
+    state.playing = true;
+    state.saidText = true;
+    if (voice) {
+      state.call.say(String(state.settings.tts_text), { voice: voice });
+    } else {
+      state.call.say(String(state.settings.tts_text));
+    }
+  }
+
+  // tts_voice is a VoiceList path such as "YandexV3.ru_RU_alena" or a top-level VoiceList key;
+  // old names such as "RU_RUSSIAN_FEMALE" are also looked up in the legacy Language list if present.
+  function resolveVoice(name) {
+    var voice = name ? lookupVoice(String(name)) : null;
+    if (!voice && name) {
+      log('unknown tts_voice "' + name + '", using the default Russian voice');
+    }
+    for (var i = 0; !voice && i < DEFAULT_VOICE_PATHS.length; i++) {
+      voice = lookupVoice(DEFAULT_VOICE_PATHS[i]);
+    }
+    return voice;
+  }
+
+  function lookupVoice(path) {
+    var found = lookupPath(typeof VoiceList !== 'undefined' ? VoiceList : null, path);
+    if (!found && typeof Language !== 'undefined') {
+      found = lookupPath(Language, path);
+    }
+    return found;
+  }
+
+  function lookupPath(root, path) {
+    var node = root;
+    var parts = path.split('.');
+    for (var i = 0; i < parts.length; i++) {
+      if (!node || typeof node !== 'object' || !(parts[i] in node)) {
+        return null;
+      }
+      node = node[parts[i]];
+    }
+    return node || null;
+  }
+
+  function onPlaybackFinished(event) {
+    if (!state.playing || state.result) {
+      return;
+    }
+    state.playing = false;
+    if (event && event.error) {
+      log('playback error: ' + event.error);
+      if (!state.saidText && state.settings.tts_text) {
+        sayText(); // the recording could not be played: fall back to the text
+        return;
+      }
+    }
+    startKeyWait();
+  }
+
+  function startKeyWait() {
+    var seconds = clampNumber(state.settings.key_wait_seconds, 0, MAX_KEY_WAIT_SECONDS, DEFAULT_SETTINGS.key_wait_seconds);
+    state.timers.keyWait = setTimeout(finishPerson, seconds * 1000);
+  }
+
+  function onTone(event) {
+    if (state.result) {
+      return;
+    }
+    var tone = String(event.tone);
+    state.digits += tone;
+    var callbackDigit = String(state.settings.callback_digit || '');
+    if (callbackDigit && tone === callbackDigit) {
+      if (state.playing) {
+        state.playing = false;
+        state.call.stopPlayback();
+      }
+      finishPerson();
+    }
+  }
+
+  function finishPerson() {
+    finish('human', state.personDetail);
+  }
+
+  // ---- choosing the result and reporting it ----------------------------------------------------
+
+  // Chooses the result once. A live call is hung up first; the report then waits for Disconnected
+  // (which carries the billed duration), or for HANGUP_GRACE_MS if that event never comes.
+  function finish(result, detail) {
+    if (state.result) {
+      return;
+    }
+    state.result = result;
+    state.detail = detail;
+    clearTimer('keyWait');
+    if (state.call && !state.callEnded) {
+      var wasConnected = state.connected;
+      hangUp();
+      if (wasConnected) {
+        state.timers.hangupGrace = setTimeout(report, HANGUP_GRACE_MS);
+        return;
+      }
+    }
+    report();
+  }
+
+  function hangUp() {
+    try {
+      state.call.hangup();
+    } catch (e) {
+      log('hangup failed: ' + errorText(e));
+    }
+  }
+
+  function report() {
+    if (state.reportStarted) {
+      return;
+    }
+    state.reportStarted = true;
+    clearTimer('hangupGrace');
+    var payload = buildPayload(state.result, state.detail);
+    log('result ' + payload.result + ' (' + payload.detail + '), duration ' + payload.duration + ' s');
+    postResult(payload, 0);
+  }
+
+  function buildPayload(result, detail) {
+    return {
+      attempt_id: state.custom.attempt_id,
+      token: state.custom.token,
+      result: result,
+      duration: state.callEnded ? state.duration : elapsedSinceConnected(),
+      digits: state.digits,
+      call_session_history_id: state.sessionId,
+      detail: detail || ''
+    };
+  }
+
+  function postResult(payload, retryIndex) {
+    sendPayload(payload).then(function (code) {
+      if (isSuccess(code)) {
+        terminate();
+      } else if (code === 400 || code === 403) {
+        log('callback refused the report: ' + code);
+        terminate();
+      } else if (retryIndex < REPORT_RETRY_DELAYS_MS.length) {
+        log('callback answered ' + code + ', retrying');
+        setTimeout(function () {
+          postResult(payload, retryIndex + 1);
+        }, REPORT_RETRY_DELAYS_MS[retryIndex]);
+      } else {
+        log('callback answered ' + code + ', giving up');
+        terminate();
+      }
+    });
+  }
+
+  // Resolves with the HTTP status, or a VoxEngine network code (<= 0).
+  function sendPayload(payload) {
+    var options = {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      postData: JSON.stringify(payload)
+    };
+    return httpRequest(state.custom.callback_url, options).then(function (response) {
+      return response.code;
+    });
+  }
+
+  // ---- session end ------------------------------------------------------------------------------
+
+  function onSafetyTimeout() {
+    state.timers.safety = null;
+    if (state.reportStarted) {
+      return;
+    }
+    if (state.result) {
+      report(); // still waiting for the hangup to complete
+      return;
+    }
+    finish('failed', 'scenario timeout');
+    report(); // do not wait for a hangup grace period here
+  }
+
+  // VoxEngine may end the session on its own (e.g. no calls left). One more request is allowed then.
+  function onTerminating() {
+    if (state.reportStarted || !state.custom) {
+      return;
+    }
+    state.reportStarted = true;
+    sendPayload(buildPayload(state.result || 'failed', state.detail || 'session terminated'));
+  }
+
+  function terminate() {
+    if (state.terminated) {
+      return;
+    }
+    state.terminated = true;
+    Object.keys(state.timers).forEach(clearTimer);
+    VoxEngine.terminate();
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  // Net.httpRequestAsync, always resolving with an object that has a numeric code.
+  function httpRequest(url, options) {
+    var request;
+    try {
+      request = Net.httpRequestAsync(url, options);
+    } catch (e) {
+      log('http request could not start: ' + errorText(e));
+      return Promise.resolve({ code: -1, text: '' });
+    }
+    return Promise.resolve(request).then(function (response) {
+      if (!response || typeof response.code !== 'number') {
+        return { code: -1, text: '' };
+      }
+      return response;
+    }, function (e) {
+      log('http request failed: ' + errorText(e));
+      return { code: -1, text: '' };
+    });
+  }
+
+  function isSuccess(code) {
+    return code >= 200 && code < 300;
+  }
+
+  function delay(ms) {
+    return new Promise(function (resolve) {
+      setTimeout(resolve, ms);
+    });
+  }
+
+  function clearTimer(name) {
+    if (state.timers[name]) {
+      clearTimeout(state.timers[name]);
+      state.timers[name] = null;
+    }
+  }
+
+  function elapsedSinceConnected() {
+    return state.connected ? Math.max(0, Math.round((Date.now() - state.connectedAt) / 1000)) : 0;
+  }
+
+  function clampNumber(value, min, max, fallback) {
+    var number = Number(value);
+    if (value === '' || value === null || value === undefined || isNaN(number)) {
+      return fallback;
+    }
+    return Math.min(max, Math.max(min, number));
+  }
+
+  function joinDetail(first, second) {
+    return [first, second].filter(function (part) {
+      return part !== undefined && part !== null && part !== '';
+    }).join(' ');
+  }
+
+  function errorText(e) {
+    return e && e.message ? e.message : String(e);
+  }
+
+  function log(message) {
+    Logger.write('[leadcaller] ' + message);
+  }
+})();

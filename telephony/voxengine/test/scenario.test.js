@@ -1,0 +1,504 @@
+'use strict';
+// Tests for the VoxEngine scenario (leadcaller.js), run against the emulator in ./emulator.js.
+// Run: node --test telephony/voxengine/test/*.test.js
+const test = require('node:test');
+const assert = require('node:assert/strict');
+
+const { VoxEmulator } = require('./emulator');
+
+const CALLBACK_URL = 'https://leads.example.test/api/v1/telephony/voximplant/callback/';
+const TOKEN = '42.a+b/c=d';
+const SESSION_ID = 987654321;
+const RECORDING_URL = 'https://cdn.example.test/recordings/hello.mp3';
+
+const CUSTOM = { attempt_id: 42, token: TOKEN, phone: '+79120000001', callback_url: CALLBACK_URL };
+const CUSTOM_WITHOUT_PHONE = { attempt_id: 42, token: TOKEN, callback_url: CALLBACK_URL };
+
+const SETTINGS = {
+  phone: '+79120000001',
+  caller_id: '74950000000',
+  recording_url: RECORDING_URL,
+  tts_text: '',
+  tts_voice: '',
+  amd_model: 'ru',
+  amd_timeout_ms: 6500,
+  callback_digit: '1',
+  key_wait_seconds: 5,
+};
+
+/** The exact JSON body the scenario must POST, with the fields a test cares about. */
+function report(fields) {
+  return {
+    attempt_id: 42,
+    token: TOKEN,
+    result: fields.result,
+    duration: 0,
+    digits: '',
+    call_session_history_id: SESSION_ID,
+    detail: '',
+    ...fields,
+  };
+}
+
+/** Starts the scenario; with the default GET answer it has dialed when this returns. */
+async function started(options = {}) {
+  const emu = new VoxEmulator({ customData: CUSTOM, settings: SETTINGS, sessionId: SESSION_ID, ...options });
+  await emu.start();
+  return emu;
+}
+
+/** Dialed, rang for `ringMs`, answered. */
+async function answered(options = {}, ringMs = 10000) {
+  const emu = await started(options);
+  await emu.advance(ringMs);
+  await emu.connect();
+  return emu;
+}
+
+/** The session reported exactly `expected` (one POST) and terminated once, with nothing sent afterwards. */
+async function assertReportedOnce(emu, expected) {
+  await emu.advance(300000); // nothing more may happen, however long we wait
+  assert.deepEqual(emu.reports, [expected]);
+  const post = emu.posts[0];
+  assert.equal(post.url, CALLBACK_URL);
+  assert.equal(post.options.method, 'POST');
+  assert.deepEqual(post.options.headers, { 'Content-Type': 'application/json' });
+  assert.equal(typeof post.options.postData, 'string');
+  assertTerminatedOnce(emu);
+}
+
+function assertTerminatedOnce(emu) {
+  assert.equal(emu.terminateCalls, 1, 'VoxEngine.terminate() is called exactly once');
+  assert.deepEqual(emu.requests.filter((r) => r.afterTerminate), [], 'no HTTP request after terminate()');
+}
+
+// ---- settings and dialing ----------------------------------------------------------------------
+
+test('fetches the settings with the attempt id and the url-encoded token, then dials with AMD', async () => {
+  const emu = await started();
+
+  assert.equal(emu.gets.length, 1);
+  const get = emu.gets[0];
+  assert.equal(get.url, `${CALLBACK_URL}?attempt_id=42&token=42.a%2Bb%2Fc%3Dd`);
+  assert.equal(get.options.method, 'GET');
+  assert.deepEqual(get.options.headers, { Accept: 'application/json' });
+
+  assert.equal(emu.dials.length, 1);
+  const dial = emu.dials[0];
+  assert.equal(dial.number, '+79120000001');
+  assert.equal(dial.callerid, '74950000000');
+  assert.equal(dial.parameters.amd, emu.detector);
+  assert.deepEqual(emu.detector.parameters, { model: 'ru', timeout: 6500 });
+  assert.equal(emu.detector.listeners.count('AMD.Events.DetectionComplete'), 1);
+  assert.equal(emu.detector.listeners.count('AMD.Events.DetectionError'), 1);
+  assert.deepEqual(emu.posts, []);
+
+  await emu.fail(486, 'Busy Here');
+  await assertReportedOnce(emu, report({ result: 'busy', detail: '486 Busy Here' }));
+  assert.equal(emu.gets.length, 1);
+});
+
+test('maps the AMD model name and clamps the AMD timeout', async () => {
+  const cases = [
+    [{ amd_model: 'kz', amd_timeout_ms: 3000 }, { model: 'kz', timeout: 3000 }],
+    [{ amd_model: 'CO', amd_timeout_ms: 50000 }, { model: 'colombia', timeout: 20000 }],
+    [{ amd_model: 'colombia', amd_timeout_ms: -5 }, { model: 'colombia', timeout: 0 }],
+    [{ amd_model: 'nowhere', amd_timeout_ms: 'soon' }, { model: 'ru', timeout: 6500 }],
+  ];
+  for (const [settings, expected] of cases) {
+    const emu = await started({ settings: { ...SETTINGS, ...settings } });
+    assert.deepEqual(emu.detector.parameters, expected, JSON.stringify(settings));
+    await emu.fail(480, 'Temporarily Unavailable');
+    await assertReportedOnce(emu, report({ result: 'no_answer', detail: '480 Temporarily Unavailable' }));
+  }
+});
+
+test('callPSTN throwing: failed "dial error: <message>"', async () => {
+  const emu = await started({ dialError: 'Invalid number format' });
+  assert.equal(emu.call, null);
+  await assertReportedOnce(emu, report({ result: 'failed', detail: 'dial error: Invalid number format' }));
+});
+
+test('settings GET failing (500, then network error) then succeeding: dials with the fetched settings', async () => {
+  const emu = await started({
+    customData: CUSTOM_WITHOUT_PHONE,
+    get: [500, { code: -4 }, { code: 200, json: { ...SETTINGS, phone: '+79125550000' } }],
+  });
+  assert.equal(emu.gets.length, 1);
+  assert.equal(emu.dials.length, 0);
+
+  await emu.advance(999);
+  assert.equal(emu.gets.length, 1);
+  await emu.advance(1);
+  assert.equal(emu.gets.length, 2, 'second try 1 s later');
+  assert.equal(emu.dials.length, 0);
+
+  await emu.advance(2000);
+  assert.equal(emu.gets.length, 3, 'third try 2 s after the second');
+  assert.equal(emu.dials.length, 1);
+  assert.equal(emu.dials[0].number, '+79125550000');
+
+  await emu.connect();
+  await emu.amdResult('VOICEMAIL');
+  await assertReportedOnce(emu, report({ result: 'voicemail', detail: 'amd:VOICEMAIL' }));
+  assert.equal(emu.gets.length, 3);
+});
+
+test('a settings answer that is not JSON is retried', async () => {
+  const emu = await started({ get: [{ code: 200, text: '<html>oops</html>' }, { code: 200, json: SETTINGS }] });
+  assert.equal(emu.dials.length, 0);
+  await emu.advance(1000);
+  assert.equal(emu.gets.length, 2);
+  assert.equal(emu.dials.length, 1);
+});
+
+test('settings unavailable and no phone in custom data: failed "settings unavailable", never dials', async () => {
+  const emu = await started({ customData: CUSTOM_WITHOUT_PHONE, get: [503] });
+  await emu.advance(7000);
+  assert.equal(emu.gets.length, 4, 'one try and three retries (1 s, 2 s, 4 s)');
+  assert.deepEqual(emu.gets.map((g) => g.at), [0, 1000, 3000, 7000]);
+  assert.equal(emu.dials.length, 0);
+  await assertReportedOnce(emu, report({ result: 'failed', detail: 'settings unavailable' }));
+});
+
+test('settings GET refused with 403 is not retried', async () => {
+  const emu = await started({ customData: CUSTOM_WITHOUT_PHONE, get: [403] });
+  assert.equal(emu.gets.length, 1);
+  await assertReportedOnce(emu, report({ result: 'failed', detail: 'settings unavailable' }));
+  assert.equal(emu.gets.length, 1);
+});
+
+test('settings unavailable but custom data has phone and caller_id: dials and reports human', async () => {
+  const emu = await started({ customData: { ...CUSTOM, caller_id: '74951112233' }, get: [{ code: -7 }] });
+  await emu.advance(7000);
+  assert.equal(emu.dials.length, 1);
+  assert.equal(emu.dials[0].number, '+79120000001');
+  assert.equal(emu.dials[0].callerid, '74951112233');
+
+  await emu.connect();
+  await emu.amdResult('HUMAN');
+  // nothing to play: keys are collected for key_wait_seconds (default 5 s)
+  assert.deepEqual(emu.call.handleTonesCalls, [true]);
+  assert.deepEqual(emu.call.playbacks, []);
+  assert.deepEqual(emu.call.says, []);
+  await emu.advance(5000);
+  await assertReportedOnce(emu, report({ result: 'human', duration: 5, detail: 'amd:HUMAN' }));
+});
+
+test('custom data that is not JSON: terminates without any request', async () => {
+  const emu = await started({ customData: 'not json' });
+  await emu.advance(300000);
+  assert.deepEqual(emu.requests, []);
+  assert.equal(emu.dials.length, 0);
+  assertTerminatedOnce(emu);
+});
+
+// ---- answered calls ----------------------------------------------------------------------------
+
+test('person answered: plays the recording, waits for keys, hangs up, reports human with no digits', async () => {
+  const emu = await answered(); // t = 10 s
+  await emu.advance(2000);
+  await emu.amdResult('HUMAN'); // t = 12 s
+
+  assert.deepEqual(emu.call.playbacks.map((p) => p.url), [RECORDING_URL]);
+  assert.deepEqual(emu.call.handleTonesCalls, [true]);
+  assert.equal(emu.call.hangupCalls, 0);
+
+  await emu.advance(20000);
+  await emu.finishPlayback(); // t = 32 s
+  await emu.advance(4999);
+  assert.equal(emu.call.hangupCalls, 0, 'still waiting for a key');
+  assert.deepEqual(emu.posts, []);
+  await emu.advance(1); // t = 37 s: key wait over
+
+  assert.equal(emu.call.hangupCalls, 1);
+  assert.equal(emu.call.stopPlaybackCalls, 0);
+  await assertReportedOnce(emu, report({ result: 'human', duration: 27, digits: '', detail: 'amd:HUMAN' }));
+});
+
+test('person pressed the callback key during playback: playback stopped early, human with digits "1"', async () => {
+  const emu = await answered();
+  await emu.advance(1500);
+  await emu.amdResult('HUMAN');
+  await emu.advance(3000);
+  await emu.pressKey('1');
+
+  assert.equal(emu.call.stopPlaybackCalls, 1);
+  assert.equal(emu.call.hangupCalls, 1);
+  await assertReportedOnce(emu, report({ result: 'human', duration: 5, digits: '1', detail: 'amd:HUMAN' }));
+});
+
+test('other keys are collected; the callback key during the wait ends the call at once', async () => {
+  const emu = await answered();
+  await emu.amdResult('HUMAN');
+  await emu.pressKey('3');
+  assert.equal(emu.call.stopPlaybackCalls, 0);
+  assert.equal(emu.call.hangupCalls, 0);
+  await emu.advance(8000);
+  await emu.finishPlayback();
+  await emu.advance(2000);
+  await emu.pressKey('1');
+
+  assert.equal(emu.call.stopPlaybackCalls, 0, 'nothing was playing any more');
+  await assertReportedOnce(emu, report({ result: 'human', duration: 10, digits: '31', detail: 'amd:HUMAN' }));
+});
+
+test('callback_digit "" disables ending early: keys are only collected', async () => {
+  const emu = await answered({ settings: { ...SETTINGS, callback_digit: '', key_wait_seconds: 3 } });
+  await emu.amdResult('HUMAN');
+  await emu.pressKey('1');
+  assert.equal(emu.call.hangupCalls, 0);
+  await emu.advance(4000);
+  await emu.finishPlayback();
+  await emu.advance(3000);
+  await assertReportedOnce(emu, report({ result: 'human', duration: 7, digits: '1', detail: 'amd:HUMAN' }));
+});
+
+test('voicemail: hangs up without playing, reports voicemail', async () => {
+  const emu = await answered();
+  await emu.advance(4000);
+  await emu.amdResult('VOICEMAIL');
+
+  assert.deepEqual(emu.call.playbacks, []);
+  assert.deepEqual(emu.call.handleTonesCalls, []);
+  assert.equal(emu.call.hangupCalls, 1);
+  await assertReportedOnce(emu, report({ result: 'voicemail', duration: 4, detail: 'amd:VOICEMAIL' }));
+});
+
+test('AMD TIMEOUT is treated as a person: human with detail "amd:TIMEOUT"', async () => {
+  const emu = await answered();
+  await emu.advance(6500);
+  await emu.amdResult('TIMEOUT');
+  assert.deepEqual(emu.call.playbacks.map((p) => p.url), [RECORDING_URL]);
+  await emu.advance(10000);
+  await emu.finishPlayback();
+  await emu.advance(5000);
+  await assertReportedOnce(emu, report({ result: 'human', duration: 22, detail: 'amd:TIMEOUT' }));
+});
+
+test('AMD CALL_ENDED: no_answer "hung up during detection"', async () => {
+  const emu = await answered();
+  await emu.advance(3000);
+  await emu.amdResult('CALL_ENDED');
+  await emu.disconnect({ duration: 3 }); // the network's own Disconnected comes too
+  assert.deepEqual(emu.call.playbacks, []);
+  await assertReportedOnce(emu, report({ result: 'no_answer', duration: 3, detail: 'hung up during detection' }));
+});
+
+test('AMD error is treated as a person: plays, human with "amd error: <message>"', async () => {
+  const emu = await answered();
+  await emu.advance(1000);
+  await emu.amdError('AMD service unavailable');
+  assert.deepEqual(emu.call.playbacks.map((p) => p.url), [RECORDING_URL]);
+  await emu.advance(9000);
+  await emu.finishPlayback();
+  await emu.advance(5000);
+  await assertReportedOnce(emu, report({
+    result: 'human', duration: 15, detail: 'amd error: AMD service unavailable',
+  }));
+});
+
+test('callee hangs up before AMD decided: no_answer "hung up during detection", duration from the event', async () => {
+  const emu = await answered();
+  await emu.advance(2000);
+  await emu.disconnect({ duration: 2 });
+  assert.equal(emu.call.hangupCalls, 0);
+  await emu.amdResult('CALL_ENDED'); // late AMD event changes nothing
+  await assertReportedOnce(emu, report({ result: 'no_answer', duration: 2, detail: 'hung up during detection' }));
+});
+
+test('callee hangs up during the message: human, duration taken from the Disconnected event', async () => {
+  const emu = await answered();
+  await emu.amdResult('HUMAN');
+  await emu.advance(9000);
+  await emu.disconnect({ duration: 11 }); // billing says 11 s although the clock says 9 s
+  assert.equal(emu.call.hangupCalls, 0);
+  await assertReportedOnce(emu, report({ result: 'human', duration: 11, detail: 'amd:HUMAN' }));
+});
+
+// ---- text to speech ----------------------------------------------------------------------------
+
+test('no recording: says tts_text with the configured VoiceList voice', async () => {
+  const emu = await answered({
+    settings: { ...SETTINGS, recording_url: '', tts_text: 'Здравствуйте! Нажмите 1.', tts_voice: 'YandexV3.ru_RU_filipp' },
+  });
+  await emu.amdResult('HUMAN');
+  assert.deepEqual(emu.call.playbacks, []);
+  assert.equal(emu.call.says.length, 1);
+  assert.equal(emu.call.says[0].text, 'Здравствуйте! Нажмите 1.');
+  assert.equal(emu.call.says[0].parameters.voice.name, 'YandexV3.ru_RU_filipp');
+  await emu.advance(6000);
+  await emu.finishPlayback();
+  await emu.advance(5000);
+  await assertReportedOnce(emu, report({ result: 'human', duration: 11, detail: 'amd:HUMAN' }));
+});
+
+test('TTS voice: empty or unknown falls back to a Russian voice; legacy names are looked up', async () => {
+  const cases = [
+    [{ tts_voice: '' }, {}, 'YandexV3.ru_RU_alena'],
+    [{ tts_voice: 'Nope.nobody' }, {}, 'YandexV3.ru_RU_alena'],
+    [{ tts_voice: 'RU_RUSSIAN_FEMALE' }, { language: { RU_RUSSIAN_FEMALE: { name: 'legacy female' } } }, 'legacy female'],
+  ];
+  for (const [settings, options, voiceName] of cases) {
+    const emu = await answered({ ...options, settings: { ...SETTINGS, recording_url: '', tts_text: 'Привет', ...settings } });
+    await emu.amdResult('HUMAN');
+    assert.equal(emu.call.says[0].parameters.voice.name, voiceName, JSON.stringify(settings));
+    await emu.pressKey('1');
+    await assertReportedOnce(emu, report({ result: 'human', digits: '1', detail: 'amd:HUMAN' }));
+  }
+});
+
+test('recording that cannot be played falls back to tts_text', async () => {
+  const emu = await answered({ settings: { ...SETTINGS, tts_text: 'Запасной текст' } });
+  await emu.amdResult('HUMAN');
+  await emu.advance(1000);
+  await emu.finishPlayback({ error: 'HTTP 404' });
+  assert.deepEqual(emu.call.says.map((s) => s.text), ['Запасной текст']);
+  assert.equal(emu.call.hangupCalls, 0);
+  await emu.advance(4000);
+  await emu.finishPlayback();
+  await emu.advance(5000);
+  await assertReportedOnce(emu, report({ result: 'human', duration: 10, detail: 'amd:HUMAN' }));
+});
+
+// ---- not answered --------------------------------------------------------------------------------
+
+const FAILURES = [
+  [408, 'Request Timeout', 'no_answer', 'no answer (408)'],
+  [480, 'Temporarily Unavailable', 'no_answer', 'unavailable (480)'],
+  [487, 'Request Terminated', 'no_answer', 'request terminated (487)'],
+  [486, 'Busy Here', 'busy', 'busy (486)'],
+  [603, 'Decline', 'busy', 'rejected (603)'],
+  [404, 'Not Found', 'failed', 'invalid number (404)'],
+  [484, 'Address Incomplete', 'failed', 'invalid number (484)'],
+  [402, 'Payment Required', 'failed', 'insufficient funds (402)'],
+  [503, 'Service Unavailable', 'failed', 'anything else (503)'],
+];
+
+for (const [code, reason, result, label] of FAILURES) {
+  test(`call failed before answer, ${label} -> ${result}`, async () => {
+    const emu = await started();
+    await emu.advance(30000);
+    await emu.fail(code, reason);
+    assert.equal(emu.call.hangupCalls, 0);
+    await assertReportedOnce(emu, report({ result, duration: 0, detail: `${code} ${reason}` }));
+  });
+}
+
+// ---- reporting -----------------------------------------------------------------------------------
+
+test('callback POST fails with 500, then times out (-7), then succeeds: exactly 3 POSTs, one result', async () => {
+  const emu = await answered({ post: [500, { code: -7 }, 200] });
+  await emu.amdResult('VOICEMAIL'); // t = 10 s
+  const expected = report({ result: 'voicemail', duration: 0, detail: 'amd:VOICEMAIL' });
+
+  assert.equal(emu.posts.length, 1);
+  await emu.advance(999);
+  assert.equal(emu.posts.length, 1);
+  await emu.advance(1);
+  assert.equal(emu.posts.length, 2, 'retried 1 s later');
+  await emu.advance(2999);
+  assert.equal(emu.posts.length, 2);
+  await emu.advance(1);
+  assert.equal(emu.posts.length, 3, 'retried 3 s after the second try');
+  assert.equal(emu.terminateCalls, 1, 'terminated after the successful POST');
+
+  await emu.advance(300000);
+  assert.deepEqual(emu.reports, [expected, expected, expected]);
+  assert.deepEqual(emu.posts.map((p) => p.at), [10000, 11000, 14000]);
+  assertTerminatedOnce(emu);
+});
+
+test('callback POST never succeeds: 4 tries (1 s, 3 s, 9 s apart), then terminate', async () => {
+  const emu = await answered({ post: [500, { reject: 'connection reset' }, { code: -4 }, 502] });
+  await emu.amdResult('VOICEMAIL');
+  await emu.advance(300000);
+  assert.deepEqual(emu.posts.map((p) => p.at), [10000, 11000, 14000, 23000]);
+  assert.equal(new Set(emu.posts.map((p) => p.options.postData)).size, 1, 'the same body every time');
+  assertTerminatedOnce(emu);
+});
+
+for (const code of [403, 400]) {
+  test(`callback POST answered ${code}: final, no retry`, async () => {
+    const emu = await answered({ post: [code, 200] });
+    await emu.amdResult('VOICEMAIL');
+    assert.equal(emu.terminateCalls, 1);
+    await assertReportedOnce(emu, report({ result: 'voicemail', duration: 0, detail: 'amd:VOICEMAIL' }));
+  });
+}
+
+test('the result is reported once even when Disconnected and other events arrive after it was chosen', async () => {
+  const emu = await answered();
+  await emu.advance(3000);
+  await emu.amdResult('VOICEMAIL'); // hangup -> Disconnected from the network -> report
+  assert.equal(emu.posts.length, 1);
+
+  await emu.disconnect({ duration: 99 });
+  await emu.fail(487, 'Request Terminated');
+  await emu.amdResult('HUMAN');
+  await emu.amdError('late');
+  await emu.advance(10000);
+
+  assert.deepEqual(emu.call.playbacks, []);
+  await assertReportedOnce(emu, report({ result: 'voicemail', duration: 3, detail: 'amd:VOICEMAIL' }));
+});
+
+test('Disconnected arriving while the report waits for our hangup does not report twice', async () => {
+  const emu = await answered({ autoEndOnHangup: false });
+  await emu.amdResult('HUMAN');
+  await emu.advance(1000);
+  await emu.pressKey('1'); // result chosen, hangup sent, waiting for Disconnected
+  assert.deepEqual(emu.posts, []);
+  await emu.advance(500);
+  await emu.disconnect({ duration: 2 });
+  await emu.disconnect({ duration: 2 });
+  await assertReportedOnce(emu, report({ result: 'human', duration: 2, digits: '1', detail: 'amd:HUMAN' }));
+});
+
+test('hangup without a Disconnected event: reports after a grace period with the measured duration', async () => {
+  const emu = await answered({ autoEndOnHangup: false });
+  await emu.advance(4000);
+  await emu.amdResult('VOICEMAIL');
+  assert.equal(emu.call.hangupCalls, 1);
+  await emu.advance(4999);
+  assert.deepEqual(emu.posts, []);
+  await emu.advance(1);
+  assert.equal(emu.posts.length, 1);
+  await emu.disconnect({ duration: 9 }); // too late to matter
+  await assertReportedOnce(emu, report({ result: 'voicemail', duration: 9, detail: 'amd:VOICEMAIL' }));
+});
+
+test('safety timer: nothing decided after 180 s -> hang up, failed "scenario timeout"', async () => {
+  const emu = await started();
+  await emu.advance(179999);
+  assert.deepEqual(emu.posts, []);
+  await emu.advance(1);
+  assert.equal(emu.call.hangupCalls, 1);
+  await assertReportedOnce(emu, report({ result: 'failed', duration: 0, detail: 'scenario timeout' }));
+});
+
+test('safety timer while a connected call never ends: reports at once with the measured duration', async () => {
+  const emu = await answered({ autoEndOnHangup: false }, 60000); // answered at 60 s
+  await emu.amdResult('HUMAN'); // playback that never finishes
+  await emu.advance(120000);
+  assert.equal(emu.call.hangupCalls, 1);
+  assert.equal(emu.posts.length, 1, 'no grace period after the safety timeout');
+  await assertReportedOnce(emu, report({ result: 'failed', duration: 120, detail: 'scenario timeout' }));
+});
+
+test('safety timer while the settings request hangs: failed, never dials', async () => {
+  const emu = await started({ customData: CUSTOM, get: [{ code: 200, json: SETTINGS, delayMs: 600000 }] });
+  await emu.advance(180000);
+  assert.equal(emu.dials.length, 0);
+  await assertReportedOnce(emu, report({ result: 'failed', duration: 0, detail: 'scenario timeout' }));
+  assert.equal(emu.dials.length, 0);
+});
+
+test('VoxEngine ending the session before a result: one last POST from AppEvents.Terminating', async () => {
+  const emu = await started();
+  await emu.advance(20000);
+  await emu.platformTerminates();
+  await emu.advance(60000);
+  assert.deepEqual(emu.reports, [report({ result: 'failed', duration: 0, detail: 'session terminated' })]);
+  assert.equal(emu.terminateCalls, 0, 'the platform is already terminating the session');
+});

@@ -1,0 +1,156 @@
+"""VoxImplant Management API client: StartScenarios and GetCallHistory, nothing else.
+
+One seam for every request: explicit timeouts, and one error type that says whether to retry and
+whether the provider may already have started the session (StartScenarios is not idempotent, so
+such a try is reconciled through the call history before anything is sent again).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+import requests
+from urllib3.exceptions import NewConnectionError
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT = (3.05, 10.0)  # connect, read (seconds)
+DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Error codes of the Management API that no retry can fix (credentials, arguments, billing).
+PERMANENT_CODES = {100, 101, 102, 103, 104, 5}
+
+
+class VoximplantError(Exception):
+    """A failed request. `retryable`: try again later. `maybe_started`: the session may exist."""
+
+    def __init__(self, message: str, *, retryable: bool, maybe_started: bool = False, code: int | None = None):
+        super().__init__(message)
+        self.retryable, self.maybe_started, self.code = retryable, maybe_started, code
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account_id: str
+    key_id: str = ""
+    private_key: str = ""
+    api_key: str = ""
+
+    def auth(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(headers, params) for one request. A fresh short-lived JWT each time, as the official clients do."""
+        if self.private_key:
+            now = int(time.time())
+            token = jwt.encode({"iss": self.account_id, "iat": now - 5, "exp": now + 60}, self.private_key,
+                               algorithm="RS256", headers={"kid": self.key_id})
+            return {"Authorization": f"Bearer {token}"}, {}
+        return {}, {"account_id": self.account_id, "api_key": self.api_key}
+
+
+@dataclass(frozen=True)
+class StartedSession:
+    session_id: int
+    media_session_url: str
+
+
+def credentials_from_settings() -> Credentials | None:
+    """The service-account key file when set, else the legacy account id and API key; None when off."""
+    if settings.VOXIMPLANT_CREDENTIALS:
+        path = Path(settings.VOXIMPLANT_CREDENTIALS)
+        try:
+            data = json.loads(path.read_text())
+            return Credentials(account_id=str(data["account_id"]), key_id=str(data["key_id"]),
+                               private_key=data["private_key"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise ImproperlyConfigured(f"VOXIMPLANT_CREDENTIALS: cannot read a key file at {path}: {exc}") from exc
+    if settings.VOXIMPLANT_ACCOUNT_ID and settings.VOXIMPLANT_API_KEY:
+        return Credentials(account_id=settings.VOXIMPLANT_ACCOUNT_ID, api_key=settings.VOXIMPLANT_API_KEY)
+    return None
+
+
+def client_from_settings() -> VoximplantClient | None:
+    credentials = credentials_from_settings()
+    return VoximplantClient(api_url=settings.VOXIMPLANT_API_URL, credentials=credentials) if credentials else None
+
+
+class VoximplantClient:
+    def __init__(self, *, api_url: str, credentials: Credentials, session: requests.Session | None = None):
+        self.api_url = api_url.rstrip("/")
+        self.credentials = credentials
+        self.http = session or requests.Session()
+
+    def start_scenarios(self, *, rule_id: str, custom_data: str) -> StartedSession:
+        body = self._call("StartScenarios", {"rule_id": rule_id, "script_custom_data": custom_data})
+        session_id = body.get("call_session_history_id")
+        if body.get("result") != 1 or not session_id:
+            # Only result 1 with a session id proves the start; anything else is unknown, not "no".
+            raise VoximplantError(f"StartScenarios answered without a session: {body!r}"[:300],
+                                  retryable=True, maybe_started=True)
+        return StartedSession(int(session_id), body.get("media_session_access_secure_url")
+                              or body.get("media_session_access_url") or "")
+
+    def call_history(
+        self, *, since: datetime, until: datetime, custom_data: str = "", session_ids: list[int] | None = None,
+    ) -> list[dict[str, Any]]:
+        params = {
+            "from_date": since.astimezone(UTC).strftime(DATE_FORMAT),
+            "to_date": until.astimezone(UTC).strftime(DATE_FORMAT),
+            "with_calls": "true",
+            "count": "100",
+        }
+        if custom_data:
+            params["call_session_history_custom_data"] = custom_data
+        if session_ids:
+            params["call_session_history_id"] = ";".join(str(i) for i in session_ids)
+        result = self._call("GetCallHistory", params).get("result")
+        if not isinstance(result, list):
+            raise VoximplantError("GetCallHistory answered without a result list", retryable=True)
+        return result
+
+    def _call(self, cmd: str, params: dict[str, str]) -> dict[str, Any]:
+        headers, auth_params = self.credentials.auth()
+        try:
+            response = self.http.post(self.api_url, data={"cmd": cmd, **auth_params, **params}, headers=headers,
+                                      timeout=TIMEOUT, allow_redirects=False)
+        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
+            raise VoximplantError(f"{cmd}: cannot connect: {exc}", retryable=True) from exc
+        except requests.ConnectionError as exc:
+            # Refused before a byte was sent, or cut while waiting for the answer (then it may have run).
+            raise VoximplantError(f"{cmd}: connection failed: {exc}"[:300], retryable=True,
+                                  maybe_started=not _never_sent(exc)) from exc
+        except requests.Timeout as exc:
+            raise VoximplantError(f"{cmd}: no answer within {TIMEOUT[1]} s", retryable=True, maybe_started=True) from exc
+        return _parse(cmd, response)
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)
+
+
+def _parse(cmd: str, response: requests.Response) -> dict[str, Any]:
+    if response.status_code == 429:
+        # The concurrency limit refuses the request before it runs.
+        raise VoximplantError(f"{cmd}: 429 too many requests", retryable=True)
+    if response.status_code >= 500:
+        raise VoximplantError(f"{cmd}: HTTP {response.status_code}", retryable=True, maybe_started=True)
+    try:
+        body = response.json()
+    except ValueError:
+        raise VoximplantError(f"{cmd}: HTTP {response.status_code}, not JSON", retryable=True,
+                              maybe_started=True) from None
+    error = body.get("error") if isinstance(body, dict) else None
+    if error:
+        code = error.get("code") if isinstance(error, dict) else None
+        message = error.get("msg", "") if isinstance(error, dict) else str(error)
+        raise VoximplantError(f"{cmd}: {message} (code {code})", retryable=code not in PERMANENT_CODES, code=code)
+    if response.status_code != 200 or not isinstance(body, dict):
+        raise VoximplantError(f"{cmd}: unexpected HTTP {response.status_code}", retryable=True, maybe_started=True)
+    return body

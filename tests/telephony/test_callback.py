@@ -1,0 +1,177 @@
+"""The scenario's webhook: authenticated, idempotent, and every result routed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from leads import pipeline
+from leads.models import Lead, LeadEvent
+from telephony.models import CallAttempt
+from telephony.tokens import attempt_token
+from tests.factories import LeadFactory, SiteFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/telephony/voximplant/callback/"
+State, Status = Lead.StepState, CallAttempt.Status
+
+
+@pytest.fixture
+def calling(vox):
+    """A lead whose first call is in progress at the fake; returns (lead, attempt)."""
+    def start(**site_fields) -> tuple[Lead, CallAttempt]:
+        lead = LeadFactory(site=SiteFactory(**site_fields)) if site_fields else LeadFactory()
+        pipeline.step_run(step_name="call", lead_id=lead.pk)
+        lead.refresh_from_db()
+        return lead, lead.call_attempts.order_by("-number").first()
+    return start
+
+
+def post_result(api, attempt, result, **fields):
+    body = {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk), "result": result, "duration": 12,
+            "digits": "", "call_session_history_id": attempt.session_id, "detail": "", **fields}
+    return api.post(URL, body, format="json")
+
+
+def test_a_person_answering_marks_the_lead_reached_and_frees_its_ref(api, calling):
+    lead, attempt = calling()
+    response = post_result(api, attempt, "human", detail="amd:HUMAN")
+
+    assert response.status_code == 200 and response.json() == {"status": "applied"}
+    lead.refresh_from_db()
+    attempt.refresh_from_db()
+    assert (lead.status, lead.call_state) == (Lead.Status.REACHED, State.DONE) and lead.closed_at
+    assert (attempt.status, attempt.outcome, attempt.duration) == (Status.FINISHED, "human", 12)
+    assert lead.events.filter(kind=LeadEvent.Kind.CALL_RESULT).count() == 1
+
+
+def test_a_person_pressing_the_callback_key_is_recorded(api, calling):
+    lead, attempt = calling()
+    post_result(api, attempt, "human", digits="1")
+
+    attempt.refresh_from_db()
+    assert attempt.digits == "1"
+    assert lead.events.filter(kind=LeadEvent.Kind.NOTE, message__contains="call back").exists()
+
+
+def test_a_repeated_result_answers_200_and_changes_nothing(api, calling):
+    lead, attempt = calling()
+    post_result(api, attempt, "busy")
+    before = list(Lead.objects.filter(pk=lead.pk).values())
+    response = post_result(api, attempt, "human")
+
+    assert response.json() == {"status": "repeat"}
+    assert list(Lead.objects.filter(pk=lead.pk).values()) == before
+    assert CallAttempt.objects.get(pk=attempt.pk).outcome == "busy"
+
+
+@pytest.mark.parametrize("forge", [
+    lambda a: {"token": "forged"},
+    lambda a: {"token": attempt_token(a.pk + 1)},  # another attempt's valid token
+    lambda a: {"attempt_id": a.pk + 1000},  # unknown attempt
+])
+def test_a_forged_result_is_403_and_changes_nothing(api, calling, forge):
+    lead, attempt = calling()
+    response = post_result(api, attempt, "human", **forge(attempt))
+
+    assert response.status_code == 403
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.IN_PROGRESS and CallAttempt.objects.get(pk=attempt.pk).status == Status.STARTED
+
+
+@pytest.mark.parametrize("body", [
+    {},
+    {"attempt_id": "x", "token": "t", "result": "human"},
+    {"attempt_id": 1, "token": "t", "result": "hung up"},
+    {"attempt_id": 1, "token": "t", "result": "human", "duration": -1},
+    ["not", "an", "object"],
+])
+def test_a_malformed_body_is_400(api, calling, body):
+    lead, attempt = calling()
+
+    assert api.post(URL, body, format="json").status_code == 400
+    assert CallAttempt.objects.get(pk=attempt.pk).status == Status.STARTED
+
+
+def test_a_body_that_is_not_json_is_400_or_415(api, calling):
+    calling()
+
+    assert api.generic("POST", URL, "{broken", content_type="application/json").status_code == 400
+    assert api.generic("POST", URL, "a=b", content_type="application/x-www-form-urlencoded").status_code == 415
+
+
+@pytest.mark.parametrize("result", ["voicemail", "no_answer", "busy"])
+def test_unreached_results_schedule_the_next_call_after_the_sites_spacing(api, calling, result):
+    lead, attempt = calling(call_retry_minutes=20)
+    post_result(api, attempt, result)
+
+    lead.refresh_from_db()
+    assert (lead.status, lead.call_state) == (Lead.Status.SCHEDULED, State.PENDING)
+    wait = lead.scheduled_at - timezone.now()
+    assert timedelta(minutes=19) < wait <= timedelta(minutes=20)
+
+
+def test_the_next_call_waits_for_calling_hours(api, calling):
+    # Hours that close in 10 minutes: the next call goes to tomorrow's opening, not into the night.
+    tz = next(zone for zone in ("UTC", "Asia/Tokyo") if timezone.now().astimezone(ZoneInfo(zone)).hour < 23)
+    close = timezone.now().astimezone(ZoneInfo(tz)) + timedelta(minutes=10)
+    lead, attempt = calling(call_retry_minutes=20, time_zone=tz, calling_hours=f"mon-sun 00:00-{close:%H:%M}")
+    post_result(api, attempt, "no_answer")
+
+    lead.refresh_from_db()
+    local = lead.scheduled_at.astimezone(ZoneInfo(tz))
+    assert (local.date(), local.hour, local.minute) == (close.date() + timedelta(days=1), 0, 0)
+
+
+def test_retries_are_bounded_and_then_the_lead_goes_to_manual_handling(api, calling, vox):
+    lead, attempt = calling(call_max_attempts=2)
+    post_result(api, attempt, "no_answer")
+    Lead.objects.filter(pk=lead.pk).update(scheduled_at=timezone.now())
+    pipeline.step_run(step_name="call", lead_id=lead.pk)
+    second = lead.call_attempts.get(number=2)
+    post_result(api, second, "busy")
+
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.MANUAL and "after 2 calls" in lead.manual_reason
+    assert len(vox.sessions) == 2
+
+
+def test_a_failed_call_goes_to_manual_handling_with_the_providers_reason(api, calling):
+    lead, attempt = calling()
+    post_result(api, attempt, "failed", detail="404 Invalid number")
+
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.MANUAL and "404 Invalid number" in lead.manual_reason
+
+
+def test_a_late_result_after_the_watchdog_gave_up_is_kept_but_does_not_move_the_lead(api, calling):
+    lead, attempt = calling()
+    CallAttempt.objects.filter(pk=attempt.pk).update(status=Status.LOST)
+    Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.MANUAL, call_state=State.FAILED)
+    response = post_result(api, attempt, "human")
+
+    assert response.json() == {"status": "late"}
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.MANUAL
+    assert CallAttempt.objects.get(pk=attempt.pk).outcome == "human"
+
+
+def test_the_scenario_fetches_its_settings_with_the_attempts_token(api, calling):
+    lead, attempt = calling(recording_url="https://cdn.example/hello.mp3", caller_id="74951112233")
+    response = api.get(URL, {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk)})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["phone"], body["caller_id"], body["recording_url"], body["callback_digit"]) == (
+        lead.phone, "74951112233", "https://cdn.example/hello.mp3", "1")
+    assert lead.site.name in body["tts_text"]
+
+
+def test_settings_with_a_wrong_token_are_403(api, calling):
+    lead, attempt = calling()
+
+    assert api.get(URL, {"attempt_id": attempt.pk, "token": "nope"}).status_code == 403
+    assert api.get(URL, {"attempt_id": "x"}).status_code == 400
