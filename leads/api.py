@@ -125,17 +125,18 @@ class LeadIntakeView(APIView):
     def _client_ip(self, request: Request) -> str | None:
         # DRF's throttle identity honours NUM_PROXIES for X-Forwarded-For.
         ident = IntakeIPThrottle().get_ident(request)
-        return ident.split(",")[0].strip() or None
+        return (ident or "").split(",")[0].strip() or None
 
     def _raw(self, request: Request) -> dict[str, Any]:
         data = request.data
-        fields = {key: data.getlist(key) if len(data.getlist(key)) > 1 else data.get(key) for key in data} \
-            if hasattr(data, "getlist") else data
+        if hasattr(data, "getlist"):  # a form: keep repeated fields as lists
+            data = {key: (values if len(values) > 1 else values[0])
+                    for key, values in ((key, data.getlist(key)) for key in data)}
         return {
             "content_type": request.content_type,
             "query": {k: v for k, v in request.query_params.items() if k != "key"},
             "headers": {name: request.headers[name] for name in _RAW_HEADERS if name in request.headers},
-            "data": {k: v for k, v in fields.items() if isinstance(v, (str, int, float, bool, list, dict, type(None)))},
+            "data": data,
         }
 
 

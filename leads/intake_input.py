@@ -119,11 +119,13 @@ def raw_capture(value: Any) -> dict[str, Any]:
 
 
 def scrub(value: Any) -> Any:
-    """Replace NUL characters, which PostgreSQL cannot store in text or JSON."""
+    """JSON-safe data: NUL characters (which PostgreSQL cannot store) replaced, other objects as text."""
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd")
     if isinstance(value, Mapping):
         return {scrub(str(k)): scrub(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [scrub(v) for v in value]
-    return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return scrub(str(value))  # an uploaded file, say: its name is enough

@@ -135,7 +135,7 @@ def test_nul_characters_in_extra_fields_are_stored_safely(api, site):
     assert Lead.objects.get().extra == {"note": "a\ufffdb"}
 
 
-def test_only_get_and_post_style_methods_are_refused_cleanly(api, site):
+def test_get_is_not_allowed(api, site):
     assert api.get("/api/v1/leads/").status_code == 405
 
 
@@ -261,3 +261,15 @@ def test_response_carries_a_request_id(api, site):
 
     assert response["X-Request-ID"] == "abc-123"
     assert json.loads(response.content)["id"]
+
+
+def test_multipart_with_files_keeps_only_their_names(api, site):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    files = [SimpleUploadedFile("a.txt", b"x"), SimpleUploadedFile("b.txt", b"y")]
+    response = api.post("/api/v1/leads/", {"phone": "+79120001122", "attachment": files}, format="multipart", **ORIGIN)
+
+    assert response.status_code == 201
+    lead = Lead.objects.get()
+    assert lead.raw_request["data"]["attachment"] == ["a.txt", "b.txt"]
+    assert "attachment" not in lead.extra
