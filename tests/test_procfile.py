@@ -1,0 +1,71 @@
+"""The Procfile's web line serves the product as deployed: gunicorn, DEBUG off, static files by the app."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, database_url, wait_for
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def test_procfile_names_web_worker_and_beat():
+    processes = procfile()
+
+    assert set(processes) == {"web", "worker", "beat"}
+    assert processes["worker"].startswith("celery -A leadcaller worker") and "-Q" not in processes["worker"]
+    assert processes["beat"].startswith("celery -A leadcaller beat")
+
+
+@pytest.fixture
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_web_line_serves_pages_static_files_and_health_with_debug_off(free_port, tmp_path):
+    env = {**os.environ, "PORT": str(free_port), "DEBUG": "false", "DATABASE_URL": database_url(),
+           "ALLOWED_HOSTS": "127.0.0.1", "WEB_CONCURRENCY": "1",
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    log = open(tmp_path / "web.log", "w")
+    # As honcho runs it: through a shell, which expands ${PORT:-8000}; exec so the pid is gunicorn's.
+    proc = subprocess.Popen(["bash", "-c", "exec " + procfile()["web"]], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{free_port}"
+    try:
+        assert wait_for(lambda: _answers(base), timeout=30), (tmp_path / "web.log").read_text()[-2000:]
+        assert requests.get(f"{base}/healthz", timeout=5).json()["checks"]["database"] == "ok"
+        home = requests.get(f"{base}/", timeout=5)
+        assert home.status_code == 200 and "lead-form" in home.text
+        script = requests.get(f"{base}/static/js/lead-form.js", timeout=5)
+        assert script.status_code == 200 and "fetch(" in script.text
+        docs = requests.get(f"{base}/api/docs/", timeout=5)
+        assert docs.status_code == 200
+        bundle = re.search(r'src="(/static/drf_spectacular_sidecar/[^"]+\.js)"', docs.text).group(1)
+        assert requests.get(base + bundle, timeout=5).status_code == 200
+        assert requests.get(f"{base}/admin/login/", timeout=5).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        log.close()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/healthz", timeout=2).status_code in (200, 503)
+    except requests.ConnectionError:
+        return False
