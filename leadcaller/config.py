@@ -48,6 +48,18 @@ def url(name: str, value: str) -> str:
     return value.rstrip("/")
 
 
+def optional_url(name: str, value: str) -> str:
+    return url(name, value) + "/" if value else ""
+
+
+def all_or_none(name: str, value: str, **others: str) -> None:
+    """`name` turns a feature on; then every one of `others` must be set too."""
+    if value:
+        missing = [other for other, other_value in others.items() if not other_value]
+        if missing:
+            raise ImproperlyConfigured(f"{name} is set, so {', '.join(missing)} must be set too.")
+
+
 def choice(name: str, value: str, allowed: list[str]) -> str:
     if value not in allowed:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(allowed)}, not {value!r}.")

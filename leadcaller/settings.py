@@ -183,11 +183,18 @@ CALL_MAX_PER_NUMBER = config.read(env.int, "CALL_MAX_PER_NUMBER", default=3)
 CALL_RESULT_TIMEOUT = config.read(env.int, "CALL_RESULT_TIMEOUT", default=300)
 
 # --- Providers (an integration is on only when its credentials are set) ------------------------
-BITRIX_WEBHOOK_URL = env.str("BITRIX_WEBHOOK_URL", default="")
-BITRIX_PORTAL_URL = env.str("BITRIX_PORTAL_URL", default="")
+BITRIX_WEBHOOK_URL = config.optional_url("BITRIX_WEBHOOK_URL", env.str("BITRIX_WEBHOOK_URL", default=""))
+BITRIX_PORTAL_URL = config.optional_url("BITRIX_PORTAL_URL", env.str("BITRIX_PORTAL_URL", default=""))
 BITRIX_CLIENT_ID = env.str("BITRIX_CLIENT_ID", default="")
 BITRIX_CLIENT_SECRET = env.str("BITRIX_CLIENT_SECRET", default="")
 BITRIX_OAUTH_URL = config.url("BITRIX_OAUTH_URL", env.str("BITRIX_OAUTH_URL", default="https://oauth.bitrix.info/"))
+config.all_or_none("BITRIX_PORTAL_URL", BITRIX_PORTAL_URL, BITRIX_CLIENT_ID=BITRIX_CLIENT_ID,
+                   BITRIX_CLIENT_SECRET=BITRIX_CLIENT_SECRET)
+# Our share of the portal's leaky bucket (Bitrix24 drains 2 requests/s on ordinary plans).
+BITRIX_REQUESTS_PER_SECOND = config.read(env.float, "BITRIX_REQUESTS_PER_SECOND", default=2.0)
+BITRIX_BURST = config.read(env.int, "BITRIX_BURST", default=10)
+BITRIX_PARTNER_FILTER = config.read(env.json, "BITRIX_PARTNER_FILTER", default={"COMPANY_TYPE": "PARTNER"})
+BITRIX_PARTNER_SYNC_INTERVAL = config.read(env.int, "BITRIX_PARTNER_SYNC_INTERVAL", default=900)
 
 VOXIMPLANT_API_URL = config.url(
     "VOXIMPLANT_API_URL", env.str("VOXIMPLANT_API_URL", default="https://api.voximplant.com/platform_api")
@@ -225,6 +232,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = 200
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "leads.tasks.crm_step": {"queue": "crm"},
+    "leads.tasks.sync_partners": {"queue": "crm"},
     "telephony.tasks.call_step": {"queue": "call"},
     "notifications.tasks.notify_step": {"queue": "notify"},
 }
@@ -234,6 +242,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SWEEP_INTERVAL = config.read(env.float, "SWEEP_INTERVAL", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-leads": {"task": "leads.tasks.dispatch_due", "schedule": SWEEP_INTERVAL},
+    "sync-partners": {"task": "leads.tasks.sync_partners", "schedule": BITRIX_PARTNER_SYNC_INTERVAL},
 }
 
 # --- Logging ----------------------------------------------------------------------------------

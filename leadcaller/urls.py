@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leadcaller.health import healthz
 from leads.api import LeadIntakeView
+from leads.bitrix_install import bitrix_install
 from telephony.api import VoximplantCallbackView
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="home"),
     path("api/v1/leads/", LeadIntakeView.as_view(), name="lead-intake"),
     path("api/v1/telephony/voximplant/callback/", VoximplantCallbackView.as_view(), name="voximplant-callback"),
+    path("api/v1/crm/bitrix/install/", bitrix_install, name="bitrix-install"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),

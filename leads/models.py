@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -74,6 +75,13 @@ class Site(models.Model):
         help_text=_("Dates (YYYY-MM-DD) on which nobody is called, separated by commas or new lines."),
     )
     currency = models.CharField(_("order currency"), max_length=3, default="RUB")
+    bitrix_source_id = models.CharField(_("Bitrix24 source"), max_length=50, default="WEB",
+                                        help_text=_("SOURCE_ID of the leads created in Bitrix24."))
+    bitrix_assigned_by_id = models.PositiveIntegerField(_("Bitrix24 responsible user id"), null=True, blank=True)
+    bitrix_status_map = models.JSONField(
+        _("Bitrix24 status by call outcome"), default=dict, blank=True,
+        help_text=_('e.g. {"human": "IN_PROCESS", "failed": "JUNK"}; outcomes not named leave the status alone.'),
+    )
     intake_key = models.CharField(_("intake key"), max_length=64, default=_new_intake_key, unique=True)
     require_key = models.BooleanField(
         _("require intake key"), default=False,
@@ -122,6 +130,7 @@ class Partner(models.Model):
     name = models.CharField(_("name"), max_length=200)
     code = models.SlugField(_("code"), max_length=64, unique=True)
     bitrix_company_id = models.PositiveBigIntegerField(_("Bitrix24 company id"), null=True, blank=True, unique=True)
+    synced_at = models.DateTimeField(_("synced from Bitrix24"), null=True, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -214,6 +223,12 @@ class Lead(models.Model):
     crm_due_at = models.DateTimeField(null=True, blank=True)
     crm_tries = models.PositiveSmallIntegerField(default=0)
     crm_queued_at = models.DateTimeField(null=True, blank=True)
+    # CRM: the Bitrix24 lead; whether an add may have reached Bitrix24 (then a retry looks it up
+    # by ORIGIN_ID before adding); the last call attempt written back; a call outcome waiting.
+    bitrix_lead_id = models.PositiveBigIntegerField(_("Bitrix24 lead id"), null=True, blank=True, db_index=True)
+    crm_maybe_sent = models.BooleanField(default=False)
+    crm_synced_attempt = models.PositiveIntegerField(default=0)
+    crm_resync = models.BooleanField(default=False)
     call_state = models.CharField(max_length=8, choices=StepState.choices, default=StepState.PENDING)
     scheduled_at = models.DateTimeField(_("call scheduled at"), null=True, blank=True)
     call_tries = models.PositiveSmallIntegerField(default=0)
@@ -312,3 +327,36 @@ class IntakeCounter(models.Model):
             models.UniqueConstraint(fields=["day", "site", "kind"], name="intake_counter_unique"),
             models.UniqueConstraint(fields=["day", "kind"], condition=Q(site=None), name="intake_counter_unique_nosite"),
         ]
+
+
+class RateBucket(models.Model):
+    """A shared token bucket when there is no Redis (see leads/ratelimit.py)."""
+
+    key = models.CharField(max_length=200, unique=True)
+    tokens = models.FloatField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rate bucket")
+        verbose_name_plural = _("rate buckets")
+
+
+class BitrixAuth(models.Model):
+    """OAuth tokens of the Bitrix24 application (one row per portal). Refreshed under a row lock."""
+
+    member_id = models.CharField(_("portal member id"), max_length=64, unique=True)
+    domain = models.CharField(_("portal domain"), max_length=253)
+    client_endpoint = models.URLField(_("REST endpoint"), max_length=300)
+    access_token = models.CharField(max_length=200)
+    refresh_token = models.CharField(max_length=200)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("Bitrix24 connection")
+        verbose_name_plural = _("Bitrix24 connections")
+
+    def __str__(self) -> str:
+        return self.domain

@@ -90,6 +90,9 @@ class Step:
     max_tries: int
     backoff_base: float = 5.0
     backoff_cap: float = 900.0
+    # Further conditions for recording a result: the crm step's result is void once a call outcome
+    # has arrived during the run (crm_resync), so the step runs again and writes it back.
+    fence_extra: tuple[tuple[str, object], ...] = ()
 
     @property
     def state_field(self) -> str:
@@ -110,7 +113,7 @@ STEPS: dict[str, Step] = {
         Step("call", "scheduled_at", "telephony.services.call_step_handle", "telephony.tasks.call_step",
              lease=timedelta(minutes=5), max_tries=6, backoff_base=2.0, backoff_cap=120.0),
         Step("crm", "crm_due_at", "leads.crm.crm_step_handle", "leads.tasks.crm_step",
-             lease=timedelta(minutes=5), max_tries=8),
+             lease=timedelta(minutes=5), max_tries=8, fence_extra=(("crm_resync", False),)),
         Step("notify", "notify_due_at", "notifications.services.notify_step_handle", "notifications.tasks.notify_step",
              lease=timedelta(minutes=5), max_tries=8),
     )
@@ -146,8 +149,8 @@ def _send(step: Step, lead_id: int, *, countdown: float | None = None) -> None:
         Lead.objects.filter(pk=lead_id).update(**{step.queued_field: None})
 
 
-def step_run(*, step_name: str, lead_id: int) -> None:
-    """Claim the step, run its handler, record what came of it. Safe to call twice."""
+def step_claim(*, step_name: str, lead_id: int) -> datetime | None:
+    """Take the step if it is due. Returns the lease end (the fencing token), or None if not ours."""
     step = STEPS[step_name]
     now = timezone.now()
     lease_end = now + step.lease
@@ -157,7 +160,29 @@ def step_run(*, step_name: str, lead_id: int) -> None:
         status=Case(When(status=Lead.Status.SCHEDULED, then=Value(Lead.Status.IN_PROGRESS)), default=F("status")),
         **{step.state_field: State.RUNNING, step.due_field: lease_end, step.tries_field: F(step.tries_field) + 1},
     )
-    if not claimed:
+    return lease_end if claimed else None
+
+
+def step_claim_more(*, step_name: str, limit: int, extra: Q | None = None) -> list[tuple[int, datetime]]:
+    """Take up to `limit` other due leads of this step at once, for a worker that batches them."""
+    step = STEPS[step_name]
+    now = timezone.now()
+    candidates = Lead.objects.filter(**{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now})
+    if extra is not None:
+        candidates = candidates.filter(extra)
+    claimed = []
+    for lead_id in candidates.order_by(step.due_field).values_list("pk", flat=True)[:limit]:
+        fence = step_claim(step_name=step_name, lead_id=lead_id)
+        if fence is not None:
+            claimed.append((lead_id, fence))
+    return claimed
+
+
+def step_run(*, step_name: str, lead_id: int) -> None:
+    """Claim the step, run its handler, record what came of it. Safe to call twice."""
+    step = STEPS[step_name]
+    lease_end = step_claim(step_name=step_name, lead_id=lead_id)
+    if lease_end is None:
         logger.debug("%s step of lead %s is not due; nothing to do", step.name, lead_id)
         return
     lead = Lead.objects.select_related("site", "partner").get(pk=lead_id)
@@ -183,7 +208,8 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
         outcome = Manual(reason=f"{outcome.reason} (gave up after {tries} tries)")
     now = timezone.now()
     fields, event_kind, message = _fields_for(step, outcome, tries, now)
-    condition = {step.state_field: State.RUNNING, **({step.due_field: fence} if fence is not None else {})}
+    condition = {step.state_field: State.RUNNING, **dict(step.fence_extra),
+                 **({step.due_field: fence} if fence is not None else {})}
     with transaction.atomic():
         if not Lead.objects.filter(pk=lead.pk, **condition).update(**fields):
             logger.warning("%s step of lead %s was taken over; dropping this result", step.name, lead.pk)
@@ -216,6 +242,17 @@ def _fields_for(step: Step, outcome: Outcome, tries: int, now: datetime) -> tupl
     due = now + (outcome.after if outcome.after is not None else backoff(step, tries))
     fields = {step.state_field: State.PENDING, step.due_field: due, step.queued_field: now}
     return fields, LeadEvent.Kind.STEP_RETRY, f"{outcome.reason}; next try at {due:%Y-%m-%d %H:%M:%S %Z}"
+
+
+def step_reopen(*, step_name: str, lead_id: int) -> bool:
+    """Make a finished step due again (new work for it), and send it after commit."""
+    step = STEPS[step_name]
+    now = timezone.now()
+    reopened = Lead.objects.filter(pk=lead_id, **{step.state_field: State.DONE}).update(
+        **{step.state_field: State.PENDING, step.due_field: now, step.queued_field: now, step.tries_field: 0})
+    if reopened:
+        transaction.on_commit(lambda: _send(step, lead_id))
+    return bool(reopened)
 
 
 def dispatch_due(*, limit: int = 500) -> int:

@@ -150,6 +150,14 @@ def lead_reached(*, lead: Lead) -> bool:
     return bool(moved)
 
 
+def lead_outcome_announce(*, lead: Lead) -> None:
+    """A call outcome is known: the steps that report it (the CRM's write-back) learn of it here."""
+    from leads import pipeline
+
+    Lead.objects.filter(pk=lead.pk).update(crm_resync=True)
+    pipeline.step_reopen(step_name="crm", lead_id=lead.pk)
+
+
 def intake_count(*, kind: str, site: Site | None) -> None:
     """Add one to today's counter; safe under concurrent posts."""
     day = timezone.localdate()

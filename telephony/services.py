@@ -165,6 +165,7 @@ def _watchdog(client: voximplant.VoximplantClient, lead: Lead, attempt: CallAtte
         status=Status.LOST, finished_at=now, detail=(session or {}).get("finish_reason") or _("no result"))
     if not lost:  # the result arrived meanwhile and has been routed
         return Wait(now)
+    lead_services.lead_outcome_announce(lead=lead)
     if answered:
         return Manual(_("The call was answered, but the scenario sent no result."))
     if session is None:
@@ -210,6 +211,7 @@ def call_result_record(result: CallResult) -> str:
             message=f"{attempt.get_outcome_display()}" + (f": {result.detail}" if result.detail else ""),
             data={"attempt": attempt.number, "duration": result.duration, "digits": result.digits, "late": late},
         )
+        lead_services.lead_outcome_announce(lead=lead)
         if CALLBACK_DIGIT in result.digits and result.result == Result.HUMAN:
             lead_services.lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="call",
                                          message=_("The person pressed %(digit)s: call back now.") % {"digit": CALLBACK_DIGIT})

@@ -1,0 +1,270 @@
+"""Bitrix24 REST client: one seam for every request to the shop's portal.
+
+Two ways in: an inbound webhook (the URL is the credential) or an OAuth application whose tokens
+live in BitrixAuth. Every request takes a token from the portal's shared bucket first, so all
+workers together stay under Bitrix24's leaky-bucket limit. Errors come out as one BitrixError
+that says what to do: retry (and after how long), or stop and ask a person.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from urllib3.exceptions import NewConnectionError
+
+from leads import ratelimit
+from leads.models import BitrixAuth
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT = (3.05, 15.0)  # connect, read (seconds)
+MAX_INLINE_WAIT = 1.0  # wait this long for the rate limit in the worker; longer waits become a retry
+USER_AGENT = "Leadcaller/1.0 (+https://github.com/leadcaller)"
+# Errors that no retry fixes: the credentials or the permissions behind them.
+AUTH_ERRORS = {"NO_AUTH_FOUND", "INVALID_CREDENTIALS", "ACCESS_DENIED", "insufficient_scope", "invalid_token",
+               "user_access_error", "PAYMENT_REQUIRED", "method_confirm_waiting", "PORTAL_DELETED",
+               "invalid_grant", "invalid_client"}
+
+
+class BitrixError(Exception):
+    """kind: "auth" (credentials: ask a person), "rejected" (Bitrix24 refused the data: ask a person),
+    "rate" or "transient" (retry after `retry_after`, or with backoff). `maybe_sent`: the request may
+    have been carried out although no answer came back."""
+
+    def __init__(self, message: str, *, kind: str, retry_after: float | None = None, maybe_sent: bool = False,
+                 code: str = ""):
+        super().__init__(message)
+        self.kind, self.retry_after, self.maybe_sent, self.code = kind, retry_after, maybe_sent, code
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in ("rate", "transient")
+
+
+@dataclass
+class BatchResult:
+    results: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, BitrixError] = field(default_factory=dict)
+
+
+def client_from_settings() -> BitrixClient | None:
+    if settings.BITRIX_WEBHOOK_URL:
+        return BitrixClient(base_url=settings.BITRIX_WEBHOOK_URL)
+    if settings.BITRIX_PORTAL_URL:
+        return BitrixClient(oauth=True)
+    return None
+
+
+def php_query(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """`{"fields": {"PHONE": [{"VALUE": "1"}]}}` -> `[("fields[PHONE][0][VALUE]", "1")]`, as batch commands need."""
+    pairs: list[tuple[str, str]] = []
+    items = params.items() if isinstance(params, dict) else enumerate(params)
+    for key, value in items:
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if isinstance(value, (dict, list, tuple)):
+            pairs.extend(php_query(value if isinstance(value, dict) else list(value), name))
+        else:
+            pairs.append((name, "" if value is None else str(value)))
+    return pairs
+
+
+class BitrixClient:
+    def __init__(self, *, base_url: str = "", oauth: bool = False, session: requests.Session | None = None):
+        self.base_url, self.oauth = base_url, oauth
+        self.http = session or requests.Session()
+        self.http.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+
+    # --- public ----------------------------------------------------------------------------
+    def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        return self.call_raw(method, params or {})["result"]
+
+    def call_raw(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The whole answer (with `next`, `total`). Refreshes an expired OAuth token once."""
+        auth = self._auth()
+        try:
+            return self._post(method, params, auth)
+        except BitrixError as exc:
+            if exc.code != "expired_token" or auth is None:
+                raise
+        return self._post(method, params, self._refreshed(auth))
+
+    def batch(self, commands: dict[str, tuple[str, dict[str, Any]]], *, halt: bool = False) -> BatchResult:
+        """Up to 50 calls in one request (one request for the rate limit)."""
+        cmd = {key: f"{method}?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in php_query(params))
+               for key, (method, params) in commands.items()}
+        body = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd})
+        result = BatchResult(results=dict(body.get("result") or {}))
+        for key, error in (body.get("result_error") or {}).items():
+            result.errors[key] = _error_from(400, error if isinstance(error, dict) else {}, maybe_sent=False)
+        return result
+
+    def list_all(self, method: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every record of a list method, page by page (Bitrix24 pages hold 50)."""
+        start: int | None = 0
+        while start is not None:
+            body = self.call_raw(method, {**params, "start": start})
+            yield from body.get("result") or []
+            start = body.get("next")
+
+    @property
+    def portal_key(self) -> str:
+        base = self.base_url if not self.oauth else settings.BITRIX_PORTAL_URL
+        return f"bitrix:{urlsplit(base).netloc}"
+
+    # --- transport -------------------------------------------------------------------------
+    def _auth(self) -> BitrixAuth | None:
+        if not self.oauth:
+            return None
+        auth = BitrixAuth.objects.order_by("-updated_at").first()
+        if auth is None:
+            raise BitrixError("The Bitrix24 application is not installed yet (no tokens).", kind="auth")
+        return auth
+
+    def _post(self, method: str, params: dict[str, Any], auth: BitrixAuth | None) -> dict[str, Any]:
+        self._throttle()
+        base = auth.client_endpoint if auth else self.base_url
+        body = {**params, "auth": auth.access_token} if auth else params
+        url = f"{base.rstrip('/')}/{method}.json"
+        for _ in range(2):  # at most one move of the portal
+            response = self._send(url, body)
+            if response.status_code not in (301, 302, 307, 308):
+                return _parse(response)
+            # The portal moved: re-post the body to the new address (following would drop it).
+            location = response.headers.get("Location", "")
+            if not location or urlsplit(location).hostname == urlsplit(url).hostname:
+                raise BitrixError(f"Bitrix24 redirected {method} to {location!r}", kind="transient")
+            logger.warning("Bitrix24 portal moved to %s; update the configured address", urlsplit(location).hostname)
+            url = location
+        raise BitrixError(f"Bitrix24 redirected {method} twice", kind="transient")
+
+    def _send(self, url: str, body: dict[str, Any]) -> requests.Response:
+        try:
+            return self.http.post(url, json=body, timeout=TIMEOUT, allow_redirects=False)
+        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
+            raise BitrixError(f"cannot connect to Bitrix24: {exc}"[:300], kind="transient") from exc
+        except requests.ConnectionError as exc:
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            raise BitrixError(f"connection to Bitrix24 failed: {exc}"[:300], kind="transient",
+                              maybe_sent=not isinstance(reason, NewConnectionError)) from exc
+        except requests.Timeout as exc:
+            raise BitrixError(f"no answer from Bitrix24 within {TIMEOUT[1]} s", kind="transient",
+                              maybe_sent=True) from exc
+
+    def _throttle(self) -> None:
+        waited = 0.0
+        while True:
+            wait = ratelimit.take(self.portal_key, rate=settings.BITRIX_REQUESTS_PER_SECOND,
+                                  capacity=settings.BITRIX_BURST)
+            if wait <= 0:
+                return
+            if waited + wait > MAX_INLINE_WAIT:
+                raise BitrixError("our share of the Bitrix24 rate limit is used up", kind="rate", retry_after=wait)
+            time.sleep(wait)
+            waited += wait
+
+    def _refreshed(self, used: BitrixAuth) -> BitrixAuth:
+        """Refresh the access token once for everybody: the first worker holds the row lock and
+        refreshes; the others wait on the lock and find the new token already there."""
+        try:
+            with transaction.atomic():
+                auth = BitrixAuth.objects.select_for_update().get(pk=used.pk)
+                if auth.access_token != used.access_token:
+                    return auth
+                token = oauth_token({"grant_type": "refresh_token", "refresh_token": auth.refresh_token},
+                                    session=self.http)
+                auth_store_tokens(auth, token)
+                logger.info("Bitrix24 access token refreshed")
+                return auth
+        except BitrixError as exc:  # kept for the admin, outside the rolled-back transaction
+            BitrixAuth.objects.filter(pk=used.pk).update(last_error=str(exc)[:300])
+            raise
+
+
+def oauth_token(params: dict[str, str], *, session: requests.Session | None = None) -> dict[str, Any]:
+    """Ask the OAuth server for tokens (refresh or authorization code). The client secret goes only there."""
+    http = session or requests.Session()
+    query = {"client_id": settings.BITRIX_CLIENT_ID, "client_secret": settings.BITRIX_CLIENT_SECRET, **params}
+    try:
+        response = http.get(f"{settings.BITRIX_OAUTH_URL}/oauth/token/", params=query, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise BitrixError(f"the Bitrix24 OAuth server did not answer: {type(exc).__name__}", kind="transient") from exc
+    if response.status_code >= 500:
+        raise BitrixError(f"the Bitrix24 OAuth server answered {response.status_code}", kind="transient")
+    try:
+        body = response.json()
+    except ValueError:
+        raise BitrixError(f"the Bitrix24 OAuth server answered {response.status_code}, not JSON",
+                          kind="transient") from None
+    if response.status_code != 200 or "access_token" not in body:
+        code = str(body.get("error") or response.status_code)
+        raise BitrixError(f"Bitrix24 refused to renew the application's tokens ({code}: "
+                          f"{body.get('error_description', '')}); reinstall the application.", kind="auth", code=code)
+    return body
+
+
+def auth_install(*, member_id: str, access_token: str, refresh_token: str, expires_in: int = 3600) -> BitrixAuth:
+    """Store the first token pair of our portal, after proving it works against that portal.
+
+    The portal address comes from BITRIX_PORTAL_URL, never from the request, so a forged install
+    cannot point the CRM step at somebody else's portal.
+    """
+    endpoint = settings.BITRIX_PORTAL_URL + "rest/"
+    probe = BitrixClient(base_url=endpoint)
+    probe.call("crm.lead.fields", {"auth": access_token})
+    with transaction.atomic():
+        auth = BitrixAuth.objects.select_for_update().filter(member_id=member_id).first() or BitrixAuth(
+            member_id=member_id)
+        auth.domain = urlsplit(settings.BITRIX_PORTAL_URL).hostname or ""
+        auth.client_endpoint = endpoint
+        return auth_store_tokens(auth, {"access_token": access_token, "refresh_token": refresh_token,
+                                        "expires_in": expires_in})
+
+
+def auth_store_tokens(auth: BitrixAuth, token: dict[str, Any]) -> BitrixAuth:
+    auth.access_token, auth.refresh_token = token["access_token"], token["refresh_token"]
+    auth.expires_at = timezone.now() + timedelta(seconds=int(token.get("expires_in") or 3600))
+    auth.client_endpoint = token.get("client_endpoint") or auth.client_endpoint
+    auth.refreshed_at, auth.last_error = timezone.now(), ""
+    auth.save()
+    return auth
+
+
+def _parse(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise BitrixError(f"Bitrix24 answered {response.status_code}, not JSON", kind="transient",
+                          maybe_sent=response.status_code >= 500) from None
+    if response.status_code == 200 and isinstance(body, dict) and "result" in body:
+        return body
+    raise _error_from(response.status_code, body if isinstance(body, dict) else {},
+                      maybe_sent=response.status_code >= 500)
+
+
+def _error_from(status: int, body: dict[str, Any], *, maybe_sent: bool) -> BitrixError:
+    code = str(body.get("error") or "")
+    text = str(body.get("error_description") or "").strip()
+    message = f"Bitrix24: {code or status}" + (f": {text}" if text else "")
+    if code == "expired_token":
+        return BitrixError(message, kind="auth", code=code)  # the caller refreshes and repeats
+    if code == "QUERY_LIMIT_EXCEEDED":
+        return BitrixError(message, kind="rate", retry_after=2.0, code=code)
+    if code == "OPERATION_TIME_LIMIT":
+        return BitrixError(message, kind="rate", retry_after=60.0, code=code)
+    if code in AUTH_ERRORS or status == 401 or (status == 403 and code != ""):
+        return BitrixError(message, kind="auth", code=code)
+    if status >= 500 or code in ("INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER", "OVERLOAD_LIMIT"):
+        return BitrixError(message, kind="transient", maybe_sent=maybe_sent, code=code)
+    if text.lower().startswith("access denied"):
+        return BitrixError(message, kind="auth", code=code)
+    return BitrixError(message, kind="rejected", code=code)

@@ -1,0 +1,184 @@
+"""The CRM step against the fake Bitrix24: each lead created once, with the right fields, whatever fails."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from leads import crm
+from leads.models import Lead, LeadEvent
+from tests.factories import LeadFactory, PartnerFactory, SiteFactory
+
+pytestmark = pytest.mark.django_db
+State = Lead.StepState
+
+
+def run_crm(lead: Lead) -> Lead:
+    crm.crm_step_run(lead_id=lead.pk)
+    lead.refresh_from_db()
+    return lead
+
+
+def make_due(lead: Lead) -> None:
+    Lead.objects.filter(pk=lead.pk).update(crm_due_at=timezone.now())
+
+
+def calls(b24, method: str) -> list:
+    return [r for r in b24.requests if r.method == method]
+
+
+def test_a_lead_is_created_in_bitrix24_with_its_fields_and_our_id(b24):
+    site = SiteFactory(domain="shop.example", name="Shop", bitrix_source_id="WEBFORM", bitrix_assigned_by_id=7)
+    partner = PartnerFactory(bitrix_company_id=2919)
+    lead = run_crm(LeadFactory(
+        site=site, partner=partner, name="Анна", phone="+79123456789", email="anna@example.com",
+        comment="перезвоните", order_amount=Decimal("1500.50"), currency="RUB", utm_source="ya", utm_campaign="sale"))
+
+    assert lead.crm_state == State.DONE and not lead.crm_maybe_sent
+    stored = b24.leads[lead.bitrix_lead_id]
+    assert stored["TITLE"] == "Shop: Анна" and stored["NAME"] == "Анна"
+    assert [p["VALUE"] for p in stored["PHONE"]] == ["+79123456789"]
+    assert [e["VALUE"] for e in stored["EMAIL"]] == ["anna@example.com"]
+    assert (stored["COMMENTS"], stored["SOURCE_ID"], str(stored["ASSIGNED_BY_ID"])) == ("перезвоните", "WEBFORM", "7")
+    assert (Decimal(str(stored["OPPORTUNITY"])), stored["CURRENCY_ID"]) == (Decimal("1500.50"), "RUB")
+    assert (stored["UTM_SOURCE"], stored["UTM_CAMPAIGN"], str(stored["COMPANY_ID"])) == ("ya", "sale", "2919")
+    assert (stored["ORIGINATOR_ID"], stored["ORIGIN_ID"]) == ("leadcaller", str(lead.public_id))
+    assert lead.events.filter(step="crm", kind=LeadEvent.Kind.STEP_DONE).exists()
+    assert calls(b24, "crm.lead.list") == []  # a fresh lead costs no look-up
+
+
+def test_without_bitrix24_settings_the_step_is_skipped(settings):
+    settings.BITRIX_WEBHOOK_URL = settings.BITRIX_PORTAL_URL = ""
+    lead = run_crm(LeadFactory())
+
+    assert lead.crm_state == State.SKIPPED
+
+
+def test_an_add_whose_answer_was_lost_is_found_by_origin_id_and_not_created_twice(b24, short_bitrix_timeout):
+    b24.fail_next("crm.lead.add", "timeout")
+    lead = run_crm(LeadFactory())
+    assert lead.crm_state == State.PENDING and lead.crm_maybe_sent and lead.bitrix_lead_id is None
+
+    b24.wait_for(lambda: b24.leads)
+    make_due(lead)
+    lead = run_crm(lead)
+
+    assert len(b24.leads) == 1 and lead.bitrix_lead_id == next(iter(b24.leads))
+    assert len(calls(b24, "crm.lead.add")) == 1 and len(calls(b24, "crm.lead.list")) == 1
+
+
+def test_a_worker_killed_after_bitrix24_answered_but_before_we_saved_creates_nothing_twice(b24):
+    lead = LeadFactory()
+    crm.lead_fields(lead)  # what the dead worker sent
+    b24_id = crm.BitrixClient(base_url=b24.webhook_url).call("crm.lead.add", {"fields": crm.lead_fields(lead)})
+    Lead.objects.filter(pk=lead.pk).update(crm_maybe_sent=True, crm_state=State.RUNNING)  # left by the dead worker
+
+    lead = run_crm(lead)
+
+    assert lead.bitrix_lead_id == b24_id and len(b24.leads) == 1
+
+
+@pytest.mark.parametrize(("fault", "looks_up"), [("query_limit", False), ("internal", True), ("bad_gateway", True),
+                                                  ("drop", True), ("operation_time", False)])
+def test_transient_failures_are_retried_and_end_in_exactly_one_lead(b24, fault, looks_up):
+    b24.fail_next("crm.lead.add", fault)
+    lead = run_crm(LeadFactory())
+    assert lead.crm_state == State.PENDING and lead.crm_due_at > timezone.now()
+    assert lead.crm_maybe_sent is looks_up
+
+    make_due(lead)
+    lead = run_crm(lead)
+
+    assert lead.crm_state == State.DONE and len(b24.leads) == 1
+    assert bool(calls(b24, "crm.lead.list")) is looks_up
+
+
+def test_query_limit_is_retried_after_bitrix24s_pause_not_at_once(b24):
+    b24.fail_next("crm.lead.add", "query_limit")
+    lead = run_crm(LeadFactory())
+
+    assert (lead.crm_due_at - timezone.now()).total_seconds() >= 1.5
+
+
+def test_a_field_bitrix24_refuses_sends_the_lead_to_manual_handling_with_its_message(settings):
+    from tests.fakes.bitrix24 import FakeBitrix24
+
+    with FakeBitrix24(reject_fields=["EMAIL"]) as fake:
+        settings.BITRIX_WEBHOOK_URL, settings.BITRIX_BURST = fake.webhook_url, 100
+        lead = run_crm(LeadFactory(email="x@example.com"))
+
+    assert (lead.crm_state, lead.status) == (State.FAILED, Lead.Status.MANUAL)
+    assert "EMAIL" in lead.manual_reason and not lead.crm_maybe_sent
+
+
+@pytest.mark.parametrize("fault", ["no_auth", "insufficient_scope", "access_denied"])
+def test_invalid_credentials_are_not_retried_and_go_to_manual_handling(b24, fault):
+    b24.fail_next("crm.lead.add", fault)
+    lead = run_crm(LeadFactory())
+
+    assert (lead.crm_state, lead.status) == (State.FAILED, Lead.Status.MANUAL)
+    assert "credentials" in lead.manual_reason
+
+
+def test_a_moved_portal_gets_the_post_again_at_its_new_address(b24):
+    b24.fail_next("crm.lead.add", "moved")
+    lead = run_crm(LeadFactory())
+
+    assert lead.crm_state == State.DONE and len(b24.leads) == 1
+    assert [r.portal for r in calls(b24, "crm.lead.add")] == ["main", "new"]
+
+
+def test_retries_that_never_succeed_end_in_manual_handling(b24):
+    lead = LeadFactory()
+    b24.fail_next("crm.lead.add", "internal", times=50)
+    b24.fail_next("crm.lead.list", "internal", times=50)
+    for _ in range(8):
+        lead = run_crm(lead)
+        make_due(lead)
+
+    assert lead.status == Lead.Status.MANUAL and "gave up after 8 tries" in lead.manual_reason
+
+
+# --- bursts: batches and the rate limit -------------------------------------------------------
+def test_a_backlog_goes_out_in_batches_and_each_lead_gets_its_own_id(b24):
+    leads = [LeadFactory() for _ in range(7)]
+    run_crm(leads[0])
+
+    assert len(calls(b24, "batch")) == 1 and calls(b24, "crm.lead.add") == []
+    ids = [Lead.objects.get(pk=lead.pk).bitrix_lead_id for lead in leads]
+    assert None not in ids and len(set(ids)) == 7
+    assert {b24.leads[i]["ORIGIN_ID"] for i in ids} == {str(lead.public_id) for lead in leads}
+    for lead in leads[1:]:  # their own tasks find nothing left to do
+        run_crm(lead)
+    assert len(b24.requests) == 1
+
+
+def test_one_refused_lead_in_a_batch_does_not_hold_back_the_others(settings):
+    from tests.fakes.bitrix24 import FakeBitrix24
+
+    with FakeBitrix24(reject_fields=["EMAIL"]) as fake:
+        settings.BITRIX_WEBHOOK_URL, settings.BITRIX_BURST = fake.webhook_url, 100
+        bad = LeadFactory(email="x@example.com")
+        good = [LeadFactory() for _ in range(3)]
+        run_crm(good[0])
+
+    assert Lead.objects.get(pk=bad.pk).status == Lead.Status.MANUAL
+    assert all(Lead.objects.get(pk=lead.pk).crm_state == State.DONE for lead in good)
+
+
+def test_a_burst_of_200_leads_reaches_bitrix24_within_the_rate_limit_and_none_is_lost(settings):
+    from tests.fakes.bitrix24 import FakeBitrix24
+
+    with FakeBitrix24(burst=5, drain_per_second=2.0) as fake:  # stricter than the real portal
+        settings.BITRIX_WEBHOOK_URL = fake.webhook_url
+        settings.BITRIX_REQUESTS_PER_SECOND, settings.BITRIX_BURST = 2.0, 2
+        leads = [LeadFactory() for _ in range(200)]
+        for lead in leads:  # 200 tasks, as the broker would deliver them
+            crm.crm_step_run(lead_id=lead.pk)
+
+        assert Lead.objects.filter(crm_state=State.DONE).count() == 200
+        assert len(fake.leads) == 200
+        assert not [r for r in fake.requests if r.status == 503]
+        assert fake.peak_rate(window=1.0) <= 3

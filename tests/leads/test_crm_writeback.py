@@ -1,0 +1,88 @@
+"""Call outcomes written back to the Bitrix24 lead: a timeline comment each, and the mapped status."""
+
+from __future__ import annotations
+
+import pytest
+
+from leads import crm, services
+from leads.models import Lead
+from telephony.models import CallAttempt
+from tests.factories import LeadFactory, SiteFactory
+
+pytestmark = pytest.mark.django_db
+State = Lead.StepState
+
+
+def finished_call(lead, outcome, number=1, **fields):
+    return CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone,
+                                      status=CallAttempt.Status.FINISHED, outcome=outcome, **fields)
+
+
+def created_in_bitrix(b24, **lead_fields) -> Lead:
+    lead = LeadFactory(**lead_fields)
+    crm.crm_step_run(lead_id=lead.pk)
+    lead.refresh_from_db()
+    assert lead.crm_state == State.DONE
+    return lead
+
+
+def test_a_call_outcome_reopens_the_crm_step_which_comments_and_sets_the_mapped_status(b24):
+    site = SiteFactory(bitrix_status_map={"human": "IN_PROCESS"})
+    lead = created_in_bitrix(b24, site=site)
+    finished_call(lead, "human", duration=31, digits="1", detail="amd:HUMAN")
+    services.lead_outcome_announce(lead=lead)
+
+    lead.refresh_from_db()
+    assert lead.crm_state == State.PENDING
+    crm.crm_step_run(lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    comments = b24.comments[lead.bitrix_lead_id]
+    assert len(comments) == 1 and "answered by a person" in comments[0]["COMMENT"] and "31 s" in comments[0]["COMMENT"]
+    assert b24.leads[lead.bitrix_lead_id]["STATUS_ID"] == "IN_PROCESS"
+    assert (lead.crm_state, lead.crm_synced_attempt) == (State.DONE, 1)
+
+
+def test_each_outcome_is_written_once_even_when_announced_twice(b24):
+    lead = created_in_bitrix(b24)
+    finished_call(lead, "busy")
+    for _ in range(2):
+        services.lead_outcome_announce(lead=lead)
+        crm.crm_step_run(lead_id=lead.pk)
+    finished_call(lead, "no_answer", number=2)
+    services.lead_outcome_announce(lead=lead)
+    crm.crm_step_run(lead_id=lead.pk)
+
+    comments = [c["COMMENT"] for c in b24.comments[Lead.objects.get(pk=lead.pk).bitrix_lead_id]]
+    assert len(comments) == 2 and "call 1" in comments[0] and "call 2" in comments[1]
+
+
+def test_an_outcome_known_before_the_lead_reached_bitrix24_is_written_right_after_the_add(b24):
+    lead = LeadFactory()
+    finished_call(lead, "voicemail")
+    services.lead_outcome_announce(lead=lead)  # the CRM step has not run yet
+    crm.crm_step_run(lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert lead.crm_state == State.DONE and len(b24.comments[lead.bitrix_lead_id]) == 1
+
+
+def test_an_outcome_arriving_while_the_crm_step_runs_is_not_lost(b24, monkeypatch):
+    lead = LeadFactory()
+    real_write_back = crm._write_back
+
+    def write_back_then_a_call_ends(client, member):
+        real_write_back(client, member)  # nothing to write yet...
+        finished_call(lead, "human")  # ...and the result webhook lands right after
+        services.lead_outcome_announce(lead=lead)
+
+    monkeypatch.setattr(crm, "_write_back", write_back_then_a_call_ends)
+    crm.crm_step_run(lead_id=lead.pk)
+    monkeypatch.setattr(crm, "_write_back", real_write_back)
+
+    lead.refresh_from_db()
+    assert lead.crm_state == State.PENDING and lead.bitrix_lead_id  # run again at once, not after the lease
+    assert b24.comments.get(lead.bitrix_lead_id, []) == []
+    crm.crm_step_run(lead_id=lead.pk)
+    lead.refresh_from_db()
+    assert lead.crm_state == State.DONE and len(b24.comments[lead.bitrix_lead_id]) == 1

@@ -1,0 +1,67 @@
+"""The shared token bucket: in the database, and in Redis when the broker is Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connections
+
+from leads import ratelimit
+
+ON_REDIS = django_settings.CELERY_BROKER_URL.startswith("redis://")
+
+
+@pytest.fixture(params=["database", pytest.param("redis", marks=pytest.mark.skipif(
+    not ON_REDIS, reason="CELERY_BROKER_URL is not Redis"))])
+def backend(request, settings):
+    if request.param == "database":
+        settings.CELERY_BROKER_URL = "filesystem://localhost//"
+    return request.param
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_gets_the_capacity_and_then_waits(backend):
+    key = f"test-{uuid.uuid4().hex}"
+    waits = [ratelimit.take(key, rate=2.0, capacity=3) for _ in range(5)]
+
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 0.3 < waits[3] <= 0.5 and waits[4] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tokens_come_back_at_the_rate(backend):
+    key = f"test-{uuid.uuid4().hex}"
+    for _ in range(2):
+        ratelimit.take(key, rate=10.0, capacity=2)
+    assert ratelimit.take(key, rate=10.0, capacity=2) > 0
+    time.sleep(0.15)
+
+    assert ratelimit.take(key, rate=10.0, capacity=2) == 0.0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_takers_never_get_more_than_the_bucket_allows(backend):
+    key, granted, lock = f"test-{uuid.uuid4().hex}", [], threading.Lock()
+
+    def taker():
+        try:
+            for _ in range(10):
+                if ratelimit.take(key, rate=1.0, capacity=5) == 0.0:
+                    with lock:
+                        granted.append(time.monotonic())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=taker) for _ in range(8)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    elapsed = time.monotonic() - started
+    assert 5 <= len(granted) <= 5 + int(elapsed * 1.0) + 1
