@@ -48,7 +48,7 @@ def crm_step_run(*, lead_id: int) -> None:
     for member, member_fence in group:
         outcome = outcomes[member.pk]
         if isinstance(outcome, Done):  # a call may have ended before the CRM step got here
-            outcome = _safely(lambda m, done=outcome: _write_back(client, m) or done, member)
+            outcome = _safely(lambda m: _written_back(client, m, outcome), member)
         _apply(member, outcome, member_fence)
 
 
@@ -156,6 +156,11 @@ def _write_back(client: BitrixClient, lead: Lead) -> None:
                                             "params": {"REGISTER_SONET_EVENT": "N"}})
         Lead.objects.filter(pk=lead.pk).update(crm_synced_attempt=attempt.number)
         lead.crm_synced_attempt = attempt.number
+
+
+def _written_back(client: BitrixClient, lead: Lead, done: Done) -> Done:
+    _write_back(client, lead)
+    return done
 
 
 def _comment(attempt: CallAttempt) -> str:
