@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install install-dev migrate clean
+.PHONY: run test install install-dev migrate messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ test: install-dev
 		command -v node >/dev/null || { echo "node is needed for the VoxEngine scenario tests"; exit 1; }; \
 		node --test telephony/voxengine/test/*.test.js; \
 	fi
+
+## Refresh the Russian catalogue after changing user-facing text (needs GNU gettext), then translate
+## the new entries in locale/ru/LC_MESSAGES/django.po and run it again to compile.
+messages: install
+	$(BIN)/python manage.py makemessages -l ru --ignore=.venv --ignore=tests --ignore=bench --no-obsolete
+	$(BIN)/python manage.py compilemessages -l ru
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

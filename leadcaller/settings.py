@@ -209,6 +209,8 @@ VOXIMPLANT_CALLBACK_SECRET = env.str("VOXIMPLANT_CALLBACK_SECRET", default="")
 TELEGRAM_API_URL = config.url("TELEGRAM_API_URL", env.str("TELEGRAM_API_URL", default="https://api.telegram.org"))
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID", default="")
+# Manual-handling alerts go here when set (else to the lead's chat); also the fallback for broken chats.
+TELEGRAM_ALERT_CHAT_ID = env.str("TELEGRAM_ALERT_CHAT_ID", default="")
 
 # --- Celery (read by leadcaller/celery.py through the CELERY_ namespace) ------------------------
 # Embedded broker: kombu's filesystem transport needs no server; web, worker and beat share var/broker.
@@ -235,6 +237,7 @@ CELERY_TASK_ROUTES = {
     "leads.tasks.sync_partners": {"queue": "crm"},
     "telephony.tasks.call_step": {"queue": "call"},
     "notifications.tasks.notify_step": {"queue": "notify"},
+    "notifications.tasks.deliver": {"queue": "notify"},
 }
 # Our logging config stays in charge inside the worker.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -242,6 +245,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SWEEP_INTERVAL = config.read(env.float, "SWEEP_INTERVAL", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-leads": {"task": "leads.tasks.dispatch_due", "schedule": SWEEP_INTERVAL},
+    "deliver-due-notifications": {"task": "notifications.tasks.deliver_due", "schedule": SWEEP_INTERVAL},
     "sync-partners": {"task": "leads.tasks.sync_partners", "schedule": BITRIX_PARTNER_SYNC_INTERVAL},
 }
 

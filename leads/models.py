@@ -75,6 +75,9 @@ class Site(models.Model):
         help_text=_("Dates (YYYY-MM-DD) on which nobody is called, separated by commas or new lines."),
     )
     currency = models.CharField(_("order currency"), max_length=3, default="RUB")
+    telegram_chat = models.ForeignKey("notifications.TelegramChat", on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+", verbose_name=_("Telegram chat"),
+                                      help_text=_("Blank: TELEGRAM_CHAT_ID."))
     bitrix_source_id = models.CharField(_("Bitrix24 source"), max_length=50, default="WEB",
                                         help_text=_("SOURCE_ID of the leads created in Bitrix24."))
     bitrix_assigned_by_id = models.PositiveIntegerField(_("Bitrix24 responsible user id"), null=True, blank=True)
@@ -131,6 +134,9 @@ class Partner(models.Model):
     code = models.SlugField(_("code"), max_length=64, unique=True)
     bitrix_company_id = models.PositiveBigIntegerField(_("Bitrix24 company id"), null=True, blank=True, unique=True)
     synced_at = models.DateTimeField(_("synced from Bitrix24"), null=True, blank=True)
+    telegram_chat = models.ForeignKey("notifications.TelegramChat", on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="+", verbose_name=_("Telegram chat"),
+                                      help_text=_("Leads of this partner go to this chat instead of the site's."))
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

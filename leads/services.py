@@ -133,8 +133,11 @@ def lead_to_manual(*, lead: Lead, reason: str, step: str = "", actor: Any = None
         pk=lead.pk, status__in=[Lead.Status.IN_PROGRESS, Lead.Status.SCHEDULED]
     ).update(status=Lead.Status.MANUAL, manual_reason=reason[:300], updated_at=timezone.now())
     if moved:
+        from notifications.services import alert_manual
+
         lead.status, lead.manual_reason = Lead.Status.MANUAL, reason[:300]
         lead_event_add(lead=lead, kind=LeadEvent.Kind.MANUAL, step=step, message=reason, actor=actor)
+        alert_manual(lead=lead, reason=reason)
         logger.warning("lead needs manual handling: %s", reason)
     return bool(moved)
 

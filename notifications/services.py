@@ -1,10 +1,254 @@
-"""The notify step."""
+"""Telling people in Telegram: a live card per lead, an alert per move into manual handling.
+
+Every message is a Notification row first; `notification_deliver` claims it, respects the chat's
+share of Telegram's limits (a burst for one chat becomes a digest), and records what happened.
+Nothing here can fail a lead's other steps: delivery runs on its own queue, from its own rows.
+"""
 
 from __future__ import annotations
 
+import logging
+import random
+from datetime import timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from leads import ratelimit
 from leads.models import Lead
-from leads.pipeline import Outcome, Skipped
+from leads.pipeline import Done, Outcome, Skipped
+from notifications import messages, telegram
+from notifications.models import Notification, TelegramChat
+
+logger = logging.getLogger(__name__)
+
+Status, Kind = Notification.Status, Notification.Kind
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 10
+DIGEST_MIN = 3  # pending cards for one chat, beyond which a throttled card joins a digest
+DIGEST_MAX = 50
+TASK = "notifications.tasks.deliver"
 
 
+# --- creating messages ------------------------------------------------------------------------
 def notify_step_handle(lead: Lead) -> Outcome:
-    return Skipped("Telegram is not connected; nobody is notified.")
+    """The pipeline's notify step: the lead's card, queued the moment the lead is accepted."""
+    if telegram.client_from_settings() is None:
+        return Skipped(_("Telegram is not connected; nobody is notified."))
+    chat = chat_for(lead)
+    if chat is None:
+        return Skipped(_("No Telegram chat is set for this site."))
+    card, _created = Notification.objects.get_or_create(lead=lead, kind=Kind.CARD,
+                                                        defaults={"chat": chat, "due_at": timezone.now()})
+    _send_after_commit(card.pk)
+    return Done(_("card queued for %(chat)s") % {"chat": chat})
+
+
+def card_refresh(*, lead: Lead) -> None:
+    """The lead moved on: its card is edited to show it (unless it only went out in a digest)."""
+    now = timezone.now()
+    cards = Notification.objects.filter(lead=lead, kind=Kind.CARD, status__in=[Status.PENDING, Status.SENDING,
+                                                                               Status.SENT])
+    ids = list(cards.values_list("pk", flat=True))
+    cards.update(version=F("version") + 1)
+    Notification.objects.filter(pk__in=ids, status=Status.SENT).update(status=Status.PENDING, due_at=now)
+    for pk in ids:
+        _send_after_commit(pk)
+
+
+def alert_manual(*, lead: Lead, reason: str) -> None:
+    """One alert per move into manual handling: a separate message, so that it notifies."""
+    if telegram.client_from_settings() is None:
+        return
+    chat = alert_chat_for(lead)
+    if chat is None:
+        return
+    alert = Notification.objects.create(lead=lead, chat=chat, kind=Kind.ALERT, reason=reason[:300],
+                                        due_at=timezone.now())
+    _send_after_commit(alert.pk)
+
+
+def chat_for(lead: Lead) -> TelegramChat | None:
+    if lead.partner_id and lead.partner.telegram_chat_id:
+        return lead.partner.telegram_chat
+    return lead.site.telegram_chat or _chat(settings.TELEGRAM_CHAT_ID)
+
+
+def alert_chat_for(lead: Lead) -> TelegramChat | None:
+    return _chat(settings.TELEGRAM_ALERT_CHAT_ID) or chat_for(lead)
+
+
+def _chat(chat_id: str) -> TelegramChat | None:
+    if not chat_id:
+        return None
+    chat, _created = TelegramChat.objects.get_or_create(chat_id=chat_id,
+                                                         defaults={"language": settings.LANGUAGE_CODE[:2]})
+    return chat
+
+
+def _send_after_commit(notification_id: int, countdown: float | None = None) -> None:
+    def send() -> None:
+        try:
+            current_app.send_task(TASK, args=(notification_id,), countdown=countdown)
+        except Exception:  # the broker is down: deliver_due sends it later
+            logger.warning("could not queue notification %s", notification_id, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+# --- delivering them --------------------------------------------------------------------------
+def notification_deliver(notification_id: int) -> None:
+    now = timezone.now()
+    if not Notification.objects.filter(pk=notification_id, status=Status.PENDING, due_at__lte=now).update(
+            status=Status.SENDING, attempts=F("attempts") + 1, due_at=now + LEASE):
+        return
+    note = Notification.objects.select_related("chat", "lead__site", "lead__partner").get(pk=notification_id)
+    client = telegram.client_from_settings()
+    if client is None:
+        _finish(note, Status.FAILED, error=_("Telegram is not connected"))
+        return
+    if note.chat.is_broken:
+        _give_up(note, note.chat.broken_reason)
+        return
+    wait = _take_turn(note.chat)
+    if wait:
+        if note.kind == Kind.CARD and note.message_id is None and _joined_digest(note, wait):
+            return
+        _again(note, timedelta(seconds=wait))
+        return
+    _send(client, note)
+
+
+def deliver_due(*, limit: int = 500) -> int:
+    """Sweeper: re-send notifications that are due and were never picked up, or whose worker died."""
+    now = timezone.now()
+    due = list(Notification.objects.filter(status=Status.PENDING, due_at__lte=now - timedelta(seconds=30))
+               .values_list("pk", flat=True)[:limit])
+    stuck = Notification.objects.filter(status=Status.SENDING, due_at__lte=now)
+    due += list(stuck.values_list("pk", flat=True)[:limit])
+    stuck.update(status=Status.PENDING, due_at=now)
+    for pk in due:
+        current_app.send_task(TASK, args=(pk,))
+    return len(due)
+
+
+def _send(client: telegram.TelegramClient, note: Notification, *, html: bool = True) -> None:
+    version = Notification.objects.values_list("version", flat=True).get(pk=note.pk)
+    with translation.override(note.chat.language):
+        text, buttons = _render(note)
+    if not html:
+        text = messages.plain(text)
+    try:
+        if note.kind == Kind.CARD and note.message_id:
+            client.edit_message(note.chat.chat_id, note.message_id, text, buttons=buttons, html=html)
+            message_id = note.message_id
+        else:
+            message_id = client.send_message(note.chat.chat_id, text, buttons=buttons, html=html)
+    except telegram.TelegramError as exc:
+        _failed(client, note, exc, html=html)
+        return
+    _finish(note, Status.SENT, message_id=message_id, text=text, sent_version=version)
+
+
+def _render(note: Notification) -> tuple[str, list[telegram.Button]]:
+    if note.kind == Kind.DIGEST:
+        return messages.digest([card.lead for card in note.cards.select_related("lead__site").order_by("pk")]), []
+    if note.kind == Kind.ALERT:
+        return messages.alert(note.lead, note.reason)
+    return messages.card(note.lead)
+
+
+def _failed(client: telegram.TelegramClient, note: Notification, exc: telegram.TelegramError, *, html: bool) -> None:
+    kind = exc.kind
+    if kind == telegram.NOT_MODIFIED:
+        _finish(note, Status.SENT, message_id=note.message_id, sent_version=note.version)
+    elif kind == telegram.CANNOT_EDIT:  # too old or deleted: a new message takes its place
+        note.message_id = None
+        _send(client, note, html=html)
+    elif kind == telegram.BAD_MARKUP and html:
+        logger.error("Telegram could not parse our markup (%s); sending plain text", exc)
+        _send(client, note, html=False)
+    elif kind == telegram.MIGRATED:
+        _follow_migration(note, exc.migrate_to)
+    elif kind == telegram.RETRY and note.attempts < MAX_ATTEMPTS:
+        after = exc.retry_after or min(600.0, 2.0 ** note.attempts) * random.uniform(0.5, 1.0)
+        _again(note, timedelta(seconds=after), error=str(exc))
+    elif kind in (telegram.BROKEN_CHAT, telegram.UNAUTHORIZED):
+        TelegramChat.objects.filter(pk=note.chat_id).update(is_broken=True, broken_reason=str(exc)[:300],
+                                                             last_error=str(exc)[:300])
+        _give_up(note, str(exc))
+    else:
+        _give_up(note, str(exc))
+
+
+def _give_up(note: Notification, error: str) -> None:
+    _finish(note, Status.FAILED, error=error)
+    logger.warning("Telegram notification %s failed: %s", note.pk, error)
+    if note.kind == Kind.CARD and note.lead_id:
+        from leads.services import lead_to_manual
+
+        # The seller was not told: a person must look at the lead (the alert goes to the alerts chat).
+        lead_to_manual(lead=note.lead, step="notify",
+                       reason=_("The seller could not be told in Telegram: %(error)s") % {"error": error})
+
+
+def _follow_migration(note: Notification, new_chat_id: str) -> None:
+    existing = TelegramChat.objects.filter(chat_id=new_chat_id).first()
+    if existing is None:
+        TelegramChat.objects.filter(pk=note.chat_id).update(chat_id=new_chat_id)
+    else:
+        Notification.objects.filter(pk=note.pk).update(chat=existing)
+    logger.info("Telegram group %s became supergroup %s", note.chat.chat_id, new_chat_id)
+    _again(note, timedelta(0))
+
+
+def _again(note: Notification, after: timedelta, *, error: str = "") -> None:
+    Notification.objects.filter(pk=note.pk, status=Status.SENDING).update(
+        status=Status.PENDING, due_at=timezone.now() + after, last_error=error[:300])
+    _send_after_commit(note.pk, countdown=max(after.total_seconds(), 0) or None)
+
+
+def _finish(note: Notification, status: str, *, message_id: int | None = None, text: str = "",
+            sent_version: int = 0, error: str = "") -> None:
+    fields = {"status": status, "last_error": error[:300]}
+    if status == Status.SENT:
+        fields.update(message_id=message_id, sent_version=sent_version, sent_at=timezone.now(),
+                      **({"text": text} if text else {}))
+    Notification.objects.filter(pk=note.pk).update(**fields)
+    # Changed while we were sending: go again with the new version.
+    if status == Status.SENT and Notification.objects.filter(pk=note.pk, version__gt=sent_version).update(
+            status=Status.PENDING, due_at=timezone.now()):
+        _send_after_commit(note.pk)
+
+
+def _take_turn(chat: TelegramChat) -> float:
+    """Seconds to wait for this chat's share of Telegram's limits (0: go now)."""
+    waits = [ratelimit.take(f"tg-chat:{chat.chat_id}", rate=1.0, capacity=3),
+             ratelimit.take("tg-bot", rate=25.0, capacity=25)]
+    if chat.is_group:
+        waits.append(ratelimit.take(f"tg-group:{chat.chat_id}", rate=20 / 60, capacity=15))
+    return max(waits)
+
+
+def _joined_digest(note: Notification, wait: float) -> bool:
+    """During a burst for one chat, new cards go out together in one digest message."""
+    waiting = Notification.objects.filter(chat=note.chat_id, kind=Kind.CARD, status=Status.PENDING,
+                                          message_id=None).order_by("pk")
+    if waiting.count() + 1 < DIGEST_MIN:
+        return False
+    with transaction.atomic():
+        digest = (Notification.objects.select_for_update()
+                  .filter(chat=note.chat_id, kind=Kind.DIGEST, status=Status.PENDING).first())
+        if digest is None or digest.cards.count() >= DIGEST_MAX:
+            digest = Notification.objects.create(chat=note.chat, kind=Kind.DIGEST,
+                                                 due_at=timezone.now() + timedelta(seconds=wait))
+        room = DIGEST_MAX - digest.cards.count()
+        ids = [note.pk, *waiting.values_list("pk", flat=True)[:max(room - 1, 0)]]
+        Notification.objects.filter(pk__in=ids, status__in=[Status.PENDING, Status.SENDING]).update(
+            status=Status.DIGESTED, digest=digest)
+    _send_after_commit(digest.pk, countdown=wait)
+    return True

@@ -3,8 +3,19 @@ from __future__ import annotations
 from celery import shared_task
 
 from leads import pipeline
+from notifications import services
 
 
 @shared_task(name="notifications.tasks.notify_step")
 def notify_step(lead_id: int) -> None:
     pipeline.step_run(step_name="notify", lead_id=lead_id)
+
+
+@shared_task(name="notifications.tasks.deliver")
+def deliver(notification_id: int) -> None:
+    services.notification_deliver(notification_id)
+
+
+@shared_task(name="notifications.tasks.deliver_due")
+def deliver_due() -> int:
+    return services.deliver_due()

@@ -1,0 +1,118 @@
+"""What the seller reads in Telegram: the lead card, the manual-handling alert, the digest.
+
+Telegram HTML: everything that comes from a lead is escaped; each line closes its own tags, so a
+text cut at a line boundary is always valid markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from leads.models import Lead
+from notifications.telegram import Button
+from telephony.models import CallAttempt
+
+LIMIT = 4096  # characters after entity parsing; we keep well under it by counting the markup too
+_TAG = re.compile(r"<[^>]+>")
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def card(lead: Lead) -> tuple[str, list[Button]]:
+    site, tz = lead.site, _tz(lead)
+    title = _("New lead")
+    lines = [f"🆕 <b>{esc(title)}</b> · {esc(site.name or site.domain)}"]
+    if lead.name:
+        lines.append(f"👤 {esc(lead.name[:200])}")
+    lines.append(f'📞 <a href="tel:{esc(lead.phone)}">{esc(lead.phone)}</a>')
+    if lead.order_amount is not None:
+        amount = f"{lead.order_amount:,.2f}".replace(",", "\u00a0")
+        lines.append(f"💰 {esc(amount)} {esc(lead.currency)}")
+    source = [part for part in (
+        _("partner: %(name)s") % {"name": lead.partner.name} if lead.partner else "",
+        f"utm: {lead.utm_source}" if lead.utm_source else "") if part]
+    if source:
+        lines.append(f"🏷 {esc(' · '.join(source))}")
+    if lead.comment:
+        lines.append(f"💬 <i>{esc(lead.comment[:500])}</i>")
+    lines.append(f"🕒 {esc(lead.created_at.astimezone(tz).strftime('%d.%m.%Y %H:%M'))}")
+    lines.append(f"<b>{esc(_call_state(lead, tz))}</b>")
+    return fit("\n".join(lines)), _buttons(lead)
+
+
+def alert(lead: Lead, reason: str) -> tuple[str, list[Button]]:
+    site = lead.site
+    title = _("A lead needs a person")
+    lines = [
+        f"⚠️ <b>{esc(title)}</b> · {esc(site.name or site.domain)}",
+        f"{esc(reason[:600])}",
+        f'📞 <a href="tel:{esc(lead.phone)}">{esc(lead.phone)}</a>' + (f" · {esc(lead.name[:200])}" if lead.name else ""),
+    ]
+    return fit("\n".join(lines)), _buttons(lead)
+
+
+def digest(leads: list[Lead]) -> str:
+    title = ngettext("%(n)d new lead", "%(n)d new leads", len(leads)) % {"n": len(leads)}
+    lines = [f"🆕 <b>{esc(title)}</b>"]
+    for lead in leads:
+        name = f" · {esc(lead.name[:60])}" if lead.name else ""
+        lines.append(f"• {esc(lead.site.name or lead.site.domain)}: {esc(lead.phone)}{name}")
+    return fit("\n".join(lines))
+
+
+def plain(text: str) -> str:
+    """The same text without markup, for a resend when Telegram cannot parse it."""
+    return html.unescape(_TAG.sub("", text))
+
+
+def fit(text: str, limit: int = LIMIT - 96) -> str:
+    """Cut at a line boundary (never inside a tag or an entity) and say that something was cut."""
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    for line in text.split("\n"):
+        if sum(len(k) + 1 for k in kept) + len(line) > limit:
+            break
+        kept.append(line)
+    return "\n".join(kept + ["…"])
+
+
+def _call_state(lead: Lead, tz: ZoneInfo) -> str:
+    attempt = lead.call_attempts.order_by("-number").first()
+    if lead.status == Lead.Status.REACHED:
+        return "✅ " + _("Reached by phone")
+    if lead.status == Lead.Status.MANUAL:
+        return "⚠️ " + _("Manual handling: %(reason)s") % {"reason": lead.manual_reason}
+    if lead.status in (Lead.Status.HANDLED, Lead.Status.SPAM):
+        return "☑️ " + lead.get_status_display()
+    if lead.status == Lead.Status.SCHEDULED and lead.scheduled_at:
+        last = _(" (last call: %(outcome)s)") % {"outcome": attempt.get_outcome_display()} \
+            if attempt and attempt.outcome else ""
+        return "⏰ " + _("Next call at %(time)s") % {"time": lead.scheduled_at.astimezone(tz).strftime("%H:%M")} + last
+    if attempt and attempt.status in (CallAttempt.Status.STARTING, CallAttempt.Status.STARTED):
+        return "📞 " + _("Calling… (call %(n)d)") % {"n": attempt.number}
+    return "⏳ " + _("Waiting for the call")
+
+
+def _buttons(lead: Lead) -> list[Button]:
+    buttons = []
+    portal = settings.BITRIX_WEBHOOK_URL or settings.BITRIX_PORTAL_URL
+    if lead.bitrix_lead_id and portal:
+        parts = urlsplit(portal)
+        buttons.append(Button(_("Open in Bitrix24"),
+                              f"{parts.scheme}://{parts.netloc}/crm/lead/details/{lead.bitrix_lead_id}/"))
+    buttons.append(Button(_("Open in admin"), f"{settings.PUBLIC_BASE_URL}/admin/leads/lead/{lead.pk}/change/"))
+    return buttons
+
+
+def _tz(lead: Lead) -> ZoneInfo:
+    return ZoneInfo(lead.site.time_zone or settings.CALLING_TIME_ZONE)
