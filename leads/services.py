@@ -133,11 +133,12 @@ def lead_to_manual(*, lead: Lead, reason: str, step: str = "", actor: Any = None
         pk=lead.pk, status__in=[Lead.Status.IN_PROGRESS, Lead.Status.SCHEDULED]
     ).update(status=Lead.Status.MANUAL, manual_reason=reason[:300], updated_at=timezone.now())
     if moved:
-        from notifications.services import alert_manual
+        from notifications.services import alert_manual, card_refresh
 
         lead.status, lead.manual_reason = Lead.Status.MANUAL, reason[:300]
         lead_event_add(lead=lead, kind=LeadEvent.Kind.MANUAL, step=step, message=reason, actor=actor)
         alert_manual(lead=lead, reason=reason)
+        card_refresh(lead=lead)
         logger.warning("lead needs manual handling: %s", reason)
     return bool(moved)
 
@@ -148,8 +149,11 @@ def lead_reached(*, lead: Lead) -> bool:
     moved = Lead.objects.filter(pk=lead.pk, status__in=Lead.OPEN_STATUSES).update(
         status=Lead.Status.REACHED, closed_at=now, updated_at=now)
     if moved:
+        from notifications.services import card_refresh
+
         lead.status, lead.closed_at = Lead.Status.REACHED, now
         lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message="reached by phone")
+        card_refresh(lead=lead)
     return bool(moved)
 
 

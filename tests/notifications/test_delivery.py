@@ -1,0 +1,155 @@
+"""Telegram delivery against the fake Bot API: cards, edits, alerts, Telegram's refusals, bursts."""
+
+from __future__ import annotations
+
+import pytest
+
+from leads import pipeline, services
+from leads.models import Lead
+from notifications import messages
+from notifications.models import Notification, TelegramChat
+from tests.factories import LeadFactory, SiteFactory
+from tests.notifications.conftest import drain
+
+pytestmark = pytest.mark.django_db
+Status, Kind = Notification.Status, Notification.Kind
+
+
+def notify(lead: Lead) -> Notification:
+    pipeline.step_run(step_name="notify", lead_id=lead.pk)
+    drain()
+    return Notification.objects.get(lead=lead, kind=Kind.CARD)
+
+
+def test_the_card_is_sent_when_the_lead_is_accepted(tg):
+    lead = LeadFactory(name="Анна", phone="+79123456789")
+    card = notify(lead)
+
+    [message] = tg.messages(tg.chat_id)
+    assert card.status == Status.SENT and card.message_id == message.message_id
+    assert "Анна" in message.plain and "+79123456789" in message.plain and message.parse_mode == "HTML"
+    buttons = [b["url"] for row in message.reply_markup["inline_keyboard"] for b in row]
+    assert buttons == [f"http://localhost:8000/admin/leads/lead/{lead.pk}/change/"]
+    assert Lead.objects.get(pk=lead.pk).notify_state == Lead.StepState.DONE
+
+
+def test_the_card_is_edited_in_place_as_the_lead_moves_on_and_manual_handling_sends_one_alert(tg):
+    lead = LeadFactory()
+    notify(lead)
+    pipeline.step_run(step_name="call", lead_id=lead.pk)  # no VoxImplant: manual handling
+    drain()
+
+    card, alert = tg.messages(tg.chat_id)
+    assert "Manual handling" in card.plain and card.edits and "Waiting for the call" in card.edits[-1].plain
+    assert "A lead needs a person" in alert.plain and "not configured" in alert.plain
+    services.lead_to_manual(lead=Lead.objects.get(pk=lead.pk), reason="again")  # already manual: no second alert
+    drain()
+    assert Notification.objects.filter(lead=lead, kind=Kind.ALERT).count() == 1
+
+
+def test_alerts_go_to_the_alerts_chat_when_one_is_set(tg, settings):
+    tg.add_chat(-2002, "group", title="Alerts")
+    settings.TELEGRAM_ALERT_CHAT_ID = "-2002"
+    lead = LeadFactory()
+    services.lead_to_manual(lead=lead, reason="Bitrix24 credentials are not valid")
+    drain()
+
+    [alert] = tg.messages(-2002)
+    assert "Bitrix24 credentials are not valid" in alert.plain and tg.messages(tg.chat_id) == []
+
+
+def test_messages_use_the_chats_language(tg):
+    TelegramChat.objects.create(chat_id=str(tg.chat_id), language="ru")
+    notify(LeadFactory())
+
+    assert "Новый лид" in tg.messages(tg.chat_id)[0].plain
+
+
+def test_429_is_waited_out_and_the_card_still_arrives(tg):
+    tg.fail_next("sendMessage", "http429", retry_after=1)
+    card = notify(LeadFactory())
+
+    assert card.status == Status.SENT and card.attempts == 2 and len(tg.messages(tg.chat_id)) == 1
+
+
+@pytest.mark.parametrize("fault", ["http5xx", "drop", "timeout"])
+def test_server_errors_and_timeouts_are_retried(tg, fault, monkeypatch):
+    from notifications import telegram
+
+    monkeypatch.setattr(telegram, "TIMEOUT", (1.0, 0.3))
+    monkeypatch.setattr("notifications.services.random.uniform", lambda a, b: 0.1)
+    tg.fail_next("sendMessage", fault)
+    card = notify(LeadFactory())
+
+    assert card.status == Status.SENT and card.attempts == 2
+    assert len(tg.messages(tg.chat_id)) == (2 if fault == "timeout" else 1)  # a lost answer may repeat a card
+
+
+@pytest.mark.parametrize("breakage", ["not_found", "blocked", "kicked"])
+def test_a_broken_chat_is_marked_and_the_lead_goes_to_a_person_through_the_alerts_chat(tg, settings, breakage):
+    tg.add_chat(-3003, "group", title="Alerts")
+    settings.TELEGRAM_ALERT_CHAT_ID = "-3003"
+    site = SiteFactory(telegram_chat=TelegramChat.objects.create(chat_id="-4004"))
+    if breakage != "not_found":
+        tg.add_chat(-4004, "group")
+        tg.block_chat(-4004, "Forbidden: bot was kicked from the group chat" if breakage == "kicked" else None)
+    lead = LeadFactory(site=site)
+    card = notify(lead)
+
+    chat = TelegramChat.objects.get(chat_id="-4004")
+    assert card.status == Status.FAILED and chat.is_broken and chat.broken_reason
+    assert Lead.objects.get(pk=lead.pk).status == Lead.Status.MANUAL
+    [alert] = tg.messages(-3003)
+    assert "could not be told in Telegram" in alert.plain
+
+
+def test_a_group_upgraded_to_a_supergroup_is_followed(tg, settings):
+    tg.add_chat(-5005, "group")
+    tg.migrate_chat(-5005, -1005005)
+    site = SiteFactory(telegram_chat=TelegramChat.objects.create(chat_id="-5005"))
+    card = notify(LeadFactory(site=site))
+
+    assert card.status == Status.SENT and len(tg.messages(-1005005)) == 1
+    assert TelegramChat.objects.get(pk=site.telegram_chat_id).chat_id == "-1005005"
+
+
+def test_markup_telegram_cannot_parse_is_resent_as_plain_text(tg, monkeypatch):
+    monkeypatch.setattr(messages, "card", lambda lead: ("<b>broken <i>markup</b>", []))
+    card = notify(LeadFactory())
+
+    [message] = tg.messages(tg.chat_id)
+    assert card.status == Status.SENT and message.parse_mode is None and message.plain == "broken markup"
+
+
+def test_a_card_that_can_no_longer_be_edited_is_replaced_by_a_new_message(tg):
+    lead = LeadFactory()
+    notify(lead)
+    tg.advance(49 * 3600)  # past Telegram's edit window
+    services.lead_to_manual(lead=lead, reason="number is not valid")
+    drain()
+
+    messages_ = tg.messages(tg.chat_id)
+    card = Notification.objects.get(lead=lead, kind=Kind.CARD)
+    assert card.message_id == messages_[-1].message_id and "Manual handling" in messages_[-1].plain
+
+
+def test_a_burst_of_100_leads_for_one_chat_provokes_no_429_and_loses_none(tg):
+    leads = [LeadFactory(name=f"Lead {i}") for i in range(100)]
+    for lead in leads:
+        pipeline.step_run(step_name="notify", lead_id=lead.pk)
+    drain(timeout=60)
+
+    shown = "\n".join(m.plain for m in tg.messages(tg.chat_id))
+    assert tg.too_many_requests == 0
+    assert all(lead.phone in shown for lead in leads)
+    assert len(tg.messages(tg.chat_id)) <= 10
+    assert not Notification.objects.exclude(status__in=[Status.SENT, Status.DIGESTED]).exists()
+
+
+def test_without_a_bot_token_nothing_is_queued(settings):
+    settings.TELEGRAM_BOT_TOKEN = ""
+    lead = LeadFactory()
+    pipeline.step_run(step_name="notify", lead_id=lead.pk)
+
+    assert Lead.objects.get(pk=lead.pk).notify_state == Lead.StepState.SKIPPED
+    assert not Notification.objects.exists()
