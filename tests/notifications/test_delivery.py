@@ -153,3 +153,43 @@ def test_without_a_bot_token_nothing_is_queued(settings):
 
     assert Lead.objects.get(pk=lead.pk).notify_state == Lead.StepState.SKIPPED
     assert not Notification.objects.exists()
+
+
+def test_a_partners_own_chat_wins_over_the_sites(tg):
+    from tests.factories import PartnerFactory
+
+    tg.add_chat(-6006, "group")
+    partner = PartnerFactory(telegram_chat=TelegramChat.objects.create(chat_id="-6006"))
+    notify(LeadFactory(partner=partner))
+
+    assert len(tg.messages(-6006)) == 1 and tg.messages(tg.chat_id) == []
+
+
+def test_the_sweeper_resends_a_notification_whose_message_was_lost(tg, monkeypatch):
+    from datetime import timedelta
+
+    from celery import current_app
+    from django.utils import timezone
+
+    from notifications.services import deliver_due
+
+    sent = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=(), **kw: sent.append((name, args)))
+    lost = Notification.objects.create(lead=LeadFactory(), chat=TelegramChat.objects.create(chat_id=str(tg.chat_id)),
+                                       kind=Kind.ALERT, reason="x", due_at=timezone.now() - timedelta(minutes=5))
+    fresh = Notification.objects.create(lead=LeadFactory(), chat=lost.chat, kind=Kind.ALERT, reason="y",
+                                        due_at=timezone.now())
+
+    assert deliver_due() == 1
+    assert sent == [("notifications.tasks.deliver", (lost.pk,))] and fresh.pk not in [a[0] for _, a in sent]
+
+
+def test_telegram_being_down_holds_back_no_other_step(tg):
+    tg.fail_next("*", "http5xx", times=100)
+    lead = LeadFactory()
+    for step in ("notify", "call", "crm"):
+        pipeline.step_run(step_name=step, lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert (lead.notify_state, lead.call_state, lead.crm_state) == ("done", "failed", "skipped")
+    assert lead.status == Lead.Status.MANUAL
