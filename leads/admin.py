@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from leads.models import IntakeCounter, Lead, LeadEvent, Partner, PartnerRule, Site
+from leads import handling
+from leads.models import BitrixAuth, IntakeCounter, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site
+from notifications.models import Notification
 from telephony.models import CallAttempt
 
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
+    # A recording URL typed without a scheme is read as https (Django 6's default, chosen now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("domain", "name", "is_active", "is_default", "require_key", "time_zone", "calling_hours")
     list_filter = ("is_active", "require_key")
     search_fields = ("domain", "name")
@@ -71,25 +83,92 @@ class CallAttemptInline(admin.TabularInline):
         return False
 
 
+class NotificationInline(admin.TabularInline):
+    model = Notification
+    fk_name = "lead"
+    fields = ("created_at", "kind", "chat", "status", "attempts", "sent_at", "last_error")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class HandlingForm(ActionForm):
+    outcome = forms.ChoiceField(label=_("outcome"), required=False, choices=[
+        ("", "—"), ("called back", _("called back")), ("order placed", _("order placed")),
+        ("not interested", _("not interested")), ("unreachable", _("unreachable")), ("other", _("other"))])
+    comment = forms.CharField(label=_("comment"), required=False, max_length=300)
+
+
+def _handle(action, label: str, **extra):
+    """A changelist action calling one handling service per selected lead (safe to click twice)."""
+    def run(modeladmin, request, queryset):
+        done = sum(bool(action(lead=lead, user=request.user, **{k: f(request) for k, f in extra.items()}))
+                   for lead in queryset.select_related("site"))
+        skipped = queryset.count() - done
+        modeladmin.message_user(request, ngettext("%(n)d lead: %(label)s.", "%(n)d leads: %(label)s.", done)
+                                % {"n": done, "label": label}, messages.SUCCESS)
+        if skipped:
+            modeladmin.message_user(request, ngettext(
+                "%(n)d lead left as it was (nothing to do).", "%(n)d leads left as they were (nothing to do).",
+                skipped) % {"n": skipped}, messages.WARNING)
+    run.__name__ = action.__name__
+    run.short_description = label
+    run.allowed_permissions = ("handle",)
+    return run
+
+
+def _comment(request) -> str:
+    return request.POST.get("comment", "").strip()[:300]
+
+
+def _outcome(request) -> str:
+    return request.POST.get("outcome", "").strip() or str(_("handled"))
+
+
+HANDLING_ACTIONS = [
+    _handle(handling.lead_take, _("Take (assign to me)")),
+    _handle(handling.lead_call_again, _("Call again (within calling hours)")),
+    _handle(handling.lead_call_now, _("Call again now, even outside hours")),
+    _handle(handling.lead_retry_crm, _("Retry the CRM step")),
+    _handle(handling.lead_resend_notification, _("Resend the Telegram card")),
+    _handle(handling.lead_mark_handled, _("Mark as handled (outcome and comment below)"),
+            outcome=_outcome, comment=_comment),
+    _handle(handling.lead_mark_spam, _("Mark as spam or invalid"), comment=_comment),
+]
+
+
+class HandlingAdminMixin:
+    action_form = HandlingForm
+    actions = HANDLING_ACTIONS
+
+    def has_handle_permission(self, request) -> bool:
+        return request.user.has_perm("leads.handle_lead")
+
+
 @admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
+class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at", "phone", "name", "site", "partner", "status", "manual_reason",
-        "crm_state", "call_state", "notify_state",
+        "crm_state", "call_state", "notify_state", "assigned_to",
     )
     list_filter = ("status", "site", "partner", "site_unknown", "created_at")
-    list_select_related = ("site", "partner")
-    search_fields = ("=phone", "phone_raw", "name", "=ref", "=public_id", "email")
+    list_select_related = ("site", "partner", "assigned_to")
+    search_fields = ("=phone", "phone_raw", "name", "=ref", "=public_id", "email", "=bitrix_lead_id")
     date_hierarchy = "created_at"
     show_full_result_count = False
-    inlines = [CallAttemptInline, LeadEventInline]
+    inlines = [CallAttemptInline, NotificationInline, LeadEventInline]
     readonly_fields = (
-        "public_id", "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
+        "public_id", "status", "manual_reason", "manual_since", "assigned_to", "bitrix_lead_id",
+        "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
         "crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at", "call_tries",
         "notify_state", "notify_due_at", "notify_tries",
     )
     fieldsets = (
-        (None, {"fields": ("public_id", "status", "manual_reason", "site", "site_unknown", "partner", "ref")}),
+        (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "assigned_to", "site",
+                           "site_unknown", "partner", "ref", "bitrix_lead_id")}),
         (_("Contact"), {"fields": ("name", "phone_raw", "phone", "email", "comment")}),
         (_("Order"), {"fields": ("order_amount", "currency")}),
         (_("Source"), {"fields": ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
@@ -98,6 +177,78 @@ class LeadAdmin(admin.ModelAdmin):
                                     "call_tries", "notify_state", "notify_due_at", "notify_tries")}),
         (_("Times"), {"fields": ("created_at", "updated_at", "closed_at")}),
     )
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    title = _("reason")
+    parameter_name = "reason"
+    REASONS = {
+        "calling": ("Automatic calling", _("calling not configured")),
+        "number": ("calls go only to", _("number not callable")),
+        "valid": ("is not a valid number", _("invalid number")),
+        "budget": ("budget", _("budget used up")),
+        "cooldown": ("already called", _("number called too often")),
+        "reached": ("Not reached after", _("not reached")),
+        "failed": ("The call failed", _("call failed")),
+        "result": ("no result", _("no call result")),
+        "voximplant": ("VoxImplant", _("VoxImplant error")),
+        "bitrix": ("Bitrix24", _("Bitrix24 error")),
+        "telegram": ("Telegram", _("Telegram error")),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (_needle, label) in self.REASONS.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.REASONS:
+            return queryset.filter(manual_reason__icontains=self.REASONS[self.value()][0])
+        return queryset
+
+
+@admin.register(ManualLead)
+class ManualLeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
+    """Leads that need a person, oldest first: what to do next, at a glance."""
+
+    list_display = ("manual_since", "waited", "manual_reason", "lead_link", "name", "site", "partner", "assigned_to")
+    list_display_links = None
+    list_filter = (ReasonFilter, "site", "partner", "assigned_to", "created_at")
+    list_select_related = ("site", "partner", "assigned_to")
+    search_fields = ("=phone", "phone_raw", "name", "=ref", "=bitrix_lead_id")
+    ordering = ("manual_since", "id")
+    show_full_result_count = False
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=Lead.Status.MANUAL)
+
+    @admin.display(description=_("phone"))
+    def lead_link(self, obj: Lead) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:leads_lead_change", args=[obj.pk]), obj.phone)
+
+    @admin.display(description=_("waiting"))
+    def waited(self, obj: Lead) -> str:
+        return timesince(obj.manual_since, timezone.now()) if obj.manual_since else "—"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # the lead page lives under Leads; the queue only lists and acts
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(BitrixAuth)
+class BitrixAuthAdmin(admin.ModelAdmin):
+    """Whether the Bitrix24 application is connected and its last error; the tokens are never shown."""
+
+    list_display = ("domain", "member_id", "refreshed_at", "expires_at", "last_error")
+    fields = ("domain", "member_id", "client_endpoint", "refreshed_at", "expires_at", "last_error")
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(IntakeCounter)

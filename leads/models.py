@@ -218,6 +218,11 @@ class Lead(models.Model):
 
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
     manual_reason = models.CharField(_("manual handling reason"), max_length=300, blank=True)
+    manual_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+", verbose_name=_("taken by"))
+    call_ignore_hours = models.BooleanField(
+        default=False, help_text=_("A person asked for the next call now, outside calling hours."))
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
@@ -248,6 +253,7 @@ class Lead(models.Model):
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
         ordering = ["-created_at"]
+        permissions = [("handle_lead", _("Can handle leads by hand"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "ref"], condition=Q(status__in=["in_progress", "scheduled", "manual"]),
@@ -259,6 +265,8 @@ class Lead(models.Model):
             models.Index(fields=["site", "created_at"], name="lead_site_created"),
             models.Index(fields=["partner", "created_at"], name="lead_partner_created"),
             models.Index(fields=["status", "created_at"], name="lead_status_created"),
+            # The needs-attention queue: manual leads, oldest first.
+            models.Index(fields=["manual_since"], condition=Q(status="manual"), name="lead_manual_queue"),
             models.Index(fields=["phone"], name="lead_phone"),
             # The sweeper's look-ups: only open steps are indexed.
             models.Index(fields=["crm_due_at"], condition=Q(crm_state__in=["pending", "running"]), name="lead_crm_due"),
@@ -366,3 +374,12 @@ class BitrixAuth(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class ManualLead(Lead):
+    """The needs-attention queue in the admin: leads in manual handling, oldest first."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("lead needing attention")
+        verbose_name_plural = _("needs attention")

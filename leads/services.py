@@ -131,7 +131,8 @@ def lead_to_manual(*, lead: Lead, reason: str, step: str = "", actor: Any = None
     """Put an open lead into manual handling. Returns False when it already was (or is closed)."""
     moved = Lead.objects.filter(
         pk=lead.pk, status__in=[Lead.Status.IN_PROGRESS, Lead.Status.SCHEDULED]
-    ).update(status=Lead.Status.MANUAL, manual_reason=reason[:300], updated_at=timezone.now())
+    ).update(status=Lead.Status.MANUAL, manual_reason=reason[:300], manual_since=timezone.now(),
+             updated_at=timezone.now())
     if moved:
         from notifications.services import alert_manual, card_refresh
 

@@ -60,6 +60,21 @@ def card_refresh(*, lead: Lead) -> None:
         _send_after_commit(pk)
 
 
+def card_resend(*, lead: Lead) -> bool:
+    """Send the card again as a new message. False when the lead has no card (Telegram was off)."""
+    cards = Notification.objects.filter(lead=lead, kind=Kind.CARD)
+    ids = list(cards.values_list("pk", flat=True))
+    if not ids:
+        return False
+    # The person resending says the chat works again (e.g. the bot was added back).
+    TelegramChat.objects.filter(notifications__in=ids, is_broken=True).update(is_broken=False)
+    cards.update(status=Status.PENDING, message_id=None, version=F("version") + 1, attempts=0,
+                 due_at=timezone.now(), last_error="", digest=None)
+    for pk in ids:
+        _send_after_commit(pk)
+    return True
+
+
 def alert_manual(*, lead: Lead, reason: str) -> None:
     """One alert per move into manual handling: a separate message, so that it notifies."""
     if telegram.client_from_settings() is None:

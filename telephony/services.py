@@ -74,7 +74,7 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
     reason = not_callable_reason(lead.phone, cfg)
     if reason:
         return Manual(reason)
-    at = next_allowed(cfg, now)
+    at = now if lead.call_ignore_hours else next_allowed(cfg, now)
     if at is None:
         return Manual(_("There are no calling hours in the next three weeks."))
     if at > now:
@@ -86,6 +86,7 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
             return Manual(reason)
         number = lead.call_attempts.count() + 1
         attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone)
+        Lead.objects.filter(pk=lead.pk, call_ignore_hours=True).update(call_ignore_hours=False)
         attempt.custom_data = _custom_data(attempt, cfg)
         attempt.save(update_fields=["custom_data"])
     return _start(client, attempt, cfg)

@@ -1,0 +1,91 @@
+"""What a person does with a lead in the admin. Each action goes through the same pipeline as the
+automatic path, is written to the timeline with the user, and is harmless when clicked twice."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads import pipeline
+from leads.models import Lead, LeadEvent
+from leads.services import lead_event_add
+
+State = Lead.StepState
+CLOSED = (Lead.Status.REACHED, Lead.Status.HANDLED, Lead.Status.SPAM)
+
+
+def lead_take(*, lead: Lead, user: AbstractBaseUser) -> bool:
+    """Assign the lead to `user`. False when it already was theirs."""
+    if not Lead.objects.filter(pk=lead.pk).exclude(assigned_to=user).update(assigned_to=user):
+        return False
+    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, message=_("taken by %(user)s") % {"user": user}, actor=user)
+    return True
+
+
+def lead_call_again(*, lead: Lead, user: AbstractBaseUser, ignore_hours: bool = False) -> bool:
+    """Dial the lead again now (or at the next calling hour), whatever happened to the last call."""
+    if lead.status in CLOSED:
+        return False
+    with transaction.atomic():
+        reopened = Lead.objects.filter(pk=lead.pk, call_state__in=[State.DONE, State.FAILED, State.SKIPPED,
+                                                                   State.PENDING]).update(
+            call_state=State.PENDING, scheduled_at=timezone.now(), call_tries=0, call_queued_at=timezone.now(),
+            call_ignore_hours=ignore_hours, status=Lead.Status.IN_PROGRESS, manual_reason="", manual_since=None)
+        if not reopened:  # a call is under way
+            return False
+        message = _("call again now, outside calling hours") if ignore_hours else _("call again")
+        lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="call", message=message, actor=user)
+        transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk, steps=["call"]))
+    return True
+
+
+def lead_call_now(*, lead: Lead, user: AbstractBaseUser) -> bool:
+    """Call again at once, even outside calling hours (the person takes responsibility)."""
+    return lead_call_again(lead=lead, user=user, ignore_hours=True)
+
+
+def lead_retry_crm(*, lead: Lead, user: AbstractBaseUser) -> bool:
+    """Run the CRM step again (after the credentials or the data were fixed)."""
+    with transaction.atomic():
+        if not Lead.objects.filter(pk=lead.pk, crm_state__in=[State.FAILED, State.SKIPPED]).update(
+                crm_state=State.PENDING, crm_due_at=timezone.now(), crm_tries=0, crm_queued_at=timezone.now()):
+            return False
+        lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="crm", message=_("retry the CRM step"), actor=user)
+        transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk, steps=["crm"]))
+    return True
+
+
+def lead_resend_notification(*, lead: Lead, user: AbstractBaseUser) -> bool:
+    """Send the lead's card again as a new message (e.g. after the chat was repaired)."""
+    from notifications.services import card_resend
+
+    if not card_resend(lead=lead):
+        return False
+    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="notify", message=_("resend the card"), actor=user)
+    return True
+
+
+def lead_mark_handled(*, lead: Lead, user: AbstractBaseUser, outcome: str, comment: str = "") -> bool:
+    return _close(lead, user, Lead.Status.HANDLED,
+                  _("handled: %(outcome)s") % {"outcome": outcome} + (f" — {comment}" if comment else ""))
+
+
+def lead_mark_spam(*, lead: Lead, user: AbstractBaseUser, comment: str = "") -> bool:
+    return _close(lead, user, Lead.Status.SPAM, _("marked as spam or invalid") + (f" — {comment}" if comment else ""))
+
+
+def _close(lead: Lead, user: AbstractBaseUser, status: str, message: str) -> bool:
+    """Finish the lead; steps still waiting (a scheduled call) are cancelled, nothing else is undone."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not Lead.objects.filter(pk=lead.pk, status__in=Lead.OPEN_STATUSES).update(
+                status=status, closed_at=now, assigned_to=user, updated_at=now):
+            return False
+        Lead.objects.filter(pk=lead.pk, call_state=State.PENDING).update(call_state=State.SKIPPED, scheduled_at=None)
+        lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=message, actor=user)
+    from notifications.services import card_refresh
+
+    card_refresh(lead=lead)
+    return True

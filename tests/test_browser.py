@@ -1,0 +1,64 @@
+"""End to end in a real browser (Debian's headless Chromium, started by the test): a manager logs
+in, opens the needs-attention queue and marks a lead handled."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from leads.models import Lead
+from tests.factories import LeadFactory
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manager_logs_in_opens_the_queue_and_marks_a_lead_handled(browser, live_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    manager = User.objects.create_user("maria", password="correct-horse-battery", is_staff=True)
+    manager.groups.add(Group.objects.get(name="managers"))
+    lead = LeadFactory(status=Lead.Status.MANUAL, manual_reason="The call failed: 404 Invalid number",
+                       name="Иван Браузеров")
+
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/leads/manuallead/")
+    browser.find_element(By.NAME, "username").send_keys("maria")
+    browser.find_element(By.NAME, "password").send_keys("correct-horse-battery")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+    assert "Иван Браузеров" in browser.page_source and "404 Invalid number" in browser.page_source
+    browser.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{lead.pk}']").click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("lead_mark_handled")
+    Select(browser.find_element(By.NAME, "outcome")).select_by_value("order placed")
+    browser.find_element(By.NAME, "comment").send_keys("called back from the office")
+    browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+
+    assert "1 lead" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+    lead.refresh_from_db()
+    assert lead.status == Lead.Status.HANDLED and lead.assigned_to == manager
+    assert "called back from the office" in lead.events.get(kind="status").message
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == []
