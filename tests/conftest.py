@@ -96,3 +96,11 @@ def celery_worker(transactional_db, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def groups(db):
+    """The managers and administrators groups (a transactional test's flush removes what the migration made)."""
+    from leads.roles import groups_ensure
+
+    groups_ensure()

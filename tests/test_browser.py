@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
 
 
 @pytest.fixture
-def browser(tmp_path):
+def browser(tmp_path, groups):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

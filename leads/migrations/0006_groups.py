@@ -1,39 +1,12 @@
-"""The two groups of people who work with leads. Nobody outside them sees a lead."""
+"""The managers and administrators groups (see leads/roles.py)."""
 
 from django.db import migrations
 
-MANAGERS = {
-    "leads": ["view_lead", "change_lead", "handle_lead", "view_manuallead", "view_leadevent", "view_site",
-              "view_partner", "view_partnerrule", "view_intakecounter"],
-    "telephony": ["view_callattempt"],
-    "notifications": ["view_notification", "view_telegramchat"],
-}
-ADMINISTRATORS_EXTRA = {
-    "leads": ["add_site", "change_site", "add_partner", "change_partner", "add_partnerrule", "change_partnerrule",
-              "delete_partnerrule", "view_bitrixauth"],
-    "notifications": ["add_telegramchat", "change_telegramchat"],
-}
-
 
 def create_groups(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
+    from leads.roles import groups_ensure
 
-    for app_config in apps.get_app_configs():  # permissions normally appear only after migrate
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-
-    def grant(group_name: str, *grants: dict) -> None:
-        group, _ = Group.objects.get_or_create(name=group_name)
-        for spec in grants:
-            for app_label, codenames in spec.items():
-                group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label,
-                                                                 codename__in=codenames))
-
-    grant("managers", MANAGERS)
-    grant("administrators", MANAGERS, ADMINISTRATORS_EXTRA)
+    groups_ensure(apps)
 
 
 class Migration(migrations.Migration):

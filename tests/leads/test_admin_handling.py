@@ -18,6 +18,11 @@ LEADS = "/admin/leads/lead/"
 State = Lead.StepState
 
 
+@pytest.fixture(autouse=True)
+def _groups(groups):
+    pass
+
+
 def person(username: str, group: str | None) -> User:
     user = User.objects.create_user(username, password="pw-" + username, is_staff=True)
     if group:

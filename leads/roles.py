@@ -1,0 +1,37 @@
+"""The two groups of people who work with leads: managers and administrators. Nobody outside them
+sees a lead. Used by a data migration, and by tests (whose database flushes drop migration data)."""
+
+from __future__ import annotations
+
+from django.apps import apps as django_apps
+
+MANAGERS = {
+    "leads": ["view_lead", "change_lead", "handle_lead", "view_manuallead", "view_leadevent", "view_site",
+              "view_partner", "view_partnerrule", "view_intakecounter"],
+    "telephony": ["view_callattempt"],
+    "notifications": ["view_notification", "view_telegramchat"],
+}
+ADMINISTRATORS_EXTRA = {
+    "leads": ["add_site", "change_site", "add_partner", "change_partner", "add_partnerrule", "change_partnerrule",
+              "delete_partnerrule", "view_bitrixauth"],
+    "notifications": ["add_telegramchat", "change_telegramchat"],
+}
+
+
+def groups_ensure(apps=django_apps) -> None:
+    """Create both groups with their permissions (idempotent). `apps`: a migration's app registry."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():  # permissions normally appear only after migrate
+        models_module = getattr(app_config, "models_module", None)
+        app_config.models_module = models_module or True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = models_module
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, grants in (("managers", [MANAGERS]), ("administrators", [MANAGERS, ADMINISTRATORS_EXTRA])):
+        group, _created = Group.objects.get_or_create(name=name)
+        for spec in grants:
+            for app_label, codenames in spec.items():
+                group.permissions.add(*Permission.objects.filter(content_type__app_label=app_label,
+                                                                 codename__in=codenames))
