@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from leadcaller.health import healthz
 from leads.api import LeadIntakeView
+from leads.admin_views import integrations_view
 from leads.bitrix_install import bitrix_install
 from telephony.api import VoximplantCallbackView
 
@@ -18,5 +19,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
+    path("admin/integrations/", admin.site.admin_view(integrations_view), name="admin-integrations"),
     path("admin/", admin.site.urls),
 ]

@@ -224,3 +224,24 @@ def test_people_without_the_handling_permission_get_no_actions(client):
     act(client, LEADS, "lead_mark_spam", [lead])
 
     assert Lead.objects.get(pk=lead.pk).status == Lead.Status.MANUAL
+
+
+def test_integrations_page_says_what_is_connected_and_the_last_error_never_the_secret(client, settings):
+    from telephony.models import CallAttempt
+
+    settings.BITRIX_WEBHOOK_URL = "https://shop.bitrix24.ru/rest/1/very-secret-code/"
+    settings.VOXIMPLANT_ACCOUNT_ID, settings.VOXIMPLANT_API_KEY = "1", "vox-secret-key"
+    settings.VOXIMPLANT_RULE_ID, settings.VOXIMPLANT_CALLER_ID = "5", "74950000000"
+    settings.TELEGRAM_BOT_TOKEN = "123:tg-secret"
+    CallAttempt.objects.create(lead=LeadFactory(), number=1, phone="+79120000000", status="failed",
+                               detail="StartScenarios: Authorization failed (code 100)")
+    TelegramChat.objects.create(chat_id="-77", is_broken=True, broken_reason="Forbidden: bot was kicked")
+    client.force_login(person("boss", "administrators"))
+    page = client.get("/admin/integrations/").content.decode()
+
+    assert "shop.bitrix24.ru" in page and "Authorization failed (code 100)" in page and "bot was kicked" in page
+    assert not any(secret in page for secret in ("very-secret-code", "vox-secret-key", "tg-secret"))
+
+
+def test_integrations_page_is_for_administrators(client, manager):
+    assert client.get("/admin/integrations/").status_code == 403
