@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from leads import handling
+from leads.admin_paging import CappedCountPaginator
 from leads.models import BitrixAuth, IntakeCounter, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site
 from notifications.models import Notification
 from telephony.models import CallAttempt
@@ -157,8 +158,8 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "site", "partner", "site_unknown", "created_at")
     list_select_related = ("site", "partner", "assigned_to")
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=public_id", "email", "=bitrix_lead_id")
-    date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = CappedCountPaginator
     inlines = [CallAttemptInline, NotificationInline, LeadEventInline]
     readonly_fields = (
         "public_id", "status", "manual_reason", "manual_since", "assigned_to", "bitrix_lead_id",
@@ -216,6 +217,7 @@ class ManualLeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=bitrix_lead_id")
     ordering = ("manual_since", "id")
     show_full_result_count = False
+    paginator = CappedCountPaginator
     list_per_page = 50
 
     def get_queryset(self, request):

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from leads.admin_paging import CappedCountPaginator
+
 from notifications.models import Notification, TelegramChat
 
 
@@ -19,8 +21,8 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status", "chat")
     list_select_related = ("chat", "lead__site")
     search_fields = ("=lead__phone", "=lead__public_id")
-    date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = CappedCountPaginator
     readonly_fields = ("lead", "chat", "kind", "status", "reason", "version", "sent_version", "attempts", "message_id",
                        "digest", "text", "last_error", "due_at", "created_at", "sent_at")
 

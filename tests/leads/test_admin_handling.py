@@ -245,3 +245,15 @@ def test_integrations_page_says_what_is_connected_and_the_last_error_never_the_s
 
 def test_integrations_page_is_for_administrators(client, manager):
     assert client.get("/admin/integrations/").status_code == 403
+
+
+def test_lead_lists_never_count_the_whole_table(client, manager):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    manual_lead()
+    for url in (LEADS, QUEUE):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+        assert counts and all("LIMIT" in sql.upper() for sql in counts), counts
