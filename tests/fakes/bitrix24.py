@@ -33,9 +33,10 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.base import LocalHttpFake, _Handler
 
 __all__ = ["FAULT_KINDS", "ApiError", "FakeBitrix24", "RecordedRequest", "parse_php_query"]
 
@@ -255,30 +256,14 @@ def _list_answer(records: Iterable[Mapping[str, Any]], params: Mapping[str, Any]
 
 # --- the fake -----------------------------------------------------------------------------------------------
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeBitrix24
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.0"  # one request per connection, so a `drop` fault really closes it
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.fake.verbose:
-            super().log_message(format, *args)
-
 
 Method = Callable[["FakeBitrix24", dict[str, Any]], dict[str, Any]]
 
 
-class FakeBitrix24:
+class FakeBitrix24(LocalHttpFake):
     """The fake portal plus OAuth server. Thread-safe; start()/stop() or use as a context manager."""
+
+    name = "fake-bitrix24"
 
     def __init__(
         self,
@@ -337,33 +322,10 @@ class FakeBitrix24:
              "SORT": str((i + 1) * 10), "SYSTEM": "Y" if entity == "STATUS" else "N",
              "SEMANTICS": {"CONVERTED": "S", "JUNK": "F"}.get(sid) if entity == "STATUS" else None}
             for entity, rows in _STATUSES.items() for i, (sid, name) in enumerate(rows)]
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._serve_thread: threading.Thread | None = None
+        super().__init__()
 
     # lifecycle -------------------------------------------------------------------------------------------
-    def start(self) -> FakeBitrix24:
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._serve_thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                              name=f"fake-bitrix24:{self.port}", daemon=True)
-        self._serve_thread.start()
-        return self
 
-    def stop(self) -> None:
-        self._stopping.set()  # wakes sleeping `timeout` faults and latency waits
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeBitrix24:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
@@ -482,16 +444,6 @@ class FakeBitrix24:
             self._bucket, self._bucket_at = 0.0, time.monotonic()
             self.refresh_count = 0
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-        """Poll until ``predicate()`` is truthy and return it; raise TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)
 
     # HTTP ------------------------------------------------------------------------------------------------
     def _handle(self, h: _Handler) -> None:

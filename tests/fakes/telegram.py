@@ -35,9 +35,10 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakes.base import LocalHttpFake, _Handler
 
 __all__ = ["BLOCKED", "FAULT_KINDS", "KICKED", "ApiError", "FakeTelegram", "HtmlError", "Message", "RecordedRequest",
            "Version", "parse_html", "render"]
@@ -325,27 +326,11 @@ def render(message: Message) -> str:
 
 # --- the fake ----------------------------------------------------------------------------------------------
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeTelegram
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.0"  # one request per connection, so a `drop` fault really closes it
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.fake.verbose:
-            super().log_message(format, *args)
-
-
-class FakeTelegram:
+class FakeTelegram(LocalHttpFake):
     """The fake Bot API for one bot. Thread-safe; start()/stop() or use as a context manager."""
+
+    name = "fake-telegram"
 
     def __init__(
         self,
@@ -386,33 +371,10 @@ class FakeTelegram:
         self._global_sent: deque[float] = deque()
         self._too_many = 0
         self._offset = 0.0  # advance()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._serve_thread: threading.Thread | None = None
+        super().__init__()
 
     # lifecycle -------------------------------------------------------------------------------------------
-    def start(self) -> FakeTelegram:
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._serve_thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                              name=f"fake-telegram:{self.port}", daemon=True)
-        self._serve_thread.start()
-        return self
 
-    def stop(self) -> None:
-        self._stopping.set()  # wakes sleeping `timeout` faults
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeTelegram:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
@@ -489,16 +451,6 @@ class FakeTelegram:
                 store.clear()
             self._too_many, self._offset = 0, 0.0
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-        """Poll until ``predicate()`` is truthy and return it; raise TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)
 
     # HTTP ------------------------------------------------------------------------------------------------
     def _handle(self, h: _Handler) -> None:

@@ -36,7 +36,6 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -44,6 +43,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fakes.base import LocalHttpFake, _Handler
 
 __all__ = [
     "FAULT_KINDS", "RESULTS", "Delivery", "FakeVoximplant", "Outcome", "Policy", "RecordedRequest", "Session",
@@ -158,27 +159,11 @@ def weighted(weights: Mapping[str, float] | None = None, *, seed: int | None = 0
 
 # --- the fake ---------------------------------------------------------------------------------------------
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeVoximplant
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.0"  # one request per connection, so a `drop` fault really closes it
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    do_POST = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.fake.verbose:
-            super().log_message(format, *args)
-
-
-class FakeVoximplant:
+class FakeVoximplant(LocalHttpFake):
     """The fake service. Thread-safe; start()/stop() or use as a context manager."""
+
+    name = "fake-voximplant"
 
     def __init__(
         self,
@@ -224,36 +209,16 @@ class FakeVoximplant:
         self._ids = itertools.count(2_000_000_001)  # call_session_history_id: increasing
         self._call_ids = itertools.count(3_000_000_001)
         self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._serve_thread: threading.Thread | None = None
+        super().__init__()
         # No proxies from the environment: the simulator talks to a local server.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
     # lifecycle -------------------------------------------------------------------------------------------
-    def start(self) -> FakeVoximplant:
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._serve_thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                              name=f"fake-voximplant:{self.port}", daemon=True)
-        self._serve_thread.start()
-        return self
 
     def stop(self) -> None:
-        self._stopping.set()  # wakes sleeping `timeout` faults and simulator waits
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        self.wait_idle(timeout=2.0)
+        super().stop()
+        self.wait_idle(timeout=2.0)  # let simulator threads finish their posts
 
-    def __enter__(self) -> FakeVoximplant:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
@@ -335,16 +300,6 @@ class FakeVoximplant:
             self._deliveries.clear()
             self._faults.clear()
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
-        """Poll until ``predicate()`` is truthy and return it; raise TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            time.sleep(interval)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until every simulated scenario has finished; True if they all did."""
