@@ -192,7 +192,7 @@ config.all_or_none("BITRIX_PORTAL_URL", BITRIX_PORTAL_URL, BITRIX_CLIENT_ID=BITR
                    BITRIX_CLIENT_SECRET=BITRIX_CLIENT_SECRET)
 # Our share of the portal's leaky bucket (Bitrix24 drains 2 requests/s on ordinary plans).
 BITRIX_REQUESTS_PER_SECOND = config.read(env.float, "BITRIX_REQUESTS_PER_SECOND", default=2.0)
-BITRIX_BURST = config.read(env.int, "BITRIX_BURST", default=10)
+BITRIX_BURST = config.read(env.int, "BITRIX_BURST", default=3)
 BITRIX_PARTNER_FILTER = config.read(env.json, "BITRIX_PARTNER_FILTER", default={"COMPANY_TYPE": "PARTNER"})
 BITRIX_PARTNER_SYNC_INTERVAL = config.read(env.int, "BITRIX_PARTNER_SYNC_INTERVAL", default=900)
 

@@ -28,7 +28,9 @@ from leads.models import BitrixAuth
 logger = logging.getLogger(__name__)
 
 TIMEOUT = (3.05, 15.0)  # connect, read (seconds)
-MAX_INLINE_WAIT = 1.0  # wait this long for the rate limit in the worker; longer waits become a retry
+# Wait this long for the rate limit inside a task; a longer wait gives the worker back (the step is
+# deferred), so tasks of the CRM step never hold a worker that a call needs.
+MAX_INLINE_WAIT = 0.25
 USER_AGENT = "Leadcaller/1.0 (+https://github.com/leadcaller)"
 # Errors that no retry fixes: the credentials or the permissions behind them.
 AUTH_ERRORS = {"NO_AUTH_FOUND", "INVALID_CREDENTIALS", "ACCESS_DENIED", "insufficient_scope", "invalid_token",

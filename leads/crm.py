@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from leads import bitrix, pipeline
 from leads.bitrix import BitrixClient, BitrixError
 from leads.models import Lead
-from leads.pipeline import Done, Manual, Outcome, Retry, Skipped
+from leads.pipeline import Defer, Done, Manual, Outcome, Retry, Skipped
 from telephony.models import CallAttempt
 
 logger = logging.getLogger(__name__)
@@ -46,10 +46,11 @@ def crm_step_run(*, lead_id: int) -> None:
     Lead.objects.filter(pk__in=[member.pk for member, _ in group]).update(crm_resync=False)
     outcomes = _add(client, [member for member, _ in group])
     for member, member_fence in group:
-        outcome = outcomes[member.pk]
-        if isinstance(outcome, Done):  # a call may have ended before the CRM step got here
-            outcome = _safely(lambda m: _written_back(client, m, outcome), member)
-        _apply(member, outcome, member_fence)
+        _apply(member, outcomes[member.pk], member_fence)
+        if isinstance(outcomes[member.pk], Done) and _unwritten(member).exists():
+            # A call ended before the CRM step got here: its write-back is a task of its own, so
+            # no task holds a worker for a whole batch's worth of slow requests.
+            pipeline.step_reopen(step_name="crm", lead_id=member.pk)
 
 
 def crm_step_handle(lead: Lead) -> Outcome:
@@ -142,10 +143,14 @@ def _adopt(lead: Lead, bitrix_id: int | None) -> None:
         lead.bitrix_lead_id, lead.crm_maybe_sent = bitrix_id, False
 
 
+def _unwritten(lead: Lead):
+    return CallAttempt.objects.filter(lead=lead, status__in=WRITTEN_BACK,
+                                      number__gt=lead.crm_synced_attempt).order_by("number")
+
+
 def _write_back(client: BitrixClient, lead: Lead) -> None:
     """A timeline comment per finished call (and the mapped status), each once, in order."""
-    attempts = CallAttempt.objects.filter(lead=lead, status__in=WRITTEN_BACK,
-                                          number__gt=lead.crm_synced_attempt).order_by("number")
+    attempts = _unwritten(lead)
     status_map = lead.site.bitrix_status_map or {}
     for attempt in attempts:
         client.call("crm.timeline.comment.add", {"fields": {
@@ -156,11 +161,6 @@ def _write_back(client: BitrixClient, lead: Lead) -> None:
                                             "params": {"REGISTER_SONET_EVENT": "N"}})
         Lead.objects.filter(pk=lead.pk).update(crm_synced_attempt=attempt.number)
         lead.crm_synced_attempt = attempt.number
-
-
-def _written_back(client: BitrixClient, lead: Lead, done: Done) -> Done:
-    _write_back(client, lead)
-    return done
 
 
 def _comment(attempt: CallAttempt) -> str:
@@ -177,6 +177,8 @@ def _comment(attempt: CallAttempt) -> str:
 
 
 def _outcome_for(exc: BitrixError) -> Outcome:
+    if exc.kind == "rate" and exc.code == "":  # our own share of the limit: wait for a turn, not a failure
+        return Defer(timedelta(seconds=exc.retry_after * random.uniform(1, 1.5)), str(exc))
     if exc.kind == "auth":
         return Manual(_("Bitrix24 credentials are not valid: %(error)s") % {"error": exc})
     if exc.kind == "rejected":

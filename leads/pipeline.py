@@ -77,7 +77,16 @@ class Later:
     reason: str
 
 
-Outcome = Done | Skipped | Retry | Manual | Wait | Later
+@dataclass(frozen=True)
+class Defer:
+    """Not a failure: a shared resource (a remote's rate limit) has no room now. Try again after
+    `after`; the claim does not count as a try."""
+
+    after: timedelta
+    reason: str
+
+
+Outcome = Done | Skipped | Retry | Manual | Wait | Later | Defer
 
 
 @dataclass(frozen=True)
@@ -216,12 +225,13 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
             return False
         for name, value in fields.items():
             setattr(lead, name, value)
-        services.lead_event_add(lead=lead, kind=event_kind, step=step.name, message=message)
+        if event_kind:  # a deferral is routine, not worth a timeline entry
+            services.lead_event_add(lead=lead, kind=event_kind, step=step.name, message=message)
         if isinstance(outcome, Manual):
             services.lead_to_manual(lead=lead, reason=outcome.reason, step=step.name)
         elif isinstance(outcome, Later):
             Lead.objects.filter(pk=lead.pk, status=Lead.Status.IN_PROGRESS).update(status=Lead.Status.SCHEDULED)
-    if isinstance(outcome, Retry) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
+    if isinstance(outcome, (Retry, Defer)) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
     if step.name != "notify":  # the seller's card shows how the lead is going
         from notifications.services import card_refresh
@@ -239,6 +249,10 @@ def _fields_for(step: Step, outcome: Outcome, tries: int, now: datetime) -> tupl
         return {step.state_field: State.FAILED, step.due_field: None}, LeadEvent.Kind.STEP_FAILED, outcome.reason
     if isinstance(outcome, Wait):
         return {step.due_field: outcome.until, step.tries_field: 0}, LeadEvent.Kind.STEP_STARTED, outcome.message
+    if isinstance(outcome, Defer):
+        fields = {step.state_field: State.PENDING, step.due_field: now + outcome.after, step.queued_field: now,
+                  step.tries_field: max(tries - 1, 0)}
+        return fields, "", outcome.reason
     if isinstance(outcome, Later):
         fields = {step.state_field: State.PENDING, step.due_field: outcome.at, step.tries_field: 0,
                   step.queued_field: None}

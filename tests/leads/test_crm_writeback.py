@@ -57,28 +57,32 @@ def test_each_outcome_is_written_once_even_when_announced_twice(b24):
     assert len(comments) == 2 and "call 1" in comments[0] and "call 2" in comments[1]
 
 
-def test_an_outcome_known_before_the_lead_reached_bitrix24_is_written_right_after_the_add(b24):
+def test_an_outcome_known_before_the_lead_reached_bitrix24_is_written_by_a_task_of_its_own(b24):
     lead = LeadFactory()
     finished_call(lead, "voicemail")
     services.lead_outcome_announce(lead=lead)  # the CRM step has not run yet
     crm.crm_step_run(lead_id=lead.pk)
 
     lead.refresh_from_db()
+    assert lead.crm_state == State.PENDING and lead.bitrix_lead_id  # added; the write-back is queued
+    crm.crm_step_run(lead_id=lead.pk)
+    lead.refresh_from_db()
     assert lead.crm_state == State.DONE and len(b24.comments[lead.bitrix_lead_id]) == 1
 
 
 def test_an_outcome_arriving_while_the_crm_step_runs_is_not_lost(b24, monkeypatch):
     lead = LeadFactory()
-    real_write_back = crm._write_back
+    real_add = crm._add
 
-    def write_back_then_a_call_ends(client, member):
-        real_write_back(client, member)  # nothing to write yet...
-        finished_call(lead, "human")  # ...and the result webhook lands right after
+    def add_then_a_call_ends(client, leads):
+        outcomes = real_add(client, leads)
+        finished_call(lead, "human")  # the result webhook lands while the step is still running
         services.lead_outcome_announce(lead=lead)
+        return outcomes
 
-    monkeypatch.setattr(crm, "_write_back", write_back_then_a_call_ends)
+    monkeypatch.setattr(crm, "_add", add_then_a_call_ends)
     crm.crm_step_run(lead_id=lead.pk)
-    monkeypatch.setattr(crm, "_write_back", real_write_back)
+    monkeypatch.setattr(crm, "_add", real_add)
 
     lead.refresh_from_db()
     assert lead.crm_state == State.PENDING and lead.bitrix_lead_id  # run again at once, not after the lease
