@@ -29,8 +29,11 @@ def _carry_log_context(headers: dict | None = None, **_: object) -> None:
 
 @task_prerun.connect
 def _restore_log_context(task=None, **_: object) -> None:
+    from django.db import close_old_connections
+
     from leadcaller.logging import restore_context
 
+    close_old_connections()  # as before a web request: honours CONN_MAX_AGE and CONN_HEALTH_CHECKS
     request = getattr(task, "request", None)
     restore_context({"request_id": getattr(request, "request_id", None), "lead_id": getattr(request, "lead_id", None)})
 

@@ -232,6 +232,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_TIME_LIMIT = 240
 CELERY_TASK_SOFT_TIME_LIMIT = 200
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Keep a worker's database connection between tasks: Celery's Django fixup otherwise closes it
+# around every task, and a new PostgreSQL session per task costs more than the task.
+# leadcaller/celery.py applies CONN_MAX_AGE and the health check before each task instead.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ROUTES = {
     "leads.tasks.crm_step": {"queue": "crm"},
     "leads.tasks.sync_partners": {"queue": "crm"},
