@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 ORIGINATOR = "leadcaller"
 BATCH_LIMIT = 50  # Bitrix24's cap on commands in one batch
+# Leads deferred for the rate limit and due within this long ride along in the next batch.
+BATCH_EARLY = timedelta(seconds=5)
 WRITTEN_BACK = (CallAttempt.Status.FINISHED, CallAttempt.Status.LOST)
 
 
@@ -39,7 +41,7 @@ def crm_step_run(*, lead_id: int) -> None:
     if client is None or lead.bitrix_lead_id is not None or lead.crm_maybe_sent:
         _apply(lead, _safely(crm_step_handle, lead), fence)
         return
-    more = pipeline.step_claim_more(step_name="crm", limit=BATCH_LIMIT - 1,
+    more = pipeline.step_claim_more(step_name="crm", limit=BATCH_LIMIT - 1, early=BATCH_EARLY,
                                     extra=Q(bitrix_lead_id=None, crm_maybe_sent=False))
     others = Lead.objects.select_related("site", "partner").in_bulk([other for other, _ in more])
     group = [(lead, fence)] + [(others[other], other_fence) for other, other_fence in more]
@@ -116,7 +118,8 @@ def _add(client: BitrixClient, leads: list[Lead]) -> dict[int, Outcome]:
     except BitrixError as exc:
         if not exc.maybe_sent:
             Lead.objects.filter(pk__in=ids).update(crm_maybe_sent=False)
-        return {lead.pk: _outcome_for(exc) for lead in leads}
+        outcome = _outcome_for(exc)  # one due time for the group: it comes back as one batch
+        return {lead.pk: outcome for lead in leads}
     outcomes: dict[int, Outcome] = {}
     for lead in leads:
         key = f"lead{lead.pk}"

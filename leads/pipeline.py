@@ -158,13 +158,14 @@ def _send(step: Step, lead_id: int, *, countdown: float | None = None) -> None:
         Lead.objects.filter(pk=lead_id).update(**{step.queued_field: None})
 
 
-def step_claim(*, step_name: str, lead_id: int) -> datetime | None:
-    """Take the step if it is due. Returns the lease end (the fencing token), or None if not ours."""
+def step_claim(*, step_name: str, lead_id: int, early: timedelta = timedelta(0)) -> datetime | None:
+    """Take the step if it is due (or due within `early`). Returns the lease end (the fencing
+    token), or None if not ours."""
     step = STEPS[step_name]
     now = timezone.now()
     lease_end = now + step.lease
     claimed = Lead.objects.filter(
-        pk=lead_id, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now}
+        pk=lead_id, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now + early}
     ).update(
         status=Case(When(status=Lead.Status.SCHEDULED, then=Value(Lead.Status.IN_PROGRESS)), default=F("status")),
         **{step.state_field: State.RUNNING, step.due_field: lease_end, step.tries_field: F(step.tries_field) + 1},
@@ -172,16 +173,19 @@ def step_claim(*, step_name: str, lead_id: int) -> datetime | None:
     return lease_end if claimed else None
 
 
-def step_claim_more(*, step_name: str, limit: int, extra: Q | None = None) -> list[tuple[int, datetime]]:
-    """Take up to `limit` other due leads of this step at once, for a worker that batches them."""
+def step_claim_more(*, step_name: str, limit: int, extra: Q | None = None,
+                    early: timedelta = timedelta(0)) -> list[tuple[int, datetime]]:
+    """Take up to `limit` other leads whose step is due (or due within `early`: leads that were
+    deferred a moment ago join this batch rather than wait to go out alone)."""
     step = STEPS[step_name]
     now = timezone.now()
-    candidates = Lead.objects.filter(**{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now})
+    candidates = Lead.objects.filter(**{f"{step.state_field}__in": OPEN_STATES,
+                                        f"{step.due_field}__lte": now + early})
     if extra is not None:
         candidates = candidates.filter(extra)
     claimed = []
     for lead_id in candidates.order_by(step.due_field).values_list("pk", flat=True)[:limit]:
-        fence = step_claim(step_name=step_name, lead_id=lead_id)
+        fence = step_claim(step_name=step_name, lead_id=lead_id, early=early)
         if fence is not None:
             claimed.append((lead_id, fence))
     return claimed
