@@ -37,6 +37,7 @@ run: migrate
 
 ## Run the whole suite: Python tests (pytest) and the VoxEngine scenario's tests (node), when present.
 test: install-dev
+	$(BIN)/ruff check --select F,E9 --exclude $(VENV) .
 	$(BIN)/python -m pytest
 	@if [ -d telephony/voxengine/test ]; then \
 		command -v node >/dev/null || { echo "node is needed for the VoxEngine scenario tests"; exit 1; }; \

@@ -48,7 +48,8 @@ def act(client, url: str, action: str, leads: list[Lead], **fields):
 
 
 def test_queue_lists_only_leads_in_manual_handling_oldest_first_with_reason_and_wait(client, manager):
-    newer, older = manual_lead(ago=5, name="Newer"), manual_lead(ago=90, name="Older", reason="Bitrix24 refused")
+    manual_lead(ago=5, name="Newer")
+    manual_lead(ago=90, name="Older", reason="Bitrix24 refused")
     LeadFactory(name="Busy one")
     page = client.get(QUEUE).content.decode()
 
