@@ -20,8 +20,8 @@ import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from urllib3.exceptions import NewConnectionError
 
+from leadcaller.http import never_sent
 from leads import ratelimit
 from leads.models import BitrixAuth
 
@@ -155,9 +155,8 @@ class BitrixClient:
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
             raise BitrixError(f"cannot connect to Bitrix24: {exc}"[:300], kind="transient") from exc
         except requests.ConnectionError as exc:
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
             raise BitrixError(f"connection to Bitrix24 failed: {exc}"[:300], kind="transient",
-                              maybe_sent=not isinstance(reason, NewConnectionError)) from exc
+                              maybe_sent=not never_sent(exc)) from exc
         except requests.Timeout as exc:
             raise BitrixError(f"no answer from Bitrix24 within {TIMEOUT[1]} s", kind="transient",
                               maybe_sent=True) from exc

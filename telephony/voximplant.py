@@ -19,9 +19,10 @@ from typing import Any
 import jwt
 import requests
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from urllib3.exceptions import NewConnectionError
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from leadcaller.http import never_sent
 
 logger = logging.getLogger(__name__)
 
@@ -132,15 +133,10 @@ class VoximplantClient:
         except requests.ConnectionError as exc:
             # Refused before a byte was sent, or cut while waiting for the answer (then it may have run).
             raise VoximplantError(f"{cmd}: connection failed: {exc}"[:300], retryable=True,
-                                  maybe_started=not _never_sent(exc)) from exc
+                                  maybe_started=not never_sent(exc)) from exc
         except requests.Timeout as exc:
             raise VoximplantError(f"{cmd}: no answer within {TIMEOUT[1]} s", retryable=True, maybe_started=True) from exc
         return _parse(cmd, response)
-
-
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
 
 
 def _parse(cmd: str, response: requests.Response) -> dict[str, Any]:
