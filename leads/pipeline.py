@@ -237,7 +237,8 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
             Lead.objects.filter(pk=lead.pk, status=Lead.Status.IN_PROGRESS).update(status=Lead.Status.SCHEDULED)
     if isinstance(outcome, (Retry, Defer)) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
-    if step.name != "notify" and not isinstance(outcome, Manual):  # (lead_to_manual refreshed it already)
+    # The seller's card shows how the lead is going (for Manual, lead_to_manual refreshed it).
+    if step.name != "notify" and not isinstance(outcome, Manual):
         from notifications.services import card_refresh
 
         card_refresh(lead=lead)
