@@ -37,7 +37,8 @@ def browser(tmp_path):
 @pytest.mark.django_db(transaction=True)
 def test_a_manager_logs_in_opens_the_queue_and_marks_a_lead_handled(browser, live_server):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     from leads.roles import groups_ensure
 
@@ -51,15 +52,20 @@ def test_a_manager_logs_in_opens_the_queue_and_marks_a_lead_handled(browser, liv
     browser.find_element(By.NAME, "username").send_keys("maria")
     browser.find_element(By.NAME, "password").send_keys("correct-horse-battery")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # Wait for the queue itself: page_source right after the click may still be the login page.
+    row_box = WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located(
+        (By.CSS_SELECTOR, f"input[name=_selected_action][value='{lead.pk}']")))
 
     assert "Иван Браузеров" in browser.page_source and "404 Invalid number" in browser.page_source
-    browser.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{lead.pk}']").click()
+    row_box.click()
     Select(browser.find_element(By.NAME, "action")).select_by_value("lead_mark_handled")
     Select(browser.find_element(By.NAME, "outcome")).select_by_value("order placed")
     browser.find_element(By.NAME, "comment").send_keys("called back from the office")
     browser.find_element(By.CSS_SELECTOR, "button[name=index]").click()
 
-    assert "1 lead" in browser.find_element(By.CSS_SELECTOR, "ul.messagelist").text
+    messages = WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located(
+        (By.CSS_SELECTOR, "ul.messagelist")))
+    assert "1 lead" in messages.text
     lead.refresh_from_db()
     assert lead.status == Lead.Status.HANDLED and lead.assigned_to == manager
     assert "called back from the office" in lead.events.get(kind="status").message
