@@ -37,7 +37,7 @@ def test_a_site_may_allow_more_regions():
     assert not_callable_reason("+77012345678", cfg) is None  # Kazakhstan mobile
 
 
-def dialled(lead, *, ago=timedelta(minutes=1), status=CallAttempt.Status.FINISHED):
+def dialled(lead, *, ago=timedelta(seconds=1), status=CallAttempt.Status.FINISHED):
     attempt = CallAttempt.objects.create(lead=lead, number=lead.call_attempts.count() + 1, phone=lead.phone,
                                          status=status)
     CallAttempt.objects.filter(pk=attempt.pk).update(created_at=timezone.now() - ago)
