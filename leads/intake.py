@@ -90,7 +90,7 @@ def _validated(sub: Submission, site: Site) -> LeadData:
         comment=values["comment"].strip(),
         order_amount=values["order_amount"],
         currency=values["currency"],
-        ref=(values["ref"] or sub.ref).strip(),
+        ref=values["ref"].strip(),
         partner_code=values["partner"],
         utm_source=values["utm_source"],
         utm_medium=values["utm_medium"],

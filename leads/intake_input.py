@@ -82,6 +82,8 @@ def _op_submission(op: Any, honeypot_field: str) -> Submission:
     for name in COOKIE_FIELDS:
         if not fields.get(name) and cookies.get(name):
             fields[name] = cookies[name]
+    if not fields.get("ref") and op.get("ref"):
+        fields["ref"] = op["ref"]  # validated like a posted ref: it is stored and deduplicated on
     return Submission(
         fields=fields,
         extra=extra,

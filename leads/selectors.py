@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -13,6 +14,8 @@ from leads.models import Partner, PartnerRule, Site
 
 _DOMAINS_CACHE_KEY = "leads:active-site-domains"
 _DOMAINS_CACHE_SECONDS = 30
+# Letters (IDN domains), digits, hyphens and dots: anything else (a NUL, a space) names no site.
+_HOST_CHARS = re.compile(r"[^\W_]([\w.-]*[^\W_])?")
 
 
 @dataclass(frozen=True)
@@ -23,13 +26,14 @@ class SiteMatch:
 
 
 def host_normalize(value: str) -> str:
-    """`https://WWW.Shop.ru:443/cart` or `www.shop.ru:8080` -> `shop.ru`."""
+    """`https://WWW.Shop.ru:443/cart` or `www.shop.ru:8080` -> `shop.ru`; "" for what is not a host name."""
     value = (value or "").strip().lower()
     try:
         host = urlsplit(value if "//" in value else "//" + value).hostname or ""
     except ValueError:
         return ""
-    return host.strip(".").removeprefix("www.")
+    host = host.strip(".").removeprefix("www.")
+    return host if _HOST_CHARS.fullmatch(host) else ""
 
 
 def site_resolve(candidates: list[str]) -> SiteMatch:

@@ -86,6 +86,18 @@ def test_invalid_op_gets_an_error_proc_and_the_valid_op_is_still_stored(api):
     assert Lead.objects.count() == 1
 
 
+@pytest.mark.parametrize("ref", ["a\x00b", "r" * 201, {"nested": 1}])
+def test_an_op_ref_that_cannot_be_stored_is_an_op_error_and_stores_nothing(api, ref):
+    SiteFactory(domain="shop.example")
+    op = php_envelope({"phone": "+79120001122"})["ops"][0]
+
+    body = post_like_curl_data(api, {"ops": [{**op, "ref": ref}]}).json()
+
+    assert body["ops"][0]["proc"] == "error"
+    assert "ref" in body["ops"][0]["errors"]
+    assert not Lead.objects.exists()
+
+
 @pytest.mark.parametrize("envelope", [{"ops": []}, {"ops": "x"}, {"ops": None}])
 def test_envelope_without_ops_is_400_in_corezoid_shape(api, envelope):
     response = post_like_curl_data(api, envelope)

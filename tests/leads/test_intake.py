@@ -135,6 +135,15 @@ def test_nul_characters_in_extra_fields_are_stored_safely(api, site):
     assert Lead.objects.get().extra == {"note": "a\ufffdb"}
 
 
+@pytest.mark.parametrize("field", ["site", "name", "ref", "partner"])
+def test_nul_characters_in_a_lead_field_are_400_and_store_nothing(api, site, field):
+    response = post_json(api, {"phone": "+79120001122", field: "shop\x00.example"}, **ORIGIN)
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Lead.objects.exists()
+
+
 def test_get_is_not_allowed(api, site):
     assert api.get("/api/v1/leads/").status_code == 405
 
@@ -152,6 +161,19 @@ def test_site_is_read_from_referer_when_there_is_no_origin(api, site):
 
     lead = Lead.objects.get()
     assert lead.site == site and lead.site_unknown is False
+
+
+@pytest.mark.parametrize("value", ["shop\x00.example", "shop .example", "_", "..", "shop.example\n"])
+def test_a_site_that_is_not_a_host_name_matches_no_site(value):
+    from leads.selectors import host_normalize
+
+    assert host_normalize(value) == ("shop.example" if value == "shop.example\n" else "")
+
+
+def test_idn_and_port_forms_of_a_site_are_normalised():
+    from leads.selectors import host_normalize
+
+    assert host_normalize("https://WWW.Магазин.рф:8443/cart") == "магазин.рф"
 
 
 def test_unknown_site_goes_to_the_default_site_flagged_when_accepting(api, site, settings):
