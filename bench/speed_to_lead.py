@@ -20,27 +20,20 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import http.client
-import importlib.metadata
 import json
 import os
-import platform
 import random
 import re
-import secrets
 import shlex
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,247 +41,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-import redis  # noqa: E402
 
-from tests.fakes.voximplant import FakeVoximplant, always  # noqa: E402
+from bench.stack import (  # noqa: E402
+    CpuWatch, SITE_DOMAIN, Stack, StackConfig, cpu_times, fmt, lock_database_name, log, machine_facts,
+    pg_sessions, phone_for, pids_named, proc_cpu_seconds, source_facts, summary,
+)
+from tests.fakes.voximplant import FakeVoximplant  # noqa: E402
 
 DB_NAME = "leadcaller_bench"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
-BROKER_URL = "redis://127.0.0.1:6379/0"
-SITE_DOMAIN = "bench.example"
 TARGET = {"p50_ms": 300.0, "p99_ms": 1000.0}  # issue 4
-BIN = Path(sys.executable).parent
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# --- small helpers ----------------------------------------------------------------------------
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default); None for no values."""
-    if not values:
-        return None
-    data = sorted(values)
-    pos = (len(data) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(data) - 1)
-    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
-
-
-def summary(values: list[float]) -> dict[str, Any]:
-    return {"n": len(values), **{f"p{q}": percentile(values, q) for q in (50, 90, 99)},
-            "min": min(values) if values else None, "max": max(values) if values else None,
-            "mean": sum(values) / len(values) if values else None}
-
-
-def fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def phone_for(n: int) -> str:
-    """A valid Russian mobile number, unique per n (+7 912 xxx xx xx)."""
-    return f"+7912{n:07d}"
-
-
-def cpu_times() -> tuple[float, float, float]:
-    """(busy, total, steal) jiffies of the whole machine from /proc/stat (guest time is inside user)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    idle = fields[3] + fields[4]
-    steal = fields[7] if len(fields) > 7 else 0
-    return sum(fields) - idle, sum(fields), steal
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and all its descendants (through /proc/<pid>/task/*/children)."""
-    result, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        result.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-            except OSError:
-                pass
-    return result
-
-
-def proc_cpu_seconds(pids: list[int]) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        rest = stat.rsplit(")", 1)[1].split()
-        total += int(rest[11]) + int(rest[12])  # utime, stime
-    return total / tick
-
-
-def all_process_cpu() -> dict[int, tuple[str, float]]:
-    """pid -> (command line, CPU seconds) of every process visible in /proc."""
-    tick, result = os.sysconf("SC_CLK_TCK"), {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                rest = (d / "stat").read_text().rsplit(")", 1)[1].split()
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:100]
-                result[int(d.name)] = (cmd, (int(rest[11]) + int(rest[12])) / tick)
-            except (OSError, IndexError):
-                pass
-    return result
-
-
-class CpuWatch:
-    """Samples every process's CPU time twice a second, so processes that start and end inside the
-    window are seen too (those shorter than a sample interval are not)."""
-
-    def __init__(self, interval: float = 0.5):
-        self.first = all_process_cpu()
-        self.last = dict(self.first)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True)
-        self._thread.start()
-
-    def _loop(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            self.last.update(all_process_cpu())
-
-    def stop(self) -> dict[int, tuple[str, float]]:
-        """pid -> (command line, CPU seconds used inside the window)."""
-        self._stop.set()
-        self._thread.join()
-        self.last.update(all_process_cpu())
-        return {pid: (cmd, cpu - self.first.get(pid, ("", 0.0))[1]) for pid, (cmd, cpu) in self.last.items()}
-
-
-def pg_sessions() -> int | None:
-    """Sessions ever opened on the bench database (pg_stat_database.sessions, PostgreSQL 14+)."""
-    try:
-        with psycopg.connect(PG_ADMIN_URL) as conn:
-            conn.execute("SELECT pg_stat_clear_snapshot()")
-            row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (DB_NAME,)).fetchone()
-        return int(row[0]) if row and row[0] is not None else None
-    except psycopg.Error:
-        return None
-
-
-def pids_named(name: str) -> list[int]:
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if (d / "comm").read_text().strip() == name:
-                    pids.append(int(d.name))
-            except OSError:
-                pass
-    return pids
-
-
-# --- the slow Bitrix24 stand-in ---------------------------------------------------------------
-class SlowBitrix:
-    """Answers every request after `delay` seconds with a Bitrix24-shaped JSON body; counts them.
-
-    Inbound-webhook URLs (`<base>/<method>.json`): crm.lead.add gets a new id, batch gets an id per
-    command, *.list an empty page, anything else `true`. Enough for a client to finish its step.
-    """
-
-    def __init__(self, delay: float):
-        self.delay, self.count, self._lock = delay, 0, threading.Lock()
-        self.methods: Counter[str] = Counter()
-        self._ids = iter(range(100_001, 10**9))
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def _answer(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with outer._lock:
-                    outer.count += 1
-                    outer.methods[self.path.rsplit("/", 1)[-1].split("?")[0].removesuffix(".json")] += 1
-                start = time.time()
-                time.sleep(outer.delay)
-                body = json.dumps({"result": outer.result_for(self.path, raw),
-                                   "time": {"start": start, "finish": time.time(), "duration": outer.delay}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/rest/1/benchwebhook/"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-
-    def result_for(self, path: str, raw: bytes) -> Any:
-        method = path.rsplit("/", 1)[-1].split("?")[0].removesuffix(".json")
-        with self._lock:
-            if method == "batch":
-                try:
-                    cmd = json.loads(raw or b"{}").get("cmd") or {}
-                except (ValueError, AttributeError):
-                    cmd = {}
-                ids = {key: next(self._ids) for key in cmd}
-                return {"result": ids, "result_error": [], "result_total": [], "result_next": [], "result_time": {}}
-            if method.endswith(".add"):
-                return next(self._ids)
-        return [] if method.endswith(".list") else True
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-# --- processes we start -----------------------------------------------------------------------
-class Proc:
-    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_path: Path):
-        self.name, self.cmd, self.log_path = name, cmd, log_path
-        self._log = open(log_path, "wb")
-        # Own session: a Ctrl-C in the terminal reaches only this script, which stops them in order.
-        self.popen = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
-        self.pid = self.popen.pid
-
-    def tree(self) -> list[int]:
-        return process_tree(self.pid) if self.popen.poll() is None else []
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.popen.poll() is None:
-            children = [p for p in process_tree(self.pid) if p != self.pid]
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                log(f"{self.name} (pid {self.pid}) did not stop in {timeout:.0f} s; SIGKILL")
-                self.popen.kill()
-                self.popen.wait()
-            for child in children:  # only the children this process had; normally gone with it
-                try:
-                    os.kill(child, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self._log.close()
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
 
 
 # --- one lead -----------------------------------------------------------------------------------
@@ -304,31 +65,16 @@ class Sent:
     lead_id: str = ""
 
 
-@dataclass
-class Run:
-    args: argparse.Namespace
-    tmp: Path
-    tag: str = field(default_factory=lambda: secrets.token_hex(4))
-    procs: list[Proc] = field(default_factory=list)
-    vox: FakeVoximplant | None = None
-    bitrix: SlowBitrix | None = None
-    db_created: bool = False
-    web_port: int = 0
-    env: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def prefix(self) -> str:
-        return f"lc-bench-{self.tag}:"
+class Run(Stack):
+    """The stack configured from the command line, which it keeps as `args`."""
 
-
-def call_delay_policy(lo: float, hi: float):
-    rng, lock = random.Random(), threading.Lock()
-
-    def policy(data):
-        with lock:
-            delay = rng.uniform(lo, hi)
-        return always("human", delay=delay)(data)
-    return policy
+    def __init__(self, args: argparse.Namespace, tmp: Path):
+        super().__init__(StackConfig(
+            db_name=DB_NAME, web_workers=args.web_workers, worker_concurrency=args.worker_concurrency,
+            queues=args.queues, beat=args.beat, call_delay=args.call_delay, bitrix_delay=args.bitrix_delay,
+            log_level=args.log_level, keep_db=args.keep_db), tmp)
+        self.args = args
 
 
 def post_lead(port: int, item: Sent, origin: str) -> Sent:
@@ -409,140 +155,6 @@ def wait_for_calls(vox: FakeVoximplant, run: Run, phones: list[str], timeout: fl
         time.sleep(0.05)
 
 
-# --- set-up and tear-down -------------------------------------------------------------------------
-def lock_database_name() -> psycopg.Connection:
-    """Hold a PostgreSQL advisory lock for the whole run: two runs would drop each other's database."""
-    conn = psycopg.connect(PG_ADMIN_URL, autocommit=True)
-    if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (DB_NAME,)).fetchone()[0]:
-        conn.close()
-        raise SystemExit(f"another speed_to_lead run holds {DB_NAME}; wait for it to finish")
-    return conn
-
-
-def drop_database() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
-def create_database() -> None:
-    drop_database()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def manage(run: Run, *argv: str) -> None:
-    cmd = [sys.executable, "manage.py", *argv]
-    result = subprocess.run(cmd, cwd=ROOT, env=run.env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
-
-
-def exe(name: str) -> list[str]:
-    path = BIN / name
-    return [str(path)] if path.exists() else [sys.executable, "-m", name]
-
-
-def start_stack(run: Run) -> None:
-    a = run.args
-    run.web_port = free_port()
-    run.vox = FakeVoximplant(simulate=call_delay_policy(*a.call_delay)).start()
-    credentials = run.vox.write_credentials(run.tmp / "voximplant.json")
-    if a.bitrix_delay is not None:
-        run.bitrix = SlowBitrix(a.bitrix_delay)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BITRIX_", "VOXIMPLANT_", "TELEGRAM_"))}
-    env.update({
-        "DATABASE_URL": DATABASE_URL,
-        "CELERY_BROKER_URL": BROKER_URL,
-        "REDIS_KEY_PREFIX": run.prefix,
-        "LEADCALLER_VAR_DIR": str(run.tmp / "var"),
-        "VOXIMPLANT_API_URL": run.vox.url,
-        "VOXIMPLANT_CREDENTIALS": str(credentials),
-        "VOXIMPLANT_RULE_ID": "1",
-        "VOXIMPLANT_CALLER_ID": "74950000000",
-        "VOXIMPLANT_CALLBACK_SECRET": secrets.token_urlsafe(24),
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{run.web_port}",
-        "CALLING_HOURS": "mon-sun 00:00-24:00",
-        "THROTTLE_PER_IP": "off",
-        "THROTTLE_PER_PHONE": "off",
-        "CALL_MAX_PER_NUMBER": "0",
-        "LOG_LEVEL": a.log_level,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SETTINGS_MODULE": "leadcaller.settings",
-        "PYTHONUNBUFFERED": "1",
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    })
-    if run.bitrix is not None:
-        env["BITRIX_WEBHOOK_URL"] = run.bitrix.url
-    run.env = env
-
-    log(f"creating database {DB_NAME} and migrating")
-    create_database()
-    run.db_created = True
-    manage(run, "migrate", "--noinput")
-    manage(run, "shell", "-c",
-           f"from leads.models import Site; Site.objects.create(domain={SITE_DOMAIN!r}, name='Bench shop')")
-
-    web_cmd = [*exe("gunicorn"), "leadcaller.wsgi", "--bind", f"127.0.0.1:{run.web_port}",
-               "--workers", str(a.web_workers), "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
-    run.procs.append(Proc("web", web_cmd, env, run.tmp / "web.log"))
-    for i in range(a.worker_processes):
-        cmd = [*exe("celery"), "-A", "leadcaller", "worker", "--loglevel", "INFO",
-               "--concurrency", str(a.worker_concurrency[i]), "--hostname", f"bench{i + 1}-{run.tag}@%h"]
-        if a.queues:
-            cmd += ["-Q", a.queues[i]]
-        run.procs.append(Proc(f"worker{i + 1}", cmd, env, run.tmp / f"worker{i + 1}.log"))
-    if a.beat:
-        cmd = [*exe("celery"), "-A", "leadcaller", "beat", "--loglevel", "INFO"]
-        run.procs.append(Proc("beat", cmd, env, run.tmp / "beat.log"))
-    for p in run.procs:
-        log(f"started {p.name} pid {p.pid}: {shlex.join(p.cmd)}")
-
-    deadline = time.monotonic() + 60
-    while True:
-        for p in run.procs:
-            if p.popen.poll() is not None:
-                raise RuntimeError(f"{p.name} exited with {p.popen.returncode}:\n{p.tail()}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", run.web_port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the web server did not answer /healthz with 200 within 60 s")
-        time.sleep(0.2)
-    log(f"web answers /healthz on port {run.web_port}")
-
-
-def stop_stack(run: Run) -> None:
-    for p in reversed(run.procs):
-        try:
-            p.stop()
-            log(f"stopped {p.name} (pid {p.pid}, exit {p.popen.returncode})")
-        except Exception as exc:  # noqa: BLE001  keep cleaning up
-            log(f"could not stop {p.name}: {exc}")
-    if run.vox is not None:
-        run.vox.stop()
-    if run.bitrix is not None:
-        run.bitrix.stop()
-    try:
-        client = redis.Redis.from_url(BROKER_URL)
-        keys = list(client.scan_iter(match=f"{run.prefix}*", count=500))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start:start + 500])
-        log(f"deleted {len(keys)} Redis keys under {run.prefix}")
-    except Exception as exc:  # noqa: BLE001
-        log(f"could not delete Redis keys under {run.prefix}: {exc}")
-    if run.db_created and not run.args.keep_db:
-        try:
-            drop_database()
-            log(f"dropped database {DB_NAME}")
-        except Exception as exc:  # noqa: BLE001
-            log(f"could not drop database {DB_NAME}: {exc}")
-    elif run.db_created:
-        log(f"kept database {DB_NAME} (--keep-db)")
-
 
 # --- analysis ---------------------------------------------------------------------------------------
 def lead_rows(phones: list[str]) -> dict[str, dict[str, Any]]:
@@ -604,50 +216,6 @@ def worker_log_tasks(paths: list[Path]) -> dict[str, dict[str, Any]]:
                 t = tasks.setdefault(m[3], {"name": m[2]})
                 t.update(finished=ts(m[1]), runtime=float(m[4]), lead=m[5])
     return tasks
-
-
-def source_facts() -> dict[str, Any]:
-    """Which code ran: the commit of ROOT and whether its tracked files differ from it."""
-    def git(*argv: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
-        return {"root": str(ROOT), "commit": git("rev-parse", "HEAD"), "subject": git("log", "-1", "--format=%s"),
-                "modified_tracked_files": changed}
-    except (OSError, subprocess.CalledProcessError):
-        return {"root": str(ROOT), "commit": None}
-
-
-def machine_facts() -> dict[str, Any]:
-    facts: dict[str, Any] = {
-        "nproc": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count(),
-        "python": platform.python_version(), "platform": platform.platform(),
-        "loadavg_at_start": os.getloadavg(),
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                facts["cpu_model"] = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                facts["mem_total"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    facts["packages"] = {}
-    for name in ("Django", "djangorestframework", "celery", "kombu", "redis", "gunicorn", "psycopg", "requests"):
-        try:
-            facts["packages"][name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    try:
-        with psycopg.connect(PG_ADMIN_URL) as conn:
-            facts["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
-        facts["redis"] = redis.Redis.from_url(BROKER_URL).info("server").get("redis_version")
-    except Exception:  # noqa: BLE001
-        pass
-    return facts
 
 
 def analyse(run: Run, items: list[Sent], calls: dict[str, list[float]], rows: dict[str, dict[str, Any]],
@@ -867,13 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     machine = machine_facts()
     source = source_facts()
-    lock = lock_database_name()  # released when this process ends, however it ends
+    lock = lock_database_name(DB_NAME)  # released when this process ends, however it ends
     tmp = Path(tempfile.mkdtemp(prefix="lc-bench-"))
     run = Run(args=args, tmp=tmp)
     # SIGTERM is handled like Ctrl-C, so the finally clause below always cleans up.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        start_stack(run)
+        run.start()
         vox = run.vox
         base = random.randrange(0, 9_000_000 - args.leads - args.warmup)
         warm = [Sent(i, phone_for(base + i), 0.0) for i in range(args.warmup)]
@@ -898,14 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"measuring: {len(items)} leads at {args.rate}/s, open loop")
         mono_to_wall = time.time() - time.monotonic()
         busy0, total0, steal0 = cpu_times()
-        trees = {p.name: p.tree() for p in run.procs}
-        groups = {"web": [pid for n, t in trees.items() if n == "web" for pid in t],
-                  "workers": [pid for n, t in trees.items() if n.startswith("worker") for pid in t],
-                  "beat": trees.get("beat", []), "bench (this process)": [os.getpid()],
-                  "postgres (all)": pids_named("postgres"), "redis-server (all)": pids_named("redis-server")}
+        groups = run.cpu_groups()
         cpu0 = {k: proc_cpu_seconds(v) for k, v in groups.items()}
         watch = CpuWatch()
-        sessions0 = pg_sessions()
+        sessions0 = pg_sessions(DB_NAME)
         w0 = time.monotonic()
         send_open_loop(run, items, args.rate)
         log("all sent; waiting for StartScenarios")
@@ -917,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         ours = {pid for pids in groups.values() for pid in pids} | {p for proc in run.procs for p in proc.tree()}
         used = watch.stop()
         time.sleep(1.0)  # PostgreSQL flushes its session counters about once a second
-        sessions1 = pg_sessions()
+        sessions1 = pg_sessions(DB_NAME)
         # Someone else's work on this machine during the window makes the figures worthless: say so.
         foreign = sorted(((cpu_s, cmd) for pid, (cmd, cpu_s) in used.items() if pid not in ours), reverse=True)
         foreign = [{"core_s": round(c, 2), "cmd": cmd} for c, cmd in foreign if c >= 0.3]
@@ -957,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
-        stop_stack(run)
+        run.stop()
         if args.keep_logs:
             args.keep_logs.mkdir(parents=True, exist_ok=True)
             for p in run.procs:

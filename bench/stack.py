@@ -1,0 +1,511 @@
+"""What the benchmarks share: the production processes on a fresh database, and the machine's facts.
+
+`Stack` starts the Procfile's lines (gunicorn, `celery worker`, `celery beat`) on a PostgreSQL
+database of its own (dropped first) and a random Redis key prefix, with VoxImplant faked in this
+process (tests/fakes/voximplant.py) and, on request, a slow Bitrix24 stand-in; `stop()` ends the
+processes by pid and removes the database and the keys. Also: percentiles, CPU accounting from
+/proc, the commit and machine facts every report prints. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+import redis  # noqa: E402
+
+from tests.fakes.voximplant import FakeVoximplant, always  # noqa: E402
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+BROKER_URL = "redis://127.0.0.1:6379/0"
+SITE_DOMAIN = "bench.example"
+BIN = Path(sys.executable).parent
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- small helpers ----------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default); None for no values."""
+    if not values:
+        return None
+    data = sorted(values)
+    pos = (len(data) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(data) - 1)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    return {"n": len(values), **{f"p{q}": percentile(values, q) for q in (50, 90, 99)},
+            "min": min(values) if values else None, "max": max(values) if values else None,
+            "mean": sum(values) / len(values) if values else None}
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def phone_for(n: int) -> str:
+    """A valid Russian mobile number, unique per n (+7 912 xxx xx xx)."""
+    return f"+7912{n:07d}"
+
+
+def cpu_times() -> tuple[float, float, float]:
+    """(busy, total, steal) jiffies of the whole machine from /proc/stat (guest time is inside user)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    steal = fields[7] if len(fields) > 7 else 0
+    return sum(fields) - idle, sum(fields), steal
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and all its descendants (through /proc/<pid>/task/*/children)."""
+    result, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        result.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                pass
+    return result
+
+
+def proc_cpu_seconds(pids: list[int]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        rest = stat.rsplit(")", 1)[1].split()
+        total += int(rest[11]) + int(rest[12])  # utime, stime
+    return total / tick
+
+
+def all_process_cpu() -> dict[int, tuple[str, float]]:
+    """pid -> (command line, CPU seconds) of every process visible in /proc."""
+    tick, result = os.sysconf("SC_CLK_TCK"), {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                rest = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:100]
+                result[int(d.name)] = (cmd, (int(rest[11]) + int(rest[12])) / tick)
+            except (OSError, IndexError):
+                pass
+    return result
+
+
+class CpuWatch:
+    """Samples every process's CPU time twice a second, so processes that start and end inside the
+    window are seen too (those shorter than a sample interval are not)."""
+
+    def __init__(self, interval: float = 0.5):
+        self.first = all_process_cpu()
+        self.last = dict(self.first)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.last.update(all_process_cpu())
+
+    def stop(self) -> dict[int, tuple[str, float]]:
+        """pid -> (command line, CPU seconds used inside the window)."""
+        self._stop.set()
+        self._thread.join()
+        self.last.update(all_process_cpu())
+        return {pid: (cmd, cpu - self.first.get(pid, ("", 0.0))[1]) for pid, (cmd, cpu) in self.last.items()}
+
+
+def pg_sessions(db_name: str) -> int | None:
+    """Sessions ever opened on a database (pg_stat_database.sessions, PostgreSQL 14+)."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL) as conn:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (db_name,)).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+    except psycopg.Error:
+        return None
+
+
+def pids_named(name: str) -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() == name:
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
+
+# --- the slow Bitrix24 stand-in ---------------------------------------------------------------
+class SlowBitrix:
+    """Answers every request after `delay` seconds with a Bitrix24-shaped JSON body; counts them.
+
+    Inbound-webhook URLs (`<base>/<method>.json`): crm.lead.add gets a new id, batch gets an id per
+    command, *.list an empty page, anything else `true`. Enough for a client to finish its step.
+    """
+
+    def __init__(self, delay: float):
+        self.delay, self.count, self._lock = delay, 0, threading.Lock()
+        self.methods: Counter[str] = Counter()
+        self._ids = iter(range(100_001, 10**9))
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def _answer(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with outer._lock:
+                    outer.count += 1
+                    outer.methods[self.path.rsplit("/", 1)[-1].split("?")[0].removesuffix(".json")] += 1
+                start = time.time()
+                time.sleep(outer.delay)
+                body = json.dumps({"result": outer.result_for(self.path, raw),
+                                   "time": {"start": start, "finish": time.time(), "duration": outer.delay}}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/rest/1/benchwebhook/"
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+
+    def result_for(self, path: str, raw: bytes) -> Any:
+        method = path.rsplit("/", 1)[-1].split("?")[0].removesuffix(".json")
+        with self._lock:
+            if method == "batch":
+                try:
+                    cmd = json.loads(raw or b"{}").get("cmd") or {}
+                except (ValueError, AttributeError):
+                    cmd = {}
+                ids = {key: next(self._ids) for key in cmd}
+                return {"result": ids, "result_error": [], "result_total": [], "result_next": [], "result_time": {}}
+            if method.endswith(".add"):
+                return next(self._ids)
+        return [] if method.endswith(".list") else True
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- processes we start -----------------------------------------------------------------------
+class Proc:
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log_path: Path):
+        self.name, self.cmd, self.log_path = name, cmd, log_path
+        self._log = open(log_path, "wb")
+        # Own session: a Ctrl-C in the terminal reaches only this script, which stops them in order.
+        self.popen = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        self.pid = self.popen.pid
+
+    def tree(self) -> list[int]:
+        return process_tree(self.pid) if self.popen.poll() is None else []
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.popen.poll() is None:
+            children = [p for p in process_tree(self.pid) if p != self.pid]
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log(f"{self.name} (pid {self.pid}) did not stop in {timeout:.0f} s; SIGKILL")
+                self.popen.kill()
+                self.popen.wait()
+            for child in children:  # only the children this process had; normally gone with it
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self._log.close()
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+def call_delay_policy(lo: float, hi: float):
+    rng, lock = random.Random(), threading.Lock()
+
+    def policy(data):
+        with lock:
+            delay = rng.uniform(lo, hi)
+        return always("human", delay=delay)(data)
+    return policy
+
+
+
+# --- set-up and tear-down -------------------------------------------------------------------------
+def lock_database_name(db_name: str) -> psycopg.Connection:
+    """Hold a PostgreSQL advisory lock for the whole run: two runs would drop each other's database."""
+    conn = psycopg.connect(PG_ADMIN_URL, autocommit=True)
+    if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (db_name,)).fetchone()[0]:
+        conn.close()
+        raise SystemExit(f"another benchmark run holds {db_name}; wait for it to finish")
+    return conn
+
+
+def drop_database(db_name: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+
+
+def create_database(db_name: str) -> None:
+    drop_database(db_name)
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {db_name}")
+
+
+def exe(name: str) -> list[str]:
+    path = BIN / name
+    return [str(path)] if path.exists() else [sys.executable, "-m", name]
+
+
+@dataclass
+class StackConfig:
+    db_name: str
+    web_workers: int = 2
+    worker_concurrency: list[int] = field(default_factory=lambda: [4])  # one entry per `celery worker`
+    queues: list[str] | None = None  # one -Q value per worker process; None: every queue
+    beat: bool = True
+    call_delay: tuple[float, float] = (1.0, 3.0)
+    bitrix_delay: float | None = None
+    log_level: str = "WARNING"
+    keep_db: bool = False
+    settings_module: str = "leadcaller.settings"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class Stack:
+    """The Procfile's processes on their own database and Redis key prefix, fakes in this process."""
+
+    def __init__(self, config: StackConfig, tmp: Path):
+        self.config, self.tmp = config, tmp
+        self.tag = secrets.token_hex(4)
+        self.procs: list[Proc] = []
+        self.vox: FakeVoximplant | None = None
+        self.bitrix: SlowBitrix | None = None
+        self.db_created = False
+        self.web_port = 0
+        self.env: dict[str, str] = {}
+
+    @property
+    def prefix(self) -> str:
+        return f"lc-bench-{self.tag}:"
+
+    @property
+    def db_url(self) -> str:
+        """For psycopg in this process."""
+        return f"postgresql://postgres@127.0.0.1:5432/{self.config.db_name}"
+
+    def manage(self, *argv: str) -> None:
+        cmd = [sys.executable, "manage.py", *argv]
+        result = subprocess.run(cmd, cwd=ROOT, env=self.env, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"{shlex.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
+
+    def start(self) -> None:
+        c = self.config
+        self.web_port = free_port()
+        self.vox = FakeVoximplant(simulate=call_delay_policy(*c.call_delay)).start()
+        credentials = self.vox.write_credentials(self.tmp / "voximplant.json")
+        if c.bitrix_delay is not None:
+            self.bitrix = SlowBitrix(c.bitrix_delay)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BITRIX_", "VOXIMPLANT_", "TELEGRAM_"))}
+        env.update({
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{c.db_name}",
+            "CELERY_BROKER_URL": BROKER_URL,
+            "REDIS_KEY_PREFIX": self.prefix,
+            "LEADCALLER_VAR_DIR": str(self.tmp / "var"),
+            "VOXIMPLANT_API_URL": self.vox.url,
+            "VOXIMPLANT_CREDENTIALS": str(credentials),
+            "VOXIMPLANT_RULE_ID": "1",
+            "VOXIMPLANT_CALLER_ID": "74950000000",
+            "VOXIMPLANT_CALLBACK_SECRET": secrets.token_urlsafe(24),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.web_port}",
+            "CALLING_HOURS": "mon-sun 00:00-24:00",
+            "THROTTLE_PER_IP": "off",
+            "THROTTLE_PER_PHONE": "off",
+            "CALL_MAX_PER_NUMBER": "0",
+            "LOG_LEVEL": c.log_level,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SETTINGS_MODULE": c.settings_module,
+            "PYTHONUNBUFFERED": "1",
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            **c.extra_env,
+        })
+        if self.bitrix is not None:
+            env["BITRIX_WEBHOOK_URL"] = self.bitrix.url
+        self.env = env
+
+        log(f"creating database {c.db_name} and migrating")
+        create_database(c.db_name)
+        self.db_created = True
+        self.manage("migrate", "--noinput")
+        self.manage("shell", "-c",
+                    f"from leads.models import Site; Site.objects.create(domain={SITE_DOMAIN!r}, name='Bench shop')")
+
+        web_cmd = [*exe("gunicorn"), "leadcaller.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
+                   "--workers", str(c.web_workers), "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
+        self.procs.append(Proc("web", web_cmd, env, self.tmp / "web.log"))
+        for i, concurrency in enumerate(c.worker_concurrency):
+            cmd = [*exe("celery"), "-A", "leadcaller", "worker", "--loglevel", "INFO",
+                   "--concurrency", str(concurrency), "--hostname", f"bench{i + 1}-{self.tag}@%h"]
+            if c.queues:
+                cmd += ["-Q", c.queues[i]]
+            self.procs.append(Proc(f"worker{i + 1}", cmd, env, self.tmp / f"worker{i + 1}.log"))
+        if c.beat:
+            cmd = [*exe("celery"), "-A", "leadcaller", "beat", "--loglevel", "INFO"]
+            self.procs.append(Proc("beat", cmd, env, self.tmp / "beat.log"))
+        for p in self.procs:
+            log(f"started {p.name} pid {p.pid}: {shlex.join(p.cmd)}")
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            for p in self.procs:
+                if p.popen.poll() is not None:
+                    raise RuntimeError(f"{p.name} exited with {p.popen.returncode}:\n{p.tail()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=5)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the web server did not answer /healthz with 200 within {timeout:.0f} s")
+            time.sleep(0.2)
+        log(f"web answers /healthz on port {self.web_port}")
+
+    def stop(self) -> None:
+        db_name = self.config.db_name
+        for p in reversed(self.procs):
+            try:
+                p.stop()
+                log(f"stopped {p.name} (pid {p.pid}, exit {p.popen.returncode})")
+            except Exception as exc:  # noqa: BLE001  keep cleaning up
+                log(f"could not stop {p.name}: {exc}")
+        if self.vox is not None:
+            self.vox.stop()
+        if self.bitrix is not None:
+            self.bitrix.stop()
+        try:
+            client = redis.Redis.from_url(BROKER_URL)
+            keys = list(client.scan_iter(match=f"{self.prefix}*", count=500))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start:start + 500])
+            log(f"deleted {len(keys)} Redis keys under {self.prefix}")
+        except Exception as exc:  # noqa: BLE001
+            log(f"could not delete Redis keys under {self.prefix}: {exc}")
+        if self.db_created and not self.config.keep_db:
+            try:
+                drop_database(db_name)
+                log(f"dropped database {db_name}")
+            except Exception as exc:  # noqa: BLE001
+                log(f"could not drop database {db_name}: {exc}")
+        elif self.db_created:
+            log(f"kept database {db_name} (--keep-db)")
+
+    def cpu_groups(self) -> dict[str, list[int]]:
+        """Process groups whose CPU time a report splits: ours by role, PostgreSQL and Redis whole."""
+        trees = {p.name: p.tree() for p in self.procs}
+        return {"web": trees.get("web", []),
+                "workers": [pid for n, t in trees.items() if n.startswith("worker") for pid in t],
+                "beat": trees.get("beat", []), "bench (this process)": [os.getpid()],
+                "postgres (all)": pids_named("postgres"), "redis-server (all)": pids_named("redis-server")}
+
+
+
+def source_facts() -> dict[str, Any]:
+    """Which code ran: the commit of ROOT and whether its tracked files differ from it."""
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
+        return {"root": str(ROOT), "commit": git("rev-parse", "HEAD"), "subject": git("log", "-1", "--format=%s"),
+                "modified_tracked_files": changed}
+    except (OSError, subprocess.CalledProcessError):
+        return {"root": str(ROOT), "commit": None}
+
+
+def machine_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = {
+        "nproc": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count(),
+        "python": platform.python_version(), "platform": platform.platform(),
+        "loadavg_at_start": os.getloadavg(),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                facts["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                facts["mem_total"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    facts["packages"] = {}
+    for name in ("Django", "djangorestframework", "celery", "kombu", "redis", "gunicorn", "psycopg", "requests"):
+        try:
+            facts["packages"][name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    try:
+        with psycopg.connect(PG_ADMIN_URL) as conn:
+            facts["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]
+        facts["redis"] = redis.Redis.from_url(BROKER_URL).info("server").get("redis_version")
+    except Exception:  # noqa: BLE001
+        pass
+    return facts
+
