@@ -24,16 +24,10 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-## Start web, worker and beat (the Procfile) on embedded defaults, or on what .env / the environment say.
+## Start web, worker and beat (the Procfile) on embedded defaults, or on what .env / the environment say,
+## plus local simulators of the providers that have no credentials (demo/launcher.py prints which).
 run: migrate
-	@echo ""
-	@echo "  Leadcaller is starting:"
-	@echo "    demo form      http://localhost:$(PORT)/"
-	@echo "    intake API     http://localhost:$(PORT)/api/v1/leads/   (docs: http://localhost:$(PORT)/api/docs/)"
-	@echo "    admin          http://localhost:$(PORT)/admin/          (create a login: $(BIN)/python manage.py createsuperuser)"
-	@echo "    health         http://localhost:$(PORT)/healthz"
-	@echo ""
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start --procfile Procfile --port $(PORT)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m demo.launcher --port $(PORT)
 
 ## Run the whole suite: Python tests (pytest) and the VoxEngine scenario's tests (node), when present.
 test: install-dev

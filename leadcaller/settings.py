@@ -39,6 +39,9 @@ DEBUG = config.read(env.bool, "DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 PUBLIC_BASE_URL = config.url("PUBLIC_BASE_URL", env.str("PUBLIC_BASE_URL", default="http://localhost:8000"))
 CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
+# Set by `make run` (demo/launcher.py) when it runs provider simulators: their state, for /demo/.
+# Unset, the /demo/ page does not exist.
+DEMO_SIMULATORS_URL = env.str("DEMO_SIMULATORS_URL", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -4,6 +4,7 @@ from django.templatetags.static import static
 from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from demo.views import demo_page
 from leadcaller.health import healthz
 from leads.api import LeadIntakeView
 from leads.admin_views import integrations_view
@@ -18,6 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("demo/", demo_page, name="demo"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/integrations/", admin.site.admin_view(integrations_view), name="admin-integrations"),
     path("admin/", admin.site.urls),

@@ -184,13 +184,16 @@ class FakeVoximplant(LocalHttpFake):
         error_status: int = 200,  # HTTP status sent with {"error": ...}; the real one is unconfirmed
         latency: float = 0.0,
         verbose: bool = False,
+        private_key_pem: str | None = None,  # the service account's key (a fresh one when omitted)
+        key_id: str | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.account_id = account_id
         self.account_email = f"fake-{account_id}@example.com"
         self.api_key = api_key or secrets.token_hex(16)
-        self.key_id = str(uuid.uuid4())
-        self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key_id = key_id or str(uuid.uuid4())
+        self._private_key = (serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+                             if private_key_pem else rsa.generate_private_key(public_exponent=65537, key_size=2048))
         self.rule_ids: set[int] = set(rule_ids)
         self.rule_names: dict[str, int] = {f"rule-{rid}": rid for rid in self.rule_ids}
         self.application_id, self.application_name = application_id, application_name

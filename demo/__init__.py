@@ -1,0 +1,1 @@
+"""The demo that `make run` starts: local simulators for the providers that have no credentials."""
