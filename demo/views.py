@@ -23,7 +23,7 @@ LEADS_SHOWN = 10
 
 
 def demo_page(request: HttpRequest) -> HttpResponse:
-    if not settings.DEMO_SIMULATORS_URL or not _may_see(request):
+    if not settings.DEMO_SIMULATORS_URL or not may_see(request):
         raise Http404
     state, error = _state(settings.DEMO_SIMULATORS_URL)
     context = {
@@ -37,8 +37,9 @@ def demo_page(request: HttpRequest) -> HttpResponse:
     return render(request, "demo/simulators.html", context)
 
 
-def _may_see(request: HttpRequest) -> bool:
-    if request.user.is_authenticated and request.user.is_staff:
+def may_see(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
         return True
     try:
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback

@@ -35,6 +35,15 @@ def test_no_demo_page_for_a_visitor_from_another_machine(client, settings):
     assert client.get("/demo/", REMOTE_ADDR="203.0.113.7").status_code == 404
 
 
+def test_pages_link_the_simulators_only_while_they_run(client, settings):
+    settings.DEMO_SIMULATORS_URL = ""
+    assert 'href="/demo/"' not in client.get("/").content.decode()
+
+    settings.DEMO_SIMULATORS_URL = "http://127.0.0.1:9/state.json"
+    assert 'href="/demo/"' in client.get("/").content.decode()
+    assert 'href="/demo/"' not in client.get("/", REMOTE_ADDR="203.0.113.7").content.decode()
+
+
 @pytest.mark.django_db
 def test_page_says_when_the_simulators_do_not_answer(client, settings):
     settings.DEMO_SIMULATORS_URL = f"http://127.0.0.1:{free_ports(1)[0]}/state.json"
