@@ -255,9 +255,9 @@ class BitrixAuthAdmin(admin.ModelAdmin):
 
 @admin.register(IntakeCounter)
 class IntakeCounterAdmin(admin.ModelAdmin):
-    list_display = ("day", "site", "kind", "count")
+    list_display = ("slot", "site", "kind", "count")
     list_filter = ("kind", "site")
-    date_hierarchy = "day"
+    date_hierarchy = "slot"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -248,6 +250,11 @@ class Lead(models.Model):
     notify_due_at = models.DateTimeField(null=True, blank=True)
     notify_tries = models.PositiveSmallIntegerField(default=0)
     notify_queued_at = models.DateTimeField(null=True, blank=True)
+    # Kept by the call step for the dashboard (dashboard/stats.py), so its figures need no join
+    # over call attempts: when the first attempt was written, and the outcome of the latest
+    # attempt that has one.
+    first_dial_at = models.DateTimeField(_("first dialled"), null=True, blank=True)
+    last_call_outcome = models.CharField(_("last call outcome"), max_length=10, blank=True)
 
     class Meta:
         verbose_name = _("lead")
@@ -322,14 +329,18 @@ class LeadEvent(models.Model):
 
 
 class IntakeCounter(models.Model):
-    """Daily counts of posts that left no lead behind (duplicates, honeypot hits, throttled)."""
+    """Counts of posts that left no lead behind (duplicates, honeypot hits, throttled), per quarter hour.
+
+    Quarter hours (in UTC) add up to a day in any time zone, including those 30 or 45 minutes off
+    the hour, so the dashboard counts each day in the site's or the user's zone.
+    """
 
     class Kind(models.TextChoices):
         DUPLICATE = "duplicate", _("duplicate")
         HONEYPOT = "honeypot", _("honeypot")
         THROTTLED = "throttled", _("throttled")
 
-    day = models.DateField()
+    slot = models.DateTimeField(_("quarter hour from"))
     site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     count = models.PositiveIntegerField(default=0)
@@ -338,9 +349,16 @@ class IntakeCounter(models.Model):
         verbose_name = _("intake counter")
         verbose_name_plural = _("intake counters")
         constraints = [
-            models.UniqueConstraint(fields=["day", "site", "kind"], name="intake_counter_unique"),
-            models.UniqueConstraint(fields=["day", "kind"], condition=Q(site=None), name="intake_counter_unique_nosite"),
+            models.UniqueConstraint(fields=["slot", "site", "kind"], name="intake_counter_slot_unique"),
+            models.UniqueConstraint(fields=["slot", "kind"], condition=Q(site=None),
+                                    name="intake_counter_slot_unique_nosite"),
         ]
+
+    @classmethod
+    def slot_of(cls, moment: datetime) -> datetime:
+        """The start of the quarter hour holding `moment`, in UTC."""
+        moment = moment.astimezone(dt_timezone.utc)
+        return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
 
 
 class RateBucket(models.Model):

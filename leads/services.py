@@ -167,13 +167,13 @@ def lead_outcome_announce(*, lead: Lead) -> None:
 
 
 def intake_count(*, kind: str, site: Site | None) -> None:
-    """Add one to today's counter; safe under concurrent posts."""
-    day = timezone.localdate()
-    counters = IntakeCounter.objects.filter(day=day, site=site, kind=kind)
+    """Add one to the current quarter hour's counter; safe under concurrent posts."""
+    slot = IntakeCounter.slot_of(timezone.now())
+    counters = IntakeCounter.objects.filter(slot=slot, site=site, kind=kind)
     if counters.update(count=F("count") + 1):
         return
     try:
         with transaction.atomic():
-            IntakeCounter.objects.create(day=day, site=site, kind=kind, count=1)
+            IntakeCounter.objects.create(slot=slot, site=site, kind=kind, count=1)
     except IntegrityError:
         counters.update(count=F("count") + 1)

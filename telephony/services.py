@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -87,6 +88,7 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
         number = lead.call_attempts.count() + 1
         attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone)
         Lead.objects.filter(pk=lead.pk, call_ignore_hours=True).update(call_ignore_hours=False)
+        Lead.objects.filter(pk=lead.pk, first_dial_at=None).update(first_dial_at=attempt.created_at)
         attempt.custom_data = _custom_data(attempt, cfg)
         attempt.save(update_fields=["custom_data"])
     return _start(client, attempt, cfg)
@@ -207,6 +209,9 @@ def call_result_record(result: CallResult) -> str:
         attempt.session_id = attempt.session_id or result.session_id
         attempt.save()
         lead = attempt.lead
+        # A late result of an older attempt does not hide a newer attempt's outcome.
+        newer = CallAttempt.objects.filter(lead=lead, number__gt=attempt.number).exclude(outcome="")
+        Lead.objects.filter(pk=lead.pk).exclude(Exists(newer)).update(last_call_outcome=result.result)
         lead_services.lead_event_add(
             lead=lead, kind=LeadEvent.Kind.CALL_RESULT, step="call",
             message=f"{attempt.get_outcome_display()}" + (f": {result.detail}" if result.detail else ""),

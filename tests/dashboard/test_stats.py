@@ -26,9 +26,13 @@ def lead_at(when: datetime, **fields) -> Lead:
 
 
 def called(lead: Lead, outcome: str, after_seconds: float, number: int = 1) -> None:
+    """A finished call attempt, and the lead's call columns as the call step leaves them."""
+    at = lead.created_at + timedelta(seconds=after_seconds)
     attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone, status="finished",
                                          outcome=outcome)
-    CallAttempt.objects.filter(pk=attempt.pk).update(created_at=lead.created_at + timedelta(seconds=after_seconds))
+    CallAttempt.objects.filter(pk=attempt.pk).update(created_at=at)
+    Lead.objects.filter(pk=lead.pk, first_dial_at=None).update(first_dial_at=at)
+    Lead.objects.filter(pk=lead.pk).update(last_call_outcome=outcome)
 
 
 @pytest.fixture
@@ -54,8 +58,11 @@ def shop():
     called(leads["a3"], "no_answer", 6)
     called(leads["a3"], "voicemail", 1200, number=2)
     called(leads["b1"], "human", 10)
-    IntakeCounter.objects.create(day=datetime(2026, 11, 25).date(), site=one, kind="duplicate", count=3)
-    IntakeCounter.objects.create(day=datetime(2026, 11, 24).date(), site=one, kind="duplicate", count=9)
+    # Refused duplicates: 2 + 1 in the Moscow day; 9 a quarter hour before it, 4 at its end.
+    IntakeCounter.objects.create(slot=day, site=one, kind="duplicate", count=2)
+    IntakeCounter.objects.create(slot=day + timedelta(hours=23, minutes=45), site=one, kind="duplicate", count=1)
+    IntakeCounter.objects.create(slot=day - timedelta(minutes=15), site=one, kind="duplicate", count=9)
+    IntakeCounter.objects.create(slot=day + timedelta(days=1), site=one, kind="duplicate", count=4)
     return {"partners": (a, b), "sites": (one, two), "leads": leads,
             "period": stats.Period(day, day + timedelta(days=1), MOSCOW)}
 
