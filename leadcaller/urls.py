@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.templatetags.static import static
 from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -23,4 +23,5 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/integrations/", admin.site.admin_view(integrations_view), name="admin-integrations"),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("dashboard.urls")),
 ]

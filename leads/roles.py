@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.apps import apps as django_apps
 
+# Who may open the dashboard (dashboard/views.py), besides superusers.
+DASHBOARD_GROUPS = ("managers", "administrators")
 MANAGERS = {
     "leads": ["view_lead", "change_lead", "handle_lead", "view_manuallead", "view_leadevent", "view_site",
               "view_partner", "view_partnerrule", "view_intakecounter"],

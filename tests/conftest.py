@@ -99,6 +99,34 @@ def celery_worker(transactional_db, tmp_path):
 
 
 @pytest.fixture
+def browser(tmp_path):
+    """Debian's headless Chromium through Selenium, started for the test and quit after it.
+
+    Skips the test when `chromium` and `chromium-driver` are not installed (.ci/run installs them).
+    Console messages are kept: `browser.get_log("browser")`.
+    """
+    import shutil
+
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
 def groups(db):
     """The managers and administrators groups (a transactional test's flush removes what the migration made)."""
     from leads.roles import groups_ensure

@@ -1,37 +1,13 @@
-"""End to end in a real browser (Debian's headless Chromium, started by the test): a manager logs
-in, opens the needs-attention queue and marks a lead handled."""
+"""End to end in a real browser (Debian's headless Chromium, started by the `browser` fixture in
+tests/conftest.py): a manager logs in, opens the needs-attention queue and marks a lead handled."""
 
 from __future__ import annotations
-
-import shutil
 
 import pytest
 from django.contrib.auth.models import Group, User
 
 from leads.models import Lead
 from tests.factories import LeadFactory
-
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them)")
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,17 @@
+from django.contrib.auth.views import LoginView
+from django.urls import path, reverse_lazy
+
+from dashboard import views
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", views.DashboardPage.as_view(), name="index"),
+    # Managers need not be staff: they log in here rather than at the admin's staff-only login.
+    path("login/", LoginView.as_view(template_name="dashboard/login.html", next_page=reverse_lazy("dashboard:index")),
+         name="login"),
+    path("charts/series/", views.SeriesChart.as_view(), name="series"),
+    path("charts/outcomes/", views.OutcomeChart.as_view(), name="outcomes"),
+    path("charts/partner-sums/", views.PartnerSumChart.as_view(), name="partner-sums"),
+    path("partners.csv", views.PartnerCsv.as_view(), name="partners-csv"),
+    path("sites.csv", views.SiteCsv.as_view(), name="sites-csv"),
+]

@@ -1,0 +1,227 @@
+"""The dashboard's page, chart JSON and CSV: who may see them, and that they show the filtered numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from dashboard.filters import DashboardFilter
+from leads.models import Lead
+from tests.dashboard.test_stats import called, lead_at
+from tests.factories import PartnerFactory, SiteFactory
+
+pytestmark = pytest.mark.django_db
+MOSCOW = ZoneInfo("Europe/Moscow")
+URLS = ["/dashboard/", "/dashboard/charts/series/", "/dashboard/charts/outcomes/", "/dashboard/charts/partner-sums/",
+        "/dashboard/partners.csv", "/dashboard/sites.csv"]
+
+
+def user_in(group: str | None, **fields) -> User:
+    user = User.objects.create_user(f"user-{group}-{User.objects.count()}", **fields)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def manager(client, groups):
+    client.force_login(user_in("managers"))
+    return client
+
+
+@pytest.fixture
+def shop():
+    """Yesterday and today in Moscow: a RUB site and a USD site, two partners."""
+    now = timezone.now().astimezone(MOSCOW)
+    today = datetime(now.year, now.month, now.day, tzinfo=MOSCOW)
+    rub, usd = SiteFactory(name="Rub shop", time_zone="Europe/Moscow"), SiteFactory(name="Usd shop", currency="USD")
+    acme, beta = PartnerFactory(name="Acme"), PartnerFactory(name="Beta")
+    leads = [
+        lead_at(today + timedelta(minutes=1), site=rub, partner=acme, status="reached",
+                order_amount=Decimal("1000.00"), currency="RUB"),
+        lead_at(today + timedelta(minutes=2), site=usd, partner=acme, status="manual",
+                order_amount=Decimal("20.00"), currency="USD"),
+        lead_at(today - timedelta(minutes=1), site=rub, partner=beta, status="reached",  # yesterday, 23:59
+                order_amount=Decimal("7.00"), currency="RUB"),
+    ]
+    called(leads[0], "human", 3)
+    called(leads[1], "voicemail", 5)
+    called(leads[2], "human", 9)
+    return {"today": today, "sites": (rub, usd), "partners": (acme, beta), "leads": leads}
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_anonymous_visitors_are_sent_to_the_login_page(client, url):
+    response = client.get(url)
+
+    assert response.status_code == 302 and response["Location"].startswith("/dashboard/login/?next=/dashboard/")
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_staff_outside_the_managers_and_administrators_groups_get_403(client, groups, url):
+    client.force_login(user_in(None, is_staff=True))
+
+    assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("group, staff", [("managers", False), ("managers", True), ("administrators", True)])
+def test_managers_without_admin_rights_and_administrators_see_the_dashboard(client, groups, group, staff):
+    client.force_login(user_in(group, is_staff=staff))
+
+    assert all(client.get(url).status_code == 200 for url in URLS)
+
+
+def test_the_page_is_sent_with_a_strict_content_security_policy_and_no_inline_script(manager):
+    response = manager.get("/dashboard/")
+
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "default-src 'self'" in policy
+    html = response.content.decode()
+    assert "<script>" not in html and "<script src=" in html and "cdn" not in html.lower()
+    assert "/static/vendor/chartjs/chart.umd.min.js" in html and "/static/js/dashboard.js" in html
+
+
+def test_vendored_chartjs_is_served_from_our_static_files(client):
+    response = client.get("/static/vendor/chartjs/chart.umd.min.js")
+
+    assert response.status_code == 200
+    assert b"Chart.js v4" in b"".join(response.streaming_content)
+
+
+def test_today_counts_only_leads_since_midnight_in_the_sites_zone(manager, shop):
+    rub, _usd = shop["sites"]
+    response = manager.get("/dashboard/", {"range": "today", "site": rub.pk})
+
+    totals = response.context["totals"]
+    assert (totals["leads"], totals["reached"]) == (1, 1)
+    assert totals["order_sums"] == {"RUB": {"sum": Decimal("1000.00"), "orders": 1}}
+    assert response.context["period"].tz.key == "Europe/Moscow"
+
+
+def test_the_users_time_zone_moves_the_day_edge(manager, shop):
+    in_moscow = manager.get("/dashboard/", {"range": "today", "tz": "Europe/Moscow"}).context["totals"]
+    in_samara = manager.get("/dashboard/", {"range": "today", "tz": "Europe/Samara"}).context["totals"]
+
+    assert in_moscow["leads"] == 2
+    assert in_samara["leads"] == 3  # Samara is an hour ahead: yesterday's 23:59 is today's 00:59 there
+
+
+def test_presets_are_ranges_of_whole_days_ending_today():
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=MOSCOW)
+    periods = {preset: DashboardFilter({"range": preset, "tz": "Europe/Moscow"}).period(now=now)
+               for preset in ("today", "7", "30")}
+    default = DashboardFilter({}).period(now=now)
+
+    assert periods["today"].start == datetime(2026, 3, 10, tzinfo=MOSCOW)
+    assert periods["7"].start == datetime(2026, 3, 4, tzinfo=MOSCOW)
+    assert periods["30"].start == datetime(2026, 2, 9, tzinfo=MOSCOW)
+    assert {period.end for period in periods.values()} == {datetime(2026, 3, 11, tzinfo=MOSCOW)}
+    assert default.end - default.start == timedelta(days=7)
+
+
+def test_a_custom_range_includes_its_last_day_and_must_be_in_order():
+    form = DashboardFilter({"range": "custom", "start": "2026-03-29", "end": "2026-03-30", "tz": "Europe/London"})
+    backwards = DashboardFilter({"range": "custom", "start": "2026-03-30", "end": "2026-03-29"})
+
+    period = form.period()
+    assert (period.start.isoformat(), period.end.isoformat()) == ("2026-03-29T00:00:00+00:00",
+                                                                 "2026-03-31T00:00:00+01:00")
+    assert not backwards.is_valid() and not DashboardFilter({"range": "custom"}).is_valid()
+
+
+def test_charts_answer_400_for_a_filter_that_is_not_valid(manager):
+    response = manager.get("/dashboard/charts/series/", {"range": "custom", "start": "2026-01-02", "end": "2026-01-01"})
+
+    assert response.status_code == 400
+
+
+def test_the_series_chart_has_every_day_with_zeros_and_both_datasets(manager, shop):
+    response = manager.get("/dashboard/charts/series/", {"range": "7", "tz": "Europe/Moscow"})
+
+    data = response.json()
+    assert len(data["labels"]) == 7
+    leads, reached = (dataset["data"] for dataset in data["datasets"])
+    assert (leads[-2:], reached[-2:], sum(leads[:-2])) == ([1, 2], [1, 1], 0)
+    assert [dataset["label"] for dataset in data["datasets"]] == ["Leads", "Reached"]
+
+
+def test_a_one_day_series_is_per_hour_in_the_zone(manager, shop):
+    data = manager.get("/dashboard/charts/series/", {"range": "today", "tz": "Europe/Moscow"}).json()
+
+    assert data["labels"][:2] == ["00:00", "01:00"] and len(data["labels"]) == 24
+    assert data["datasets"][0]["data"][0] == 2 and sum(data["datasets"][0]["data"]) == 2
+
+
+def test_the_outcome_chart_counts_leads_by_their_latest_call(manager, shop):
+    data = manager.get("/dashboard/charts/outcomes/", {"range": "7", "tz": "Europe/Moscow"}).json()
+
+    assert dict(zip(data["labels"], data["datasets"][0]["data"])) == {"answered by a person": 2, "voicemail": 1}
+
+
+def test_partner_sums_are_one_dataset_per_currency_never_added_together(manager, shop):
+    data = manager.get("/dashboard/charts/partner-sums/", {"range": "7", "tz": "Europe/Moscow"}).json()
+
+    assert data["labels"] == ["Acme", "Beta"]
+    assert {dataset["label"]: dataset["data"] for dataset in data["datasets"]} == {"RUB": [1000.0, 7.0],
+                                                                                   "USD": [20.0, 0.0]}
+
+
+def test_partner_csv_has_the_tables_numbers_with_a_column_pair_per_currency(manager, shop):
+    acme, _beta = shop["partners"]
+    response = manager.get("/dashboard/partners.csv", {"range": "7", "tz": "Europe/Moscow"})
+
+    assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["Partner", "Leads", "Reached", "Conversion, %", "Orders RUB", "Order sum RUB",
+                       "Orders USD", "Order sum USD"]
+    assert rows[1:] == [["Acme", "2", "1", "50.0", "1", "1000.00", "1", "20.00"],
+                        ["Beta", "1", "1", "100.0", "1", "7.00", "0", "0"]]
+
+
+def test_site_csv_follows_the_partner_filter(manager, shop):
+    acme, _beta = shop["partners"]
+    response = manager.get("/dashboard/sites.csv", {"range": "7", "partner": acme.pk, "tz": "Europe/Moscow"})
+
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert [row[:3] for row in rows[1:]] == [["Rub shop", "1", "1"], ["Usd shop", "1", "0"]]
+
+
+def test_the_page_shows_totals_speed_and_sortable_tables(manager, shop):
+    response = manager.get("/dashboard/", {"range": "7", "tz": "Europe/Moscow"})
+
+    html = response.content.decode()
+    assert response.context["speed"] == {"median": 5.0, "p90": 9.0, "dialled": 3}
+    assert 'class="sortable" id="table-partners"' in html and "Acme" in html
+    assert 'data-chart="doughnut"' in html and "/dashboard/charts/outcomes/?range=7" in html
+
+
+def test_a_manager_without_admin_rights_logs_in_on_the_dashboards_own_page(client, groups):
+    user = user_in("managers")
+    user.set_password("correct-horse-battery")
+    user.save()
+
+    response = client.post("/dashboard/login/?next=/dashboard/",
+                           {"username": user.username, "password": "correct-horse-battery", "next": "/dashboard/"})
+
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    assert client.get("/dashboard/").status_code == 200
+
+
+def test_the_admin_index_links_managers_to_the_dashboard(client, groups):
+    client.force_login(user_in("managers", is_staff=True))
+
+    assert 'href="/dashboard/"' in client.get("/admin/").content.decode()
+
+
+def test_a_lead_reached_later_counts_as_reached_in_its_arrival_range(manager, shop):
+    Lead.objects.filter(pk=shop["leads"][1].pk).update(status="reached")
+
+    totals = manager.get("/dashboard/", {"range": "7", "tz": "Europe/Moscow"}).context["totals"]
+    assert totals["reached"] == 3 and totals["manual"] == 0
