@@ -55,6 +55,7 @@ def prepare(config: Any, environ: dict[str, str], demo_dir: Path, *, port: int,
             call_time_scale: float = 1.0) -> tuple[dict[str, str], list[providers.Choice], str | None]:
     """(environment for honcho, the choice per provider, the simulators' state URL or None)."""
     env = dict(environ)
+    env.pop("DEMO_SIMULATORS_URL", None)  # only this run's simulators, if any
     env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{port}")
     wanted = providers.simulated(config)
     if not wanted:

@@ -14,6 +14,7 @@ import requests
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from demo import chat
 from leads.models import Lead
@@ -58,8 +59,13 @@ def _state(url: str) -> tuple[dict[str, Any], bool]:
 
 
 def _our_leads() -> list[Lead]:
-    return list(Lead.objects.select_related("site").prefetch_related("call_attempts")
-                .order_by("-created_at")[:LEADS_SHOWN])
+    leads = list(Lead.objects.select_related("site").prefetch_related("call_attempts")
+                 .order_by("-created_at")[:LEADS_SHOWN])
+    now = timezone.now()
+    for lead in leads:  # a retry later, or a lead outside calling hours: say when the next call is
+        due = lead.scheduled_at
+        lead.next_call = due if lead.is_open and lead.call_state == Lead.StepState.PENDING and due and due > now else None
+    return leads
 
 
 def _bitrix24(data: dict[str, Any] | None) -> list[dict[str, Any]] | None:

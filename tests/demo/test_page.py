@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from demo import chat
 from demo.launcher import free_ports
 from demo.simulators import Simulators
 from leads.bitrix import BitrixClient
+from leads.models import Lead
 from notifications.telegram import Button, TelegramClient
 from tests.factories import LeadFactory
 
@@ -73,6 +76,15 @@ def test_page_shows_bitrix_leads_and_telegram_messages_with_lead_input_escaped(c
     assert "&lt;i&gt;Anna&lt;/i&gt;" in html
     assert 'href="http://localhost:8000/admin/"' in html
     assert "The real service is in use: see the call history in VoxImplant." in html
+
+
+@pytest.mark.django_db
+def test_page_says_when_a_lead_will_be_called_next(client, settings):
+    settings.DEMO_SIMULATORS_URL = f"http://127.0.0.1:{free_ports(1)[0]}/state.json"
+    lead = LeadFactory(name="Boris")
+    Lead.objects.filter(pk=lead.pk).update(scheduled_at=datetime(2099, 1, 2, 9, 30, tzinfo=UTC))
+
+    assert "next call at 02.01 09:30" in client.get("/demo/").content.decode()
 
 
 def test_message_html_nests_entities_counted_in_utf16_units():
