@@ -1,0 +1,181 @@
+#!/usr/bin/env python
+"""Dashboard server time at a million leads (issue 8).
+
+Creates the PostgreSQL database `leadcaller_dashbench` (dropped first), migrates it, fills it with
+dashboard/history.py (the generator `manage.py seed_demo` uses) and asks every dashboard endpoint
+for a 30-day and a one-year range through Django's test client, logged in as a superuser. Prints
+the median and slowest of --repeat requests per endpoint (after one warm-up request).
+
+    .venv/bin/python bench/dashboard.py --leads 1000000 --days 365 --partners 50 --sites 20
+
+Touches nothing on the server but its own database, dropped at the end unless --keep-db.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+
+DB_NAME = "leadcaller_dashbench"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+TARGET_MS = {"30 days": 150.0, "a year": 500.0}
+ENDPOINTS = [("page", "/dashboard/"), ("series chart", "/dashboard/charts/series/"),
+             ("outcome chart", "/dashboard/charts/outcomes/"), ("partner sums chart", "/dashboard/charts/partner-sums/"),
+             ("partners CSV", "/dashboard/partners.csv"), ("sites CSV", "/dashboard/sites.csv")]
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def database_recreate() -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def database_drop() -> None:
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def machine_facts() -> dict[str, str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal")), "0")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True)
+    with psycopg.connect(PG_ADMIN_URL) as admin:
+        server = admin.execute("SHOW server_version").fetchone()[0]
+    return {"cpu": f"{os.cpu_count()} x {cpu}", "memory": f"{int(memory) // 1024 // 1024} GB",
+            "python": platform.python_version(), "postgresql": server,
+            "commit": commit.stdout.strip() + (" (modified: " + ", ".join(
+                line[3:] for line in dirty.stdout.splitlines()) + ")" if dirty.stdout.strip() else "")}
+
+
+def measure(client, url: str, repeat: int) -> dict[str, float]:
+    response = client.get(url)  # warm-up; also checks the answer
+    assert response.status_code == 200, (url, response.status_code)
+    times = []
+    for _n in range(repeat):
+        started = time.perf_counter()
+        client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
+
+
+def explain(period) -> None:
+    """EXPLAIN ANALYZE of every query the one-year page runs."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dashboard import stats
+
+    with CaptureQueriesContext(connection) as captured:
+        stats.totals(period), stats.by_partner(period), stats.by_site(period), stats.series(period)
+        stats.outcome_breakdown(period), stats.speed_to_lead(period)
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+            print("\n" + query["sql"][:300] + "\n" + "\n".join(row[0] for row in cursor.fetchall()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--partners", type=int, default=50)
+    parser.add_argument("--sites", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=7, help="timed requests per endpoint and range")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the one-year queries")
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--json", help="write the figures to this file too")
+    args = parser.parse_args()
+
+    print("command:", shlex.join([".venv/bin/python", "bench/dashboard.py", *sys.argv[1:]]))
+    for key, value in machine_facts().items():
+        print(f"{key}: {value}")
+    database_recreate()
+    os.environ.update(DJANGO_SETTINGS_MODULE="leadcaller.settings", DEBUG="false",
+                      DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+    import django
+
+    django.setup()
+    try:
+        run(args)
+    finally:
+        if not args.keep_db:
+            database_drop()
+
+
+def run(args) -> None:
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from dashboard.filters import DashboardFilter
+    from dashboard.history import HistoryPlan, history_generate
+
+    call_command("migrate", verbosity=0)
+    started = time.perf_counter()
+    plan = HistoryPlan(leads=args.leads, days=args.days, partners=args.partners, sites=args.sites)
+    written = history_generate(plan, progress=lambda n: n % 200_000 == 0 and log(f"{n:,} leads written"))
+    generated = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+        size = cursor.fetchone()[0]
+    print(f"history: {written['leads']:,} leads, {written['attempts']:,} call attempts, "
+          f"{written['duplicates']:,} refused duplicates over {args.days} days, {args.partners} partners, "
+          f"{args.sites} sites; written in {generated:.0f} s (with VACUUM ANALYZE); database {size}")
+
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(User.objects.create_superuser("bench", password=None))
+    today = timezone.localdate()
+    ranges = {"30 days": "range=30",
+              "a year": f"range=custom&start={today - timedelta(days=args.days - 1)}&end={today}",
+              "a year, one site": f"range=custom&start={today - timedelta(days=args.days - 1)}&end={today}&site=1"}
+    results = {}
+    print(f"\nserver time per request, ms: median / slowest of {args.repeat} (after one warm-up)")
+    print(f"{'endpoint':<20}" + "".join(f"{name:>22}" for name in ranges))
+    for label, path in ENDPOINTS:
+        cells = ""
+        for name, query in ranges.items():
+            figures = measure(client, f"{path}?{query}", args.repeat)
+            results[f"{label} | {name}"] = figures
+            cells += f"{figures['median_ms']:>14.1f} / {figures['max_ms']:>5.0f}"
+        print(f"{label:<20}{cells}")
+    for name, limit in TARGET_MS.items():
+        worst = max(figures["median_ms"] for key, figures in results.items() if key.endswith(f"| {name}"))
+        print(f"target {name}: every endpoint under {limit:.0f} ms: {'met' if worst < limit else 'NOT met'} "
+              f"(slowest median {worst:.1f} ms)")
+    if args.explain:
+        form = DashboardFilter({"range": "custom", "start": today - timedelta(days=args.days - 1), "end": today})
+        explain(form.period())
+    if args.json:
+        Path(args.json).write_text(json.dumps({"history": written, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
