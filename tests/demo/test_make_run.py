@@ -88,7 +88,8 @@ def test_a_demo_form_lead_reaches_all_three_simulators_and_the_simulator_page(ma
 
     console = log_path.read_text()
     for line in ("Bitrix24    simulator at http://127.0.0.1:", "VoxImplant  simulator at http://127.0.0.1:",
-                 "Telegram    simulator at http://127.0.0.1:", f"{base.replace('127.0.0.1', 'localhost')}/demo/"):
+                 "Telegram    simulator at http://127.0.0.1:", f"{base.replace('127.0.0.1', 'localhost')}/demo/",
+                 "Simulated calls are made at any hour"):
         assert line in console
 
     # As the demo form posts it: JSON, from the page's own origin.
@@ -115,6 +116,7 @@ def test_a_demo_form_lead_reaches_all_three_simulators_and_the_simulator_page(ma
     result = calls[0]["payload"]["result"]
     assert result in ("human", "voicemail", "no_answer", "busy")
     assert any("Anna <b>" in m["plain"] for m in messages)
+    assert '"token"' not in json.dumps(state())  # the attempt's HMAC is not for display
 
     with sqlite3.connect(var / "leadcaller.sqlite3") as db:  # the result is recorded on our lead
         outcomes = db.execute(
