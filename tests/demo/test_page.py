@@ -54,6 +54,7 @@ def test_page_says_when_the_simulators_do_not_answer(client, settings):
     page = client.get("/demo/")
 
     assert page.status_code == 200 and "The simulators do not answer" in page.content.decode()
+    assert "The real service is in use" not in page.content.decode()
 
 
 @pytest.mark.django_db
