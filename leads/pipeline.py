@@ -102,6 +102,9 @@ class Step:
     # Further conditions for recording a result: the crm step's result is void once a call outcome
     # has arrived during the run (crm_resync), so the step runs again and writes it back.
     fence_extra: tuple[tuple[str, object], ...] = ()
+    # "Scheduled" means the next call is later: only claiming the call step ends it, never a CRM
+    # write-back or a card update that happens meanwhile.
+    resumes_scheduled: bool = False
 
     @property
     def state_field(self) -> str:
@@ -120,7 +123,7 @@ STEPS: dict[str, Step] = {
     step.name: step
     for step in (
         Step("call", "scheduled_at", "telephony.services.call_step_handle", "telephony.tasks.call_step",
-             lease=timedelta(minutes=5), max_tries=6, backoff_base=2.0, backoff_cap=120.0),
+             lease=timedelta(minutes=5), max_tries=6, backoff_base=2.0, backoff_cap=120.0, resumes_scheduled=True),
         Step("crm", "crm_due_at", "leads.crm.crm_step_handle", "leads.tasks.crm_step",
              lease=timedelta(minutes=5), max_tries=8, fence_extra=(("crm_resync", False),)),
         Step("notify", "notify_due_at", "notifications.services.notify_step_handle", "notifications.tasks.notify_step",
@@ -164,12 +167,13 @@ def step_claim(*, step_name: str, lead_id: int, early: timedelta = timedelta(0))
     step = STEPS[step_name]
     now = timezone.now()
     lease_end = now + step.lease
+    changes = {step.state_field: State.RUNNING, step.due_field: lease_end, step.tries_field: F(step.tries_field) + 1}
+    if step.resumes_scheduled:
+        changes["status"] = Case(When(status=Lead.Status.SCHEDULED, then=Value(Lead.Status.IN_PROGRESS)),
+                                 default=F("status"))
     claimed = Lead.objects.filter(
         pk=lead_id, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now + early}
-    ).update(
-        status=Case(When(status=Lead.Status.SCHEDULED, then=Value(Lead.Status.IN_PROGRESS)), default=F("status")),
-        **{step.state_field: State.RUNNING, step.due_field: lease_end, step.tries_field: F(step.tries_field) + 1},
-    )
+    ).update(**changes)
     return lease_end if claimed else None
 
 

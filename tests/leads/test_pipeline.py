@@ -110,6 +110,23 @@ def test_a_redelivered_task_does_nothing_the_second_time():
     assert lead.events.filter(kind=LeadEvent.Kind.MANUAL).count() == 1
 
 
+def test_a_crm_step_running_while_the_next_call_waits_leaves_the_lead_scheduled(step_handler):
+    step_handler(pipeline.Done("written back"))
+    lead = LeadFactory(status=Lead.Status.SCHEDULED, scheduled_at=timezone.now() + timedelta(minutes=20))
+    pipeline.step_run(step_name="crm", lead_id=lead.pk)
+
+    lead.refresh_from_db()
+    assert (lead.status, lead.crm_state) == (Lead.Status.SCHEDULED, State.DONE)
+
+
+def test_claiming_the_due_call_brings_a_scheduled_lead_back_in_progress():
+    lead = LeadFactory(status=Lead.Status.SCHEDULED, scheduled_at=timezone.now())
+
+    assert pipeline.step_claim(step_name="call", lead_id=lead.pk) is not None
+    lead.refresh_from_db()
+    assert (lead.status, lead.call_state) == (Lead.Status.IN_PROGRESS, State.RUNNING)
+
+
 def test_step_not_yet_due_is_not_run():
     lead = LeadFactory(scheduled_at=timezone.now() + timedelta(hours=1))
     pipeline.step_run(step_name="call", lead_id=lead.pk)
