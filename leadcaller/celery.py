@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, celeryd_init, task_postrun, task_prerun, worker_process_shutdown
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcaller.settings")
@@ -43,3 +43,18 @@ def _clear_log_context(**_: object) -> None:
     from leadcaller.logging import restore_context
 
     restore_context(None)
+
+
+@celeryd_init.connect
+def _metrics_folder(sender: str | None = None, **_: object) -> None:
+    """The worker's main process, before it imports the tasks or forks: its own metric folder."""
+    from leadcaller import multiprocess
+
+    multiprocess.group_start(f"worker-{sender or os.getpid()}")
+
+
+@worker_process_shutdown.connect
+def _metrics_process_gone(pid: int | None = None, **_: object) -> None:
+    from leadcaller import multiprocess
+
+    multiprocess.process_exit(pid or os.getpid())

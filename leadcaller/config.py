@@ -6,6 +6,7 @@ with a message an operator can act on, not later inside a request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import zoneinfo
@@ -83,6 +84,14 @@ def rate(name: str, value: str) -> str | None:
     if not _RATE.match(value):
         raise ImproperlyConfigured(f"{name} must look like 30/min (or be off), not {value!r}.")
     return value
+
+
+def networks(name: str, values: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Addresses or networks such as `10.0.0.5` or `10.0.0.0/24`."""
+    try:
+        return [ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip()]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc} (give addresses or networks such as 10.0.0.0/24).") from exc
 
 
 def time_zone(name: str, value: str) -> str:

@@ -216,6 +216,17 @@ TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID", default="")
 # Manual-handling alerts go here when set (else to the lead's chat); also the fallback for broken chats.
 TELEGRAM_ALERT_CHAT_ID = env.str("TELEGRAM_ALERT_CHAT_ID", default="")
 
+# --- Monitoring: GET /metrics (docs/operations.md) ----------------------------------------------
+# Web and worker processes keep their metric files here, a folder per process group
+# (leadcaller/multiprocess.py). Local to the machine; the group empties its folder when it starts.
+METRICS_DIR = Path(env.str("METRICS_DIR", default=str(VAR_DIR / "metrics")))
+# A scrape that brings `Authorization: Bearer <METRICS_TOKEN>` is let in from anywhere; empty: no token.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Direct connections (no proxy in between) from these networks need no token.
+METRICS_ALLOWED_IPS = config.networks(
+    "METRICS_ALLOWED_IPS", env.list("METRICS_ALLOWED_IPS", default=["127.0.0.0/8", "::1"])
+)
+
 # --- Celery (read by leadcaller/celery.py through the CELERY_ namespace) ------------------------
 # Embedded broker: kombu's filesystem transport needs no server; web, worker and beat share var/broker.
 CELERY_BROKER_TRANSPORT_OPTIONS = config.broker_transport_options(

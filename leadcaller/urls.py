@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from demo.views import demo_page
 from leadcaller.health import healthz
+from leadcaller.metrics_export import metrics_view
 from leads.api import LeadIntakeView
 from leads.admin_views import integrations_view
 from leads.bitrix_install import bitrix_install
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("demo/", demo_page, name="demo"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/integrations/", admin.site.admin_view(integrations_view), name="admin-integrations"),

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from leadcaller import metrics
 from leads.intake import Accepted, Rejected, submission_accept
 from leads.intake_input import (
     EnvelopeError, Submission, envelope_submissions, is_envelope, raw_capture, split_fields,
@@ -44,6 +45,12 @@ class LeadIntakeView(APIView):
         if key and request.keyed_site is None:
             raise PermissionDenied("Wrong intake key.")
         super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Refused before a submission was read: wrong key, too large, content type, throttles.
+        response = super().handle_exception(exc)
+        metrics.intake_refused(response.status_code)
+        return response
 
     @extend_schema(
         operation_id="lead_create",
@@ -105,11 +112,13 @@ class LeadIntakeView(APIView):
         try:
             subs = envelope_submissions(data, honeypot_field=settings.INTAKE_HONEYPOT_FIELD)
         except EnvelopeError as exc:
+            metrics.intake_refused(status.HTTP_400_BAD_REQUEST)
             return Response({"request_proc": "error", "description": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         ops = []
         for sub in subs:
             result: dict[str, Any] = {"obj": "task", "ref": sub.ref}
             if not sub.op_meta["valid"]:
+                metrics.intake_refused(status.HTTP_400_BAD_REQUEST)
                 ops.append({"proc": "error", **result, "description": "only type=create, obj=task is supported"})
                 continue
             try:

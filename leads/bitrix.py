@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from leadcaller import metrics
 from leadcaller.http import never_sent
 from leads import ratelimit
 from leads.models import BitrixAuth
@@ -133,7 +134,11 @@ class BitrixClient:
         return auth
 
     def _post(self, method: str, params: dict[str, Any], auth: BitrixAuth | None) -> dict[str, Any]:
-        self._throttle()
+        self._throttle()  # our own limit: not a request, not a provider's error
+        with metrics.provider_request("bitrix24", _error_kind):
+            return self._exchange(method, params, auth)
+
+    def _exchange(self, method: str, params: dict[str, Any], auth: BitrixAuth | None) -> dict[str, Any]:
         base = auth.client_endpoint if auth else self.base_url
         body = {**params, "auth": auth.access_token} if auth else params
         url = f"{base.rstrip('/')}/{method}.json"
@@ -238,6 +243,16 @@ def auth_store_tokens(auth: BitrixAuth, token: dict[str, Any]) -> BitrixAuth:
     auth.refreshed_at, auth.last_error = timezone.now(), ""
     auth.save()
     return auth
+
+
+def _error_kind(exc: Exception) -> str | None:
+    if not isinstance(exc, BitrixError) or exc.code == "expired_token":  # renewed and repeated at once
+        return None
+    if exc.kind == "rate":
+        return "rate_limited"
+    if exc.kind == "transient":
+        return metrics.network_kind(exc) or "server_error"
+    return "permanent"
 
 
 def _parse(response: requests.Response) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from leadcaller import metrics
 from leads.intake_input import Submission, scrub
 from leads.models import IntakeCounter, Lead, Site
 from leads.selectors import site_resolve
@@ -42,6 +43,19 @@ class Accepted:
 
 
 def submission_accept(sub: Submission, *, keyed_site: Site | None) -> Accepted:
+    try:
+        accepted = _accept(sub, keyed_site)
+    except Rejected as exc:
+        metrics.intake_refused(exc.status)
+        raise
+    if accepted.created:
+        metrics.LEADS_RECEIVED.inc()
+    else:
+        metrics.LEADS_REFUSED.labels(reason="duplicate" if accepted.duplicate else "honeypot").inc()
+    return accepted
+
+
+def _accept(sub: Submission, keyed_site: Site | None) -> Accepted:
     site, unknown = _site_for(sub, keyed_site)
     if sub.honeypot:
         # Answer like a success so a bot learns nothing; store and call nothing.

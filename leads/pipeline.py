@@ -25,6 +25,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from leadcaller import metrics
 from leadcaller.logging import bind_lead
 from leads import services
 from leads.models import Lead, LeadEvent
@@ -239,6 +240,8 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
             services.lead_to_manual(lead=lead, reason=outcome.reason, step=step.name)
         elif isinstance(outcome, Later):
             Lead.objects.filter(pk=lead.pk, status=Lead.Status.IN_PROGRESS).update(status=Lead.Status.SCHEDULED)
+        elif isinstance(outcome, Retry):
+            transaction.on_commit(lambda: metrics.step_retried(step.name))
     if isinstance(outcome, (Retry, Defer)) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
     # The seller's card shows how the lead is going (for Manual, lead_to_manual refreshed it).

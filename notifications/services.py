@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from leadcaller import metrics
 from leads import ratelimit
 from leads.models import Lead
 from leads.pipeline import Done, Outcome, Skipped
@@ -192,6 +193,7 @@ def _failed(client: telegram.TelegramClient, note: Notification, exc: telegram.T
     elif kind == telegram.RETRY and note.attempts < MAX_ATTEMPTS:
         after = exc.retry_after or min(600.0, 2.0 ** note.attempts) * random.uniform(0.5, 1.0)
         _again(note, timedelta(seconds=after), error=str(exc))
+        metrics.PROVIDER_RETRIES.labels(provider="telegram").inc()
     elif kind in (telegram.BROKEN_CHAT, telegram.UNAUTHORIZED):
         TelegramChat.objects.filter(pk=note.chat_id).update(is_broken=True, broken_reason=str(exc)[:300],
                                                              last_error=str(exc)[:300])

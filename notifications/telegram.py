@@ -13,6 +13,8 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from leadcaller import metrics
+
 TIMEOUT = (3.05, 10.0)
 
 RETRY = "retry"  # 429, 5xx, timeouts
@@ -62,6 +64,10 @@ class TelegramClient:
             "link_preview_options": {"is_disabled": True}, **_format(html, buttons)})
 
     def _call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        with metrics.provider_request("telegram", _error_kind):
+            return self._request(method, payload)
+
+    def _request(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
             response = self.http.post(f"{self.base}/{method}", json=payload, timeout=TIMEOUT)
         except requests.RequestException as exc:
@@ -80,6 +86,16 @@ def _format(html: bool, buttons: list[Button]) -> dict[str, Any]:
     if buttons:
         extra["reply_markup"] = {"inline_keyboard": [[{"text": b.text, "url": b.url} for b in buttons]]}
     return extra
+
+
+def _error_kind(exc: Exception) -> str | None:
+    if not isinstance(exc, TelegramError) or exc.kind == NOT_MODIFIED:  # an edit already as wanted
+        return None
+    if exc.kind != RETRY:
+        return "permanent"
+    if exc.retry_after is not None:
+        return "rate_limited"
+    return metrics.network_kind(exc) or "server_error"
 
 
 def _error_from(status: int, body: dict[str, Any]) -> TelegramError:

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadcaller import metrics
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, Site
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Wait, step_outcome_apply
@@ -105,7 +106,16 @@ def _start(client: voximplant.VoximplantClient, attempt: CallAttempt, cfg: CallS
         if exc.retryable:
             return Retry(_("VoxImplant refused the call for now: %(error)s") % {"error": exc})
         return Manual(_("VoxImplant refused the call: %(error)s") % {"error": exc})
-    return _started(attempt, started.session_id, started.media_session_url, timezone.now())
+    now = timezone.now()
+    if attempt.number == 1:
+        _speed_to_lead_observe(attempt.lead, cfg, now)
+    return _started(attempt, started.session_id, started.media_session_url, now)
+
+
+def _speed_to_lead_observe(lead: Lead, cfg: CallSettings, now: datetime) -> None:
+    # A lead that came outside calling hours waited for them on purpose: kept apart from the rest.
+    arrival = "in_hours" if next_allowed(cfg, lead.created_at) == lead.created_at else "out_of_hours"
+    metrics.SPEED_TO_LEAD.labels(arrival=arrival).observe((now - lead.created_at).total_seconds())
 
 
 def _started(attempt: CallAttempt, session_id: int, media_url: str, started_at: datetime) -> Outcome:
@@ -168,6 +178,7 @@ def _watchdog(client: voximplant.VoximplantClient, lead: Lead, attempt: CallAtte
         status=Status.LOST, finished_at=now, detail=(session or {}).get("finish_reason") or _("no result"))
     if not lost:  # the result arrived meanwhile and has been routed
         return Wait(now)
+    metrics.CALL_OUTCOMES.labels(outcome="lost").inc()
     lead_services.lead_outcome_announce(lead=lead)
     if answered:
         return Manual(_("The call was answered, but the scenario sent no result."))
@@ -208,6 +219,8 @@ def call_result_record(result: CallResult) -> str:
         attempt.duration, attempt.digits, attempt.detail = result.duration, result.digits[:32], result.detail[:300]
         attempt.session_id = attempt.session_id or result.session_id
         attempt.save()
+        if not late:  # a lost attempt was counted as lost; each attempt counts once
+            transaction.on_commit(lambda: metrics.CALL_OUTCOMES.labels(outcome=result.result).inc())
         lead = attempt.lead
         # A late result of an older attempt does not hide a newer attempt's outcome.
         newer = CallAttempt.objects.filter(lead=lead, number__gt=attempt.number).exclude(outcome="")

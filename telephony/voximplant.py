@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from leadcaller import metrics
 from leadcaller.http import never_sent
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ TIMEOUT = (3.05, 10.0)  # connect, read (seconds)
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Error codes of the Management API that no retry can fix (credentials, arguments, billing).
 PERMANENT_CODES = {100, 101, 102, 103, 104, 5}
+TOO_MANY = "429 too many requests"
 
 
 class VoximplantError(Exception):
@@ -124,6 +126,10 @@ class VoximplantClient:
         return result
 
     def _call(self, cmd: str, params: dict[str, str]) -> dict[str, Any]:
+        with metrics.provider_request("voximplant", _error_kind):
+            return self._request(cmd, params)
+
+    def _request(self, cmd: str, params: dict[str, str]) -> dict[str, Any]:
         headers, auth_params = self.credentials.auth()
         try:
             response = self.http.post(self.api_url, data={"cmd": cmd, **auth_params, **params}, headers=headers,
@@ -139,10 +145,18 @@ class VoximplantClient:
         return _parse(cmd, response)
 
 
+def _error_kind(exc: Exception) -> str | None:
+    if not isinstance(exc, VoximplantError):
+        return None
+    if exc.code is not None:  # the API's own error envelope
+        return "server_error" if exc.retryable else "permanent"
+    return metrics.network_kind(exc) or ("rate_limited" if str(exc).endswith(TOO_MANY) else "server_error")
+
+
 def _parse(cmd: str, response: requests.Response) -> dict[str, Any]:
     if response.status_code == 429:
         # The concurrency limit refuses the request before it runs.
-        raise VoximplantError(f"{cmd}: 429 too many requests", retryable=True)
+        raise VoximplantError(f"{cmd}: {TOO_MANY}", retryable=True)
     if response.status_code >= 500:
         raise VoximplantError(f"{cmd}: HTTP {response.status_code}", retryable=True, maybe_started=True)
     try:
