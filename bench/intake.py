@@ -39,8 +39,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.stack import (  # noqa: E402
-    CpuWatch, Stack, StackConfig, cpu_times, fmt, lock_database_name, log, machine_facts, pids_named,
-    proc_cpu_seconds, source_facts,
+    CpuWatch, Stack, StackConfig, cpu_times, fmt, lock_database_name, log, machine_facts, source_facts,
 )
 
 DB_NAME = "leadcaller_bench_intake"
@@ -107,22 +106,16 @@ def measured(stack: Stack, name: str, path: str, phones: PhoneBlocks, args: argp
     load_before = os.getloadavg()
     first, last = phones.take(args.threads)
     groups = stack.cpu_groups()
-    cpu0 = {k: proc_cpu_seconds(v) for k, v in groups.items()}
     busy0, total0, _ = cpu_times()
     watch = CpuWatch()
     result = run_wrk(stack.web_port, path, first=first, threads=args.threads, connections=args.connections,
                      duration=args.duration)
     used = watch.stop()
     busy1, total1, _ = cpu_times()
-    groups["postgres (all)"] = sorted(set(groups["postgres (all)"]) | set(pids_named("postgres")))
-    ours = {pid for pids in groups.values() for pid in pids} | {result["wrk_pid"]}
-    core_seconds = {k: round(proc_cpu_seconds(v) - cpu0[k], 2) for k, v in groups.items()}
-    core_seconds["wrk"] = round(used.get(result["wrk_pid"], ("", 0.0))[1], 2)
-    foreign = sorted(((c, cmd) for pid, (cmd, c) in used.items() if pid not in ours and c >= 0.3), reverse=True)
+    core_seconds, foreign = stack.cpu_split(used, groups, {"wrk": result["wrk_pid"]})
     result.update(endpoint=name, path=path, phones=[first, last], load_before=load_before,
                   load_after=os.getloadavg(), core_seconds=core_seconds,
-                  machine_busy_pct=100.0 * (busy1 - busy0) / max(1, total1 - total0),
-                  foreign_processes=[{"core_s": round(c, 2), "cmd": cmd} for c, cmd in foreign])
+                  machine_busy_pct=100.0 * (busy1 - busy0) / max(1, total1 - total0), foreign_processes=foreign)
     if name == "intake":
         time.sleep(0.5)  # requests wrk abandoned at the deadline may still be committing
         result["rows_stored"] = count_leads(stack, first, last)
@@ -177,6 +170,7 @@ def print_report(result: dict[str, Any]) -> None:
         cs = r["core_seconds"]
         out.append(f"core-seconds, round {r['round']} {r['endpoint']:<7}: "
                    + ", ".join(f"{k} {v:.1f}" for k, v in cs.items() if k not in ("beat", "workers")))
+    out.append("(web and wrk processes by pid; PostgreSQL backends by database; 'server' = its background processes)")
     foreign = [(r["round"], r["endpoint"], f) for r in result["runs"] for f in r["foreign_processes"]]
     if foreign:
         out.append("WARNING: other processes used the CPU during runs; those figures are not clean: "

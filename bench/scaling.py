@@ -39,8 +39,7 @@ import psycopg  # noqa: E402
 
 from bench.intake import INTAKE_PATH, PhoneBlocks, run_wrk, wrk_missing  # noqa: E402
 from bench.stack import (  # noqa: E402
-    CpuWatch, Stack, StackConfig, cpu_times, fmt, lock_database_name, log, machine_facts, pids_named,
-    proc_cpu_seconds, source_facts, summary,
+    CpuWatch, Stack, StackConfig, cpu_times, fmt, lock_database_name, log, machine_facts, source_facts, summary,
 )
 
 DB_NAME = "leadcaller_bench_scaling"
@@ -74,7 +73,7 @@ class Meter:
     def __init__(self, stack: Stack):
         self.stack = stack
         self.groups = stack.cpu_groups()
-        self.t0, self.cpu0 = time.monotonic(), {k: proc_cpu_seconds(v) for k, v in self.groups.items()}
+        self.t0 = time.monotonic()
         self.busy0, self.total0, _ = cpu_times()
         self.watch = CpuWatch()
 
@@ -82,16 +81,10 @@ class Meter:
         used = self.watch.stop()
         seconds = time.monotonic() - self.t0
         busy1, total1, _ = cpu_times()
-        self.groups["postgres (all)"] = sorted(set(self.groups["postgres (all)"]) | set(pids_named("postgres")))
-        core_s = {k: proc_cpu_seconds(v) - self.cpu0[k] for k, v in self.groups.items()}
-        ours = {pid for pids in self.groups.values() for pid in pids}
-        if wrk_pid is not None:
-            core_s["wrk"] = used.get(wrk_pid, ("", 0.0))[1]
-            ours.add(wrk_pid)
-        foreign = sorted(((c, cmd) for pid, (cmd, c) in used.items() if pid not in ours and c >= 0.3), reverse=True)
+        core_s, foreign = self.stack.cpu_split(used, self.groups, {"wrk": wrk_pid} if wrk_pid else None)
         return {"seconds": seconds, "machine_busy_pct": 100.0 * (busy1 - self.busy0) / max(1, total1 - self.total0),
                 "core_pct": {k: round(100.0 * v / seconds, 1) for k, v in core_s.items()},
-                "foreign_processes": [{"core_s": round(c, 2), "cmd": cmd} for c, cmd in foreign]}
+                "foreign_processes": foreign}
 
 
 def one_config(workers: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:

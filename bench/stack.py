@@ -464,6 +464,34 @@ class Stack:
                 "beat": trees.get("beat", []), "bench (this process)": [os.getpid()],
                 "postgres (all)": pids_named("postgres"), "redis-server (all)": pids_named("redis-server")}
 
+    def cpu_split(self, used: dict[int, tuple[str, float]], groups: dict[str, list[int]],
+                  extra: dict[str, int] | None = None) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """Core-seconds of a CpuWatch window by group, and the processes that are not ours.
+
+        Per pid from the watch's samples, so processes that ended inside the window still count.
+        PostgreSQL backends are told apart by the database in their command line: ours, server
+        background work (shared with every user), and other databases (someone else's).
+        """
+        db_name = self.config.db_name
+        role = {pid: name for name in ("web", "workers", "beat", "bench (this process)") for pid in groups.get(name, [])}
+        role.update({pid: name for name, pid in (extra or {}).items()})
+        split = {name: 0.0 for name in ("web", "workers", "beat", "bench (this process)", *(extra or {}),
+                                        "postgres (this database)", "postgres (server)", "redis-server")}
+        foreign = []
+        for pid, (cmd, seconds) in used.items():
+            if pid in role:
+                split[role[pid]] += seconds
+            elif cmd.startswith("postgres:") and f" {db_name} " in cmd:
+                split["postgres (this database)"] += seconds
+            elif cmd.startswith("postgres:") and not cmd.startswith("postgres: postgres "):
+                split["postgres (server)"] += seconds  # checkpointer, WAL writer, autovacuum...
+            elif cmd.startswith("/usr/bin/redis-server") or cmd.startswith("redis-server"):
+                split["redis-server"] += seconds
+            elif seconds >= 0.3:
+                foreign.append({"core_s": round(seconds, 2), "cmd": cmd})
+        foreign.sort(key=lambda f: -f["core_s"])
+        return {k: round(v, 2) for k, v in split.items()}, foreign
+
 
 
 def source_facts() -> dict[str, Any]:
