@@ -1,4 +1,4 @@
-"""Manager statistics, aggregated in the database: one grouped query per figure, never a lead in Python.
+"""Manager statistics, aggregated in the database: one grouped query per view, never a lead in Python.
 
 Every function takes a Period: a half-open time range [start, end), the time zone that days are
 counted in, and optional site and partner filters. Order sums are kept per currency, never mixed.
@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncHour
 
-from leads.models import IntakeCounter, Lead
+from leads.models import IntakeCounter, Lead, Partner, Site
 from telephony.models import CallAttempt
 
 REACHED = Q(status=Lead.Status.REACHED)
@@ -43,34 +43,69 @@ def leads_in(period: Period) -> QuerySet[Lead]:
     return leads
 
 
+def summary(period: Period) -> dict:
+    """Totals, per-partner and per-site rows from one grouped pass over the period's leads."""
+    cells = _cells(period)
+    return {"totals": _totals(cells, period), "partners": _grouped(cells, "partner_id", Partner),
+            "sites": _grouped(cells, "site_id", Site)}
+
+
 def totals(period: Period) -> dict:
-    leads = leads_in(period)
-    counts = leads.aggregate(
+    return _totals(_cells(period), period)
+
+
+def by_partner(period: Period) -> list[dict]:
+    return _grouped(_cells(period), "partner_id", Partner)
+
+
+def by_site(period: Period) -> list[dict]:
+    return _grouped(_cells(period), "site_id", Site)
+
+
+def _cells(period: Period) -> list[dict]:
+    """Counts and order sums per site, partner and currency: a few hundred rows, whatever the leads."""
+    return list(leads_in(period).values("site_id", "partner_id", "currency").annotate(
         leads=Count("id"), reached=Count("id", filter=REACHED), manual=Count("id", filter=Q(status=Lead.Status.MANUAL)),
         voicemail=Count("id", filter=Q(last_call_outcome=CallAttempt.Outcome.VOICEMAIL)),
-        no_answer=Count("id", filter=Q(last_call_outcome=CallAttempt.Outcome.NO_ANSWER)))
-    counts.update(duplicates=_duplicates(period), order_sums=order_sums(leads))
-    return counts
+        no_answer=Count("id", filter=Q(last_call_outcome=CallAttempt.Outcome.NO_ANSWER)),
+        orders=Count("order_amount"), total=Sum("order_amount")).order_by())
+
+
+def _totals(cells: list[dict], period: Period) -> dict:
+    counts = {key: sum(cell[key] for cell in cells) for key in ("leads", "reached", "manual", "voicemail", "no_answer")}
+    return {**counts, "duplicates": _duplicates(period), "order_sums": _sums(cells)}
+
+
+def _grouped(cells: list[dict], key: str, model) -> list[dict]:
+    label = f"{model._meta.model_name}__name"
+    names = dict(model.objects.filter(pk__in={cell[key] for cell in cells}).values_list("pk", "name"))
+    rows: dict = {}
+    for cell in cells:
+        row = rows.setdefault(cell[key], {key: cell[key], label: names.get(cell[key]), "leads": 0, "reached": 0,
+                                          "cells": []})
+        row["leads"] += cell["leads"]
+        row["reached"] += cell["reached"]
+        row["cells"].append(cell)
+    for row in rows.values():
+        row["order_sums"] = _sums(row.pop("cells"))
+        row["conversion"] = round(row["reached"] / row["leads"], 4) if row["leads"] else 0.0
+    return sorted(rows.values(), key=lambda row: (row[label] is None, row[label] or ""))
+
+
+def _sums(cells: list[dict]) -> dict[str, dict]:
+    sums: dict[str, dict] = {}
+    for cell in sorted(cells, key=lambda cell: cell["currency"]):
+        if cell["orders"]:
+            entry = sums.setdefault(cell["currency"], {"sum": Decimal("0.00"), "orders": 0})
+            entry["sum"] += _money(cell["total"])
+            entry["orders"] += cell["orders"]
+    return sums
 
 
 def outcome_breakdown(period: Period) -> dict[str, int]:
     """Leads by the outcome of their latest call ("" for leads never called, or without a result yet)."""
     rows = leads_in(period).values("last_call_outcome").annotate(n=Count("id")).order_by()
     return {row["last_call_outcome"]: row["n"] for row in rows}
-
-
-def order_sums(leads: QuerySet[Lead]) -> dict[str, dict]:
-    rows = (leads.exclude(order_amount=None).values("currency")
-            .annotate(total=Sum("order_amount"), orders=Count("id")).order_by("currency"))
-    return {row["currency"]: {"sum": _money(row["total"]), "orders": row["orders"]} for row in rows}
-
-
-def by_partner(period: Period) -> list[dict]:
-    return _grouped(period, "partner_id", "partner__name")
-
-
-def by_site(period: Period) -> list[dict]:
-    return _grouped(period, "site_id", "site__name")
 
 
 def series(period: Period) -> list[dict]:
@@ -86,8 +121,10 @@ def speed_to_lead(period: Period) -> dict[str, float | None]:
     dialled = leads_in(period).exclude(first_dial_at=None)
     wait = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
     if connection.vendor == "postgresql":
-        figures = dialled.aggregate(median=_PercentileDisc(wait, fraction=0.5), p90=_PercentileDisc(wait, fraction=0.9),
-                                    dialled=Count("id"))
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL work_mem = '64MB'")  # a year's waits sort in memory, not on disk
+            figures = dialled.aggregate(median=_PercentileDisc(wait, fraction=0.5),
+                                        p90=_PercentileDisc(wait, fraction=0.9), dialled=Count("id"))
         if not figures["dialled"]:
             return {"median": None, "p90": None, "dialled": 0}
         return {**figures, "median": figures["median"].total_seconds(), "p90": figures["p90"].total_seconds()}
@@ -112,18 +149,6 @@ class _PercentileDisc(Aggregate):
 
     def __init__(self, expression, *, fraction: float, **extra):
         super().__init__(expression, fraction=float(fraction), **extra)
-
-
-def _grouped(period: Period, key: str, label: str) -> list[dict]:
-    leads = leads_in(period)
-    rows = {row[key]: {**row, "order_sums": {}} for row in
-            leads.values(key, label).annotate(leads=Count("id"), reached=Count("id", filter=REACHED)).order_by(label)}
-    for row in (leads.exclude(order_amount=None).values(key, "currency")
-                .annotate(total=Sum("order_amount"), orders=Count("id")).order_by()):
-        rows[row[key]]["order_sums"][row["currency"]] = {"sum": _money(row["total"]), "orders": row["orders"]}
-    for row in rows.values():
-        row["conversion"] = round(row["reached"] / row["leads"], 4) if row["leads"] else 0.0
-    return list(rows.values())
 
 
 def _duplicates(period: Period) -> int:

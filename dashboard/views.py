@@ -60,9 +60,10 @@ class DashboardPage(ManagersOnly, TemplateView):
         form = DashboardFilter(self.request.GET or None)
         period = form.period()
         query = self.request.GET.urlencode() if form.is_valid() else ""
-        partners, sites = stats.by_partner(period), stats.by_site(period)
+        summary = stats.summary(period)
+        partners, sites = summary["partners"], summary["sites"]
         return {**super().get_context_data(**kwargs), "form": form, "period": period,
-                "last_day": period.end - timedelta(days=1), "totals": stats.totals(period),
+                "last_day": period.end - timedelta(days=1), "totals": summary["totals"],
                 "speed": stats.speed_to_lead(period), "query": query, "charts": chart_urls(query),
                 "partner_table": table(partners, "partner__name", _("no partner")),
                 "site_table": table(sites, "site__name", "")}
