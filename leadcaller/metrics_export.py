@@ -32,7 +32,7 @@ PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 # --- access -------------------------------------------------------------------------------------
 def scrape_allowed(request: HttpRequest) -> bool:
-    """The bearer token when one is set; else only a direct connection from an allowed network.
+    """Let in: the bearer token (when METRICS_TOKEN is set), or a direct connection from an allowed network.
 
     A request that came through a proxy (it carries a forwarding header) is never let in by address:
     behind nginx every client would otherwise look like 127.0.0.1."""

@@ -313,7 +313,7 @@ def test_counts_of_several_processes_are_added_up_per_process_group(api, db, set
 
 def test_a_group_starting_again_empties_its_own_folder_and_no_other(settings, tmp_path, monkeypatch):
     settings.METRICS_DIR = tmp_path / "metrics"
-    monkeypatch.delenv(multiprocess.ENV, raising=False)
+    monkeypatch.setenv(multiprocess.ENV, "")  # group_start sets it; put back as it was after the test
     web = multiprocess.group_start("web")
     _child(web, "1", "1")
     worker = multiprocess.group_start("worker-a")
@@ -325,7 +325,8 @@ def test_a_group_starting_again_empties_its_own_folder_and_no_other(settings, tm
     assert os.environ[multiprocess.ENV] == str(web)
 
 
-def test_a_real_worker_writes_its_counts_where_metrics_reads_them(celery_worker, settings, tmp_path, vox):
+def test_a_real_worker_writes_its_counts_where_metrics_reads_them(celery_worker, settings, tmp_path, vox,
+                                                                   monkeypatch):
     metrics_dir = tmp_path / "metrics"
     proc, log_path = celery_worker(
         METRICS_DIR=str(metrics_dir), VOXIMPLANT_API_URL=vox.url, VOXIMPLANT_CREDENTIALS=settings.VOXIMPLANT_CREDENTIALS,
@@ -338,11 +339,9 @@ def test_a_real_worker_writes_its_counts_where_metrics_reads_them(celery_worker,
     assert post_json(APIClient(), {"phone": "+79120001133"}, **ORIGIN).status_code == 201
     assert wait_for(lambda: CallAttempt.objects.filter(status="started").exists()), log_path.read_text()[-3000:]
     settings.METRICS_DIR = metrics_dir
-    os.environ[multiprocess.ENV] = str(metrics_dir / "web")
-    try:
-        families = scrape(APIClient())
-    finally:
-        del os.environ[multiprocess.ENV]
+    monkeypatch.setenv(multiprocess.ENV, str(metrics_dir / "web"))  # as in a gunicorn worker on that machine
+
+    families = scrape(APIClient())
 
     groups = {s.labels.get("process_group") for s in families["leadcaller_provider_requests"]}
     assert any(group.startswith("worker-") for group in groups), groups
