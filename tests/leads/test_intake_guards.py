@@ -115,6 +115,15 @@ def test_client_ip_honours_num_proxies(api, site, settings):
     assert str(Lead.objects.get().client_ip) == "10.0.0.1"
 
 
+def test_without_proxies_a_forged_forwarded_for_neither_names_the_client_nor_escapes_the_ip_limit(api, site, settings):
+    settings.THROTTLE_PER_IP = "2/min"
+    codes = [post_json(api, {"phone": f"+7912000112{i}"}, HTTP_X_FORWARDED_FOR=f"198.51.100.{i}", **ORIGIN).status_code
+             for i in range(3)]
+
+    assert codes == [201, 201, 429]
+    assert {str(lead.client_ip) for lead in Lead.objects.all()} == {"127.0.0.1"}
+
+
 # --- CORS -------------------------------------------------------------------------------------
 def test_preflight_from_an_active_sites_domain_is_allowed(api, site):
     response = api.options("/api/v1/leads/", HTTP_ORIGIN="https://www.shop.example",
