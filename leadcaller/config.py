@@ -148,6 +148,11 @@ def default_cache_url(broker_url: str, var_dir: Path) -> str:
 
 def cache_settings(cache: dict[str, Any], *, key_prefix: str) -> dict[str, Any]:
     cache.setdefault("KEY_PREFIX", f"{key_prefix}leadcaller")
+    if cache.get("BACKEND") == "django.core.cache.backends.redis.RedisCache":
+        # A Redis outage degrades the cache (reads miss) instead of failing requests; short timeouts
+        # so a Redis that hangs does not hold a request either.
+        cache["BACKEND"] = "leadcaller.cache.DegradingRedisCache"
+        cache.setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})
     return cache
 
 
