@@ -46,7 +46,12 @@ def crm_step_run(*, lead_id: int) -> None:
     others = Lead.objects.select_related("site", "partner").in_bulk([other for other, _ in more])
     group = [(lead, fence)] + [(others[other], other_fence) for other, other_fence in more]
     Lead.objects.filter(pk__in=[member.pk for member, _ in group]).update(crm_resync=False)
-    outcomes = _add(client, [member for member, _ in group])
+    try:
+        outcomes = _add(client, [member for member, _ in group])
+    except Exception as exc:  # unforeseen (the shared rate-limit store is down): retried like any step,
+        # rather than left running until the leases of the whole group run out
+        logger.exception("crm step of leads %s failed", [member.pk for member, _ in group])
+        outcomes = {member.pk: Retry(f"{type(exc).__name__}: {exc}") for member, _ in group}
     for member, member_fence in group:
         _apply(member, outcomes[member.pk], member_fence)
         if isinstance(outcomes[member.pk], Done) and _unwritten(member).exists():
