@@ -217,6 +217,11 @@ TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID", default="")
 # Manual-handling alerts go here when set (else to the lead's chat); also the fallback for broken chats.
 TELEGRAM_ALERT_CHAT_ID = env.str("TELEGRAM_ALERT_CHAT_ID", default="")
 
+# Drills and tests shorten remote waits: a provider's read timeout in seconds (0: each client's
+# own, 10-15 s), and a factor on every retry's backoff (1: the real waits, seconds to minutes).
+PROVIDER_TIMEOUT = config.read(env.float, "PROVIDER_TIMEOUT", default=0.0)
+RETRY_BACKOFF_SCALE = config.read(env.float, "RETRY_BACKOFF_SCALE", default=1.0)
+
 # --- Monitoring: GET /metrics (docs/operations.md) ----------------------------------------------
 # Web and worker processes keep their metric files here, a folder per process group
 # (leadcaller/multiprocess.py). Local to the machine; the group empties its folder when it starts.

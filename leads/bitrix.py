@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from leadcaller import metrics
-from leadcaller.http import never_sent
+from leadcaller.http import never_sent, provider_timeout
 from leads import ratelimit
 from leads.models import BitrixAuth
 
@@ -156,14 +156,15 @@ class BitrixClient:
 
     def _send(self, url: str, body: dict[str, Any]) -> requests.Response:
         try:
-            return self.http.post(url, json=body, timeout=TIMEOUT, allow_redirects=False)
+            return self.http.post(url, json=body, timeout=provider_timeout(TIMEOUT), allow_redirects=False)
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
             raise BitrixError(f"cannot connect to Bitrix24: {exc}"[:300], kind="transient") from exc
         except requests.ConnectionError as exc:
             raise BitrixError(f"connection to Bitrix24 failed: {exc}"[:300], kind="transient",
                               maybe_sent=not never_sent(exc)) from exc
         except requests.Timeout as exc:
-            raise BitrixError(f"no answer from Bitrix24 within {TIMEOUT[1]} s", kind="transient",
+            raise BitrixError(f"no answer from Bitrix24 within {provider_timeout(TIMEOUT)[1]} s",
+                              kind="transient",
                               maybe_sent=True) from exc
 
     def _throttle(self) -> None:
@@ -201,7 +202,8 @@ def oauth_token(params: dict[str, str], *, session: requests.Session | None = No
     http = session or requests.Session()
     query = {"client_id": settings.BITRIX_CLIENT_ID, "client_secret": settings.BITRIX_CLIENT_SECRET, **params}
     try:
-        response = http.get(f"{settings.BITRIX_OAUTH_URL}/oauth/token/", params=query, timeout=TIMEOUT)
+        response = http.get(f"{settings.BITRIX_OAUTH_URL}/oauth/token/", params=query,
+                            timeout=provider_timeout(TIMEOUT))
     except requests.RequestException as exc:
         raise BitrixError(f"the Bitrix24 OAuth server did not answer: {type(exc).__name__}", kind="transient") from exc
     if response.status_code >= 500:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
@@ -135,7 +136,7 @@ STEPS: dict[str, Step] = {
 
 def backoff(step: Step, tries: int) -> timedelta:
     """Exponential backoff with full jitter: spreads retries of many leads that failed together."""
-    ceiling = min(step.backoff_cap, step.backoff_base * 2 ** max(tries - 1, 0))
+    ceiling = min(step.backoff_cap, step.backoff_base * 2 ** max(tries - 1, 0)) * settings.RETRY_BACKOFF_SCALE
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 

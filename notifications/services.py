@@ -191,7 +191,8 @@ def _failed(client: telegram.TelegramClient, note: Notification, exc: telegram.T
     elif kind == telegram.MIGRATED:
         _follow_migration(note, exc.migrate_to)
     elif kind == telegram.RETRY and note.attempts < MAX_ATTEMPTS:
-        after = exc.retry_after or min(600.0, 2.0 ** note.attempts) * random.uniform(0.5, 1.0)
+        backoff = min(600.0, 2.0 ** note.attempts) * random.uniform(0.5, 1.0) * settings.RETRY_BACKOFF_SCALE
+        after = exc.retry_after or backoff
         _again(note, timedelta(seconds=after), error=str(exc))
         metrics.PROVIDER_RETRIES.labels(provider="telegram").inc()
     elif kind in (telegram.BROKEN_CHAT, telegram.UNAUTHORIZED):

@@ -14,6 +14,7 @@ import requests
 from django.conf import settings
 
 from leadcaller import metrics
+from leadcaller.http import provider_timeout
 
 TIMEOUT = (3.05, 10.0)
 
@@ -69,7 +70,7 @@ class TelegramClient:
 
     def _request(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = self.http.post(f"{self.base}/{method}", json=payload, timeout=TIMEOUT)
+            response = self.http.post(f"{self.base}/{method}", json=payload, timeout=provider_timeout(TIMEOUT))
         except requests.RequestException as exc:
             raise TelegramError(f"Telegram did not answer: {type(exc).__name__}", kind=RETRY) from exc
         try:

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from leadcaller import metrics
-from leadcaller.http import never_sent
+from leadcaller.http import never_sent, provider_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class VoximplantClient:
         headers, auth_params = self.credentials.auth()
         try:
             response = self.http.post(self.api_url, data={"cmd": cmd, **auth_params, **params}, headers=headers,
-                                      timeout=TIMEOUT, allow_redirects=False)
+                                      timeout=provider_timeout(TIMEOUT), allow_redirects=False)
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
             raise VoximplantError(f"{cmd}: cannot connect: {exc}", retryable=True) from exc
         except requests.ConnectionError as exc:
@@ -141,7 +141,8 @@ class VoximplantClient:
             raise VoximplantError(f"{cmd}: connection failed: {exc}"[:300], retryable=True,
                                   maybe_started=not never_sent(exc)) from exc
         except requests.Timeout as exc:
-            raise VoximplantError(f"{cmd}: no answer within {TIMEOUT[1]} s", retryable=True, maybe_started=True) from exc
+            raise VoximplantError(f"{cmd}: no answer within {provider_timeout(TIMEOUT)[1]} s", retryable=True,
+                                  maybe_started=True) from exc
         return _parse(cmd, response)
 
 
