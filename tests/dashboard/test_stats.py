@@ -129,18 +129,3 @@ def test_an_empty_period_is_all_zeros():
 
     assert stats.totals(period)["leads"] == 0 and stats.speed_to_lead(period)["median"] is None
     assert stats.by_partner(period) == [] and stats.series(period) == []
-
-
-def test_close_waits_share_a_bucket_on_postgresql_and_the_percentile_is_at_most_one_percent_above(shop):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("the bucketed percentile is PostgreSQL's; elsewhere it is exact")
-    site = shop["sites"][0]
-    start = shop["period"].end + timedelta(hours=1)
-    for n, wait in enumerate((100.0, 100.2, 100.4)):
-        called(lead_at(start + timedelta(minutes=n), site=site), "human", wait)
-
-    figures = stats.speed_to_lead(stats.Period(start, start + timedelta(hours=1), MOSCOW))
-
-    assert figures["dialled"] == 3 and 100.2 <= figures["median"] <= 100.2 * 1.01 and figures["p90"] == 100.4
