@@ -42,6 +42,10 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BROKER_URL = "redis://127.0.0.1:6379/0"
 SITE_DOMAIN = "bench.example"
 BIN = Path(sys.executable).parent
+# PostgreSQL's own background processes, shared by every database (parallel and autovacuum
+# workers are not here: they work for one database, whose user they count for).
+_PG_SERVER_PROCESSES = ("checkpointer", "background writer", "walwriter", "autovacuum launcher",
+                        "logical replication launcher")
 
 
 def log(message: str) -> None:
@@ -481,10 +485,10 @@ class Stack:
         for pid, (cmd, seconds) in used.items():
             if pid in role:
                 split[role[pid]] += seconds
-            elif cmd.startswith("postgres:") and f" {db_name} " in cmd:
-                split["postgres (this database)"] += seconds
-            elif cmd.startswith("postgres:") and not cmd.startswith("postgres: postgres "):
-                split["postgres (server)"] += seconds  # checkpointer, WAL writer, autovacuum...
+            elif cmd.startswith("postgres: ") and db_name in cmd.split(": ")[-1].split():
+                split["postgres (this database)"] += seconds  # "postgres: 15/main: <user> <database> <host> <state>"
+            elif cmd.startswith("postgres: ") and cmd.split(": ")[-1].startswith(_PG_SERVER_PROCESSES):
+                split["postgres (server)"] += seconds
             elif cmd.startswith("/usr/bin/redis-server") or cmd.startswith("redis-server"):
                 split["redis-server"] += seconds
             elif seconds >= 0.3:
