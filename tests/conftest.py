@@ -20,6 +20,14 @@ from rest_framework.test import APIClient
 from tests.factories import SiteFactory
 
 
+def pytest_collection_modifyitems(items):
+    """A test that starts a real Celery worker depends on the broker: CI runs those on Redis and
+    again on RabbitMQ (`-m broker`)."""
+    for item in items:
+        if "celery_worker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(settings):
     """Throttle counters and cached site lists must not leak from one test into the next.

@@ -7,6 +7,7 @@ import pytest
 from leadcaller import health
 
 
+@pytest.mark.broker
 @pytest.mark.django_db
 def test_healthz_is_200_when_database_and_broker_answer(client):
     response = client.get("/healthz")
@@ -15,15 +16,15 @@ def test_healthz_is_200_when_database_and_broker_answer(client):
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
 
 
-@pytest.fixture
-def unreachable_broker(monkeypatch):
+@pytest.fixture(params=["redis://127.0.0.1:1/0", "amqp://guest:guest@127.0.0.1:1//"], ids=["redis", "rabbitmq"])
+def unreachable_broker(monkeypatch, request):
     """Point the Celery app at a port where nothing listens: the real connection attempt fails."""
     from leadcaller.celery import app
 
     # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
-    monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("CELERY_BROKER_URL", request.param)
     saved = {key: app.conf[key] for key in ("broker_url", "broker_transport_options")}
-    app.conf.update(broker_url="redis://127.0.0.1:1/0", broker_transport_options={"socket_connect_timeout": 0.5})
+    app.conf.update(broker_url=request.param, broker_transport_options={"socket_connect_timeout": 0.5})
     yield
     app.conf.update(saved)
 

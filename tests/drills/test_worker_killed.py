@@ -16,7 +16,7 @@ from tests.drills import servers
 from tests.drills.report import all_processed, one_crm_lead_per_origin, report, starts_per_attempt, states
 from tests.factories import SiteFactory
 
-pytestmark = [pytest.mark.drill]
+pytestmark = [pytest.mark.drill, pytest.mark.broker]
 
 RUNNING = Lead.StepState.RUNNING
 
