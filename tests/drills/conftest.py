@@ -25,6 +25,10 @@ CALLBACK_SECRET = "drill-callback-secret"
 def drill_env(transactional_db) -> dict[str, str]:
     """For the drill's web, worker and beat: this run's test database and broker, no abuse limits
     (every post comes from one address), calls at any hour, retries and provider timeouts short."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the drills run web, worker and beat on this run's database: set DATABASE_URL to PostgreSQL")
     return {
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
