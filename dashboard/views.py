@@ -64,7 +64,8 @@ class DashboardPage(ManagersOnly, TemplateView):
         partners, sites = summary["partners"], summary["sites"]
         return {**super().get_context_data(**kwargs), "form": form, "period": period,
                 "last_day": period.end - timedelta(days=1), "totals": summary["totals"],
-                "speed": stats.speed_to_lead(period), "query": query, "charts": chart_urls(query),
+                "speed": {key: duration_text(value) for key, value in stats.speed_to_lead(period).items()},
+                "query": query, "charts": chart_urls(query),
                 "partner_table": table(partners, "partner__name", _("no partner")),
                 "site_table": table(sites, "site__name", "")}
 
@@ -146,8 +147,9 @@ class PartnerSumChart(ChartView):
                 for currency in self.currencies()]
 
     def get_dataset_options(self, index, color):
+        # Each currency on its own axis (static/js/dashboard.js makes one per yAxisID).
         colour = CURRENCY_COLOURS[index % len(CURRENCY_COLOURS)]
-        return {"backgroundColor": colour, "borderColor": colour}
+        return {"backgroundColor": colour, "borderColor": colour, "yAxisID": f"y{index}"}
 
 
 class TableCsv(ManagersOnly, View):
@@ -191,6 +193,17 @@ def table(rows: list[dict], label: str, blank: str) -> dict:
         {"name": row[label] or blank, "leads": row["leads"], "reached": row["reached"],
          "conversion": row["conversion"], "percent": round(row["conversion"] * 100, 1),
          "sums": [row["order_sums"].get(c, {"orders": 0, "sum": 0}) for c in currencies]} for row in rows]}
+
+
+def duration_text(seconds: float | int | None) -> str:
+    """Seconds as a person reads them: 14.5 s, 12 min, 5.6 h; a dash for none."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return _("%(n)s s") % {"n": formats.number_format(round(seconds, 1), 1)}
+    if seconds < 3600:
+        return _("%(n)s min") % {"n": formats.number_format(round(seconds / 60))}
+    return _("%(n)s h") % {"n": formats.number_format(round(seconds / 3600, 1), 1)}
 
 
 def outcome_label(outcome: str) -> str:

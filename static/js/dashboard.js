@@ -2,12 +2,21 @@
 // and its sortable tables. No inline code: the page runs under a strict Content-Security-Policy.
 "use strict";
 
-function chartOptions(kind) {
+function chartOptions(kind, data) {
   const options = { responsive: true, maintainAspectRatio: false, animation: false,
                     plugins: { legend: { position: "bottom" } } };
-  if (kind !== "doughnut") {
-    options.scales = { y: { beginAtZero: true } };
+  if (kind === "doughnut") {
+    return options;
   }
+  options.scales = { y: { beginAtZero: true } };
+  // Datasets that name an axis (one per currency) get their own, so sums in different currencies
+  // never share a scale.
+  data.datasets.filter((set) => set.yAxisID).forEach((set, index) => {
+    options.scales[set.yAxisID] = { beginAtZero: true, position: index % 2 ? "right" : "left",
+                                    title: { display: true, text: set.label },
+                                    grid: { drawOnChartArea: index === 0 } };
+    delete options.scales.y;
+  });
   return options;
 }
 
@@ -19,7 +28,7 @@ async function drawChart(canvas) {
   }
   const data = await response.json();
   const kind = canvas.dataset.chart;
-  canvas.chart = new Chart(canvas, { type: kind, data: data, options: chartOptions(kind) });
+  canvas.chart = new Chart(canvas, { type: kind, data: data, options: chartOptions(kind, data) });
   canvas.dataset.drawn = String(data.datasets.reduce((sum, set) => sum + set.data.length, 0));
 }
 

@@ -152,6 +152,13 @@ def test_the_series_chart_has_every_day_with_zeros_and_both_datasets(manager, sh
     assert [dataset["label"] for dataset in data["datasets"]] == ["Leads", "Reached"]
 
 
+@pytest.mark.parametrize("seconds, text", [(None, "—"), (4.25, "4.2 s"), (754, "13 min"), (20211, "5.6 h")])
+def test_waits_are_shown_in_seconds_minutes_or_hours(seconds, text):
+    from dashboard.views import duration_text
+
+    assert duration_text(seconds) == text
+
+
 def test_a_one_day_series_is_per_hour_in_the_zone(manager, shop):
     data = manager.get("/dashboard/charts/series/", {"range": "today", "tz": "Europe/Moscow"}).json()
 
@@ -171,6 +178,7 @@ def test_partner_sums_are_one_dataset_per_currency_never_added_together(manager,
     assert data["labels"] == ["Acme", "Beta"]
     assert {dataset["label"]: dataset["data"] for dataset in data["datasets"]} == {"RUB": [1000.0, 7.0],
                                                                                    "USD": [20.0, 0.0]}
+    assert [dataset["yAxisID"] for dataset in data["datasets"]] == ["y0", "y1"]  # an axis per currency
 
 
 def test_partner_csv_has_the_tables_numbers_with_a_column_pair_per_currency(manager, shop):
@@ -197,7 +205,7 @@ def test_the_page_shows_totals_speed_and_sortable_tables(manager, shop):
     response = manager.get("/dashboard/", {"range": "7", "tz": "Europe/Moscow"})
 
     html = response.content.decode()
-    assert response.context["speed"] == {"median": 5.0, "p90": 9.0, "dialled": 3}
+    assert response.context["speed"]["median"] == "5.0 s" and response.context["speed"]["p90"] == "9.0 s"
     assert 'class="sortable" id="table-partners"' in html and "Acme" in html
     assert 'data-chart="doughnut"' in html and "/dashboard/charts/outcomes/?range=7" in html
 
