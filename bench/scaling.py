@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -65,6 +66,25 @@ def stored_leads(stack: Stack, lo: int, hi: int) -> dict[str, dict[str, Any]]:
     with psycopg.connect(stack.db_url) as conn:
         rows = conn.execute(sql, (f"+7912{lo:07d}", f"+7912{hi:07d}")).fetchall()
     return {r[0]: {"created": r[1], "crm": r[2], "call": r[3], "notify": r[4]} for r in rows}
+
+
+_SUCCEEDED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO celery\.app\.trace "
+                        r"Task (\S+)\[[0-9a-f-]+\] succeeded in ([0-9.e-]+)s")
+
+
+def task_time(stack: Stack, since: float, until: float) -> dict[str, list[float]]:
+    """Task name -> [tasks finished, seconds they ran] between two wall-clock times (worker logs)."""
+    result: dict[str, list[float]] = {}
+    for p in stack.procs:
+        if p.name.startswith("worker"):
+            for line in p.log_path.read_text(errors="replace").splitlines():
+                if m := _SUCCEEDED.match(line):
+                    at = datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()  # local time, as logged
+                    if since <= at < until:
+                        entry = result.setdefault(m[2].rsplit(".", 1)[-1], [0, 0.0])
+                        entry[0] += 1
+                        entry[1] += float(m[3])
+    return result
 
 
 class Meter:
@@ -116,6 +136,12 @@ def one_config(workers: int, args: argparse.Namespace, tmp: Path) -> dict[str, A
         t2 = time.monotonic()
         drain_phase = meter.stop()
         load_after = os.getloadavg()
+        time.sleep(0.5)  # the last log lines
+        wall = [t + mono_to_wall for t in (t0, t1, t2)]
+        children = workers * args.concurrency
+        tasks = {"load": task_time(stack, wall[0], wall[1]), "drain": task_time(stack, wall[1], wall[2])}
+        busy = {phase: 100.0 * sum(v[1] for v in tasks[phase].values()) / (children * (b - a))
+                for phase, (a, b) in (("load", wall[:2]), ("drain", wall[1:]))}
         rows = stored_leads(stack, first, last)
         dials = {p: t for p, t in dial_times(stack).items() if p in rows}
         stl = [(dials[p] + mono_to_wall - r["created"]) * 1000 for p, r in rows.items() if p in dials]
@@ -137,6 +163,7 @@ def one_config(workers: int, args: argparse.Namespace, tmp: Path) -> dict[str, A
             "bitrix_requests": stack.bitrix.count if stack.bitrix else None,
             "cpu_load_phase": load_phase, "cpu_drain_phase": drain_phase,
             "phase_seconds": {"load": t1 - t0, "drain": t2 - t1},
+            "tasks": tasks, "children_busy_pct": busy,
         }
     finally:
         stack.stop()
@@ -195,6 +222,12 @@ def print_report(result: dict[str, Any]) -> None:
             if p["foreign_processes"]:
                 out.append("    WARNING, other processes used the CPU: "
                            + "; ".join(f"{f['core_s']} core-s {f['cmd'][:60]}" for f in p["foreign_processes"][:4]))
+    out.append("worker children's time in tasks (worker logs; a task waiting on Bitrix24 counts as busy):")
+    for r in result["runs"]:
+        for phase in ("load", "drain"):
+            out.append(f"  {r['workers']} worker(s), {phase:<5}: children busy {r['children_busy_pct'][phase]:.0f}%; "
+                       + ", ".join(f"{name} {int(n)} ({sec:.1f} s)" for name, (n, sec)
+                                   in sorted(r["tasks"][phase].items(), key=lambda kv: -kv[1][1])))
     for r in result["runs"]:
         out.append(f"  {r['workers']} worker(s): states call {r['states']['call']}, crm {r['states']['crm']}, "
                    f"notify {r['states']['notify']}; Bitrix24 requests {r['bitrix_requests']}; "
