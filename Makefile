@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test install install-dev migrate messages clean
+.PHONY: run test bench install install-dev migrate messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ test: install-dev
 		command -v node >/dev/null || { echo "node is needed for the VoxEngine scenario tests"; exit 1; }; \
 		node --test telephony/voxengine/test/*.test.js; \
 	fi
+
+## The intake and scaling benchmarks (bench/README.md); installs wrk first when it is missing (Debian/Ubuntu).
+bench: install
+	@command -v wrk >/dev/null || { echo "installing wrk"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
+	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/scaling.py
 
 ## Refresh the Russian catalogue after changing user-facing text (needs GNU gettext), then translate
 ## the new entries in locale/ru/LC_MESSAGES/django.po and run it again to compile.
