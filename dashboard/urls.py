@@ -7,8 +7,8 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.DashboardPage.as_view(), name="index"),
     # Managers need not be staff: they log in here rather than at the admin's staff-only login.
-    path("login/", LoginView.as_view(template_name="dashboard/login.html", next_page=reverse_lazy("dashboard:index")),
-         name="login"),
+    path("login/", views.strict_csp(LoginView.as_view(template_name="dashboard/login.html",
+                                                      next_page=reverse_lazy("dashboard:index"))), name="login"),
     path("charts/series/", views.SeriesChart.as_view(), name="series"),
     path("charts/outcomes/", views.OutcomeChart.as_view(), name="outcomes"),
     path("charts/partner-sums/", views.PartnerSumChart.as_view(), name="partner-sums"),

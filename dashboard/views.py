@@ -37,6 +37,15 @@ def dashboard_allowed(user) -> bool:
     return user.is_active and (user.is_superuser or user.groups.filter(name__in=DASHBOARD_GROUPS).exists())
 
 
+def strict_csp(view):
+    """Send the dashboard's Content-Security-Policy with every answer of `view`."""
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return response
+    return wrapped
+
+
 class ManagersOnly(LoginRequiredMixin, UserPassesTestMixin):
     login_url = reverse_lazy("dashboard:login")
 
@@ -48,9 +57,7 @@ class ManagersOnly(LoginRequiredMixin, UserPassesTestMixin):
         return form.period() if form.is_valid() else None
 
     def dispatch(self, request, *args, **kwargs):
-        response = super().dispatch(request, *args, **kwargs)
-        response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-        return response
+        return strict_csp(super().dispatch)(request, *args, **kwargs)
 
 
 class DashboardPage(ManagersOnly, TemplateView):

@@ -88,6 +88,13 @@ def test_the_page_is_sent_with_a_strict_content_security_policy_and_no_inline_sc
     assert "/static/vendor/chartjs/chart.umd.min.js" in html and "/static/js/dashboard.js" in html
 
 
+def test_the_login_page_has_the_same_policy_and_its_form_works_under_it(client):
+    response = client.get("/dashboard/login/")
+
+    assert response.status_code == 200 and "form-action 'self'" in response["Content-Security-Policy"]
+    assert "<script" not in response.content.decode() and 'name="password"' in response.content.decode()
+
+
 def test_vendored_chartjs_is_served_from_our_static_files(client):
     response = client.get("/static/vendor/chartjs/chart.umd.min.js")
 
