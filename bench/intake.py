@@ -169,7 +169,10 @@ def print_report(result: dict[str, Any]) -> None:
     for r in result["runs"]:
         cs = r["core_seconds"]
         out.append(f"core-seconds, round {r['round']} {r['endpoint']:<7}: "
-                   + ", ".join(f"{k} {v:.1f}" for k, v in cs.items() if k not in ("beat", "workers")))
+                   + ", ".join(f"{k} {v:.1f}" for k, v in cs.items() if k not in ("beat", "workers"))
+                   + f"; per request (core-ms): web {1000 * cs['web'] / max(1, r['requests']):.2f}, "
+                   f"PostgreSQL {1000 * cs['postgres (this database)'] / max(1, r['requests']):.2f}, "
+                   f"Redis {1000 * cs['redis-server'] / max(1, r['requests']):.2f}")
     out.append("(web and wrk processes by pid; PostgreSQL backends by database; 'server' = its background processes)")
     foreign = [(r["round"], r["endpoint"], f) for r in result["runs"] for f in r["foreign_processes"]]
     if foreign:
