@@ -207,10 +207,16 @@ def _give_up(note: Notification, error: str) -> None:
     _finish(note, Status.FAILED, error=error)
     logger.warning("Telegram notification %s failed: %s", note.pk, error)
     if note.kind == Kind.CARD and note.lead_id:
-        from leads.services import lead_to_manual
+        untold = [note.lead]
+    elif note.kind == Kind.DIGEST:
+        untold = [card.lead for card in note.cards.select_related("lead__site", "lead__partner")]
+    else:
+        return
+    from leads.services import lead_to_manual
 
-        # The seller was not told: a person must look at the lead (the alert goes to the alerts chat).
-        lead_to_manual(lead=note.lead, step="notify",
+    # The seller was not told: a person must look at each lead (the alert goes to the alerts chat).
+    for lead in untold:
+        lead_to_manual(lead=lead, step="notify",
                        reason=_("The seller could not be told in Telegram: %(error)s") % {"error": error})
 
 

@@ -8,6 +8,7 @@ from leads import pipeline, services
 from leads.models import Lead
 from notifications import messages
 from notifications.models import Notification, TelegramChat
+from notifications.services import notification_deliver
 from tests.factories import LeadFactory, SiteFactory
 from tests.notifications.conftest import drain
 
@@ -144,6 +145,20 @@ def test_a_burst_of_100_leads_for_one_chat_provokes_no_429_and_loses_none(tg):
     assert all(lead.phone in shown for lead in leads)
     assert len(tg.messages(tg.chat_id)) <= 10
     assert not Notification.objects.exclude(status__in=[Status.SENT, Status.DIGESTED]).exists()
+
+
+def test_leads_whose_digest_telegram_refused_go_to_a_person(tg):
+    leads = [LeadFactory(name=f"Lead {i}") for i in range(8)]
+    for lead in leads:
+        pipeline.step_run(step_name="notify", lead_id=lead.pk)
+    for card in Notification.objects.filter(kind=Kind.CARD).order_by("pk"):
+        notification_deliver(card.pk)  # the chat's first turns go to cards, the rest wait in a digest
+    tg.block_chat(tg.chat_id)
+    drain()
+
+    digested = Notification.objects.filter(kind=Kind.CARD, status=Status.DIGESTED)
+    assert digested.exists() and {card.digest.status for card in digested} == {Status.FAILED}
+    assert {Lead.objects.get(pk=card.lead_id).status for card in digested} == {Lead.Status.MANUAL}
 
 
 def test_without_a_bot_token_nothing_is_queued(settings):
