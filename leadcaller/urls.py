@@ -27,3 +27,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.urls")),
 ]
+
+handler500 = "leadcaller.errors.server_error"

@@ -80,6 +80,8 @@ class LeadIntakeView(APIView):
             413: OpenApiResponse(description="Body too large."),
             415: OpenApiResponse(description="Unsupported content type."),
             429: OpenApiResponse(description="Throttled; see Retry-After."),
+            503: OpenApiResponse(description="The database is unreachable; nothing was stored. Retry after "
+                                 "the Retry-After seconds."),
         },
         extensions={"x-envelope-response": EnvelopeResultSerializer.__name__},
     )
