@@ -56,6 +56,7 @@ def test_web_and_worker_recover_from_a_database_restart_without_being_restarted(
         requests.get(f"{web.url}/healthz", timeout=10)
     postgres.stop()
     while_down = requests.get(f"{web.url}/healthz", timeout=30)
+    refused = web.post_lead("+79126009999")  # the form is told to send it again, not that it was wrong
     postgres.start()
     health_after = [requests.get(f"{web.url}/healthz", timeout=10).status_code for _ in range(4)]
     after = [web.post_lead(phone).status_code for phone in phones[3:]]
@@ -66,6 +67,7 @@ def test_web_and_worker_recover_from_a_database_restart_without_being_restarted(
     assert finished, processes.logs()
     assert before == after == [201, 201, 201]
     assert while_down.status_code == 503 and while_down.json()["checks"]["database"].startswith("error")
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
     assert health_after == [200, 200, 200, 200]
     # No provider is connected here: every lead ends with a person, which proves the worker ran it.
     assert tally.stored == tally.manual == len(phones) and tally.lost == 0
