@@ -501,7 +501,9 @@ class Stack:
 def source_facts() -> dict[str, Any]:
     """Which code ran: the commit of ROOT and whether its tracked files differ from it."""
     def git(*argv: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, text=True, check=True).stdout.strip()
+        # Only trailing newlines go: a porcelain status line starts with a meaningful space.
+        return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, text=True,
+                              check=True).stdout.rstrip("\n")
     try:
         changed = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
         return {"root": str(ROOT), "commit": git("rev-parse", "HEAD"), "subject": git("log", "-1", "--format=%s"),
