@@ -4,8 +4,8 @@ An exact percentile of a year of waits needs a sort of ~900,000 values (1.1 s on
 docs/benchmarks.md); counts per bucket add up across days, sites and partners instead. Bucket 0
 holds waits under 0.1 s; bucket n >= 1 holds [0.1 s * 1.1^(n-1), 0.1 s * 1.1^n). A percentile is
 reported as the geometric middle of the bucket holding the nearest-rank value, so it is within
-sqrt(1.1) - 1 = 4.9 % of the exact nearest-rank value (and within 0.05 s below 0.1 s). About 200
-buckets span 0.1 s to a month; longer waits share the last bucket.
+sqrt(1.1) - 1 = 4.9 % of the exact nearest-rank value (and within 0.05 s below 0.1 s). 200 buckets
+span 0.1 s to about 200 days; longer waits (none in practice) share the last bucket.
 """
 
 from __future__ import annotations
