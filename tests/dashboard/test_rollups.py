@@ -220,3 +220,18 @@ def test_on_a_generated_history_the_rollups_agree_with_the_leads(monkeypatch, se
     approximate, exact = stats.speed_to_lead(period), from_leads(monkeypatch, stats.speed_to_lead, period)
     for key in ("median", "p90"):
         assert abs(approximate[key] - exact[key]) <= exact[key] * waits.PRECISION + 0.001
+
+
+def test_the_beat_task_refreshes_the_rollups_and_a_sites_new_zone_is_built_whole(history, monkeypatch, settings):
+    from dashboard import tasks
+
+    one, _two = history["sites"]
+    one.time_zone = "Asia/Tokyo"
+    one.save(update_fields=["time_zone"])
+    rebuilt = tasks.refresh_rollups()
+
+    # Every day since the oldest lead (11 days ago) in the new zone; Moscow was only site one's zone.
+    assert rebuilt["Asia/Tokyo"] >= 11 and "Europe/Moscow" not in rebuilt
+    assert not DailyCell.objects.filter(zone="Europe/Moscow").exists()
+    assert rollups.split(long_period(TOKYO))[0] is not None and same_as_leads(monkeypatch, long_period(TOKYO))
+    assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} >= {"dashboard.tasks.refresh_rollups"}
