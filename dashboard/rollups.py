@@ -83,7 +83,7 @@ def rollups_refresh(*, now: datetime | None = None, full: bool = False) -> dict[
             model.objects.exclude(zone__in=zones).delete()
         known = dict(RollupZone.objects.values_list("zone", "refreshed_at"))
         since = min(known.values()) - MARGIN if known else now
-        touched = set(LeadEvent.objects.filter(at__gte=since).values_list("lead__created_at", flat=True))
+        touched = set(LeadEvent.objects.filter(at__gte=since).values_list("lead__created_at", flat=True).distinct())
         for zone in zones:
             tz = ZoneInfo(zone)
             days = _all_days(tz, now) if full or zone not in known else _recent_days(tz, known[zone], now, touched)
@@ -201,6 +201,7 @@ def series(days: Days) -> list[dict]:
 def outcomes(days: Days) -> dict[str, int]:
     sums = _rows(days).aggregate(leads=Sum("leads"), **{outcome: Sum(outcome) for outcome in OUTCOMES})
     breakdown = {outcome: sums[outcome] or 0 for outcome in OUTCOMES}
+    # "" is every other lead: not called, or no result yet (the call step writes no other value).
     breakdown[""] = (sums["leads"] or 0) - sum(breakdown.values())
     return {outcome: n for outcome, n in breakdown.items() if n}
 

@@ -113,7 +113,8 @@ def test_filters_by_site_and_partner_give_the_same_figures_as_the_leads(history,
     one, two = history["sites"]
     a, b = history["partners"]
 
-    for filters in ({"site_id": one.pk}, {"site_id": two.pk}, {"partner_id": a.pk}, {"site_id": one.pk, "partner_id": a.pk}):
+    for filters in ({"site_id": one.pk}, {"site_id": two.pk}, {"partner_id": a.pk},
+                    {"site_id": one.pk, "partner_id": a.pk}):
         assert same_as_leads(monkeypatch, long_period(MOSCOW, **filters)), filters
     assert stats.totals(long_period(MOSCOW, site_id=two.pk))["order_sums"] == {
         "RUB": {"sum": Decimal("7.00"), "orders": 1}, "USD": {"sum": Decimal("25.10"), "orders": 1}}
@@ -216,7 +217,8 @@ def test_on_a_generated_history_the_rollups_agree_with_the_leads(monkeypatch, se
     period = stats.Period(local_midnight(59, MOSCOW), local_midnight(0, MOSCOW), MOSCOW)
 
     assert RollupZone.objects.filter(zone="Europe/Moscow").exists() and rollups.split(period)[1] is None
-    assert same_as_leads(monkeypatch, period) and same_as_leads(monkeypatch, long_period(MOSCOW, site_id=Site.objects.get(domain="shop1.demo").pk))
+    first_site = Site.objects.get(domain="shop1.demo")
+    assert same_as_leads(monkeypatch, period) and same_as_leads(monkeypatch, long_period(MOSCOW, site_id=first_site.pk))
     approximate, exact = stats.speed_to_lead(period), from_leads(monkeypatch, stats.speed_to_lead, period)
     for key in ("median", "p90"):
         assert abs(approximate[key] - exact[key]) <= exact[key] * waits.PRECISION + 0.001
