@@ -108,8 +108,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per endpoint and range")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the one-year queries")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--database", default=DB_NAME,
+                        help=f"name of the database to create and drop (default {DB_NAME})")
     parser.add_argument("--json", help="write the figures to this file too")
     args = parser.parse_args()
+    globals()["DB_NAME"] = args.database
 
     print("command:", shlex.join([".venv/bin/python", "bench/dashboard.py", *sys.argv[1:]]))
     for key, value in machine_facts().items():
@@ -136,19 +139,24 @@ def run(args) -> None:
 
     from dashboard.filters import DashboardFilter
     from dashboard.history import HistoryPlan, history_generate
+    from dashboard.rollups import rollups_refresh
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     plan = HistoryPlan(leads=args.leads, days=args.days, partners=args.partners, sites=args.sites)
     written = history_generate(plan, progress=lambda n: n % 200_000 == 0 and log(f"{n:,} leads written"))
     generated = time.perf_counter() - started
+    started = time.perf_counter()
+    rollups_refresh(full=True)
+    rolled_up = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
         cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
         size = cursor.fetchone()[0]
     print(f"history: {written['leads']:,} leads, {written['attempts']:,} call attempts, "
           f"{written['duplicates']:,} refused duplicates over {args.days} days, {args.partners} partners, "
-          f"{args.sites} sites; written in {generated:.0f} s (with VACUUM ANALYZE); database {size}")
+          f"{args.sites} sites; written in {generated:.0f} s, daily rollups built in {rolled_up:.0f} s "
+          f"(then VACUUM ANALYZE); database {size}")
 
     client = Client(SERVER_NAME="localhost")
     client.force_login(User.objects.create_superuser("bench", password=None))

@@ -2,11 +2,17 @@
 
 Every function takes a Period: a half-open time range [start, end), the time zone that days are
 counted in, and optional site and partner filters. Order sums are kept per currency, never mixed.
+
+A range longer than 31 days is read from the daily rollups (dashboard/rollups.py) for the whole
+days they hold, and from the leads for the rest (today); the counts and sums are the same either
+way. Only speed to lead differs: from the rollups its percentiles are approximate (within 4.9 %,
+dashboard/waits.py) and say so with `"approximate": True`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -15,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncHour
 
+from dashboard import rollups, waits
 from leads.models import IntakeCounter, Lead, Partner, Site
 from telephony.models import CallAttempt
 
@@ -62,8 +69,19 @@ def by_site(period: Period) -> list[dict]:
     return _grouped(_cells(period), "site_id", Site)
 
 
+def _split(period: Period) -> tuple[rollups.Days | None, Period | None]:
+    """The whole days the rollups answer, and the rest of the period (None when nothing is left)."""
+    days, rest_start = rollups.split(period)
+    return days, (replace(period, start=rest_start) if rest_start is not None else None)
+
+
 def _cells(period: Period) -> list[dict]:
-    """Counts and order sums per site, partner and currency: a few hundred rows, whatever the leads."""
+    """Counts and order sums per site, partner and currency: a few thousand rows, whatever the leads."""
+    days, rest = _split(period)
+    return (rollups.cells(days) if days else []) + (_lead_cells(rest) if rest else [])
+
+
+def _lead_cells(period: Period) -> list[dict]:
     return list(leads_in(period).values("site_id", "partner_id", "currency").annotate(
         leads=Count("id"), reached=Count("id", filter=REACHED), manual=Count("id", filter=Q(status=Lead.Status.MANUAL)),
         voicemail=Count("id", filter=Q(last_call_outcome=CallAttempt.Outcome.VOICEMAIL)),
@@ -104,20 +122,35 @@ def _sums(cells: list[dict]) -> dict[str, dict]:
 
 def outcome_breakdown(period: Period) -> dict[str, int]:
     """Leads by the outcome of their latest call ("" for leads never called, or without a result yet)."""
-    rows = leads_in(period).values("last_call_outcome").annotate(n=Count("id")).order_by()
-    return {row["last_call_outcome"]: row["n"] for row in rows}
+    days, rest = _split(period)
+    breakdown = Counter(rollups.outcomes(days) if days else {})
+    if rest:
+        for row in leads_in(rest).values("last_call_outcome").annotate(n=Count("id")).order_by():
+            breakdown[row["last_call_outcome"]] += row["n"]
+    return dict(breakdown)
 
 
 def series(period: Period) -> list[dict]:
     """Leads and reached per day (per hour for a range of one day or less), in the period's zone."""
     trunc = TruncHour if period.hourly else TruncDate
+    days, rest = _split(period)
+    return (rollups.series(days) if days else []) + (_lead_series(rest, trunc) if rest else [])
+
+
+def _lead_series(period: Period, trunc) -> list[dict]:
     rows = (leads_in(period).annotate(bucket=trunc("created_at", tzinfo=period.tz)).values("bucket")
             .annotate(leads=Count("id"), reached=Count("id", filter=REACHED)).order_by("bucket"))
     return list(rows)
 
 
 def speed_to_lead(period: Period) -> dict[str, float | None]:
-    """Median and 90th percentile of the seconds from arrival to the first dial (nearest rank)."""
+    """Median and 90th percentile of the seconds from arrival to the first dial (nearest rank).
+
+    Exact from the leads; approximate from the rollups (a year), unless a site and a partner are
+    both chosen: the rollups keep waits per site and per partner, not per pair."""
+    days, rest = _split(period)
+    if days and not (period.site_id and period.partner_id):
+        return _approximate_speed(days, rest)
     dialled = leads_in(period).exclude(first_dial_at=None)
     wait = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
     if connection.vendor == "postgresql":
@@ -138,6 +171,16 @@ def speed_to_lead(period: Period) -> dict[str, float | None]:
         return waits[max(0, -(-int(fraction * 100) * count // 100) - 1)].total_seconds()
 
     return {"median": at(0.5), "p90": at(0.9), "dialled": count}
+
+
+def _approximate_speed(days: rollups.Days, rest: Period | None) -> dict:
+    counts = rollups.wait_counts(days)
+    if rest:
+        wait = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
+        for wait_ in leads_in(rest).exclude(first_dial_at=None).annotate(wait=wait).values_list("wait", flat=True):
+            counts[waits.bucket_of(wait_)] += 1
+    return {"median": waits.percentile(counts, 0.5), "p90": waits.percentile(counts, 0.9),
+            "dialled": sum(counts.values()), "approximate": True}
 
 
 class _PercentileDisc(Aggregate):

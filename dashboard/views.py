@@ -69,9 +69,12 @@ class DashboardPage(ManagersOnly, TemplateView):
         query = self.request.GET.urlencode() if form.is_valid() else ""
         summary = stats.summary(period)
         partners, sites = summary["partners"], summary["sites"]
+        speed = stats.speed_to_lead(period)
+        approximate = speed.pop("approximate", False)  # from the daily rollups: within 4.9 %
         return {**super().get_context_data(**kwargs), "form": form, "period": period,
                 "last_day": period.end - timedelta(days=1), "totals": summary["totals"],
-                "speed": {key: duration_text(value) for key, value in stats.speed_to_lead(period).items()},
+                "speed": {key: duration_text(value) for key, value in speed.items()},
+                "speed_approximate": approximate,
                 "query": query, "charts": chart_urls(query),
                 "partner_table": table(partners, "partner__name", _("no partner")),
                 "site_table": table(sites, "site__name", "")}

@@ -272,6 +272,11 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-leads": {"task": "leads.tasks.dispatch_due", "schedule": SWEEP_INTERVAL},
     "deliver-due-notifications": {"task": "notifications.tasks.deliver_due", "schedule": SWEEP_INTERVAL},
     "sync-partners": {"task": "leads.tasks.sync_partners", "schedule": BITRIX_PARTNER_SYNC_INTERVAL},
+    # The dashboard's daily rollups (dashboard/rollups.py): recent and changed days every 5 minutes,
+    # everything once a day (a deleted lead leaves no timeline entry to follow).
+    "refresh-dashboard-rollups": {"task": "dashboard.tasks.refresh_rollups", "schedule": 300.0},
+    "rebuild-dashboard-rollups": {"task": "dashboard.tasks.refresh_rollups", "schedule": 86_400.0,
+                                  "kwargs": {"full": True}},
 }
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from leads import handling
 from leads.admin_paging import CappedCountPaginator
 from leads.models import BitrixAuth, IntakeCounter, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site
+from leads.services import lead_event_add
 from notifications.models import Notification
 from telephony.models import CallAttempt
 
@@ -178,6 +179,13 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
                                     "call_tries", "notify_state", "notify_due_at", "notify_tries")}),
         (_("Times"), {"fields": ("created_at", "updated_at", "closed_at")}),
     )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            # On the timeline, like every other change; the dashboard's rollups follow the timeline.
+            lead_event_add(lead=obj, kind=LeadEvent.Kind.NOTE, actor=request.user,
+                           message=_("edited: %(fields)s") % {"fields": ", ".join(form.changed_data)})
 
 
 class ReasonFilter(admin.SimpleListFilter):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from dashboard.history import HistoryPlan, history_generate
+from dashboard.rollups import rollups_refresh
 
 
 class Command(BaseCommand):
@@ -23,6 +24,7 @@ class Command(BaseCommand):
             raise SystemExit(2)
         plan = HistoryPlan(leads=leads, days=days, partners=partners, sites=sites, seed=seed)
         written = history_generate(plan, progress=lambda n: self.stdout.write(f"  {n:,} leads written"))
+        rollups_refresh(full=True)  # the history is in the past: every day of it changed
         self.stdout.write(self.style.SUCCESS(
             f"Added {written['leads']:,} leads, {written['attempts']:,} call attempts and "
             f"{written['duplicates']:,} refused duplicates over {days} days ({sites} sites, {partners} partners)."))
