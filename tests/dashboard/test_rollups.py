@@ -49,9 +49,7 @@ def every_figure(period) -> dict:
 
 
 def same_as_leads(monkeypatch, period) -> bool:
-    with monkeypatch.context() as patch:
-        patch.setattr(rollups, "LONG_RANGE", timedelta(days=10_000))
-        exact = every_figure(period)
+    exact = from_leads(monkeypatch, every_figure, period)
     return every_figure(period) == exact
 
 
