@@ -22,10 +22,14 @@ from telephony.models import CallAttempt
 from telephony.tokens import attempt_token
 from tests.conftest import ROOT, post_json, wait_for
 from tests.factories import LeadFactory, SiteFactory
-from tests.fakes.bitrix24 import FakeBitrix24
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.voximplant import FakeVoximplant
+from tests.leads import conftest as leads_fixtures
+from tests.notifications import conftest as notifications_fixtures
+from tests.telephony import conftest as telephony_fixtures
 
+# The providers' fakes, configured as the apps' own tests have them.
+b24, b24_oauth = leads_fixtures.b24, leads_fixtures.b24_oauth
+tg = notifications_fixtures.tg
+vox, short_timeouts = telephony_fixtures.vox, telephony_fixtures.short_timeouts
 ORIGIN = {"HTTP_ORIGIN": "https://shop.example"}
 
 
@@ -41,35 +45,6 @@ def value(families: dict[str, list], sample: str, **labels: str) -> float:
     """The sum of the samples named `sample` whose labels include `labels` (over process groups too)."""
     return sum(s.value for family in families.values() for s in family
                if s.name == sample and labels.items() <= s.labels.items())
-
-
-@pytest.fixture
-def vox(settings, tmp_path):
-    with FakeVoximplant(timeout_delay=0.6) as fake:
-        settings.VOXIMPLANT_API_URL = fake.url
-        settings.VOXIMPLANT_CREDENTIALS = str(fake.write_credentials(tmp_path / "vox.json"))
-        settings.VOXIMPLANT_RULE_ID, settings.VOXIMPLANT_CALLER_ID = "1", "74950000000"
-        settings.VOXIMPLANT_CALLBACK_SECRET = "test-callback-secret"
-        settings.CALLING_HOURS = "mon-sun 00:00-24:00"
-        yield fake
-
-
-@pytest.fixture
-def b24(settings):
-    with FakeBitrix24() as fake:
-        settings.BITRIX_WEBHOOK_URL, settings.BITRIX_PORTAL_URL = fake.webhook_url, ""
-        settings.BITRIX_BURST, settings.BITRIX_REQUESTS_PER_SECOND = 1000, 1000.0
-        yield fake
-
-
-@pytest.fixture
-def tg(settings):
-    with FakeTelegram() as fake:
-        chat_id = -1009000000000 - os.getpid()
-        fake.add_chat(chat_id, "supergroup", title="Sales")
-        settings.TELEGRAM_API_URL, settings.TELEGRAM_BOT_TOKEN = fake.url, fake.token
-        settings.TELEGRAM_CHAT_ID, settings.TELEGRAM_ALERT_CHAT_ID = str(chat_id), ""
-        yield fake
 
 
 # --- format and intake -------------------------------------------------------------------------
@@ -159,11 +134,8 @@ def test_a_lead_that_came_outside_calling_hours_is_observed_apart(api, vox):
 @pytest.mark.parametrize(("fault", "kind"), [
     ("http5xx", "server_error"), ("http429", "rate_limited"), ("auth", "permanent"), ("timeout", "timeout"),
 ])
-def test_a_voximplant_error_is_counted_by_kind(api, vox, monkeypatch, django_capture_on_commit_callbacks,
+def test_a_voximplant_error_is_counted_by_kind(api, vox, short_timeouts, django_capture_on_commit_callbacks,
                                                 fault, kind):
-    from telephony import voximplant
-
-    monkeypatch.setattr(voximplant, "TIMEOUT", (1.0, 0.3))
     vox.fail_next("StartScenarios", fault)
     before = scrape(api)
 
@@ -196,23 +168,12 @@ def test_a_bitrix24_error_is_counted_by_kind(api, b24, fault, kind):
 
 
 @pytest.mark.django_db
-def test_an_expired_bitrix24_token_renewed_at_once_is_not_an_error(api, settings, db):
-    from leads.models import BitrixAuth
+def test_an_expired_bitrix24_token_renewed_at_once_is_not_an_error(api, b24_oauth):
+    b24_oauth.expire_access_tokens()
+    before = scrape(api)
 
-    with FakeBitrix24() as fake:
-        settings.BITRIX_WEBHOOK_URL = ""
-        settings.BITRIX_PORTAL_URL = fake.portal_url.rstrip("/") + "/"
-        settings.BITRIX_OAUTH_URL = fake.oauth_url.rstrip("/")
-        settings.BITRIX_CLIENT_ID, settings.BITRIX_CLIENT_SECRET = fake.client_id, fake.client_secret
-        settings.BITRIX_BURST, settings.BITRIX_REQUESTS_PER_SECOND = 1000, 1000.0
-        tokens = fake.issue_tokens()
-        BitrixAuth.objects.create(member_id=fake.member_id, domain="127.0.0.1", client_endpoint=fake.client_endpoint,
-                                  access_token=tokens["access_token"], refresh_token=tokens["refresh_token"])
-        fake.expire_access_tokens()
-        before = scrape(api)
-
-        lead = LeadFactory()
-        pipeline.step_run(step_name="crm", lead_id=lead.pk)
+    lead = LeadFactory()
+    pipeline.step_run(step_name="crm", lead_id=lead.pk)
 
     assert Lead.objects.get(pk=lead.pk).bitrix_lead_id is not None
     after = scrape(api)
