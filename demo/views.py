@@ -6,7 +6,6 @@ browser on this machine or to staff: the page shows leads' names and phone numbe
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from demo import chat
+from leadcaller.http import direct_address
 from leads.models import Lead
 
 TIMEOUT = (1.0, 3.0)
@@ -41,10 +41,8 @@ def may_see(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_staff:
         return True
-    try:
-        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False
+    address = direct_address(request)  # not through a proxy: behind one, everyone is 127.0.0.1
+    return address is not None and address.is_loopback
 
 
 def _state(url: str) -> tuple[dict[str, Any], bool]:

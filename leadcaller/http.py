@@ -1,6 +1,8 @@
-"""What the provider clients share about a failed HTTP request."""
+"""What the provider clients share about a failed HTTP request, and who sent a request to us."""
 
 from __future__ import annotations
+
+import ipaddress
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -20,3 +22,18 @@ def provider_timeout(default: tuple[float, float]) -> tuple[float, float]:
 
     read = settings.PROVIDER_TIMEOUT
     return (min(default[0], read), read) if read else default
+
+
+# Headers a proxy adds: behind nginx on this machine every client would look like 127.0.0.1.
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def direct_address(request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The peer's address when the request came straight to us; None when it came through a proxy
+    (it carries a forwarding header) or the address is not one."""
+    if any(request.META.get(name) for name in PROXY_HEADERS):
+        return None
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return None

@@ -10,7 +10,6 @@ stop counting at STATE_COUNT_CAP rows, so a scrape stays cheap on a table of mil
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -23,11 +22,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from leadcaller import metrics, multiprocess
+from leadcaller.http import direct_address
 
 logger = logging.getLogger(__name__)
 
 STATE_COUNT_CAP = 100_000
-PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 
 # --- access -------------------------------------------------------------------------------------
@@ -40,13 +39,8 @@ def scrape_allowed(request: HttpRequest) -> bool:
     header = request.headers.get("Authorization", "")
     if token and hmac.compare_digest(header.encode(), f"Bearer {token}".encode()):
         return True
-    if any(request.META.get(name) for name in PROXY_HEADERS):
-        return False
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return any(address in network for network in settings.METRICS_ALLOWED_IPS)
+    address = direct_address(request)
+    return address is not None and any(address in network for network in settings.METRICS_ALLOWED_IPS)
 
 
 @never_cache
