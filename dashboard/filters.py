@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import zoneinfo
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dashboard.rollups import midnight
 from dashboard.stats import Period
 from leads.models import Partner, Site
 
@@ -49,7 +50,7 @@ class DashboardFilter(forms.Form):
         zone = zoneinfo.ZoneInfo(data.get("tz") or (site.time_zone if site and site.time_zone else "")
                                  or timezone.get_current_timezone_name())
         first, last = self._days(data, timezone.localtime(now or timezone.now(), zone).date())
-        return Period(start=_midnight(first, zone), end=_midnight(last + timedelta(days=1), zone), tz=zone,
+        return Period(start=midnight(first, zone), end=midnight(last + timedelta(days=1), zone), tz=zone,
                       site_id=site.pk if site else None, partner_id=partner.pk if partner else None)
 
     @staticmethod
@@ -58,10 +59,6 @@ class DashboardFilter(forms.Form):
         if preset == "custom":
             return data["start"], data["end"]
         return today - timedelta(days=PRESET_DAYS[preset] - 1), today
-
-
-def _midnight(day: date, zone: zoneinfo.ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone)
 
 
 _ZONES: list[str] = []
