@@ -49,6 +49,8 @@ CELL_COUNTS = {
     **{outcome: Count("id", filter=Q(last_call_outcome=outcome)) for outcome in OUTCOMES},
     "orders": Count("order_amount"), "order_sum": Sum("order_amount"),
 }
+# Speed to lead of one lead: from its arrival to its first dial.
+FIRST_DIAL_WAIT = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,7 @@ def days_rebuild(*, zone: str, first: date, end: date) -> None:
 
 
 def _waits_rebuild(zone: str, tz: ZoneInfo, leads: QuerySet[Lead]) -> None:
-    wait = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
-    dials = (leads.exclude(first_dial_at=None).annotate(day=TruncDate("created_at", tzinfo=tz), wait=wait)
+    dials = (leads.exclude(first_dial_at=None).annotate(day=TruncDate("created_at", tzinfo=tz), wait=FIRST_DIAL_WAIT)
              .values_list("day", "site_id", "partner_id", "wait").order_by())
     counts: dict[tuple, Counter] = defaultdict(Counter)
     Scope = DailyWaits.Scope

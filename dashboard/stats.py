@@ -18,7 +18,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Aggregate, Count, DurationField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncHour
 
 from dashboard import rollups, waits
@@ -152,7 +152,7 @@ def speed_to_lead(period: Period) -> dict[str, float | None]:
     if days and not (period.site_id and period.partner_id):
         return _approximate_speed(days, rest)
     dialled = leads_in(period).exclude(first_dial_at=None)
-    wait = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
+    wait = rollups.FIRST_DIAL_WAIT
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL work_mem = '64MB'")  # a year's waits sort in memory, not on disk
@@ -161,14 +161,14 @@ def speed_to_lead(period: Period) -> dict[str, float | None]:
         if not figures["dialled"]:
             return {"median": None, "p90": None, "dialled": 0}
         return {**figures, "median": figures["median"].total_seconds(), "p90": figures["p90"].total_seconds()}
-    waits = dialled.annotate(wait=wait).order_by("wait").values_list("wait", flat=True)
-    count = waits.count()
+    ordered = dialled.annotate(wait=wait).order_by("wait").values_list("wait", flat=True)
+    count = ordered.count()
     if not count:
         return {"median": None, "p90": None, "dialled": 0}
 
     def at(fraction: float) -> float:
         # Nearest rank, picked by the database: one row fetched, whatever the number of leads.
-        return waits[max(0, -(-int(fraction * 100) * count // 100) - 1)].total_seconds()
+        return ordered[waits.nearest_rank(fraction, count) - 1].total_seconds()
 
     return {"median": at(0.5), "p90": at(0.9), "dialled": count}
 
@@ -176,8 +176,8 @@ def speed_to_lead(period: Period) -> dict[str, float | None]:
 def _approximate_speed(days: rollups.Days, rest: Period | None) -> dict:
     counts = rollups.wait_counts(days)
     if rest:
-        wait = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
-        for wait_ in leads_in(rest).exclude(first_dial_at=None).annotate(wait=wait).values_list("wait", flat=True):
+        dialled = leads_in(rest).exclude(first_dial_at=None).annotate(wait=rollups.FIRST_DIAL_WAIT)
+        for wait_ in dialled.values_list("wait", flat=True):
             counts[waits.bucket_of(wait_)] += 1
     return {"median": waits.percentile(counts, 0.5), "p90": waits.percentile(counts, 0.9),
             "dialled": sum(counts.values()), "approximate": True}

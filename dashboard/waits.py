@@ -40,12 +40,17 @@ def counts_add(total: Counter, buckets: dict) -> None:
         total[int(bucket)] += count
 
 
+def nearest_rank(fraction: float, count: int) -> int:
+    """The 1-based rank of the nearest-rank percentile among `count` sorted values (count >= 1)."""
+    return max(1, -(-int(fraction * 100) * count // 100))
+
+
 def percentile(counts: Counter, fraction: float) -> float | None:
     """The nearest-rank percentile (the same rank as dashboard/stats.py's exact one), approximated."""
     count = sum(counts.values())
     if not count:
         return None
-    rank = max(1, -(-int(fraction * 100) * count // 100))
+    rank = nearest_rank(fraction, count)
     seen = 0
     for bucket in sorted(counts):
         seen += counts[bucket]
