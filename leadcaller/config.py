@@ -86,6 +86,12 @@ def rate(name: str, value: str) -> str | None:
     return value
 
 
+def not_negative(name: str, value: float) -> float:
+    if value < 0:
+        raise ImproperlyConfigured(f"{name} must be 0 or more, not {value!r}.")
+    return value
+
+
 def networks(name: str, values: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """Addresses or networks such as `10.0.0.5` or `10.0.0.0/24`."""
     try:

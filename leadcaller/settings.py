@@ -219,8 +219,9 @@ TELEGRAM_ALERT_CHAT_ID = env.str("TELEGRAM_ALERT_CHAT_ID", default="")
 
 # Drills and tests shorten remote waits: a provider's read timeout in seconds (0: each client's
 # own, 10-15 s), and a factor on every retry's backoff (1: the real waits, seconds to minutes).
-PROVIDER_TIMEOUT = config.read(env.float, "PROVIDER_TIMEOUT", default=0.0)
-RETRY_BACKOFF_SCALE = config.read(env.float, "RETRY_BACKOFF_SCALE", default=1.0)
+PROVIDER_TIMEOUT = config.not_negative("PROVIDER_TIMEOUT", config.read(env.float, "PROVIDER_TIMEOUT", default=0.0))
+RETRY_BACKOFF_SCALE = config.not_negative(
+    "RETRY_BACKOFF_SCALE", config.read(env.float, "RETRY_BACKOFF_SCALE", default=1.0))
 
 # --- Monitoring: GET /metrics (docs/operations.md) ----------------------------------------------
 # Web and worker processes keep their metric files here, a folder per process group

@@ -39,6 +39,8 @@ def test_defaults_need_no_environment_at_all(tmp_path):
         ("CALL_ALLOWED_REGIONS", "RU,ZZ", "CALL_ALLOWED_REGIONS"),
         ("THROTTLE_PER_IP", "lots", "THROTTLE_PER_IP"),
         ("CALL_DAILY_BUDGET", "many", "CALL_DAILY_BUDGET"),
+        ("PROVIDER_TIMEOUT", "-1", "PROVIDER_TIMEOUT must be 0 or more"),
+        ("RETRY_BACKOFF_SCALE", "-0.5", "RETRY_BACKOFF_SCALE must be 0 or more"),
         ("DATABASE_URL", "nosuchdb://x", "DATABASE_URL"),
         ("PUBLIC_BASE_URL", "localhost:8000", "PUBLIC_BASE_URL"),
         ("VOXIMPLANT_API_URL", "ftp://x", "VOXIMPLANT_API_URL"),
