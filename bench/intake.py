@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.stack import (  # noqa: E402
-    CpuWatch, Stack, StackConfig, cpu_times, fmt, lock_database_name, log, machine_facts, source_facts,
+    CpuWatch, Stack, StackConfig, command_line, copy_logs, cpu_times, fmt, lock_database_name, log, machine_facts,
+    phone_for, raise_interrupt, source_facts, source_line, write_json,
 )
 
 DB_NAME = "leadcaller_bench_intake"
@@ -98,7 +99,7 @@ def run_wrk(port: int, path: str, *, first: int, threads: int, connections: int,
 def count_leads(stack: Stack, lo: int, hi: int) -> int:
     with psycopg.connect(stack.db_url) as conn:
         return conn.execute("SELECT count(*) FROM leads_lead WHERE phone BETWEEN %s AND %s",
-                            (f"+7912{lo:07d}", f"+7912{hi:07d}")).fetchone()[0]
+                            (phone_for(lo), phone_for(hi))).fetchone()[0]
 
 
 def measured(stack: Stack, name: str, path: str, phones: PhoneBlocks, args: argparse.Namespace) -> dict[str, Any]:
@@ -134,10 +135,8 @@ def print_report(result: dict[str, Any]) -> None:
     m, src, c = result["machine"], result["source"], result["config"]
     out = ["", "Intake: POST /api/v1/leads/ against a minimal Django view (the ceiling), same gunicorn server",
            f"command : {result['command']}", f"date    : {result['date']}"]
-    if src.get("commit"):
-        dirty = src["modified_tracked_files"]
-        out.append(f"source  : {src['root']} at {src['commit'][:10]} ({src['subject'][:60]})"
-                   + (f"; {len(dirty)} tracked files MODIFIED: {', '.join(dirty[:6])}" if dirty else "; clean"))
+    if line := source_line(src):
+        out.append(line)
     out.append(f"machine : nproc {m['nproc']}, {m.get('cpu_model', '?')}, {m.get('mem_total', '?')}; "
                f"Python {m['python']}; PostgreSQL {m.get('postgresql', '?')}; Redis {m.get('redis', '?')}; "
                f"Django {m['packages'].get('Django', '?')}, gunicorn {m['packages'].get('gunicorn', '?')}")
@@ -216,24 +215,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if missing := wrk_missing():
         print(missing, file=sys.stderr)
         return 2
-    python = os.path.relpath(sys.executable) if sys.executable.startswith(str(ROOT)) else sys.executable
-    command = shlex.join([python, "bench/intake.py", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("intake.py", argv)
     date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     machine, source = machine_facts(), source_facts()
     lock = lock_database_name(DB_NAME)
     tmp = Path(tempfile.mkdtemp(prefix="lc-bench-intake-"))
     stack = Stack(StackConfig(db_name=DB_NAME, web_workers=args.web_workers, worker_concurrency=[], beat=False,
                               log_level=args.log_level, settings_module="bench.settings"), tmp)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         stack.start()
         phones = PhoneBlocks()
@@ -260,9 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print_report(result)
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=1, default=str))
-            log(f"wrote {args.json}")
+            write_json(args.json, result)
         return 0 if result["summary"]["leads_lost"] == 0 else 1
     except KeyboardInterrupt:
         log("interrupted; cleaning up")
@@ -272,9 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         stack.stop()
         if args.keep_logs:
-            args.keep_logs.mkdir(parents=True, exist_ok=True)
-            for p in stack.procs:
-                shutil.copy(p.log_path, args.keep_logs / p.log_path.name)
+            copy_logs(stack.procs, args.keep_logs)
         shutil.rmtree(tmp, ignore_errors=True)
         lock.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)

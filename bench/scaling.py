@@ -19,7 +19,6 @@ deleted at the end. Needs wrk. See bench/README.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shlex
@@ -40,7 +39,8 @@ import psycopg  # noqa: E402
 
 from bench.intake import INTAKE_PATH, PhoneBlocks, run_wrk, wrk_missing  # noqa: E402
 from bench.stack import (  # noqa: E402
-    CpuWatch, Stack, StackConfig, cpu_times, fmt, lock_database_name, log, machine_facts, source_facts, summary,
+    CpuWatch, Stack, StackConfig, command_line, cpu_times, fmt, lock_database_name, log, machine_facts, phone_for,
+    raise_interrupt, source_facts, source_line, start_scenarios_by_phone, summary, write_json,
 )
 
 DB_NAME = "leadcaller_bench_scaling"
@@ -48,23 +48,14 @@ DB_NAME = "leadcaller_bench_scaling"
 
 def dial_times(stack: Stack) -> dict[str, float]:
     """phone -> first StartScenarios receive time (monotonic) at the fake VoxImplant."""
-    first: dict[str, float] = {}
-    for req in stack.vox.requests:
-        if req.cmd == "StartScenarios":
-            try:
-                phone = json.loads(req.params.get("script_custom_data") or "{}").get("phone")
-            except ValueError:
-                continue
-            if phone and phone not in first:
-                first[phone] = req.received
-    return first
+    return {phone: min(times) for phone, times in start_scenarios_by_phone(stack).items()}
 
 
 def stored_leads(stack: Stack, lo: int, hi: int) -> dict[str, dict[str, Any]]:
     sql = ("SELECT phone, extract(epoch FROM created_at)::float8, crm_state, call_state, notify_state "
            "FROM leads_lead WHERE phone BETWEEN %s AND %s")
     with psycopg.connect(stack.db_url) as conn:
-        rows = conn.execute(sql, (f"+7912{lo:07d}", f"+7912{hi:07d}")).fetchall()
+        rows = conn.execute(sql, (phone_for(lo), phone_for(hi))).fetchall()
     return {r[0]: {"created": r[1], "crm": r[2], "call": r[3], "notify": r[4]} for r in rows}
 
 
@@ -186,10 +177,8 @@ def print_report(result: dict[str, Any]) -> None:
     m, src, c = result["machine"], result["source"], result["config"]
     out = ["", "Scaling: intake under wrk plus the pipeline (calls, CRM, notifications), 1 vs 2 Celery workers",
            f"command : {result['command']}", f"date    : {result['date']}"]
-    if src.get("commit"):
-        dirty = src["modified_tracked_files"]
-        out.append(f"source  : {src['root']} at {src['commit'][:10]} ({src['subject'][:60]})"
-                   + (f"; {len(dirty)} tracked files MODIFIED: {', '.join(dirty[:6])}" if dirty else "; clean"))
+    if line := source_line(src):
+        out.append(line)
     out.append(f"machine : nproc {m['nproc']}, {m.get('cpu_model', '?')}, {m.get('mem_total', '?')}; "
                f"Python {m['python']}; PostgreSQL {m.get('postgresql', '?')}; Redis {m.get('redis', '?')}")
     out.append(f"stack   : gunicorn --workers {c['web_workers']}; N x `celery worker --concurrency {c['concurrency']}`; "
@@ -253,21 +242,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if missing := wrk_missing():
         print(missing, file=sys.stderr)
         return 2
-    python = os.path.relpath(sys.executable) if sys.executable.startswith(str(ROOT)) else sys.executable
-    command = shlex.join([python, "bench/scaling.py", *(sys.argv[1:] if argv is None else argv)])
+    command = command_line("scaling.py", argv)
     date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     machine, source = machine_facts(), source_facts()
     lock = lock_database_name(DB_NAME)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     runs = []
     try:
         for workers in args.workers:
@@ -285,9 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print_report(result)
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=1, default=str))
-            log(f"wrote {args.json}")
+            write_json(args.json, result)
         return 0 if all(r["drained"] and not r["leads_lost"] for r in runs) else 1
     except KeyboardInterrupt:
         log("interrupted; cleaning up")

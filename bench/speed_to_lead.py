@@ -43,10 +43,10 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.stack import (  # noqa: E402
-    CpuWatch, SITE_DOMAIN, Stack, StackConfig, cpu_times, fmt, lock_database_name, log, machine_facts,
-    pg_sessions, phone_for, pids_named, proc_cpu_seconds, source_facts, summary,
+    CpuWatch, SITE_DOMAIN, Stack, StackConfig, command_line, copy_logs, cpu_times, fmt, lock_database_name, log,
+    machine_facts, pg_sessions, phone_for, pids_named, proc_cpu_seconds, raise_interrupt, source_facts, source_line,
+    start_scenarios_by_phone, summary, write_json,
 )
-from tests.fakes.voximplant import FakeVoximplant  # noqa: E402
 
 DB_NAME = "leadcaller_bench"
 TARGET = {"p50_ms": 300.0, "p99_ms": 1000.0}  # issue 4
@@ -117,39 +117,10 @@ def send_open_loop(run: Run, items: list[Sent], rate: float) -> None:
         concurrent.futures.wait(futures)
 
 
-def start_scenarios_by_phone(vox: FakeVoximplant, run: Run) -> dict[str, list[float]]:
-    """phone -> receive times of StartScenarios requests that carried it."""
-    found: dict[str, list[float]] = {}
-    missing_phone: list[tuple[int, float]] = []
-    for req in vox.requests:
-        if req.cmd != "StartScenarios":
-            continue
-        try:
-            data = json.loads(req.params.get("script_custom_data") or "{}")
-        except ValueError:
-            data = {}
-        phone = data.get("phone")
-        if phone:
-            found.setdefault(phone, []).append(req.received)
-        elif data.get("attempt_id"):
-            missing_phone.append((int(data["attempt_id"]), req.received))
-    if missing_phone:  # custom data too long for the phone: look the attempt up
-        with psycopg.connect(run_db_url()) as conn:
-            for attempt_id, received in missing_phone:
-                row = conn.execute("SELECT phone FROM telephony_callattempt WHERE id = %s", (attempt_id,)).fetchone()
-                if row:
-                    found.setdefault(row[0], []).append(received)
-    return found
-
-
-def run_db_url() -> str:
-    return f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
-
-
-def wait_for_calls(vox: FakeVoximplant, run: Run, phones: list[str], timeout: float) -> dict[str, list[float]]:
+def wait_for_calls(run: Run, phones: list[str], timeout: float) -> dict[str, list[float]]:
     deadline = time.monotonic() + timeout
     while True:
-        found = start_scenarios_by_phone(vox, run)
+        found = start_scenarios_by_phone(run)
         if all(p in found for p in phones) or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
@@ -157,7 +128,7 @@ def wait_for_calls(vox: FakeVoximplant, run: Run, phones: list[str], timeout: fl
 
 
 # --- analysis ---------------------------------------------------------------------------------------
-def lead_rows(phones: list[str]) -> dict[str, dict[str, Any]]:
+def lead_rows(run: Run, phones: list[str]) -> dict[str, dict[str, Any]]:
     """Per phone: lead state and the timestamps the pipeline wrote (epoch seconds)."""
     sql = """
         SELECT l.phone, l.status, l.crm_state, l.call_state, l.notify_state,
@@ -174,17 +145,17 @@ def lead_rows(phones: list[str]) -> dict[str, dict[str, Any]]:
     """
     keys = ("status", "crm_state", "call_state", "notify_state", "created", "attempt", "attempts",
             "call_started", "crm_event", "notify_event")
-    with psycopg.connect(run_db_url()) as conn:
+    with psycopg.connect(run.db_url) as conn:
         rows = conn.execute(sql, (phones,)).fetchall()
     return {r[0]: {k: float(v) if isinstance(v, (int, Decimal)) else v for k, v in zip(keys, r[1:])}
             for r in rows}
 
 
-def settle(phones: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+def settle(run: Run, phones: list[str], timeout: float) -> dict[str, dict[str, Any]]:
     """Wait until no step of these leads is pending or running (callbacks routed), or timeout."""
     deadline = time.monotonic() + timeout
     while True:
-        rows = lead_rows(phones)
+        rows = lead_rows(run, phones)
         open_ = [p for p in phones if p not in rows or any(
             rows[p][s] in ("pending", "running") for s in ("crm_state", "call_state", "notify_state"))]
         if not open_ or time.monotonic() > deadline:
@@ -315,11 +286,8 @@ def print_report(result: dict[str, Any]) -> None:
     out.append("Speed to lead: POST /api/v1/leads/ -> StartScenarios at the fake VoxImplant")
     out.append(f"command : {result['command']}")
     out.append(f"date    : {result['date']}")
-    src = result["source"]
-    if src.get("commit"):
-        dirty = src["modified_tracked_files"]
-        out.append(f"source  : {src['root']} at {src['commit'][:10]} ({src['subject'][:60]})"
-                   + (f"; {len(dirty)} tracked files MODIFIED: {', '.join(dirty[:6])}" if dirty else "; clean"))
+    if line := source_line(result["source"]):
+        out.append(line)
     out.append(f"machine : nproc {m['nproc']}, {m.get('cpu_model', '?')}, {m.get('mem_total', '?')}; "
                f"Python {m['python']}; PostgreSQL {m.get('postgresql', '?')}; Redis {m.get('redis', '?')}")
     c = result["config"]
@@ -424,14 +392,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    python = os.path.relpath(sys.executable) if sys.executable.startswith(str(ROOT)) else sys.executable
-    command = shlex.join([python, *sys.argv] if argv is None else [python, "bench/speed_to_lead.py", *argv])
+    command = command_line("speed_to_lead.py", argv)
     date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     machine = machine_facts()
     source = source_facts()
@@ -439,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="lc-bench-"))
     run = Run(args=args, tmp=tmp)
     # SIGTERM is handled like Ctrl-C, so the finally clause below always cleans up.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         run.start()
         vox = run.vox
@@ -453,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             raise RuntimeError(f"warm-up posts failed: {[(x.status, x.error) for x in bad][:5]}\n"
                                f"{run.procs[0].tail()}")
-        found = wait_for_calls(vox, run, [x.phone for x in warm], timeout=60)
+        found = wait_for_calls(run, [x.phone for x in warm], timeout=60)
         if not all(x.phone in found for x in warm):
             tails = "\n".join(f"--- {p.name}\n{p.tail()}" for p in run.procs)
             raise RuntimeError(f"warm-up leads were not dialled within 60 s\n{tails}")
@@ -473,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         w0 = time.monotonic()
         send_open_loop(run, items, args.rate)
         log("all sent; waiting for StartScenarios")
-        calls = wait_for_calls(vox, run, [x.phone for x in items], timeout=args.timeout)
+        calls = wait_for_calls(run, [x.phone for x in items], timeout=args.timeout)
         w1 = time.monotonic()
         busy1, total1, steal1 = cpu_times()
         groups["postgres (all)"] = sorted(set(groups["postgres (all)"]) | set(pids_named("postgres")))
@@ -496,8 +459,8 @@ def main(argv: list[str] | None = None) -> int:
                "core_seconds": core_seconds, "foreign_processes": foreign,
                "pg_sessions_opened": None if sessions0 is None or sessions1 is None else sessions1 - sessions0}
         log("waiting for the call results to be routed")
-        rows = settle([x.phone for x in items], timeout=args.call_delay[1] + 30)
-        calls = start_scenarios_by_phone(vox, run)  # a late one still counts as a duplicate
+        rows = settle(run, [x.phone for x in items], timeout=args.call_delay[1] + 30)
+        calls = start_scenarios_by_phone(run)  # a late one still counts as a duplicate
 
         result = {
             "benchmark": "speed_to_lead", "command": command, "date": date, "machine": machine, "source": source,
@@ -511,9 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         print_report(result)
         if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(result, indent=1, default=str))
-            log(f"wrote {args.json}")
+            write_json(args.json, result)
         return 0 if result["results"]["missing"] == 0 else 1
     except KeyboardInterrupt:
         log("interrupted; cleaning up")
@@ -523,10 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         run.stop()
         if args.keep_logs:
-            args.keep_logs.mkdir(parents=True, exist_ok=True)
-            for p in run.procs:
-                shutil.copy(p.log_path, args.keep_logs / p.log_path.name)
-            log(f"process logs copied to {args.keep_logs}")
+            copy_logs(run.procs, args.keep_logs)
         shutil.rmtree(tmp, ignore_errors=True)
         lock.close()
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -17,6 +17,7 @@ import platform
 import random
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -496,6 +497,64 @@ class Stack:
         foreign.sort(key=lambda f: -f["core_s"])
         return {k: round(v, 2) for k, v in split.items()}, foreign
 
+
+
+def start_scenarios_by_phone(stack: Stack) -> dict[str, list[float]]:
+    """phone -> receive times (monotonic) of the StartScenarios requests at the fake that carried it."""
+    found: dict[str, list[float]] = {}
+    missing_phone: list[tuple[int, float]] = []
+    for req in stack.vox.requests:
+        if req.cmd != "StartScenarios":
+            continue
+        try:
+            data = json.loads(req.params.get("script_custom_data") or "{}")
+        except ValueError:
+            data = {}
+        phone = data.get("phone")
+        if phone:
+            found.setdefault(phone, []).append(req.received)
+        elif data.get("attempt_id"):
+            missing_phone.append((int(data["attempt_id"]), req.received))
+    if missing_phone:  # custom data too long for the phone: look the attempt up
+        with psycopg.connect(stack.db_url) as conn:
+            for attempt_id, received in missing_phone:
+                row = conn.execute("SELECT phone FROM telephony_callattempt WHERE id = %s", (attempt_id,)).fetchone()
+                if row:
+                    found.setdefault(row[0], []).append(received)
+    return found
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """How this run was started, for the report: `<python> bench/<script> <arguments>`."""
+    python = os.path.relpath(sys.executable) if sys.executable.startswith(str(ROOT)) else sys.executable
+    return shlex.join([python, f"bench/{script}", *(sys.argv[1:] if argv is None else argv)])
+
+
+def raise_interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: handled like Ctrl-C, so a script's `finally` always cleans up."""
+    raise KeyboardInterrupt
+
+
+def write_json(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1, default=str))
+    log(f"wrote {path}")
+
+
+def copy_logs(procs: list[Proc], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in procs:
+        shutil.copy(p.log_path, folder / p.log_path.name)
+    log(f"process logs copied to {folder}")
+
+
+def source_line(src: dict[str, Any]) -> str | None:
+    """The report's "source" line from source_facts(): the commit, and any modified tracked files."""
+    if not src.get("commit"):
+        return None
+    dirty = src["modified_tracked_files"]
+    return (f"source  : {src['root']} at {src['commit'][:10]} ({src['subject'][:60]})"
+            + (f"; {len(dirty)} tracked files MODIFIED: {', '.join(dirty[:6])}" if dirty else "; clean"))
 
 
 def source_facts() -> dict[str, Any]:
