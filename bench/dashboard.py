@@ -30,30 +30,20 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
+from bench.stack import PG_ADMIN_URL, create_database, drop_database, log  # noqa: E402
+
 DB_NAME = "leadcaller_dashbench"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_MS = {"30 days": 150.0, "a year": 500.0}
 ENDPOINTS = [("page", "/dashboard/"), ("series chart", "/dashboard/charts/series/"),
              ("outcome chart", "/dashboard/charts/outcomes/"), ("partner sums chart", "/dashboard/charts/partner-sums/"),
              ("partners CSV", "/dashboard/partners.csv"), ("sites CSV", "/dashboard/sites.csv")]
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def database_recreate() -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-
 def database_drop() -> None:
     from django.db import connections
 
     connections.close_all()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    drop_database(DB_NAME)
 
 
 def machine_facts() -> dict[str, str]:
@@ -117,7 +107,7 @@ def main() -> None:
     print("command:", shlex.join([".venv/bin/python", "bench/dashboard.py", *sys.argv[1:]]))
     for key, value in machine_facts().items():
         print(f"{key}: {value}")
-    database_recreate()
+    create_database(DB_NAME)
     os.environ.update(DJANGO_SETTINGS_MODULE="leadcaller.settings", DEBUG="false",
                       DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
     import django

@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
 import redis  # noqa: E402
 
 from tests.fakes.voximplant import FakeVoximplant, always  # noqa: E402
@@ -300,13 +301,14 @@ def lock_database_name(db_name: str) -> psycopg.Connection:
 
 def drop_database(db_name: str) -> None:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
 
 
 def create_database(db_name: str) -> None:
+    """The database, empty: dropped first if it exists."""
     drop_database(db_name)
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {db_name}")
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
 
 
 def exe(name: str) -> list[str]:
