@@ -78,7 +78,12 @@ def run_wrk(port: int, path: str, *, first: int, threads: int, connections: int,
     cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s", "--timeout", f"{timeout:g}s",
            "-s", str(LUA), f"http://127.0.0.1:{port}", "--", path, str(first), str(STRIDE), str(pause_ms)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = proc.communicate(timeout=duration + timeout + 30)
+    try:
+        out, err = proc.communicate(timeout=duration + timeout + 30)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # by its own pid: a hung wrk must not outlive the run
+        proc.communicate()
+        raise
     match = re.search(r"^RESULT (\{.*\})$", out, re.M)
     if proc.returncode != 0 or not match:
         raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{out}\n{err}")
