@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists
+from django.db.models import Exists, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -88,8 +89,9 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
             return Manual(reason)
         number = lead.call_attempts.count() + 1
         attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone)
-        Lead.objects.filter(pk=lead.pk, call_ignore_hours=True).update(call_ignore_hours=False)
-        Lead.objects.filter(pk=lead.pk, first_dial_at=None).update(first_dial_at=attempt.created_at)
+        # One statement, not two: the site's row stays locked until this transaction ends.
+        Lead.objects.filter(Q(call_ignore_hours=True) | Q(first_dial_at=None), pk=lead.pk).update(
+            call_ignore_hours=False, first_dial_at=Coalesce(F("first_dial_at"), Value(attempt.created_at)))
         attempt.custom_data = _custom_data(attempt, cfg)
         attempt.save(update_fields=["custom_data"])
     return _start(client, attempt, cfg)
