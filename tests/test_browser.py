@@ -11,14 +11,11 @@ from tests.factories import LeadFactory
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_manager_logs_in_opens_the_queue_and_marks_a_lead_handled(browser, live_server):
+def test_a_manager_logs_in_opens_the_queue_and_marks_a_lead_handled(browser, live_server, groups):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    from leads.roles import groups_ensure
-
-    groups_ensure()  # the flush of an earlier transactional test removed the migration's groups
     manager = User.objects.create_user("maria", password="correct-horse-battery", is_staff=True)
     manager.groups.add(Group.objects.get(name="managers"))
     lead = LeadFactory(status=Lead.Status.MANUAL, manual_reason="The call failed: 404 Invalid number",

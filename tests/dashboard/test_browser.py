@@ -16,13 +16,10 @@ from tests.factories import PartnerFactory, SiteFactory
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_manager_sees_every_chart_drawn_with_data_and_no_console_errors(browser, live_server):
+def test_a_manager_sees_every_chart_drawn_with_data_and_no_console_errors(browser, live_server, groups):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from leads.roles import groups_ensure
-
-    groups_ensure()  # the flush of an earlier transactional test removed the migration's groups
     manager = User.objects.create_user("olga", password="correct-horse-battery")  # no admin rights
     manager.groups.add(Group.objects.get(name="managers"))
     site, partner = SiteFactory(name="Shop"), PartnerFactory(name="Acme")
