@@ -49,6 +49,8 @@ CELL_COUNTS = {
     **{outcome: Count("id", filter=Q(last_call_outcome=outcome)) for outcome in OUTCOMES},
     "orders": Count("order_amount"), "order_sum": Sum("order_amount"),
 }
+# What the dashboard reads of a cell, from the rollups (summed) or from the leads (counted as above).
+CELL_FIGURES = ("leads", "reached", "manual", "voicemail", "no_answer", "orders")
 # Speed to lead of one lead: from its arrival to its first dial.
 FIRST_DIAL_WAIT = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
 
@@ -190,8 +192,7 @@ def _rows(days: Days) -> QuerySet[DailyCell]:
 def cells(days: Days) -> list[dict]:
     """The same rows as dashboard/stats.py's grouped pass over the leads, from the rollups."""
     return list(_rows(days).values("site_id", "partner_id", "currency").annotate(
-        leads=Sum("leads"), reached=Sum("reached"), manual=Sum("manual"), voicemail=Sum("voicemail"),
-        no_answer=Sum("no_answer"), orders=Sum("orders"), total=Sum("order_sum")).order_by())
+        **{name: Sum(name) for name in CELL_FIGURES}, total=Sum("order_sum")).order_by())
 
 
 def series(days: Days) -> list[dict]:

@@ -23,7 +23,6 @@ from django.db.models.functions import TruncDate, TruncHour
 
 from dashboard import rollups, waits
 from leads.models import IntakeCounter, Lead, Partner, Site
-from telephony.models import CallAttempt
 
 REACHED = Q(status=Lead.Status.REACHED)
 
@@ -82,11 +81,10 @@ def _cells(period: Period) -> list[dict]:
 
 
 def _lead_cells(period: Period) -> list[dict]:
+    # Counted as the rollups count them, so a range reads the same from either.
+    counts = {name: rollups.CELL_COUNTS[name] for name in rollups.CELL_FIGURES}
     return list(leads_in(period).values("site_id", "partner_id", "currency").annotate(
-        leads=Count("id"), reached=Count("id", filter=REACHED), manual=Count("id", filter=Q(status=Lead.Status.MANUAL)),
-        voicemail=Count("id", filter=Q(last_call_outcome=CallAttempt.Outcome.VOICEMAIL)),
-        no_answer=Count("id", filter=Q(last_call_outcome=CallAttempt.Outcome.NO_ANSWER)),
-        orders=Count("order_amount"), total=Sum("order_amount")).order_by())
+        **counts, total=rollups.CELL_COUNTS["order_sum"]).order_by())
 
 
 def _totals(cells: list[dict], period: Period) -> dict:
