@@ -66,6 +66,18 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1) -> bool:
     return False
 
 
+def stop_pid(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Stop one process a test started, by its id; kill it if it does not go in time."""
+    if proc.poll() is not None:
+        return
+    os.kill(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def database_url() -> str:
     """The URL of the test database this run created, for a process started by a test."""
     db = connection.settings_dict
@@ -98,12 +110,7 @@ def celery_worker(transactional_db, tmp_path):
 
     yield start
     for proc in started:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_pid(proc)
 
 
 @pytest.fixture

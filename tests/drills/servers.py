@@ -14,10 +14,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import stop_pid, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("DRILL_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -38,23 +39,9 @@ def answers(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout} s")
-        time.sleep(interval)
-
-
-def stop_pid(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-    """Stop one process we started, by its id; kill it if it does not go in time."""
-    if proc.poll() is not None:
-        return
-    os.kill(proc.pid, sig)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    """wait_for that raises: `what` says what did not happen."""
+    if not wait_for(predicate, timeout=timeout, interval=interval):
+        raise TimeoutError(f"{what} within {timeout} s")
 
 
 def require(*binaries: str | Path) -> None:
