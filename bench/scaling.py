@@ -157,7 +157,9 @@ def one_config(workers: int, args: argparse.Namespace, tmp: Path) -> dict[str, A
             "tasks": tasks, "children_busy_pct": busy,
         }
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         stack.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def wait_drained(stack: Stack, lo: int, hi: int, timeout: float) -> bool:
