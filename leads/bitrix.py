@@ -158,9 +158,9 @@ class BitrixClient:
         try:
             return self.http.post(url, json=body, timeout=provider_timeout(TIMEOUT), allow_redirects=False)
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
-            raise BitrixError(f"cannot connect to Bitrix24: {exc}"[:300], kind="transient") from exc
+            raise BitrixError(f"cannot connect to Bitrix24: {_pathless(exc, url)}"[:300], kind="transient") from exc
         except requests.ConnectionError as exc:
-            raise BitrixError(f"connection to Bitrix24 failed: {exc}"[:300], kind="transient",
+            raise BitrixError(f"connection to Bitrix24 failed: {_pathless(exc, url)}"[:300], kind="transient",
                               maybe_sent=not never_sent(exc)) from exc
         except requests.Timeout as exc:
             raise BitrixError(f"no answer from Bitrix24 within {provider_timeout(TIMEOUT)[1]} s",
@@ -245,6 +245,13 @@ def auth_store_tokens(auth: BitrixAuth, token: dict[str, Any]) -> BitrixAuth:
     auth.refreshed_at, auth.last_error = timezone.now(), ""
     auth.save()
     return auth
+
+
+def _pathless(exc: Exception, url: str) -> str:
+    """The error's text without the request's path: an inbound webhook's path holds its secret code,
+    and this text ends up in the lead's timeline, its manual-handling reason and the Telegram alert."""
+    path = urlsplit(url).path
+    return str(exc).replace(path, "/…") if path.strip("/") else str(exc)
 
 
 def _error_kind(exc: Exception) -> str | None:

@@ -191,3 +191,19 @@ def test_a_burst_of_200_leads_reaches_bitrix24_within_the_rate_limit_and_none_is
         assert len(fake.leads) == 200
         assert not [r for r in fake.requests if r.status == 503]
         assert fake.peak_rate(window=1.0) <= 3
+
+
+def test_an_unreachable_webhook_leaves_its_secret_code_out_of_the_timeline(settings):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.BITRIX_WEBHOOK_URL = f"http://127.0.0.1:{port}/rest/1/s3cretc0de/"
+    settings.BITRIX_PORTAL_URL = ""
+    lead = run_crm(LeadFactory())
+
+    assert lead.crm_state == State.PENDING
+    messages = list(lead.events.values_list("message", flat=True))
+    assert any("connection to Bitrix24 failed" in message for message in messages)
+    assert not any("s3cretc0de" in message for message in messages)
