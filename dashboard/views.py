@@ -183,9 +183,15 @@ class TableCsv(ManagersOnly, View):
                         + [f"{label} {currency}" for currency in data["currencies"]
                            for label in (_("Orders"), _("Order sum"))])
         for row in data["rows"]:
-            writer.writerow([row["name"], row["leads"], row["reached"], row["percent"]]
+            writer.writerow([spreadsheet_text(row["name"]), row["leads"], row["reached"], row["percent"]]
                             + [value for cell in row["sums"] for value in (cell["orders"], cell["sum"])])
         return response
+
+
+def spreadsheet_text(value: str) -> str:
+    """Partner and site names come from Bitrix24 and the admin: a leading =, +, - or @ would make a
+    spreadsheet run the cell as a formula, so such a name is written as text."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 class PartnerCsv(TableCsv):

@@ -202,6 +202,16 @@ def test_partner_csv_has_the_tables_numbers_with_a_column_pair_per_currency(mana
                         ["Beta", "1", "1", "100.0", "1", "7.00", "0", "0"]]
 
 
+def test_a_partner_name_that_reads_as_a_formula_is_written_as_text_in_the_csv(manager, shop):
+    acme, _beta = shop["partners"]
+    acme.name = '=HYPERLINK("http://evil.example","x")'
+    acme.save()
+    response = manager.get("/dashboard/partners.csv", {"range": "7", "tz": "Europe/Moscow"})
+
+    names = [row[0] for row in csv.reader(io.StringIO(response.content.decode()))][1:]
+    assert names == ['\'=HYPERLINK("http://evil.example","x")', "Beta"]
+
+
 def test_site_csv_follows_the_partner_filter(manager, shop):
     acme, _beta = shop["partners"]
     response = manager.get("/dashboard/sites.csv", {"range": "7", "partner": acme.pk, "tz": "Europe/Moscow"})
