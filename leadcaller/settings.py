@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "demo.context_processors.demo_page",
+                "dashboard.context_processors.dashboard_link",
             ],
         },
     },

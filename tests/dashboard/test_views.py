@@ -247,6 +247,17 @@ def test_the_admin_index_links_managers_to_the_dashboard(client, groups):
     assert 'href="/dashboard/"' in client.get("/admin/").content.decode()
 
 
+def test_the_admin_index_offers_no_dashboard_link_to_staff_the_dashboard_would_refuse(client, groups):
+    from django.contrib.auth.models import Permission
+
+    user = user_in(None, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_lead"))
+    client.force_login(user)
+
+    assert 'href="/dashboard/"' not in client.get("/admin/").content.decode()
+    assert client.get("/dashboard/").status_code == 403
+
+
 def test_a_lead_reached_later_counts_as_reached_in_its_arrival_range(manager, shop):
     Lead.objects.filter(pk=shop["leads"][1].pk).update(status="reached")
 
