@@ -16,10 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import statistics
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -28,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
 
-from bench.stack import PG_ADMIN_URL, create_database, drop_database, log  # noqa: E402
+from bench.stack import (  # noqa: E402
+    command_line, create_database, drop_database, log, machine_facts, source_facts, source_line,
+)
 
 DB_NAME = "leadcaller_dashbench"
 TARGET_MS = {"30 days": 150.0, "a year": 500.0}
@@ -44,22 +42,6 @@ def database_drop() -> None:
 
     connections.close_all()
     drop_database(DB_NAME)
-
-
-def machine_facts() -> dict[str, str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), "0")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                           text=True)
-    with psycopg.connect(PG_ADMIN_URL) as admin:
-        server = admin.execute("SHOW server_version").fetchone()[0]
-    return {"cpu": f"{os.cpu_count()} x {cpu}", "memory": f"{int(memory) // 1024 // 1024} GB",
-            "python": platform.python_version(), "postgresql": server,
-            "commit": commit.stdout.strip() + (" (modified: " + ", ".join(
-                line[3:] for line in dirty.stdout.splitlines()) + ")" if dirty.stdout.strip() else "")}
 
 
 def measure(client, url: str, repeat: int) -> dict[str, float]:
@@ -104,9 +86,12 @@ def main() -> None:
     args = parser.parse_args()
     globals()["DB_NAME"] = args.database
 
-    print("command:", shlex.join([".venv/bin/python", "bench/dashboard.py", *sys.argv[1:]]))
-    for key, value in machine_facts().items():
-        print(f"{key}: {value}")
+    print("command:", command_line("dashboard.py", None))
+    print(source_line(source_facts()) or "source  : unknown (not a git checkout)")
+    machine = machine_facts()
+    print(f"machine : nproc {machine['nproc']}, {machine.get('cpu_model', '?')}, {machine.get('mem_total', '?')}; "
+          f"Python {machine['python']}; PostgreSQL {machine.get('postgresql', '?')}; "
+          f"load average {' '.join(f'{x:.2f}' for x in machine['loadavg_at_start'])}")
     create_database(DB_NAME)
     os.environ.update(DJANGO_SETTINGS_MODULE="leadcaller.settings", DEBUG="false",
                       DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
