@@ -50,7 +50,8 @@ def site_resolve(candidates: list[str]) -> SiteMatch:
 
 
 def site_by_key(key: str) -> Site | None:
-    if not key:
+    # A key is printable and fits the column: anything else (a NUL, say) matches no site.
+    if not key or not key.isprintable() or len(key) > Site._meta.get_field("intake_key").max_length:
         return None
     return Site.objects.filter(intake_key=key, is_active=True).first()
 

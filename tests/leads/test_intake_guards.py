@@ -43,6 +43,14 @@ def test_wrong_key_is_403_even_where_no_key_is_required(api, site):
     assert not Lead.objects.exists()
 
 
+@pytest.mark.parametrize("key", ["a%00b", "k" * 65])
+def test_a_key_that_no_site_could_have_is_403_and_stores_nothing(api, site, key):
+    response = api.post(f"/api/v1/leads/?key={key}", {"phone": "+79120001122"}, format="json", **ORIGIN)
+
+    assert response.status_code == 403
+    assert not Lead.objects.exists()
+
+
 def test_key_of_an_inactive_site_is_refused(api):
     site = SiteFactory(domain="shop.example", is_active=False)
     response = post_json(api, {"phone": "+79120001122"}, HTTP_X_LEADCALLER_KEY=site.intake_key)
