@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +38,9 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.stack import (  # noqa: E402
-    CpuWatch, Stack, StackConfig, command_line, copy_logs, cpu_times, fmt, lock_database_name, log, machine_facts,
-    phone_for, raise_interrupt, source_facts, source_line, write_json,
+    run_facts,
+    CpuWatch, Stack, StackConfig, copy_logs, cpu_times, fmt, lock_database_name, log,
+    phone_for, raise_interrupt, source_line, write_json,
 )
 
 DB_NAME = "leadcaller_bench_intake"
@@ -225,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing := wrk_missing():
         print(missing, file=sys.stderr)
         return 2
-    command = command_line("intake.py", argv)
-    date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-    machine, source = machine_facts(), source_facts()
+    facts = run_facts("intake.py", argv)
     lock = lock_database_name(DB_NAME)
     tmp = Path(tempfile.mkdtemp(prefix="lc-bench-intake-"))
     stack = Stack(StackConfig(db_name=DB_NAME, web_workers=args.web_workers, worker_concurrency=[], beat=False,
@@ -251,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(1.0)
                 runs.append({"round": n, **measured(stack, name, path, phones, args)})
         result = {
-            "benchmark": "intake", "command": command, "date": date, "machine": machine, "source": source,
+            "benchmark": "intake", **facts,
             "config": {"duration": args.duration, "connections": args.connections, "threads": args.threads,
                        "rounds": args.rounds, "web_workers": args.web_workers, "warmup": args.warmup,
                        "settings": "bench.settings", "processes": {p.name: shlex.join(p.cmd) for p in stack.procs}},

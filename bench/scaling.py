@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,9 @@ import psycopg  # noqa: E402
 
 from bench.intake import INTAKE_PATH, PhoneBlocks, run_wrk, wrk_missing  # noqa: E402
 from bench.stack import (  # noqa: E402
-    CpuWatch, Stack, StackConfig, command_line, cpu_times, fmt, lock_database_name, log, machine_facts, phone_for,
-    raise_interrupt, source_facts, source_line, start_scenarios_by_phone, summary, write_json,
+    run_facts,
+    CpuWatch, Stack, StackConfig, cpu_times, fmt, lock_database_name, log, phone_for,
+    raise_interrupt, source_line, start_scenarios_by_phone, summary, write_json,
 )
 
 DB_NAME = "leadcaller_bench_scaling"
@@ -249,9 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing := wrk_missing():
         print(missing, file=sys.stderr)
         return 2
-    command = command_line("scaling.py", argv)
-    date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-    machine, source = machine_facts(), source_facts()
+    facts = run_facts("scaling.py", argv)
     lock = lock_database_name(DB_NAME)
     signal.signal(signal.SIGTERM, raise_interrupt)
     runs = []
@@ -263,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         result = {
-            "benchmark": "scaling", "command": command, "date": date, "machine": machine, "source": source,
+            "benchmark": "scaling", **facts,
             "config": {k: getattr(args, k) for k in ("workers", "concurrency", "duration", "connections", "threads",
                                                      "pause_ms",
                                                      "web_workers", "bitrix_delay")},

@@ -31,8 +31,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,9 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.stack import (  # noqa: E402
-    CpuWatch, SITE_DOMAIN, Stack, StackConfig, command_line, copy_logs, cpu_times, fmt, lock_database_name, log,
-    machine_facts, pg_sessions, phone_for, pids_named, proc_cpu_seconds, raise_interrupt, source_facts, source_line,
+    run_facts,
+    CpuWatch, SITE_DOMAIN, Stack, StackConfig, copy_logs, cpu_times, fmt, lock_database_name, log,
+    pg_sessions, phone_for, pids_named, proc_cpu_seconds, raise_interrupt, source_line,
     start_scenarios_by_phone, summary, write_json,
 )
 
@@ -394,10 +395,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    command = command_line("speed_to_lead.py", argv)
-    date = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-    machine = machine_facts()
-    source = source_facts()
+    facts = run_facts("speed_to_lead.py", argv)
     lock = lock_database_name(DB_NAME)  # released when this process ends, however it ends
     tmp = Path(tempfile.mkdtemp(prefix="lc-bench-"))
     run = Run(args=args, tmp=tmp)
@@ -463,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         calls = start_scenarios_by_phone(run)  # a late one still counts as a duplicate
 
         result = {
-            "benchmark": "speed_to_lead", "command": command, "date": date, "machine": machine, "source": source,
+            "benchmark": "speed_to_lead", **facts,
             "config": {"leads": args.leads, "rate": args.rate, "web_workers": args.web_workers,
                        "worker_processes": args.worker_processes, "worker_concurrency": args.worker_concurrency,
                        "queues": args.queues,

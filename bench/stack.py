@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -524,6 +525,13 @@ def start_scenarios_by_phone(stack: Stack) -> dict[str, list[float]]:
                 if row:
                     found.setdefault(row[0], []).append(received)
     return found
+
+
+def run_facts(script: str, argv: list[str] | None) -> dict[str, Any]:
+    """What every report starts with: how the run was started, when, on what machine, from which commit."""
+    return {"command": command_line(script, argv),
+            "date": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+            "machine": machine_facts(), "source": source_facts()}
 
 
 def command_line(script: str, argv: list[str] | None) -> str:
