@@ -2,7 +2,7 @@
 """CRM burst: how long 200 leads that arrive at once take to reach Bitrix24.
 
 Real `celery worker` processes on PostgreSQL and Redis run the CRM step against the local fake
-Bitrix24 (tests/fakes/bitrix24.py, in this process), which enforces the real leaky bucket
+Bitrix24 (demo/fakes/bitrix24.py, in this process), which enforces the real leaky bucket
 (threshold 50, drains 2 requests/s) and answers every request after `--latency` seconds. The
 leads are written as intake writes them and their CRM tasks are sent at once; the clock stops
 when the fake holds all of them. A one-request-per-lead client at 2 requests/s needs leads/2 s.
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 import redis  # noqa: E402
 
-from tests.fakes.bitrix24 import FakeBitrix24  # noqa: E402
+from demo.fakes.bitrix24 import FakeBitrix24  # noqa: E402
 
 DB_NAME = "leadcaller_bench_crm"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

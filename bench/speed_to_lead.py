@@ -3,7 +3,7 @@
 
 The production processes on PostgreSQL and Redis: gunicorn (the Procfile's `web` line), real
 `celery worker` processes (the `worker` line) and `celery beat`; VoxImplant is the local fake
-from tests/fakes/voximplant.py, running in this process, whose scenario simulator posts each
+from demo/fakes/voximplant.py, running in this process, whose scenario simulator posts each
 call's result back to the web server after a short random delay (so the callback path is under
 load too). Leads are sent open loop: lead i leaves at t0 + i/rate whatever the answers do.
 

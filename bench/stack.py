@@ -2,7 +2,7 @@
 
 `Stack` starts the Procfile's lines (gunicorn, `celery worker`, `celery beat`) on a PostgreSQL
 database of its own (dropped first) and a random Redis key prefix, with VoxImplant faked in this
-process (tests/fakes/voximplant.py) and, on request, a slow Bitrix24 stand-in; `stop()` ends the
+process (demo/fakes/voximplant.py) and, on request, a slow Bitrix24 stand-in; `stop()` ends the
 processes by pid and removes the database and the keys. Also: percentiles, CPU accounting from
 /proc, the commit and machine facts every report prints. See bench/README.md.
 """
@@ -39,7 +39,7 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 import redis  # noqa: E402
 
-from tests.fakes.voximplant import FakeVoximplant, always  # noqa: E402
+from demo.fakes.voximplant import FakeVoximplant, always  # noqa: E402
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BROKER_URL = "redis://127.0.0.1:6379/0"

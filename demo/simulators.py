@@ -18,10 +18,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.base import LocalHttpFake, _Handler
-from tests.fakes.bitrix24 import FakeBitrix24
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.voximplant import FakeVoximplant, weighted
+from demo.fakes.base import LocalHttpFake, _Handler
+from demo.fakes.bitrix24 import FakeBitrix24
+from demo.fakes.telegram import FakeTelegram
+from demo.fakes.voximplant import FakeVoximplant, weighted
 
 PARTNER_COMPANIES = 5
 

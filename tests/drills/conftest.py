@@ -14,9 +14,9 @@ from django.conf import settings as django_settings
 
 from tests.conftest import database_url
 from tests.drills import servers
-from tests.fakes.bitrix24 import FakeBitrix24
-from tests.fakes.telegram import FakeTelegram
-from tests.fakes.voximplant import FakeVoximplant, always
+from demo.fakes.bitrix24 import FakeBitrix24
+from demo.fakes.telegram import FakeTelegram
+from demo.fakes.voximplant import FakeVoximplant, always
 
 CALLBACK_SECRET = "drill-callback-secret"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.bitrix24 import FakeBitrix24
+from demo.fakes.bitrix24 import FakeBitrix24
 
 
 @pytest.fixture

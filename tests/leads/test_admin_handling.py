@@ -101,7 +101,7 @@ def test_call_again_puts_the_call_back_in_the_pipeline(client, manager):
 
 def test_call_now_may_override_calling_hours(client, manager, settings):
     from leads import pipeline
-    from tests.fakes.voximplant import FakeVoximplant
+    from demo.fakes.voximplant import FakeVoximplant
 
     lead = manual_lead(site=SiteFactory(calling_hours="mon 00:00-00:01; tue 00:00-00:01", time_zone="UTC"))
     act(client, QUEUE, "lead_call_now", [lead])

@@ -104,7 +104,7 @@ def test_query_limit_is_retried_after_bitrix24s_pause_not_at_once(b24):
 
 
 def test_a_field_bitrix24_refuses_sends_the_lead_to_manual_handling_with_its_message(settings):
-    from tests.fakes.bitrix24 import FakeBitrix24
+    from demo.fakes.bitrix24 import FakeBitrix24
 
     with FakeBitrix24(reject_fields=["EMAIL"]) as fake:
         settings.BITRIX_WEBHOOK_URL, settings.BITRIX_BURST = fake.webhook_url, 100
@@ -157,7 +157,7 @@ def test_a_backlog_goes_out_in_batches_and_each_lead_gets_its_own_id(b24):
 
 
 def test_one_refused_lead_in_a_batch_does_not_hold_back_the_others(settings):
-    from tests.fakes.bitrix24 import FakeBitrix24
+    from demo.fakes.bitrix24 import FakeBitrix24
 
     with FakeBitrix24(reject_fields=["EMAIL"]) as fake:
         settings.BITRIX_WEBHOOK_URL, settings.BITRIX_BURST = fake.webhook_url, 100
@@ -170,7 +170,7 @@ def test_one_refused_lead_in_a_batch_does_not_hold_back_the_others(settings):
 
 
 def test_a_burst_of_200_leads_reaches_bitrix24_within_the_rate_limit_and_none_is_lost(settings):
-    from tests.fakes.bitrix24 import FakeBitrix24
+    from demo.fakes.bitrix24 import FakeBitrix24
 
     with FakeBitrix24(burst=5, drain_per_second=2.0) as fake:  # stricter than the real portal
         settings.BITRIX_WEBHOOK_URL = fake.webhook_url

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fakes.bitrix24 import FakeBitrix24, parse_php_query
+from demo.fakes.bitrix24 import FakeBitrix24, parse_php_query
 
 TIMEOUT = 2.0
 
@@ -413,7 +413,7 @@ def test_reset_forgets_data_requests_and_faults(b24: FakeBitrix24, http: request
 
 
 def test_main_prints_urls_and_credentials() -> None:
-    with subprocess.Popen([sys.executable, "-m", "tests.fakes.bitrix24", "--port", "0", "--companies", "2"],
+    with subprocess.Popen([sys.executable, "-m", "demo.fakes.bitrix24", "--port", "0", "--companies", "2"],
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
         try:
             assert proc.stdout is not None

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from notifications.services import notification_deliver
-from tests.fakes.telegram import FakeTelegram
+from demo.fakes.telegram import FakeTelegram
 
 
 @pytest.fixture

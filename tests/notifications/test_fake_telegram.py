@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fakes.telegram import NOT_MODIFIED, FakeTelegram, parse_html, render
+from demo.fakes.telegram import NOT_MODIFIED, FakeTelegram, parse_html, render
 
 TIMEOUT = 2.0
 PRIVATE, GROUP, SUPERGROUP = 501234567, -4001234567, -1001234567890

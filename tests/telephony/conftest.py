@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.voximplant import FakeVoximplant
+from demo.fakes.voximplant import FakeVoximplant
 
 CALLER_ID = "74950000000"
 

@@ -9,7 +9,7 @@ import requests
 from leads.models import Lead
 from tests.conftest import wait_for
 from tests.factories import SiteFactory
-from tests.fakes.voximplant import FakeVoximplant, always
+from demo.fakes.voximplant import FakeVoximplant, always
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fakes.voximplant import FakeVoximplant, always, by_phone, weighted
+from demo.fakes.voximplant import FakeVoximplant, always, by_phone, weighted
 
 TIMEOUT = 2.0
 

@@ -14,7 +14,7 @@ Standard library HTTP server only, so it runs without Django::
 
 Demo (foreground, prints its URL)::
 
-    python -m tests.fakes.voximplant --port 8101 --credentials var/voximplant-credentials.json --simulate weighted
+    python -m demo.fakes.voximplant --port 8101 --credentials var/voximplant-credentials.json --simulate weighted
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.fakes.base import LocalHttpFake, _Handler
+from demo.fakes.base import LocalHttpFake, _Handler
 
 __all__ = [
     "FAULT_KINDS", "RESULTS", "Delivery", "FakeVoximplant", "Outcome", "Policy", "RecordedRequest", "Session",

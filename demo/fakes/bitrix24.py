@@ -16,7 +16,7 @@ Standard library HTTP server only, so it runs without Django::
 
 Demo (foreground, prints its URLs and OAuth credentials)::
 
-    python -m tests.fakes.bitrix24 --port 8102 --companies 5
+    python -m demo.fakes.bitrix24 --port 8102 --companies 5
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.base import LocalHttpFake, _Handler
+from demo.fakes.base import LocalHttpFake, _Handler
 
 __all__ = ["FAULT_KINDS", "ApiError", "FakeBitrix24", "RecordedRequest", "parse_php_query"]
 

@@ -18,7 +18,7 @@ Standard library HTTP server only, so it runs without Django::
 
 Demo (foreground, prints its URL, token and every message as the chat shows it)::
 
-    python -m tests.fakes.telegram --port 8103 --chat -1001234567890
+    python -m demo.fakes.telegram --port 8103 --chat -1001234567890
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.fakes.base import LocalHttpFake, _Handler
+from demo.fakes.base import LocalHttpFake, _Handler
 
 __all__ = ["BLOCKED", "FAULT_KINDS", "KICKED", "ApiError", "FakeTelegram", "HtmlError", "Message", "RecordedRequest",
            "Version", "parse_html", "render"]
