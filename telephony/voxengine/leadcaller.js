@@ -38,6 +38,10 @@
 (function leadcallerScenario() {
   'use strict';
 
+  // Raised whenever what the scenario does or sends changes; the server names the version it expects
+  // (telephony/scenario.py reads this line), so an old upload shows instead of misbehaving.
+  var SCENARIO_VERSION = 1;
+
   var SETTINGS_RETRY_DELAYS_MS = [1000, 2000, 4000];
   var REPORT_RETRY_DELAYS_MS = [1000, 3000, 9000];
   var SAFETY_TIMEOUT_MS = 180000;
