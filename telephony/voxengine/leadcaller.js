@@ -12,9 +12,10 @@
  *
  * Settings: GET <callback_url>?attempt_id=<id>&token=<token>, Accept: application/json, answers
  *   {"phone", "caller_id", "recording_url", "tts_text", "tts_voice", "amd_model", "amd_timeout_ms",
- *    "callback_digit", "key_wait_seconds"}
- * The request is tried up to 4 times (1 s, 2 s, 4 s apart). If it never succeeds and there is no phone
- * and caller id to fall back on, the attempt is reported as failed ("settings unavailable").
+ *    "callback_digit", "key_wait_seconds", "scenario_version"}
+ * The request is tried up to 4 times (1 s, 2 s, 4 s apart, each given 6 s). If it never succeeds and there
+ * is no phone and caller id to fall back on, the attempt is reported as failed ("settings unavailable").
+ * A scenario_version other than this file's SCENARIO_VERSION is logged and reported; the call goes ahead.
  *
  * The call: callPSTN(phone, caller_id) with an answering machine detector (AMD).
  *   - not answered (CallEvents.Failed): 486/603 -> busy; 408/480/487 -> no_answer; anything else -> failed
@@ -25,11 +26,14 @@
  *     The callback digit ends the call at once (playback is stopped).
  *   - AMD says CALL_ENDED, or the callee hangs up before AMD decided -> no_answer "hung up during detection".
  *
- * Report: exactly one POST <callback_url> with a JSON body
- *   {"attempt_id", "token", "result", "duration", "digits", "call_session_history_id", "detail"}
+ * Report: one result per session, POST <callback_url> with a JSON body
+ *   {"attempt_id", "token", "result", "duration", "digits", "call_session_history_id", "detail",
+ *    "scenario_version", "version_mismatch"}
  * result is one of human, voicemail, no_answer, busy, failed; duration is the connected time in seconds
  * (0 when never answered). A 2xx answer ends the session; 400 and 403 are final; anything else (other
- * status, or a VoxEngine network error code <= 0) is retried, 4 tries in all, 1 s, 3 s and 9 s apart.
+ * status, or a VoxEngine network error code <= 0) is retried, 4 tries in all, 1 s, 3 s and 9 s apart,
+ * each given 8 s. While no try succeeded, AppEvents.Terminating sends the same body once more: whether
+ * the scenario gave up, or VoxEngine ended the session (60 s without a call) before a retry's timer fired.
  * The session always ends with VoxEngine.terminate(). A safety timer reports "failed"/"scenario timeout"
  * when nothing was reported after 180 s.
  *
