@@ -29,14 +29,22 @@ migrate: install
 run: migrate
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m demo.launcher --port $(PORT)
 
-## Run the whole suite: Python tests (pytest) and the VoxEngine scenario's tests (node), when present.
+## Run the whole suite: Python tests (pytest), the VoxEngine scenario's type check against VoxImplant's
+## typings (when npm could install them: telephony/voxengine/README.md, "Type check") and its tests (node).
 test: install-dev
 	$(BIN)/ruff check --select F,E9 --exclude $(VENV) .
 	$(BIN)/python -m pytest
-	@if [ -d telephony/voxengine/test ]; then \
-		command -v node >/dev/null || { echo "node is needed for the VoxEngine scenario tests"; exit 1; }; \
-		node --test telephony/voxengine/test/*.test.js; \
+	@command -v node >/dev/null || { echo "node is needed for the VoxEngine scenario tests"; exit 1; }
+	@command -v npm >/dev/null || { echo "npm is needed for the VoxEngine scenario's type check"; exit 1; }
+	cd telephony/voxengine && npm ci --no-audit --no-fund --loglevel=error
+	@if [ -f telephony/voxengine/node_modules/@voximplant/voxengine-ci/typings/voxengine.d.ts ]; then \
+		cd telephony/voxengine && ./node_modules/.bin/tsc -p . && echo "VoxEngine scenario: type check passed"; \
+	elif [ "$$VOXENGINE_TYPECHECK" = required ]; then \
+		echo "VoxEngine scenario: the npm registry did not serve @voximplant/voxengine-ci"; exit 1; \
+	else \
+		echo "VoxEngine scenario: type check NOT RUN: the npm registry did not serve @voximplant/voxengine-ci"; \
 	fi
+	node --test telephony/voxengine/test/*.test.js
 
 ## The intake and scaling benchmarks (bench/README.md); installs wrk first when it is missing (Debian/Ubuntu).
 bench: install

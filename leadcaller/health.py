@@ -1,4 +1,4 @@
-"""`GET /healthz`: is the database reachable, is the broker reachable."""
+"""`GET /healthz`: is the database reachable, is the broker reachable; details that do not decide the status."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from leadcaller.celery import app as celery_app
+from telephony.selectors import scenario_status
 
 logger = logging.getLogger(__name__)
 
@@ -39,4 +40,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
             logger.warning("health check %s failed: %s", name, exc)
             results[name] = f"error: {type(exc).__name__}"
     healthy = all(value == "ok" for value in results.values())
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503)
+    body = {"status": "ok" if healthy else "error", "checks": results}
+    if results["database"] == "ok":
+        body["details"] = _details()
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _details() -> dict:
+    """What staff should know but that does not make the service unhealthy: an outdated scenario still calls."""
+    try:
+        return {"scenario": scenario_status().as_dict()}
+    except Exception as exc:  # a detail never turns a healthy answer into a 500
+        logger.warning("health details failed: %s", exc)
+        return {"scenario": {"error": type(exc).__name__}}

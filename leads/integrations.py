@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from leads.models import BitrixAuth
 from notifications.models import Notification, TelegramChat
 from telephony.models import CallAttempt
+from telephony.selectors import scenario_status
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,9 @@ def _voximplant() -> Integration:
         return Integration("VoxImplant", False, _("off"), "")
     failed = CallAttempt.objects.filter(status=CallAttempt.Status.FAILED).order_by("-created_at").first()
     configured = bool(settings.VOXIMPLANT_RULE_ID and settings.VOXIMPLANT_CALLER_ID)
+    errors = [failed.detail if failed else "", scenario_status().warning]  # an outdated scenario shows here
     return Integration("VoxImplant", configured, mode + (f", rule {settings.VOXIMPLANT_RULE_ID}" if configured else ""),
-                       failed.detail if failed else "")
+                       "; ".join(error for error in errors if error))
 
 
 def _telegram() -> Integration:

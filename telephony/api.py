@@ -21,6 +21,11 @@ class CallResultSerializer(serializers.Serializer):
     digits = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     call_session_history_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     detail = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    scenario_version = serializers.IntegerField(min_value=1, max_value=32767, required=False, allow_null=True,
+                                                default=None, help_text="The reporting scenario's SCENARIO_VERSION.")
+    version_mismatch = serializers.BooleanField(
+        required=False, default=False,
+        help_text="The scenario's version differs from the scenario_version of the settings answer.")
 
 
 class CallSettingsQuerySerializer(serializers.Serializer):
@@ -38,6 +43,7 @@ class CallSettingsSerializer(serializers.Serializer):
     amd_timeout_ms = serializers.IntegerField()
     callback_digit = serializers.CharField(allow_blank=True)
     key_wait_seconds = serializers.IntegerField()
+    scenario_version = serializers.IntegerField(help_text="The SCENARIO_VERSION this server expects.")
 
 
 class CallbackAckSerializer(serializers.Serializer):
@@ -83,6 +89,7 @@ class VoximplantCallbackView(APIView):
             outcome = call_result_record(CallResult(
                 attempt_id=data["attempt_id"], token=data["token"], result=data["result"], duration=data["duration"],
                 digits=data["digits"], session_id=data["call_session_history_id"], detail=data["detail"],
+                scenario_version=data["scenario_version"],
             ))
         except CallbackRefused:
             return _REFUSED

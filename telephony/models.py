@@ -34,6 +34,9 @@ class CallAttempt(models.Model):
     custom_data = models.CharField(_("scenario custom data"), max_length=1000, blank=True,
                                    help_text=_("Exactly as sent; GetCallHistory finds the session by it."))
     record_url = models.URLField(_("recording"), max_length=500, blank=True)
+    scenario_version = models.PositiveSmallIntegerField(
+        _("scenario version"), null=True, blank=True,
+        help_text=_("SCENARIO_VERSION of the VoxEngine scenario that reported the result; empty: it sent none."))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

@@ -29,6 +29,7 @@ from telephony.models import CallAttempt
 from telephony.policy import (
     CallSettings, budget_block_reason, call_settings_for, dials_of, next_allowed, not_callable_reason,
 )
+from telephony.scenario import scenario_version
 from telephony.tokens import attempt_token, attempt_token_valid
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class CallResult:
     digits: str = ""
     session_id: int | None = None
     detail: str = ""
+    scenario_version: int | None = None  # None: a scenario older than the version handshake
 
 
 # --- the step handler -------------------------------------------------------------------------
@@ -220,7 +222,11 @@ def call_result_record(result: CallResult) -> str:
         attempt.status, attempt.outcome, attempt.finished_at = Status.FINISHED, result.result, now
         attempt.duration, attempt.digits, attempt.detail = result.duration, result.digits[:32], result.detail[:300]
         attempt.session_id = attempt.session_id or result.session_id
+        attempt.scenario_version = result.scenario_version
         attempt.save()
+        if result.scenario_version != scenario_version():  # still applied: the call happened
+            logger.warning("call attempt %s was reported by scenario version %s, this server expects %s",
+                           attempt.pk, result.scenario_version, scenario_version())
         if not late:  # a lost attempt was counted as lost; each attempt counts once
             transaction.on_commit(lambda: metrics.CALL_OUTCOMES.labels(outcome=result.result).inc())
         lead = attempt.lead
@@ -262,6 +268,7 @@ def call_settings_payload(*, attempt_id: int, token: str) -> dict:
         "amd_timeout_ms": 6500,
         "callback_digit": CALLBACK_DIGIT,
         "key_wait_seconds": 5,
+        "scenario_version": scenario_version(),
     }
 
 

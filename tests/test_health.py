@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from leadcaller import health
+from telephony.models import CallAttempt
+from telephony.scenario import scenario_version
+from tests.factories import LeadFactory
 
 
 @pytest.mark.broker
@@ -13,7 +17,8 @@ def test_healthz_is_200_when_database_and_broker_answer(client):
     response = client.get("/healthz")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json()["status"] == "ok"
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
 
 
 @pytest.fixture(params=["redis://127.0.0.1:1/0", "amqp://guest:guest@127.0.0.1:1//"], ids=["redis", "rabbitmq"])
@@ -49,3 +54,42 @@ def test_healthz_is_503_naming_the_database_when_it_is_unreachable(client, monke
 
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "error: ConnectionError"
+
+
+@pytest.fixture
+def broker_answers(monkeypatch):
+    """These tests are about the details, wherever a broker runs or not."""
+    monkeypatch.setitem(health.CHECKS, "broker", lambda: None)
+
+
+@pytest.mark.django_db
+def test_healthz_details_name_the_expected_and_the_last_seen_scenario_version(client, broker_answers):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["details"] == {
+        "scenario": {"expected": scenario_version(), "last_seen": None, "warning": ""}}
+
+
+@pytest.mark.django_db
+def test_an_outdated_scenario_is_a_warning_in_the_details_and_the_service_stays_healthy(client, broker_answers):
+    CallAttempt.objects.create(lead=LeadFactory(), number=1, phone="+79120000001", status=CallAttempt.Status.FINISHED,
+                               outcome="human", scenario_version=None, finished_at=timezone.now())
+    response = client.get("/healthz")
+
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    scenario = response.json()["details"]["scenario"]
+    assert (scenario["expected"], scenario["last_seen"]) == (scenario_version(), None)
+    assert "Upload telephony/voxengine/leadcaller.js again" in scenario["warning"]
+
+
+@pytest.mark.django_db
+def test_a_failing_detail_does_not_fail_the_health_check(client, broker_answers, monkeypatch):
+    def broken():
+        raise RuntimeError("no version line")
+
+    monkeypatch.setattr(health, "scenario_status", broken)
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["details"] == {"scenario": {"error": "RuntimeError"}}

@@ -12,9 +12,10 @@
  *
  * Settings: GET <callback_url>?attempt_id=<id>&token=<token>, Accept: application/json, answers
  *   {"phone", "caller_id", "recording_url", "tts_text", "tts_voice", "amd_model", "amd_timeout_ms",
- *    "callback_digit", "key_wait_seconds"}
- * The request is tried up to 4 times (1 s, 2 s, 4 s apart). If it never succeeds and there is no phone
- * and caller id to fall back on, the attempt is reported as failed ("settings unavailable").
+ *    "callback_digit", "key_wait_seconds", "scenario_version"}
+ * The request is tried up to 4 times (1 s, 2 s, 4 s apart, each given 6 s). If it never succeeds and there
+ * is no phone and caller id to fall back on, the attempt is reported as failed ("settings unavailable").
+ * A scenario_version other than this file's SCENARIO_VERSION is logged and reported; the call goes ahead.
  *
  * The call: callPSTN(phone, caller_id) with an answering machine detector (AMD).
  *   - not answered (CallEvents.Failed): 486/603 -> busy; 408/480/487 -> no_answer; anything else -> failed
@@ -25,11 +26,14 @@
  *     The callback digit ends the call at once (playback is stopped).
  *   - AMD says CALL_ENDED, or the callee hangs up before AMD decided -> no_answer "hung up during detection".
  *
- * Report: exactly one POST <callback_url> with a JSON body
- *   {"attempt_id", "token", "result", "duration", "digits", "call_session_history_id", "detail"}
+ * Report: one result per session, POST <callback_url> with a JSON body
+ *   {"attempt_id", "token", "result", "duration", "digits", "call_session_history_id", "detail",
+ *    "scenario_version", "version_mismatch"}
  * result is one of human, voicemail, no_answer, busy, failed; duration is the connected time in seconds
  * (0 when never answered). A 2xx answer ends the session; 400 and 403 are final; anything else (other
- * status, or a VoxEngine network error code <= 0) is retried, 4 tries in all, 1 s, 3 s and 9 s apart.
+ * status, or a VoxEngine network error code <= 0) is retried, 4 tries in all, 1 s, 3 s and 9 s apart,
+ * each given 8 s. While no try succeeded, AppEvents.Terminating sends the same body once more: whether
+ * the scenario gave up, or VoxEngine ended the session (60 s without a call) before a retry's timer fired.
  * The session always ends with VoxEngine.terminate(). A safety timer reports "failed"/"scenario timeout"
  * when nothing was reported after 180 s.
  *
@@ -40,8 +44,14 @@
 
   // Raised whenever what the scenario does or sends changes; the server names the version it expects
   // (telephony/scenario.py reads this line), so an old upload shows instead of misbehaving.
-  var SCENARIO_VERSION = 1;
+  var SCENARIO_VERSION = 2;
 
+  // Net.httpRequestAsync timeouts, in seconds (VoxEngine's unit; its defaults, 90 s and 6 s to connect, can only be
+  // lowered). A session without a call is ended 60 s after its start or after its call ended, so: the settings
+  // fetch takes at most 4 x 6 s + 7 s of pauses = 31 s, and the report at most 4 x 8 s + 13 s = 45 s.
+  var CONNECT_TIMEOUT_S = 4;
+  var SETTINGS_TIMEOUT_S = 6;
+  var REPORT_TIMEOUT_S = 8;
   var SETTINGS_RETRY_DELAYS_MS = [1000, 2000, 4000];
   var REPORT_RETRY_DELAYS_MS = [1000, 3000, 9000];
   var SAFETY_TIMEOUT_MS = 180000;
@@ -50,6 +60,17 @@
   var MAX_AMD_TIMEOUT_MS = 20000;
   var DEFAULT_VOICE_PATHS = ['YandexV3.ru_RU_alena', 'Amazon.ru_RU_Tatyana'];
 
+  // Types for the check against VoxImplant's typings (README.md, "Type check"); VoxEngine ignores them.
+  /**
+   * @typedef {{phone: string, caller_id: string, recording_url: string, tts_text: string, tts_voice: string,
+   *   amd_model: string, amd_timeout_ms: number, callback_digit: string, key_wait_seconds: number}} CallSettings
+   * @typedef {{[key: string]: unknown}} JsonObject  the settings answer, as parsed
+   * @typedef {JsonObject & {attempt_id: number, token: string, callback_url: string}} CustomData  as the server built it
+   * @typedef {{attempt_id: number, token: string, result: string, duration: number, digits: string,
+   *   call_session_history_id: number, detail: string, scenario_version: number, version_mismatch: boolean}} Report
+   */
+
+  /** @type {CallSettings} */
   var DEFAULT_SETTINGS = {
     phone: '',
     caller_id: '',
@@ -62,6 +83,14 @@
     key_wait_seconds: 5
   };
 
+  /**
+   * @type {{custom: CustomData | null, settings: CallSettings | null, sessionId: number | null, call: Call | null,
+   *   connected: boolean, connectedAt: number, callEnded: boolean, duration: number, amdDone: boolean,
+   *   person: boolean, personDetail: string, messageStarted: boolean, playing: boolean, saidText: boolean,
+   *   digits: string, result: string | null, detail: string, expectedVersion: number | null,
+   *   reportStarted: boolean, reportSettled: boolean, lastReportSent: boolean, terminated: boolean,
+   *   timers: {[name: string]: number | null}}}
+   */
   var state = {
     custom: null,
     settings: null,
@@ -80,7 +109,10 @@
     digits: '',
     result: null,
     detail: '',
+    expectedVersion: null, // the scenario_version the server's settings answer named
     reportStarted: false,
+    reportSettled: false, // the server took the report (2xx) or refused it for good (400, 403)
+    lastReportSent: false, // the one request AppEvents.Terminating allows
     terminated: false,
     timers: { safety: null, keyWait: null, hangupGrace: null }
   };
@@ -90,6 +122,7 @@
 
   // ---- session start and settings -------------------------------------------------------------
 
+  /** @param {_StartedEvent} event */
   function onStarted(event) {
     state.sessionId = event.sessionId;
     state.timers.safety = setTimeout(onSafetyTimeout, SAFETY_TIMEOUT_MS);
@@ -99,12 +132,13 @@
       terminate();
       return;
     }
-    fetchSettings(0).then(dial).catch(function (e) {
+    fetchSettings(0).then(dial).catch(function (/** @type {unknown} */ e) {
       log('unexpected error: ' + errorText(e));
       finish('failed', 'scenario error: ' + errorText(e));
     });
   }
 
+  /** @returns {CustomData | null} */
   function readCustomData() {
     var data;
     try {
@@ -115,7 +149,7 @@
     if (!data || typeof data !== 'object' || typeof data.callback_url !== 'string' || !data.callback_url) {
       return null;
     }
-    return data;
+    return /** @type {CustomData} */ (data);
   }
 
   function settingsUrl() {
@@ -125,10 +159,21 @@
       '&token=' + encodeURIComponent(String(state.custom.token || ''));
   }
 
-  // Resolves with the settings object, or null when every try failed.
+  /**
+   * Resolves with the settings answer, or null when every try failed.
+   * @param {number} retryIndex
+   * @returns {Promise<JsonObject | null>}
+   */
   function fetchSettings(retryIndex) {
-    var options = { method: 'GET', headers: { Accept: 'application/json' } };
+    /** @type {Net.HttpRequestOptions} */
+    var options = {
+      method: 'GET',
+      headers: { Accept: 'application/json' },
+      timeout: SETTINGS_TIMEOUT_S,
+      connectionTimeout: CONNECT_TIMEOUT_S
+    };
     return httpRequest(settingsUrl(), options).then(function (response) {
+      /** @type {JsonObject | null | Promise<JsonObject | null>} */
       var settings = parseSettings(response);
       if (settings) {
         return settings;
@@ -147,6 +192,10 @@
     });
   }
 
+  /**
+   * @param {Net.HttpRequestResult} response
+   * @returns {JsonObject | null}
+   */
   function parseSettings(response) {
     if (!isSuccess(response.code)) {
       return null;
@@ -162,15 +211,26 @@
 
   // Fetched settings win; custom data fills the gaps; then the defaults. An explicit "" is kept
   // (e.g. callback_digit "" disables ending early), except for phone and caller_id.
+  /**
+   * @param {JsonObject | null} fetched
+   * @returns {CallSettings}
+   */
   function buildSettings(fetched) {
+    /** @type {JsonObject} */
     var settings = {};
-    Object.keys(DEFAULT_SETTINGS).forEach(function (key) {
+    var keys = /** @type {Array<keyof CallSettings>} */ (Object.keys(DEFAULT_SETTINGS));
+    keys.forEach(function (key) {
       var skipEmpty = key === 'phone' || key === 'caller_id';
       settings[key] = firstGiven([fetched && fetched[key], state.custom[key], DEFAULT_SETTINGS[key]], skipEmpty);
     });
-    return settings;
+    return /** @type {CallSettings} */ (settings);
   }
 
+  /**
+   * @param {unknown[]} values
+   * @param {boolean} skipEmpty
+   * @returns {unknown}
+   */
   function firstGiven(values, skipEmpty) {
     for (var i = 0; i < values.length; i++) {
       var value = values[i];
@@ -183,10 +243,12 @@
 
   // ---- dialing ----------------------------------------------------------------------------------
 
+  /** @param {JsonObject | null} fetched */
   function dial(fetched) {
     if (state.result) {
       return; // the safety timer already decided
     }
+    noteExpectedVersion(fetched);
     var settings = buildSettings(fetched);
     if (!settings.phone || !settings.caller_id) {
       finish('failed', fetched ? 'settings have no phone or caller_id' : 'settings unavailable');
@@ -214,9 +276,25 @@
     state.call.addEventListener(CallEvents.PlaybackFinished, onPlaybackFinished);
   }
 
+  // An outdated upload still calls; its results say so, and the server shows it to the staff.
+  /** @param {JsonObject | null} fetched */
+  function noteExpectedVersion(fetched) {
+    var expected = fetched ? fetched.scenario_version : undefined;
+    if (typeof expected === 'number') {
+      state.expectedVersion = expected;
+      if (expected !== SCENARIO_VERSION) {
+        log('this is scenario version ' + SCENARIO_VERSION + ', the server expects scenario version ' + expected);
+      }
+    }
+  }
+
+  /**
+   * @param {unknown} name
+   * @returns {AMD.Model}
+   */
   function amdModel(name) {
     var wanted = String(name || '').toLowerCase();
-    var models = AMD.Model;
+    var models = /** @type {{[key: string]: AMD.Model}} */ (AMD.Model);
     for (var key in models) {
       if (key.toLowerCase() === wanted || String(models[key]).toLowerCase() === wanted) {
         return models[key];
@@ -235,6 +313,7 @@
     }
   }
 
+  /** @param {_FailedEvent} event */
   function onFailed(event) {
     state.callEnded = true;
     if (state.result) {
@@ -243,6 +322,7 @@
     finish(failureResult(event.code), joinDetail(event.code, event.reason));
   }
 
+  /** @param {number} code */
   function failureResult(code) {
     switch (Number(code)) {
       case 486:
@@ -257,6 +337,7 @@
     }
   }
 
+  /** @param {_DisconnectedEvent} event */
   function onDisconnected(event) {
     state.callEnded = true;
     state.duration = state.connected ? disconnectDuration(event) : 0;
@@ -270,6 +351,7 @@
     finish(outcome.result, outcome.detail);
   }
 
+  /** @param {_DisconnectedEvent} event */
   function disconnectDuration(event) {
     if (event && typeof event.duration === 'number' && event.duration >= 0) {
       return Math.round(event.duration);
@@ -277,6 +359,10 @@
     return elapsedSinceConnected();
   }
 
+  /**
+   * @param {_DisconnectedEvent} event
+   * @returns {{result: string, detail: string}}
+   */
   function outcomeOfRemoteHangup(event) {
     if (!state.connected) {
       return { result: 'no_answer', detail: joinDetail('disconnected before answer', event && event.reason) };
@@ -289,6 +375,7 @@
 
   // ---- answering machine detection -------------------------------------------------------------
 
+  /** @param {AMD._DetectionCompleteEvent} event */
   function onAmdComplete(event) {
     if (state.result || state.amdDone) {
       return;
@@ -304,6 +391,7 @@
     }
   }
 
+  /** @param {AMD._DetectionErrorEvent} event */
   function onAmdError(event) {
     if (state.result || state.amdDone) {
       return;
@@ -312,6 +400,7 @@
     treatAsPerson('amd error: ' + ((event && event.message) || 'unknown'));
   }
 
+  /** @param {string} detail */
   function treatAsPerson(detail) {
     state.person = true;
     state.personDetail = detail;
@@ -351,6 +440,10 @@
 
   // tts_voice is a VoiceList path such as "YandexV3.ru_RU_alena" or a top-level VoiceList key;
   // old names such as "RU_RUSSIAN_FEMALE" are also looked up in the legacy Language list if present.
+  /**
+   * @param {string} name
+   * @returns {Voice | null}
+   */
   function resolveVoice(name) {
     var voice = name ? lookupVoice(String(name)) : null;
     if (!voice && name) {
@@ -362,6 +455,10 @@
     return voice;
   }
 
+  /**
+   * @param {string} path
+   * @returns {Voice | null}
+   */
   function lookupVoice(path) {
     var found = lookupPath(typeof VoiceList !== 'undefined' ? VoiceList : null, path);
     if (!found && typeof Language !== 'undefined') {
@@ -370,6 +467,11 @@
     return found;
   }
 
+  /**
+   * @param {unknown} root
+   * @param {string} path
+   * @returns {Voice | null}
+   */
   function lookupPath(root, path) {
     var node = root;
     var parts = path.split('.');
@@ -377,11 +479,12 @@
       if (!node || typeof node !== 'object' || !(parts[i] in node)) {
         return null;
       }
-      node = node[parts[i]];
+      node = /** @type {JsonObject} */ (node)[parts[i]];
     }
-    return node || null;
+    return /** @type {Voice} */ (node) || null;
   }
 
+  /** @param {_PlaybackFinishedEvent} event */
   function onPlaybackFinished(event) {
     if (!state.playing || state.result) {
       return;
@@ -402,6 +505,7 @@
     state.timers.keyWait = setTimeout(finishPerson, seconds * 1000);
   }
 
+  /** @param {_ToneReceivedEvent} event */
   function onTone(event) {
     if (state.result) {
       return;
@@ -426,6 +530,10 @@
 
   // Chooses the result once. A live call is hung up first; the report then waits for Disconnected
   // (which carries the billed duration), or for HANGUP_GRACE_MS if that event never comes.
+  /**
+   * @param {string} result
+   * @param {string} detail
+   */
   function finish(result, detail) {
     if (state.result) {
       return;
@@ -463,6 +571,11 @@
     postResult(payload, 0);
   }
 
+  /**
+   * @param {string} result
+   * @param {string} detail
+   * @returns {Report}
+   */
   function buildPayload(result, detail) {
     return {
       attempt_id: state.custom.attempt_id,
@@ -471,16 +584,25 @@
       duration: state.callEnded ? state.duration : elapsedSinceConnected(),
       digits: state.digits,
       call_session_history_id: state.sessionId,
-      detail: detail || ''
+      detail: detail || '',
+      scenario_version: SCENARIO_VERSION,
+      version_mismatch: state.expectedVersion !== null && state.expectedVersion !== SCENARIO_VERSION
     };
   }
 
+  // A retry waits on a timer. Should VoxEngine end the session meanwhile, the timer never fires and
+  // onTerminating sends the report one last time; after the last retry, terminate() leads there too.
+  /**
+   * @param {Report} payload
+   * @param {number} retryIndex
+   */
   function postResult(payload, retryIndex) {
     sendPayload(payload).then(function (code) {
-      if (isSuccess(code)) {
-        terminate();
-      } else if (code === 400 || code === 403) {
-        log('callback refused the report: ' + code);
+      if (isSuccess(code) || code === 400 || code === 403) {
+        state.reportSettled = true;
+        if (!isSuccess(code)) {
+          log('callback refused the report: ' + code);
+        }
         terminate();
       } else if (retryIndex < REPORT_RETRY_DELAYS_MS.length) {
         log('callback answered ' + code + ', retrying');
@@ -488,18 +610,25 @@
           postResult(payload, retryIndex + 1);
         }, REPORT_RETRY_DELAYS_MS[retryIndex]);
       } else {
-        log('callback answered ' + code + ', giving up');
+        log('callback answered ' + code + ', one last try as the session ends');
         terminate();
       }
     });
   }
 
-  // Resolves with the HTTP status, or a VoxEngine network code (<= 0).
+  /**
+   * Resolves with the HTTP status, or a VoxEngine network code (<= 0).
+   * @param {Report} payload
+   * @returns {Promise<number>}
+   */
   function sendPayload(payload) {
+    /** @type {Net.HttpRequestOptions} */
     var options = {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      postData: JSON.stringify(payload)
+      postData: JSON.stringify(payload),
+      timeout: REPORT_TIMEOUT_S,
+      connectionTimeout: CONNECT_TIMEOUT_S
     };
     return httpRequest(state.custom.callback_url, options).then(function (response) {
       return response.code;
@@ -521,13 +650,17 @@
     report(); // do not wait for a hangup grace period here
   }
 
-  // VoxEngine may end the session on its own (e.g. no calls left). One more request is allowed then.
+  // The session ends: after terminate(), 60 s without a call, or administratively. Timers are gone now
+  // and exactly one more HTTP request is allowed: the last chance for a result no try delivered.
   function onTerminating() {
-    if (state.reportStarted || !state.custom) {
+    state.terminated = true;
+    if (!state.custom || state.reportSettled || state.lastReportSent) {
       return;
     }
-    state.reportStarted = true;
-    sendPayload(buildPayload(state.result || 'failed', state.detail || 'session terminated'));
+    state.lastReportSent = true;
+    var payload = state.result ? buildPayload(state.result, state.detail) : buildPayload('failed', 'session terminated');
+    log('session ending, last report: ' + payload.result);
+    sendPayload(payload);
   }
 
   function terminate() {
@@ -541,7 +674,12 @@
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  // Net.httpRequestAsync, always resolving with an object that has a numeric code.
+  /**
+   * Net.httpRequestAsync, always resolving with an object that has a numeric code.
+   * @param {string} url
+   * @param {Net.HttpRequestOptions} options
+   * @returns {Promise<Net.HttpRequestResult>}
+   */
   function httpRequest(url, options) {
     var request;
     try {
@@ -555,22 +693,30 @@
         return { code: -1, text: '' };
       }
       return response;
-    }, function (e) {
+    }, function (/** @type {unknown} */ e) {
       log('http request failed: ' + errorText(e));
       return { code: -1, text: '' };
     });
   }
 
+  /** @param {number} code */
   function isSuccess(code) {
     return code >= 200 && code < 300;
   }
 
+  /**
+   * @param {number} ms
+   * @returns {Promise<void>}
+   */
   function delay(ms) {
     return new Promise(function (resolve) {
-      setTimeout(resolve, ms);
+      setTimeout(function () {
+        resolve();
+      }, ms);
     });
   }
 
+  /** @param {string} name */
   function clearTimer(name) {
     if (state.timers[name]) {
       clearTimeout(state.timers[name]);
@@ -582,6 +728,12 @@
     return state.connected ? Math.max(0, Math.round((Date.now() - state.connectedAt) / 1000)) : 0;
   }
 
+  /**
+   * @param {unknown} value
+   * @param {number} min
+   * @param {number} max
+   * @param {number} fallback
+   */
   function clampNumber(value, min, max, fallback) {
     var number = Number(value);
     if (value === '' || value === null || value === undefined || isNaN(number)) {
@@ -590,16 +742,23 @@
     return Math.min(max, Math.max(min, number));
   }
 
+  /**
+   * @param {unknown} first
+   * @param {unknown} second
+   */
   function joinDetail(first, second) {
     return [first, second].filter(function (part) {
       return part !== undefined && part !== null && part !== '';
     }).join(' ');
   }
 
+  /** @param {unknown} e */
   function errorText(e) {
-    return e && e.message ? e.message : String(e);
+    var message = e && typeof e === 'object' ? /** @type {{message?: unknown}} */ (e).message : undefined;
+    return message ? String(message) : String(e);
   }
 
+  /** @param {string} message */
   function log(message) {
     Logger.write('[leadcaller] ' + message);
   }

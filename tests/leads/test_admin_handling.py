@@ -244,6 +244,18 @@ def test_integrations_page_says_what_is_connected_and_the_last_error_never_the_s
     assert not any(secret in page for secret in ("very-secret-code", "vox-secret-key", "tg-secret"))
 
 
+def test_integrations_page_shows_an_outdated_voxengine_scenario(client, settings):
+    from telephony.models import CallAttempt
+
+    settings.VOXIMPLANT_ACCOUNT_ID, settings.VOXIMPLANT_API_KEY = "1", "vox-secret-key"
+    CallAttempt.objects.create(lead=LeadFactory(), number=1, phone="+79120000000", status="finished",
+                               outcome="human", scenario_version=None, finished_at=timezone.now())
+    client.force_login(person("boss", "administrators"))
+    page = client.get("/admin/integrations/").content.decode()
+
+    assert "sends no version" in page and "Upload telephony/voxengine/leadcaller.js again" in page
+
+
 def test_integrations_page_is_for_administrators(client, manager):
     assert client.get("/admin/integrations/").status_code == 403
 

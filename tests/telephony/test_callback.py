@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +13,7 @@ from django.utils import timezone
 from leads import pipeline
 from leads.models import Lead, LeadEvent
 from telephony.models import CallAttempt
+from telephony.scenario import scenario_version
 from telephony.tokens import attempt_token
 from tests.factories import LeadFactory, SiteFactory
 
@@ -175,3 +178,45 @@ def test_settings_with_a_wrong_token_are_403(api, calling):
 
     assert api.get(URL, {"attempt_id": attempt.pk, "token": "nope"}).status_code == 403
     assert api.get(URL, {"attempt_id": "x"}).status_code == 400
+
+
+# --- the scenario's version handshake ---------------------------------------------------------
+def test_the_settings_name_the_scenario_version_this_server_expects(api, calling):
+    lead, attempt = calling()
+    body = api.get(URL, {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk)}).json()
+
+    assert body["scenario_version"] == scenario_version() == _declared_version()
+
+
+def test_a_result_keeps_the_version_of_the_scenario_that_sent_it(api, calling):
+    lead, attempt = calling()
+    response = post_result(api, attempt, "busy", scenario_version=1, version_mismatch=True)
+
+    assert response.json() == {"status": "applied"}
+    attempt.refresh_from_db()
+    assert (attempt.outcome, attempt.scenario_version) == ("busy", 1)
+
+
+def test_a_scenario_older_than_the_handshake_still_reports_and_its_version_stays_empty(api, calling):
+    lead, attempt = calling()
+    response = post_result(api, attempt, "human")  # no scenario_version, no version_mismatch
+
+    assert response.json() == {"status": "applied"}
+    attempt.refresh_from_db()
+    assert (attempt.outcome, attempt.scenario_version) == ("human", None)
+
+
+@pytest.mark.parametrize("version", [0, -1, 40000, "two", 2.5])
+def test_an_impossible_scenario_version_is_400_and_changes_nothing(api, calling, version):
+    lead, attempt = calling()
+    response = post_result(api, attempt, "human", scenario_version=version)
+
+    assert response.status_code == 400 and "scenario_version" in response.json()
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.outcome, attempt.scenario_version) == (Status.STARTED, "", None)
+
+
+def _declared_version() -> int:
+    """Read from leadcaller.js here, independently of telephony.scenario."""
+    source = (Path(__file__).resolve().parents[2] / "telephony" / "voxengine" / "leadcaller.js").read_text()
+    return int(re.search(r"^\s*var SCENARIO_VERSION = (\d+);", source, re.MULTILINE).group(1))

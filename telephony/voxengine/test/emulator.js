@@ -1,18 +1,23 @@
 'use strict';
 /*
- * A small emulation of the VoxEngine globals that leadcaller.js uses, for tests.
+ * An emulation of the VoxEngine runtime that leadcaller.js runs in, for tests: as strict as the vendor.
  *
- * Each emulator loads the scenario into a fresh `vm` context with fake VoxEngine objects and a
- * manual clock: setTimeout/clearTimeout/Date.now inside the scenario follow `advance(ms)`, so a
- * test plays minutes of a call instantly. The test plays the remote side: it answers HTTP requests
- * (queued responses per method) and fires call and AMD events.
+ * Each emulator loads the scenario into a fresh `vm` context with fake VoxEngine globals and a manual
+ * clock: setTimeout/clearTimeout/Date.now inside the scenario follow `advance(ms)`, so a test plays
+ * minutes of a call instantly. The test plays the remote side: it answers HTTP requests (queued
+ * responses per method) and fires call and AMD events.
  *
  *   const emu = new VoxEmulator({customData: {...}, settings: {...}});
  *   await emu.start();               // AppEvents.Started; the settings GET is answered
  *   await emu.connect();             // CallEvents.Connected
  *   await emu.amdResult('HUMAN');    // AMD.Events.DetectionComplete
- *   await emu.advance(5000);         // run due timers
+ *   await emu.advance(5000);         // run due timers and HTTP answers
  *   emu.reports                      // parsed POST bodies
+ *
+ * References, named beside each behaviour below:
+ *   [d.ts]   the official typings, voximplant/voxengine-ci typings/voxengine.d.ts (package 28.0.0)
+ *   [limits] voximplant.com/docs/guides/voxengine/limits ("Limits and restrictions", VoxEngine session limits)
+ * What the references leave open is marked "unconfirmed" and modelled on the strict side.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -20,6 +25,28 @@ const vm = require('node:vm');
 
 const SCENARIO_PATH = path.join(__dirname, '..', 'leadcaller.js');
 
+// [limits] a session without calls (and without ACD requests) is terminated in 60 seconds.
+const NO_CALL_LIMIT_MS = 60000;
+// [limits] before Terminating, VoxEngine waits up to 90 s for pending HTTP requests; queued ones are dropped.
+const PENDING_WAIT_MS = 90000;
+// [limits] at most 3 active HTTP requests (more are queued); at most 35 active + queued, then an exception.
+const MAX_ACTIVE_REQUESTS = 3;
+const MAX_OPEN_REQUESTS = 35;
+// [limits] at most 100 active timers.
+const MAX_TIMERS = 100;
+// [d.ts] Net.httpRequestAsync / HttpRequestOptions: timeout 90 s and connectionTimeout 6 s by default,
+// in SECONDS, "the value can be only decreased".
+const DEFAULT_TIMEOUT_S = 90;
+const DEFAULT_CONNECTION_TIMEOUT_S = 6;
+// [d.ts] HttpRequestResult.code: -7 is "Timeout". Whether a connect timeout gives -7 or -4 ("Connection
+// error") is unconfirmed; both are negative, which the scenario treats alike.
+const TIMEOUT_CODE = -7;
+// [d.ts] the members of HttpRequestOptions; anything else is a mistake in the scenario.
+const HTTP_OPTION_KEYS = new Set([
+  'method', 'postData', 'headers', 'params', 'rawOutput', 'timeout', 'connectionTimeout', 'enableSystemLog',
+]);
+
+// [d.ts] AppEvents, CallEvents: the event names.
 const APP_EVENTS = Object.freeze({
   CallAlerting: 'Application.CallAlerting',
   Terminating: 'Application.Terminating',
@@ -40,9 +67,10 @@ const CALL_EVENTS = Object.freeze({
   ToneReceived: 'Call.ToneReceived',
 });
 
+// [d.ts] AMD is core: its namespace carries no `require(Modules...)` line and `Modules` has no AMD member.
 const AMD_MODELS = Object.freeze({
-  BR: 'br', CL: 'cl', CO: 'colombia', EU_GENERAL: 'eu_general', ES: 'es', KZ: 'kz',
-  MX: 'mx', RU: 'ru', PH: 'ph', PE: 'pe', US: 'us',
+  BR: 'br', CL: 'cl', CO: 'colombia', KZ: 'kz', MX: 'mx', RU: 'ru', PH: 'ph', PE: 'pe', US: 'us',
+  EU_GENERAL: 'eu_general',
 });
 
 const AMD_EVENTS = Object.freeze({
@@ -52,6 +80,48 @@ const AMD_EVENTS = Object.freeze({
 
 const AMD_RESULT_CLASSES = Object.freeze({
   VOICEMAIL: 'VOICEMAIL', HUMAN: 'HUMAN', TIMEOUT: 'TIMEOUT', CALL_ENDED: 'CALL_ENDED',
+});
+
+// [d.ts] enum Modules, and the globals whose doc comments say "add `require(Modules.X)` to use". They
+// exist only after that require; a scenario that uses them without it fails here as it does in VoxEngine.
+const MODULES = Object.freeze({
+  ACD: { id: 'acd', globals: ['ACDEvents', 'ACDRequest'], voxEngine: ['enqueueACDRequest'] },
+  AI: {
+    id: 'ai',
+    globals: ['AI', 'DialogflowLanguage', 'DialogflowModel', 'DialogflowModelVariant', 'DialogflowSsmlVoiceGender'],
+  },
+  ApplicationStorage: { id: 'applicationstorage', globals: ['ApplicationStorage'] },
+  ASR: {
+    id: 'asr',
+    globals: ['ASR', 'ASRDictionary', 'ASREvents', 'ASRLanguage', 'ASRModel', 'ASRModelList', 'ASRProfileList',
+      'TranscriptionProvider'],
+    voxEngine: ['createASR'],
+  },
+  Avatar: { id: 'avatar', globals: ['VoximplantAvatar'] },
+  Conference: {
+    id: 'conference',
+    globals: ['Conference', 'Endpoint', 'ConferenceDirection', 'ConferenceEvents', 'ConferenceMode'],
+    voxEngine: ['createConference', 'destroyConference'],
+  },
+  ElevenLabs: { id: 'elevenlabs', globals: ['ElevenLabs'] },
+  Gemini: { id: 'gemini', globals: ['Gemini'] },
+  IVR: { id: 'ivr', globals: ['IVR', 'IVRState'] },
+  OpenAI: { id: 'openai', globals: ['OpenAI'] },
+  PushService: { id: 'pushservice', globals: [] },
+  Recorder: {
+    id: 'recorder',
+    globals: ['Recorder', 'ConferenceRecorder', 'RecorderDirection', 'RecorderEvents', 'RecorderLabelFont',
+      'RecorderLabelPosition', 'RecorderLabelTextAlign', 'RecorderLayout', 'RecorderObjectFit', 'RecorderProfile'],
+    voxEngine: ['createRecorder'],
+  },
+  SmartQueue: { id: 'smartqueue', globals: ['SmartQueueTask', 'SmartQueueEvents'] },
+  StreamingAgent: {
+    id: 'streamingagent', globals: ['StreamingAgent', 'StreamingAgentEvents'], voxEngine: ['createStreamingAgent'],
+  },
+  Ultravox: { id: 'ultravox', globals: ['Ultravox'] },
+  Cartesia: { id: 'cartesia', globals: ['Cartesia'] },
+  Yandex: { id: 'yandex', globals: ['Yandex'] },
+  VoximplantAPI: { id: 'voximplantapi', globals: ['VoximplantAPI'] },
 });
 
 /** A stand-in for a VoiceList voice: tests compare it by `name`. */
@@ -74,6 +144,7 @@ class Listeners {
   }
 
   add(name, fn) {
+    // [d.ts] addEventListener: "anything except a function leads to an error".
     if (typeof fn !== 'function') {
       throw new TypeError(`listener for ${name} is not a function`);
     }
@@ -100,10 +171,17 @@ class Listeners {
 
 class FakeDetector {
   constructor(emu, parameters) {
+    // [d.ts] AMD.AMDParameters: model is an AMD.Model; timeout "must not be less than 0 or greater than 20000".
+    if (!parameters || !Object.values(AMD_MODELS).includes(parameters.model)) {
+      throw new TypeError(`AMD.create: unknown model ${parameters && parameters.model}`);
+    }
+    if (parameters.timeout !== undefined && !(parameters.timeout >= 0 && parameters.timeout <= 20000)) {
+      throw new RangeError(`AMD.create: timeout ${parameters.timeout} is outside 0..20000`);
+    }
     this.emu = emu;
     this.parameters = plainCopy(parameters);
-    this.model = parameters && parameters.model;
-    this.timeout = parameters && parameters.timeout;
+    this.model = parameters.model;
+    this.timeout = parameters.timeout;
     this.listeners = new Listeners();
   }
 
@@ -135,6 +213,7 @@ class FakeCall {
     this.hangupCalls = 0;
     this.handleTonesCalls = [];
     this.playing = false;
+    this.ended = false; // Failed or Disconnected was emitted
   }
 
   id() {
@@ -201,6 +280,7 @@ class FakeCall {
   }
 
   emit(name, fields) {
+    if (name === CALL_EVENTS.Failed || name === CALL_EVENTS.Disconnected) this.emu._callEnded();
     this.listeners.emit(name, { call: this, name, id: this.id(), ...fields });
   }
 }
@@ -222,6 +302,32 @@ function normalizeResponse(spec, request) {
   return response;
 }
 
+/** [d.ts] HttpRequestOptions: the types each member may have. */
+function checkHttpOptions(options) {
+  for (const key of Object.keys(options)) {
+    if (!HTTP_OPTION_KEYS.has(key)) throw new TypeError(`Net.httpRequestAsync: unknown option "${key}"`);
+  }
+  for (const key of ['timeout', 'connectionTimeout']) {
+    if (options[key] !== undefined && (typeof options[key] !== 'number' || !(options[key] > 0))) {
+      throw new TypeError(`Net.httpRequestAsync: ${key} must be a positive number of seconds`);
+    }
+  }
+  if (options.method !== undefined && typeof options.method !== 'string') {
+    throw new TypeError('Net.httpRequestAsync: method must be a string');
+  }
+  if (options.postData !== undefined && typeof options.postData !== 'string' && !Array.isArray(options.postData)) {
+    throw new TypeError('Net.httpRequestAsync: postData must be a string or an array of bytes');
+  }
+  for (const [name, value] of Object.entries(options.headers || {})) {
+    if (typeof value !== 'string') throw new TypeError(`Net.httpRequestAsync: header ${name} must be a string`);
+  }
+}
+
+/** [d.ts] a timeout "can be only decreased": a larger value (say, milliseconds by mistake) means the default. */
+function effectiveSeconds(value, fallback) {
+  return value === undefined ? fallback : Math.min(value, fallback);
+}
+
 class VoxEmulator {
   /**
    * @param {object} options
@@ -229,17 +335,22 @@ class VoxEmulator {
    *   settings:   body of the default 200 answer to the settings GET
    *   sessionId:  AppEvents.Started sessionId
    *   get / post: lists of responses for the settings GET / the report POST; each item is a status code,
-   *               {code, text|json, delayMs, reject}, or a function(request) returning one. The last item
-   *               repeats. Defaults: GET 200 with `settings`, POST 200.
+   *               {code, text|json, delayMs, connectMs, reject}, or a function(request) returning one. The
+   *               last item repeats. delayMs: when the server answers; connectMs: when it accepts the TCP
+   *               connection. Either one past the request's timeout gives code -7 at the timeout.
+   *               Defaults: GET 200 with `settings`, POST 200.
    *   autoEndOnHangup: whether call.hangup() makes the fake network end the call (default true)
    *   dialError:  if set, VoxEngine.callPSTN throws an Error with this message
+   *   source:     scenario source to run instead of leadcaller.js
    */
   constructor(options = {}) {
     this.options = options;
     this.now = 0;
-    this.timers = [];
+    this.timers = []; // {id, due, fn, args, platform}
     this.timerSeq = 0;
     this.requests = [];
+    this.activeRequests = [];
+    this.queuedRequests = [];
     this.responses = {
       GET: options.get ? [...options.get] : [{ code: 200, json: options.settings || {} }],
       POST: options.post ? [...options.post] : [{ code: 200, json: { status: 'ok' } }],
@@ -252,7 +363,13 @@ class VoxEmulator {
     this.call = null;
     this.detector = null;
     this.terminateCalls = 0;
-    this.terminatedAt = null;
+    // running -> ending (waiting for pending requests) -> terminating (Terminating fired) -> terminated
+    this.phase = 'running';
+    this.endReason = null;
+    this.endedAt = null;
+    this.terminatingRequest = null;
+    this.noCallTimer = null;
+    this.required = new Set();
     this.context = null;
   }
 
@@ -260,6 +377,7 @@ class VoxEmulator {
 
   async start() {
     this._load();
+    this._startNoCallClock();
     this.appListeners.emit(APP_EVENTS.Started, {
       name: APP_EVENTS.Started,
       sessionId: this.sessionId,
@@ -292,6 +410,8 @@ class VoxEmulator {
         Events: AMD_EVENTS,
         ResultClass: AMD_RESULT_CLASSES,
       },
+      Modules: Object.freeze(Object.fromEntries(Object.entries(MODULES).map(([key, m]) => [key, m.id]))),
+      require: (moduleId) => emu._require(moduleId),
       Net: { httpRequestAsync: (url, options) => emu._httpRequest(url, options) },
       Logger: { write: (message) => emu.logs.push(String(message)) },
       VoiceList: fakeVoiceList(),
@@ -302,7 +422,23 @@ class VoxEmulator {
     this.context = vm.createContext(sandbox);
     const ContextDate = vm.runInContext('Date', this.context);
     ContextDate.now = () => emu.now;
-    vm.runInContext(fs.readFileSync(SCENARIO_PATH, 'utf8'), this.context, { filename: SCENARIO_PATH });
+    const source = this.options.source === undefined ? fs.readFileSync(SCENARIO_PATH, 'utf8') : this.options.source;
+    vm.runInContext(source, this.context, { filename: SCENARIO_PATH });
+  }
+
+  /** [d.ts] `declare function require(module: Modules): void` makes that module's globals exist. */
+  _require(moduleId) {
+    const entry = Object.values(MODULES).find((m) => m.id === moduleId);
+    if (!entry) throw new Error(`require: ${moduleId} is not a member of Modules`);
+    if (this.required.has(moduleId)) return;
+    this.required.add(moduleId);
+    for (const name of entry.globals) this.context[name] = Object.freeze({ module: moduleId, name });
+    const voxEngine = this.context.VoxEngine;
+    for (const name of entry.voxEngine || []) {
+      voxEngine[name] = () => {
+        throw new Error(`the emulator does not implement VoxEngine.${name}`);
+      };
+    }
   }
 
   // ---- clock -----------------------------------------------------------------------------------
@@ -310,18 +446,35 @@ class VoxEmulator {
   _setTimeout(fn, ms, args) {
     if (typeof fn !== 'function') throw new TypeError('setTimeout needs a function');
     this.timerSeq += 1;
+    // [limits] timers are not available once the session is terminating: they never fire.
+    if (this.phase !== 'running') return this.timerSeq;
+    if (this.timers.filter((t) => !t.platform).length >= MAX_TIMERS) {
+      throw new Error('Exceeded the timer count limit'); // [limits] max 100 active timers; exact error unconfirmed
+    }
     const delay = Math.max(0, Number(ms) || 0);
-    this.timers.push({ id: this.timerSeq, due: this.now + delay, fn, args });
+    this.timers.push({ id: this.timerSeq, due: this.now + delay, fn, args, platform: false });
     return this.timerSeq;
   }
 
   _clearTimeout(id) {
-    this.timers = this.timers.filter((t) => t.id !== id);
+    this.timers = this.timers.filter((t) => t.platform || t.id !== id);
   }
 
-  /** Timers still pending, as [{id, due}] (ms on the fake clock). */
+  /** The platform's own schedule (HTTP answers, session limits): runs whatever the session's phase. */
+  _platformAt(delayMs, fn) {
+    this.timerSeq += 1;
+    const timer = { id: this.timerSeq, due: this.now + delayMs, fn, args: [], platform: true };
+    this.timers.push(timer);
+    return timer;
+  }
+
+  _cancel(timer) {
+    this.timers = this.timers.filter((t) => t !== timer);
+  }
+
+  /** The scenario's timers still pending, as [{id, due}] (ms on the fake clock). */
   get pendingTimers() {
-    return this.timers.map(({ id, due }) => ({ id, due }));
+    return this.timers.filter((t) => !t.platform).map(({ id, due }) => ({ id, due }));
   }
 
   /** Let promise callbacks (in the scenario and here) run. */
@@ -331,7 +484,7 @@ class VoxEmulator {
     }
   }
 
-  /** Move the clock forward, running every timer that comes due, in order. */
+  /** Move the clock forward, running every timer and HTTP answer that comes due, in order. */
   async advance(ms) {
     const target = this.now + ms;
     await this.flush();
@@ -342,7 +495,7 @@ class VoxEmulator {
       if (!due) break;
       this.timers = this.timers.filter((t) => t !== due);
       this.now = due.due;
-      if (this.terminateCalls === 0) due.fn(...due.args); // a terminated session runs no timers
+      due.fn(...due.args);
       await this.flush();
     }
     this.now = target;
@@ -353,9 +506,92 @@ class VoxEmulator {
     return this.call && this.call.connectedAt !== null ? Math.round((this.now - this.call.connectedAt) / 1000) : 0;
   }
 
+  // ---- session limits ----------------------------------------------------------------------------
+
+  /** [limits] no call in the session: VoxEngine ends it 60 s later (from the start, or from the last call's end). */
+  _startNoCallClock() {
+    if (this.noCallTimer) this._cancel(this.noCallTimer);
+    this.noCallTimer = this._platformAt(NO_CALL_LIMIT_MS, () => this._beginEnding('no calls for 60 s'));
+  }
+
+  _callEnded() {
+    if (this.call && !this.call.ended) {
+      this.call.ended = true;
+      if (this.phase === 'running') this._startNoCallClock();
+    }
+  }
+
+  _terminate() {
+    this.terminateCalls += 1;
+    this._beginEnding('VoxEngine.terminate()');
+  }
+
+  /**
+   * [limits] [d.ts AppEvents.Terminating] the session ends: timers stop at once, queued requests are dropped,
+   * pending ones get up to 90 s (their callbacks run), then Terminating fires.
+   */
+  _beginEnding(reason) {
+    if (this.phase !== 'running') return;
+    this.phase = 'ending';
+    this.endReason = reason;
+    this.endedAt = this.now;
+    this.timers = this.timers.filter((t) => t.platform);
+    for (const request of this.queuedRequests) request.dropped = true;
+    this.queuedRequests = [];
+    if (this.activeRequests.length === 0) {
+      queueMicrotask(() => this._fireTerminating());
+    } else {
+      this.pendingWait = this._platformAt(PENDING_WAIT_MS, () => {
+        for (const request of this.activeRequests) request.abandoned = true;
+        this._fireTerminating();
+      });
+    }
+  }
+
+  /** [d.ts AppEvents.Terminating] one HTTP request is allowed; Terminated follows when it is done (or none made). */
+  _fireTerminating() {
+    if (this.phase !== 'ending') return;
+    if (this.pendingWait) this._cancel(this.pendingWait);
+    this.phase = 'terminating';
+    this.appListeners.emit(APP_EVENTS.Terminating, { name: APP_EVENTS.Terminating });
+    if (!this.terminatingRequest) this._fireTerminated();
+  }
+
+  _fireTerminated() {
+    this.phase = 'terminated';
+    this.appListeners.emit(APP_EVENTS.Terminated, { name: APP_EVENTS.Terminated });
+  }
+
   // ---- HTTP ------------------------------------------------------------------------------------
 
   _httpRequest(url, options = {}) {
+    if (typeof url !== 'string') throw new TypeError('Net.httpRequestAsync: url must be a string');
+    checkHttpOptions(options);
+    // [d.ts AppEvents.Terminated] only Logger.write may be used; [d.ts Terminating] exactly one request.
+    if (this.phase === 'terminated') throw new Error('no HTTP request is possible after Terminated');
+    if (this.phase === 'terminating' && this.terminatingRequest) {
+      throw new Error('AppEvents.Terminating allows only one HTTP request');
+    }
+    if (this.activeRequests.length + this.queuedRequests.length >= MAX_OPEN_REQUESTS) {
+      throw new Error('Exceeded the HTTP connection count limit!'); // [limits]
+    }
+    const request = this._record(url, options);
+    return new Promise((resolve, reject) => {
+      request.deliver = (response) => (response.reject ? reject(new Error(response.reject)) : resolve(response));
+      if (this.phase === 'ending') {
+        request.dropped = true; // [limits] what is not already running when the session ends never runs
+      } else if (this.phase === 'terminating') {
+        this.terminatingRequest = request;
+        this._startRequest(request);
+      } else if (this.activeRequests.length < MAX_ACTIVE_REQUESTS) {
+        this._startRequest(request);
+      } else {
+        this.queuedRequests.push(request); // [limits] over 3 active: queued
+      }
+    });
+  }
+
+  _record(url, options) {
     const method = String(options.method || 'GET').toUpperCase();
     let body;
     if (typeof options.postData === 'string') {
@@ -366,21 +602,45 @@ class VoxEmulator {
       }
     }
     const request = {
-      method, url, options: plainCopy(options), body, at: this.now, afterTerminate: this.terminateCalls > 0,
+      method, url, options: plainCopy(options), body, at: this.now, phase: this.phase, startedAt: null,
+      settledAt: null, dropped: false, abandoned: false,
     };
     this.requests.push(request);
     const queue = this.responses[method] || [{ code: 200 }];
-    const spec = queue.length > 1 ? queue.shift() : queue[0];
-    const response = normalizeResponse(spec, request);
-    request.response = response;
-    return new Promise((resolve, reject) => {
-      const settle = () => {
-        if (response.reject) reject(new Error(response.reject));
-        else resolve({ code: response.code, text: response.text, headers: [], raw_headers: '' });
-      };
-      if (response.delayMs) this._setTimeout(settle, response.delayMs, []);
-      else settle();
-    });
+    request.response = normalizeResponse(queue.length > 1 ? queue.shift() : queue[0], request);
+    return request;
+  }
+
+  _startRequest(request) {
+    this.activeRequests.push(request);
+    request.startedAt = this.now;
+    const connectLimitMs = effectiveSeconds(request.options.connectionTimeout, DEFAULT_CONNECTION_TIMEOUT_S) * 1000;
+    const totalLimitMs = effectiveSeconds(request.options.timeout, DEFAULT_TIMEOUT_S) * 1000;
+    request.limits = { connectMs: connectLimitMs, totalMs: totalLimitMs };
+    const { connectMs = 0, delayMs = 0 } = request.response;
+    let at = delayMs;
+    let answer = request.response;
+    if (connectMs > connectLimitMs || delayMs > totalLimitMs) {
+      at = connectMs > connectLimitMs ? connectLimitMs : totalLimitMs;
+      answer = { code: TIMEOUT_CODE, text: '', error: 'Timeout' };
+    }
+    if (at === 0) queueMicrotask(() => this._settle(request, answer)); // an instant answer needs no advance()
+    else this._platformAt(at, () => this._settle(request, answer));
+  }
+
+  _settle(request, answer) {
+    if (request.abandoned) return;
+    request.settledAt = this.now;
+    request.result = { code: answer.code, reject: answer.reject };
+    this.activeRequests = this.activeRequests.filter((r) => r !== request);
+    request.deliver(answer.reject ? answer : { code: answer.code, text: answer.text, headers: [], raw_headers: '' });
+    if (this.phase === 'running' && this.queuedRequests.length) this._startRequest(this.queuedRequests.shift());
+    if (this.phase === 'ending' && this.activeRequests.length === 0) {
+      this._platformAt(0, () => this._fireTerminating()); // after the scenario's callbacks for this answer
+    }
+    if (this.phase === 'terminating' && request === this.terminatingRequest) {
+      queueMicrotask(() => this._fireTerminated());
+    }
   }
 
   /** Queue more responses for a method ('GET' or 'POST'); the last one repeats. */
@@ -396,9 +656,9 @@ class VoxEmulator {
     return this.requests.filter((r) => r.method === 'POST');
   }
 
-  /** Parsed JSON bodies of every POST (one per report attempt). */
+  /** Parsed JSON bodies of every POST that reached the server (one per report attempt). */
   get reports() {
-    return this.posts.map((r) => r.body);
+    return this.posts.filter((r) => !r.dropped).map((r) => r.body);
   }
 
   // ---- VoxEngine calls -------------------------------------------------------------------------
@@ -409,22 +669,18 @@ class VoxEmulator {
   }
 
   _callPSTN(number, callerid, parameters) {
+    // [d.ts] callPSTN(number: string, callerid: string, parameters?: CallPSTNParameters)
+    if (typeof number !== 'string' || typeof callerid !== 'string') {
+      throw new TypeError('VoxEngine.callPSTN: number and callerid must be strings');
+    }
+    if (this.phase !== 'running') throw new Error('callPSTN in a session that is ending');
     if (this.call) throw new Error('emulator supports one call per session');
     if (this.options.dialError) throw new Error(this.options.dialError);
     this.dials.push({ number, callerid, parameters });
     this.call = new FakeCall(this, number, callerid, parameters);
+    this._cancel(this.noCallTimer); // a session with a call is not ended for lack of calls
+    this.noCallTimer = null;
     return this.call;
-  }
-
-  _terminate() {
-    this.terminateCalls += 1;
-    if (this.terminateCalls > 1) return;
-    this.terminatedAt = this.now;
-    this.timers = [];
-    queueMicrotask(() => {
-      this.appListeners.emit(APP_EVENTS.Terminating, { name: APP_EVENTS.Terminating });
-      this.appListeners.emit(APP_EVENTS.Terminated, { name: APP_EVENTS.Terminated });
-    });
   }
 
   _requireConnected(what) {
@@ -500,11 +756,13 @@ class VoxEmulator {
     await this.flush();
   }
 
-  /** VoxEngine ends the session on its own (e.g. a session limit). */
+  /** VoxEngine ends the session on its own (a session limit, or administratively). */
   async platformTerminates() {
-    this.appListeners.emit(APP_EVENTS.Terminating, { name: APP_EVENTS.Terminating });
+    this._beginEnding('ended by the platform');
     await this.flush();
   }
 }
 
-module.exports = { VoxEmulator, APP_EVENTS, CALL_EVENTS, AMD_EVENTS, AMD_MODELS };
+module.exports = {
+  VoxEmulator, APP_EVENTS, CALL_EVENTS, AMD_EVENTS, AMD_MODELS, MODULES, NO_CALL_LIMIT_MS, PENDING_WAIT_MS,
+};

@@ -1,10 +1,19 @@
 'use strict';
 // Tests for the VoxEngine scenario (leadcaller.js), run against the emulator in ./emulator.js.
 // Run: node --test telephony/voxengine/test/*.test.js
+const fs = require('node:fs');
+const path = require('node:path');
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
 const { VoxEmulator } = require('./emulator');
+
+const SOURCE = fs.readFileSync(path.join(__dirname, '..', 'leadcaller.js'), 'utf8');
+// The same line telephony/scenario.py reads: the version this scenario declares.
+const SCENARIO_VERSION = Number(/^\s*var SCENARIO_VERSION = (\d+);/m.exec(SOURCE)[1]);
+// What each Net.httpRequestAsync call must carry, in seconds (VoxEngine's unit for both).
+const SETTINGS_LIMITS = { timeout: 6, connectionTimeout: 4 };
+const REPORT_LIMITS = { timeout: 8, connectionTimeout: 4 };
 
 const CALLBACK_URL = 'https://leads.example.test/api/v1/telephony/voximplant/callback/';
 const TOKEN = '42.a+b/c=d';
@@ -36,6 +45,8 @@ function report(fields) {
     digits: '',
     call_session_history_id: SESSION_ID,
     detail: '',
+    scenario_version: SCENARIO_VERSION,
+    version_mismatch: false,
     ...fields,
   };
 }
@@ -61,15 +72,17 @@ async function assertReportedOnce(emu, expected) {
   assert.deepEqual(emu.reports, [expected]);
   const post = emu.posts[0];
   assert.equal(post.url, CALLBACK_URL);
-  assert.equal(post.options.method, 'POST');
-  assert.deepEqual(post.options.headers, { 'Content-Type': 'application/json' });
+  assert.deepEqual(post.options, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, postData: post.options.postData, ...REPORT_LIMITS,
+  });
   assert.equal(typeof post.options.postData, 'string');
   assertTerminatedOnce(emu);
 }
 
 function assertTerminatedOnce(emu) {
   assert.equal(emu.terminateCalls, 1, 'VoxEngine.terminate() is called exactly once');
-  assert.deepEqual(emu.requests.filter((r) => r.afterTerminate), [], 'no HTTP request after terminate()');
+  assert.equal(emu.phase, 'terminated');
+  assert.deepEqual(emu.requests.filter((r) => r.phase !== 'running'), [], 'no HTTP request after terminate()');
 }
 
 // ---- settings and dialing ----------------------------------------------------------------------
@@ -80,8 +93,7 @@ test('fetches the settings with the attempt id and the url-encoded token, then d
   assert.equal(emu.gets.length, 1);
   const get = emu.gets[0];
   assert.equal(get.url, `${CALLBACK_URL}?attempt_id=42&token=42.a%2Bb%2Fc%3Dd`);
-  assert.equal(get.options.method, 'GET');
-  assert.deepEqual(get.options.headers, { Accept: 'application/json' });
+  assert.deepEqual(get.options, { method: 'GET', headers: { Accept: 'application/json' }, ...SETTINGS_LIMITS });
 
   assert.equal(emu.dials.length, 1);
   const dial = emu.dials[0];
@@ -409,13 +421,16 @@ test('callback POST fails with 500, then times out (-7), then succeeds: exactly 
   assertTerminatedOnce(emu);
 });
 
-test('callback POST never succeeds: 4 tries (1 s, 3 s, 9 s apart), then terminate', async () => {
+test('callback POST never succeeds: 4 tries (1 s, 3 s, 9 s apart), terminate, one last try from Terminating', async () => {
   const emu = await answered({ post: [500, { reject: 'connection reset' }, { code: -4 }, 502] });
   await emu.amdResult('VOICEMAIL');
   await emu.advance(300000);
-  assert.deepEqual(emu.posts.map((p) => p.at), [10000, 11000, 14000, 23000]);
+  assert.deepEqual(emu.posts.map((p) => [p.at, p.phase]), [
+    [10000, 'running'], [11000, 'running'], [14000, 'running'], [23000, 'running'], [23000, 'terminating'],
+  ]);
   assert.equal(new Set(emu.posts.map((p) => p.options.postData)).size, 1, 'the same body every time');
-  assertTerminatedOnce(emu);
+  assert.equal(emu.terminateCalls, 1);
+  assert.equal(emu.phase, 'terminated');
 });
 
 for (const code of [403, 400]) {
@@ -486,14 +501,6 @@ test('safety timer while a connected call never ends: reports at once with the m
   await assertReportedOnce(emu, report({ result: 'failed', duration: 120, detail: 'scenario timeout' }));
 });
 
-test('safety timer while the settings request hangs: failed, never dials', async () => {
-  const emu = await started({ customData: CUSTOM, get: [{ code: 200, json: SETTINGS, delayMs: 600000 }] });
-  await emu.advance(180000);
-  assert.equal(emu.dials.length, 0);
-  await assertReportedOnce(emu, report({ result: 'failed', duration: 0, detail: 'scenario timeout' }));
-  assert.equal(emu.dials.length, 0);
-});
-
 test('VoxEngine ending the session before a result: one last POST from AppEvents.Terminating', async () => {
   const emu = await started();
   await emu.advance(20000);
@@ -501,4 +508,116 @@ test('VoxEngine ending the session before a result: one last POST from AppEvents
   await emu.advance(60000);
   assert.deepEqual(emu.reports, [report({ result: 'failed', duration: 0, detail: 'session terminated' })]);
   assert.equal(emu.terminateCalls, 0, 'the platform is already terminating the session');
+});
+
+// ---- request timeouts and the session's limits ----------------------------------------------------
+// VoxEngine ends a session that has no call 60 s after its start or after its call ended, stops timers
+// once it is ending, waits for requests already running, and then allows one last request (emulator.js).
+
+test('a settings server slower than the timeout: each try gives up after 6 s and the call is placed in time', async () => {
+  const slow = { code: 200, json: SETTINGS, delayMs: 120000 };
+  const emu = await started({ customData: { ...CUSTOM, caller_id: '74951112233' }, get: [slow] });
+  await emu.advance(40000);
+  assert.deepEqual(emu.gets.map((g) => [g.at, g.settledAt, g.result.code]), [
+    [0, 6000, -7], [7000, 13000, -7], [15000, 21000, -7], [25000, 31000, -7],
+  ]);
+  assert.equal(emu.dials.length, 1, 'dialled with the custom data, long before the 60 s no-call limit');
+  assert.equal(emu.dials[0].callerid, '74951112233');
+  await emu.fail(486, 'Busy Here');
+  await assertReportedOnce(emu, report({ result: 'busy', detail: '486 Busy Here' }));
+});
+
+test('a settings server that never accepts the connection: each try gives up after the 4 s connect timeout', async () => {
+  const emu = await started({ customData: CUSTOM_WITHOUT_PHONE, get: [{ code: 200, json: SETTINGS, connectMs: 600000 }] });
+  await emu.advance(30000);
+  assert.deepEqual(emu.gets.map((g) => [g.at, g.settledAt]), [[0, 4000], [5000, 9000], [11000, 15000], [19000, 23000]]);
+  assert.equal(emu.dials.length, 0);
+  assert.deepEqual(emu.reports, [report({ result: 'failed', detail: 'settings unavailable' })]);
+  assert.equal(emu.posts[0].at, 23000);
+});
+
+test('settings that never come and a slow callback: the no-call limit ends the session mid-retry, Terminating reports', async () => {
+  const emu = await started({
+    customData: CUSTOM_WITHOUT_PHONE,
+    get: [{ code: 200, json: SETTINGS, delayMs: 120000 }],
+    post: [(request) => (request.phase === 'terminating' ? 200 : { code: 200, delayMs: 120000 })],
+  });
+  await emu.advance(300000);
+  assert.equal(emu.dials.length, 0);
+  const expected = report({ result: 'failed', detail: 'settings unavailable' });
+  // tries at 31 s and 40 s time out after 8 s; the retry due at 51 s is a timer, and the session ends at 60 s
+  assert.deepEqual(emu.posts.map((p) => [p.at, p.phase, p.result && p.result.code]), [
+    [31000, 'running', -7], [40000, 'running', -7], [51000, 'running', -7], [60000, 'terminating', 200],
+  ]);
+  assert.deepEqual(emu.reports, [expected, expected, expected, expected]);
+  assert.equal(emu.endReason, 'no calls for 60 s');
+  assert.equal(emu.phase, 'terminated');
+});
+
+test('a callback slower than the timeout: every try ends within 60 s of the call, then one last from Terminating', async () => {
+  const emu = await started({ post: [{ code: 200, delayMs: 30000 }] });
+  await emu.advance(10000);
+  await emu.fail(486, 'Busy Here'); // t = 10 s: the session now has 60 s without a call
+  await emu.advance(300000);
+  assert.deepEqual(emu.posts.map((p) => [p.at, p.settledAt, p.phase]), [
+    [10000, 18000, 'running'], [19000, 27000, 'running'], [30000, 38000, 'running'], [47000, 55000, 'running'],
+    [55000, 63000, 'terminating'],
+  ]);
+  assert.ok(emu.posts.every((p) => p.options.timeout === 8 && p.options.connectionTimeout === 4));
+  assert.equal(emu.endReason, 'VoxEngine.terminate()', 'the scenario gave up before VoxEngine cut it off');
+  assert.equal(emu.phase, 'terminated');
+  assert.equal(new Set(emu.reports.map((r) => JSON.stringify(r))).size, 1);
+});
+
+test('callback 5xx and VoxEngine ends the session before the retry timer fires: the last report goes from Terminating', async () => {
+  const emu = await started({ post: [503, 503, 200] });
+  await emu.advance(10000);
+  await emu.fail(480, 'Temporarily Unavailable');
+  await emu.advance(1500); // tries at 10 s and 11 s failed; the next is due at 14 s
+  assert.equal(emu.posts.length, 2);
+  await emu.platformTerminates();
+  await emu.advance(60000);
+  const expected = report({ result: 'no_answer', detail: '480 Temporarily Unavailable' });
+  assert.deepEqual(emu.reports, [expected, expected, expected]);
+  assert.deepEqual(emu.posts.map((p) => p.phase), ['running', 'running', 'terminating']);
+  assert.equal(emu.phase, 'terminated');
+});
+
+test('a report still running when VoxEngine ends the session is waited for; once it succeeded nothing more is sent', async () => {
+  const emu = await started({ post: [{ code: 200, delayMs: 7000 }] });
+  await emu.advance(10000);
+  await emu.fail(486, 'Busy Here');
+  await emu.advance(2000);
+  await emu.platformTerminates(); // the POST sent at 10 s is still running
+  await emu.advance(60000);
+  assert.deepEqual(emu.posts.map((p) => [p.at, p.settledAt]), [[10000, 17000]]);
+  assert.deepEqual(emu.reports, [report({ result: 'busy', detail: '486 Busy Here' })]);
+  assert.equal(emu.phase, 'terminated');
+});
+
+test('the safety timer does not outlive the session: a call that never ends is still reported', async () => {
+  const emu = await answered({ autoEndOnHangup: false, post: [{ code: 200, delayMs: 600000 }] }, 60000);
+  await emu.amdResult('HUMAN');
+  await emu.advance(120000); // t = 180 s: safety timeout, hangup never completes
+  await emu.advance(300000);
+  assert.deepEqual(emu.posts.map((p) => [p.at, p.phase]), [
+    [180000, 'running'], [189000, 'running'], [200000, 'running'], [217000, 'running'], [225000, 'terminating'],
+  ]);
+  assert.equal(emu.reports[0].detail, 'scenario timeout');
+});
+
+// ---- the scenario's version ------------------------------------------------------------------------
+
+test('reports its own scenario_version; the expected one from the settings matches: no mismatch', async () => {
+  const emu = await started({ settings: { ...SETTINGS, scenario_version: SCENARIO_VERSION } });
+  await emu.fail(486, 'Busy Here');
+  await assertReportedOnce(emu, report({ result: 'busy', detail: '486 Busy Here' }));
+});
+
+test('the server expects another version: the call is still placed and the result says version_mismatch', async () => {
+  const emu = await started({ settings: { ...SETTINGS, scenario_version: SCENARIO_VERSION + 1 } });
+  assert.equal(emu.dials.length, 1);
+  await emu.fail(486, 'Busy Here');
+  await assertReportedOnce(emu, report({ result: 'busy', detail: '486 Busy Here', version_mismatch: true }));
+  assert.ok(emu.logs.some((line) => line.includes(`server expects scenario version ${SCENARIO_VERSION + 1}`)));
 });
