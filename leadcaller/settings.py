@@ -307,5 +307,27 @@ if not DEBUG:
     X_FRAME_OPTIONS = "DENY"
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# --- HTTPS: one switch for a deployment behind a TLS proxy (docs/operations.md) -----------------
+HTTPS = config.read(env.bool, "HTTPS", default=False)
+if HTTPS:
+    if not PUBLIC_BASE_URL.startswith("https://"):
+        raise ImproperlyConfigured("HTTPS is true, so PUBLIC_BASE_URL must be an https:// address.")
+    SECURE_SSL_REDIRECT = True
+    # Load balancers and Prometheus call these over plain HTTP from inside; each has its own guard.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    # The proxy sets this header on every request (nginx: X-Forwarded-Proto $scheme), replacing any
+    # the client sent; the web process must be reachable only through it.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # A year (common practice, and the browsers' preload list minimum). Try a first deployment with
+    # HSTS_SECONDS=300: once sent, browsers keep it for the whole period, even if HTTPS goes away.
+    SECURE_HSTS_SECONDS = config.not_negative("HSTS_SECONDS", config.read(env.int, "HSTS_SECONDS", default=31_536_000))
+    # On leads.shop.ru this covers only *.leads.shop.ru; turn it off when serving from a domain whose
+    # other subdomains still need plain HTTP.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = config.read(env.bool, "HSTS_INCLUDE_SUBDOMAINS", default=True)
+# HSTS `preload` puts a whole registrable domain into the browsers' built-in lists, a decision for
+# the owner of that domain, not for one service on it: never sent, so its warning is silenced.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
 if VOXIMPLANT_RULE_ID and not VOXIMPLANT_CALLBACK_SECRET:
     raise ImproperlyConfigured("VOXIMPLANT_CALLBACK_SECRET must be set when VOXIMPLANT_RULE_ID is set.")
