@@ -7,6 +7,7 @@ without stops start-up with ImproperlyConfigured naming the variable.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "telephony",
     "notifications",
     "dashboard",
+    "leads.apps.LoginLockoutConfig",  # django-axes, under a translated name in the admin
 ]
 
 MIDDLEWARE = [
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out log-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadcaller.urls"
@@ -115,6 +119,23 @@ CACHES = {
         key_prefix=REDIS_KEY_PREFIX,
     )
 }
+
+# --- Log-in lock-out (django-axes): the admin's and the dashboard's log-in ---------------------------
+# A user name from one address is locked after LOGIN_FAILURE_LIMIT wrong passwords in a row, for
+# LOGIN_LOCKOUT_MINUTES (0: until unlocked in the admin, Log-in lock-outs -> Access attempts).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = config.at_least("LOGIN_FAILURE_LIMIT", config.read(env.int, "LOGIN_FAILURE_LIMIT", default=5), 1)
+_LOCKOUT_MINUTES = config.not_negative("LOGIN_LOCKOUT_MINUTES",
+                                       config.read(env.int, "LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_COOLOFF_TIME = timedelta(minutes=_LOCKOUT_MINUTES) if _LOCKOUT_MINUTES else None
+# The user name and address together: a guesser is stopped, and a colleague behind the same office
+# address still logs in. The address is read as intake reads it (NUM_PROXIES), never from a
+# forwarding header the client wrote.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "leadcaller.http.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "leads.login_lockout.locked_out_page"
+AXES_VERBOSE = False  # no banner at every process start
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

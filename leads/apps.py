@@ -1,3 +1,4 @@
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -8,3 +9,9 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from leads import cors  # noqa: F401  (connects the CORS origin check)
+
+
+class LoginLockoutConfig(AxesAppConfig):
+    """django-axes (log-in lock-outs), named for the people who unlock a colleague in the admin."""
+
+    verbose_name = _("Log-in lock-outs")
