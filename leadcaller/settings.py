@@ -305,10 +305,14 @@ CELERY_BEAT_SCHEDULE = {
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = config.choice("LOG_LEVEL", env.str("LOG_LEVEL", default="INFO").upper(), ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOG_FORMAT = config.choice("LOG_FORMAT", env.str("LOG_FORMAT", default="text"), ["text", "json"])
+# The sweeps that beat starts every SWEEP_INTERVAL seconds: Celery's own INFO lines about them are
+# dropped (a sweep that finds nothing says nothing; one that works logs each lead it moves).
+QUIET_TASKS = [CELERY_BEAT_SCHEDULE[name]["task"] for name in ("dispatch-due-leads", "deliver-due-notifications")]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "leadcaller.logging.ContextFilter"}},
+    "filters": {"context": {"()": "leadcaller.logging.ContextFilter"},
+                "quiet_sweeps": {"()": "leadcaller.logging.QuietTasksFilter", "tasks": QUIET_TASKS}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s [request=%(request_id)s lead=%(lead_id)s]"},
         "json": {
@@ -320,7 +324,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"},
+                **{name: {"filters": ["quiet_sweeps"]}
+                   for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")}},
 }
 
 if not DEBUG:

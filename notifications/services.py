@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadcaller import metrics
+from leadcaller.logging import lead_context
 from leads import ratelimit
 from leads.models import Lead
 from leads.pipeline import Done, Outcome, Skipped
@@ -143,12 +144,14 @@ def deliver_due(*, limit: int = 500) -> int:
     """Sweeper: re-send notifications that are due and were never picked up, or whose worker died."""
     now = timezone.now()
     due = list(Notification.objects.filter(status=Status.PENDING, due_at__lte=now - timedelta(seconds=30))
-               .values_list("pk", flat=True)[:limit])
+               .values_list("pk", "lead__public_id")[:limit])
     stuck = Notification.objects.filter(status=Status.SENDING, due_at__lte=now)
-    due += list(stuck.values_list("pk", flat=True)[:limit])
+    due += list(stuck.values_list("pk", "lead__public_id")[:limit])
     stuck.update(status=Status.PENDING, due_at=now)
-    for pk in due:
-        current_app.send_task(TASK, args=(pk,))
+    for pk, lead_public_id in due:
+        with lead_context(lead_public_id or "-"):  # a digest has no lead of its own
+            logger.info("sweeper re-sent Telegram notification %s", pk)
+            current_app.send_task(TASK, args=(pk,))
     return len(due)
 
 
