@@ -155,20 +155,21 @@ def deliver_due(*, limit: int = 500) -> int:
     return len(due)
 
 
-def _send(client: telegram.TelegramClient, note: Notification, *, html: bool = True) -> None:
+def _send(client: telegram.TelegramClient, note: Notification, *, html: bool = True, buttons: bool = True) -> None:
     version = Notification.objects.values_list("version", flat=True).get(pk=note.pk)
     with translation.override(note.chat.language):
-        text, buttons = _render(note)
+        text, keyboard = _render(note)
+    keyboard = keyboard if buttons else []
     if not html:
         text = messages.plain(text)
     try:
         if note.kind == Kind.CARD and note.message_id:
-            client.edit_message(note.chat.chat_id, note.message_id, text, buttons=buttons, html=html)
+            client.edit_message(note.chat.chat_id, note.message_id, text, buttons=keyboard, html=html)
             message_id = note.message_id
         else:
-            message_id = client.send_message(note.chat.chat_id, text, buttons=buttons, html=html)
+            message_id = client.send_message(note.chat.chat_id, text, buttons=keyboard, html=html)
     except telegram.TelegramError as exc:
-        _failed(client, note, exc, html=html)
+        _failed(client, note, exc, html=html, buttons=buttons)
         return
     _finish(note, Status.SENT, message_id=message_id, text=text, sent_version=version)
 
@@ -181,16 +182,20 @@ def _render(note: Notification) -> tuple[str, list[telegram.Button]]:
     return messages.card(note.lead)
 
 
-def _failed(client: telegram.TelegramClient, note: Notification, exc: telegram.TelegramError, *, html: bool) -> None:
+def _failed(client: telegram.TelegramClient, note: Notification, exc: telegram.TelegramError, *, html: bool,
+            buttons: bool) -> None:
     kind = exc.kind
     if kind == telegram.NOT_MODIFIED:
         _finish(note, Status.SENT, message_id=note.message_id, sent_version=note.version)
     elif kind == telegram.CANNOT_EDIT:  # too old or deleted: a new message takes its place
         note.message_id = None
-        _send(client, note, html=html)
+        _send(client, note, html=html, buttons=buttons)
     elif kind == telegram.BAD_MARKUP and html:
         logger.error("Telegram could not parse our markup (%s); sending plain text", exc)
-        _send(client, note, html=False)
+        _send(client, note, html=False, buttons=buttons)
+    elif kind == telegram.BAD_BUTTON and buttons:  # a card without a button still tells the seller
+        logger.error("Telegram refused a button (%s); sending without buttons", exc)
+        _send(client, note, html=html, buttons=False)
     elif kind == telegram.MIGRATED:
         _follow_migration(note, exc.migrate_to)
     elif kind == telegram.RETRY and note.attempts < MAX_ATTEMPTS:

@@ -43,7 +43,8 @@ from demo.fakes.telegram_links import LinkError, button_error, check_link
 __all__ = ["BLOCKED", "FAULT_KINDS", "KICKED", "ApiError", "FakeTelegram", "HtmlError", "Message", "RecordedRequest",
            "Version", "parse_html", "render"]
 
-FAULT_KINDS = ("http429", "http5xx", "timeout", "drop", "chat_not_found", "blocked", "unauthorized")
+FAULT_KINDS = ("http429", "http5xx", "timeout", "drop", "chat_not_found", "blocked", "unauthorized",
+               "button_url_invalid")
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
 MAX_TEXT = 4096  # characters after entity parsing
 BLOCKED = "Forbidden: bot was blocked by the user"
@@ -483,11 +484,14 @@ class FakeTelegram(LocalHttpFake):
             return self._send(h, rec, 502, _BAD_GATEWAY, "text/html")
         shown: Message | None = None
         try:
-            if fault in ("http429", "chat_not_found", "blocked", "unauthorized"):
+            if fault in ("http429", "chat_not_found", "blocked", "unauthorized", "button_url_invalid"):
                 raise {"http429": ApiError(429, f"Too Many Requests: retry after {retry_after}",
                                            {"retry_after": retry_after}),
                        "chat_not_found": ApiError(400, "Bad Request: chat not found"),
-                       "blocked": ApiError(403, BLOCKED), "unauthorized": ApiError(401, "Unauthorized")}[fault]
+                       "blocked": ApiError(403, BLOCKED), "unauthorized": ApiError(401, "Unauthorized"),
+                       # Telegram's servers refusing a button URL that passed tdlib's check (the MTProto
+                       # error passed through: rubenlagus/TelegramBots#302, EverythingSuckz/TG-FileStreamBot#44).
+                       "button_url_invalid": ApiError(400, "Bad Request: BUTTON_URL_INVALID")}[fault]
             if not secrets.compare_digest(token.encode(), self.token.encode()):
                 raise ApiError(401, "Unauthorized")
             if parse_error:

@@ -35,6 +35,18 @@ def test_the_card_is_sent_when_the_lead_is_accepted(tg, settings):
     assert Lead.objects.get(pk=lead.pk).notify_state == Lead.StepState.DONE
 
 
+def test_a_button_telegram_refuses_after_all_costs_the_button_not_the_card(tg, settings):
+    settings.PUBLIC_BASE_URL = "https://leads.example.com"
+    tg.fail_next("sendMessage", "button_url_invalid")
+    lead = LeadFactory()
+    card = notify(lead)
+
+    [message] = tg.messages(tg.chat_id)
+    assert card.status == Status.SENT and message.reply_markup is None and "New lead" in message.plain
+    lead.refresh_from_db()
+    assert lead.notify_state == Lead.StepState.DONE and lead.status != Lead.Status.MANUAL
+
+
 @pytest.mark.parametrize("base_url", ["http://localhost:8000", "http://leadcaller:8000", "http://10.0.0.5:8000"])
 def test_a_card_from_a_server_without_a_public_address_reaches_the_seller(tg, settings, base_url):
     """Telegram refuses a button on localhost or a host without a dot: the card then carries none,
