@@ -125,9 +125,9 @@ CACHES = {
 # LOGIN_LOCKOUT_MINUTES (0: until unlocked in the admin, Log-in lock-outs -> Access attempts).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = config.at_least("LOGIN_FAILURE_LIMIT", config.read(env.int, "LOGIN_FAILURE_LIMIT", default=5), 1)
-_LOCKOUT_MINUTES = config.not_negative("LOGIN_LOCKOUT_MINUTES",
-                                       config.read(env.int, "LOGIN_LOCKOUT_MINUTES", default=15))
-AXES_COOLOFF_TIME = timedelta(minutes=_LOCKOUT_MINUTES) if _LOCKOUT_MINUTES else None
+LOGIN_LOCKOUT_MINUTES = config.not_negative("LOGIN_LOCKOUT_MINUTES",
+                                      config.read(env.int, "LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES) if LOGIN_LOCKOUT_MINUTES else None
 # The user name and address together: a guesser is stopped, and a colleague behind the same office
 # address still logs in. The address is read as intake reads it (NUM_PROXIES), never from a
 # forwarding header the client wrote.

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class LeadsConfig(AppConfig):
+    default = True  # this module holds other AppConfig classes too: "leads" means this one
     name = "leads"
     verbose_name = _("Leads")
 
