@@ -86,6 +86,12 @@ def rate(name: str, value: str) -> str | None:
     return value
 
 
+def at_least(name: str, value: int, minimum: int) -> int:
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be {minimum} or more, not {value!r}.")
+    return value
+
+
 def not_negative(name: str, value: float) -> float:
     if value < 0:
         raise ImproperlyConfigured(f"{name} must be 0 or more, not {value!r}.")

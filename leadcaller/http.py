@@ -37,3 +37,17 @@ def direct_address(request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | N
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return None
+
+
+def client_ip(request) -> str:
+    """The client's address by our NUM_PROXIES rule, the one intake's throttles use (DRF's): the
+    peer when no proxy is declared, else the address the nearest declared proxy saw, counted from the
+    right of X-Forwarded-For, so entries a client wrote there are never taken. Something that is not
+    an address (a misdeclared NUM_PROXIES) falls back to the peer."""
+    from rest_framework.throttling import BaseThrottle
+
+    ident = BaseThrottle().get_ident(request) or ""
+    try:
+        return str(ipaddress.ip_address(ident.strip()))
+    except ValueError:
+        return request.META.get("REMOTE_ADDR", "")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Callable
 
@@ -22,6 +24,16 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def bind_lead(lead_id: object) -> None:
     lead_id_var.set(str(lead_id))
+
+
+@contextmanager
+def lead_context(lead_id: object) -> Iterator[None]:
+    """Log lines, and tasks sent, inside the block carry this lead's id (a sweep goes lead by lead)."""
+    token = lead_id_var.set(str(lead_id))
+    try:
+        yield
+    finally:
+        lead_id_var.reset(token)
 
 
 def current_context() -> dict[str, str]:
@@ -39,6 +51,26 @@ class ContextFilter(logging.Filter):
         record.request_id = request_id_var.get()
         record.lead_id = lead_id_var.get()
         return True
+
+
+class QuietTasksFilter(logging.Filter):
+    """Drop Celery's routine INFO lines for the periodic sweeps in `tasks`: beat's "Sending due
+    task", the worker's "received" and "succeeded". They run every few seconds and mostly find
+    nothing; what a sweep does, it logs itself, lead by lead. Warnings and errors always pass.
+
+    Set on the loggers `celery.beat`, `celery.worker.strategy` and `celery.app.trace`, whose records
+    name the task in their arguments (a dict with "name", or beat's (entry, task) tuple)."""
+
+    def __init__(self, tasks: list[str]):
+        super().__init__()
+        self.tasks = frozenset(tasks)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        args = record.args
+        named = [args.get("name")] if isinstance(args, dict) else list(args or ())
+        return not any(isinstance(name, str) and name in self.tasks for name in named)
 
 
 class RequestContextMiddleware:

@@ -7,6 +7,7 @@ without stops start-up with ImproperlyConfigured naming the variable.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "telephony",
     "notifications",
     "dashboard",
+    "leads.apps.LoginLockoutConfig",  # django-axes, under a translated name in the admin
 ]
 
 MIDDLEWARE = [
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out log-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadcaller.urls"
@@ -115,6 +119,23 @@ CACHES = {
         key_prefix=REDIS_KEY_PREFIX,
     )
 }
+
+# --- Log-in lock-out (django-axes): the admin's and the dashboard's log-in ---------------------------
+# A user name from one address is locked after LOGIN_FAILURE_LIMIT wrong passwords in a row, for
+# LOGIN_LOCKOUT_MINUTES (0: until unlocked in the admin, Log-in lock-outs -> Access attempts).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = config.at_least("LOGIN_FAILURE_LIMIT", config.read(env.int, "LOGIN_FAILURE_LIMIT", default=5), 1)
+LOGIN_LOCKOUT_MINUTES = config.not_negative("LOGIN_LOCKOUT_MINUTES",
+                                      config.read(env.int, "LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES) if LOGIN_LOCKOUT_MINUTES else None
+# The user name and address together: a guesser is stopped, and a colleague behind the same office
+# address still logs in. The address is read as intake reads it (NUM_PROXIES), never from a
+# forwarding header the client wrote.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "leadcaller.http.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "leads.login_lockout.locked_out_page"
+AXES_VERBOSE = False  # no banner at every process start
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -284,10 +305,14 @@ CELERY_BEAT_SCHEDULE = {
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = config.choice("LOG_LEVEL", env.str("LOG_LEVEL", default="INFO").upper(), ["DEBUG", "INFO", "WARNING", "ERROR"])
 LOG_FORMAT = config.choice("LOG_FORMAT", env.str("LOG_FORMAT", default="text"), ["text", "json"])
+# The sweeps that beat starts every SWEEP_INTERVAL seconds: Celery's own INFO lines about them are
+# dropped (a sweep that finds nothing says nothing; one that works logs each lead it moves).
+QUIET_TASKS = [CELERY_BEAT_SCHEDULE[name]["task"] for name in ("dispatch-due-leads", "deliver-due-notifications")]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "leadcaller.logging.ContextFilter"}},
+    "filters": {"context": {"()": "leadcaller.logging.ContextFilter"},
+                "quiet_sweeps": {"()": "leadcaller.logging.QuietTasksFilter", "tasks": QUIET_TASKS}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s [request=%(request_id)s lead=%(lead_id)s]"},
         "json": {
@@ -299,13 +324,37 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"},
+                **{name: {"filters": ["quiet_sweeps"]}
+                   for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")}},
 }
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- HTTPS: one switch for a deployment behind a TLS proxy (docs/operations.md) -----------------
+HTTPS = config.read(env.bool, "HTTPS", default=False)
+if HTTPS:
+    if not PUBLIC_BASE_URL.startswith("https://"):
+        raise ImproperlyConfigured("HTTPS is true, so PUBLIC_BASE_URL must be an https:// address.")
+    SECURE_SSL_REDIRECT = True
+    # Load balancers and Prometheus call these over plain HTTP from inside; each has its own guard.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    # The proxy sets this header on every request (nginx: X-Forwarded-Proto $scheme), replacing any
+    # the client sent; the web process must be reachable only through it.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    # A year (common practice, and the browsers' preload list minimum). Try a first deployment with
+    # HSTS_SECONDS=300: once sent, browsers keep it for the whole period, even if HTTPS goes away.
+    SECURE_HSTS_SECONDS = config.not_negative("HSTS_SECONDS", config.read(env.int, "HSTS_SECONDS", default=31_536_000))
+    # On leads.shop.ru this covers only *.leads.shop.ru; turn it off when serving from a domain whose
+    # other subdomains still need plain HTTP.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = config.read(env.bool, "HSTS_INCLUDE_SUBDOMAINS", default=True)
+# HSTS `preload` puts a whole registrable domain into the browsers' built-in lists, a decision for
+# the owner of that domain, not for one service on it: never sent, so its warning is silenced.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 if VOXIMPLANT_RULE_ID and not VOXIMPLANT_CALLBACK_SECRET:
     raise ImproperlyConfigured("VOXIMPLANT_CALLBACK_SECRET must be set when VOXIMPLANT_RULE_ID is set.")

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.templatetags.static import static
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -11,6 +12,10 @@ from leads.api import LeadIntakeView
 from leads.admin_views import integrations_view
 from leads.bitrix_install import bitrix_install
 from telephony.api import VoximplantCallbackView
+
+admin.site.site_header = _("Leadcaller administration")
+admin.site.site_title = _("Leadcaller admin")
+admin.site.index_title = _("Leads, calls and settings")
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="home"),

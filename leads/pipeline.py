@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from leadcaller import metrics
-from leadcaller.logging import bind_lead
+from leadcaller.logging import bind_lead, lead_context
 from leads import services
 from leads.models import Lead, LeadEvent
 
@@ -292,16 +292,16 @@ def dispatch_due(*, limit: int = 500) -> int:
     sent = 0
     for step in STEPS.values():
         stale = Q(**{f"{step.queued_field}__isnull": True}) | Q(**{f"{step.queued_field}__lte": now - REQUEUE_AFTER})
-        due_ids = list(
+        due = list(
             Lead.objects.filter(stale, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now})
             .order_by(step.due_field)
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "public_id")[:limit]
         )
-        for lead_id in due_ids:
+        for lead_id, public_id in due:
             # Mark before sending: two sweepers (or a beat restart) never send the same step twice.
             if Lead.objects.filter(stale, pk=lead_id).update(**{step.queued_field: now}):
-                _send(step, lead_id)
+                with lead_context(public_id):  # the line, and the task it sends, carry the lead's id
+                    logger.info("sweeper sent the due %s step", step.name)
+                    _send(step, lead_id)
                 sent += 1
-    if sent:
-        logger.info("sweeper re-sent %d due steps", sent)
     return sent

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from leads.models import Lead
+from notifications.links import public_url
 from notifications.telegram import Button
 from telephony.models import CallAttempt
 
@@ -33,7 +34,8 @@ def card(lead: Lead) -> tuple[str, list[Button]]:
     lines = [f"🆕 <b>{esc(title)}</b> · {esc(site.name or site.domain)}"]
     if lead.name:
         lines.append(f"👤 {esc(lead.name[:200])}")
-    lines.append(f'📞 <a href="tel:{esc(lead.phone)}">{esc(lead.phone)}</a>')
+    # Plain text: Telegram makes a number tappable itself, and drops a tel: link it cannot check.
+    lines.append(f"📞 {esc(lead.phone)}")
     if lead.order_amount is not None:
         amount = f"{lead.order_amount:,.2f}".replace(",", "\u00a0")
         lines.append(f"💰 {esc(amount)} {esc(lead.currency)}")
@@ -46,7 +48,7 @@ def card(lead: Lead) -> tuple[str, list[Button]]:
         lines.append(f"💬 <i>{esc(lead.comment[:500])}</i>")
     lines.append(f"🕒 {esc(lead.created_at.astimezone(tz).strftime('%d.%m.%Y %H:%M'))}")
     lines.append(f"<b>{esc(_call_state(lead, tz))}</b>")
-    return fit("\n".join(lines)), _buttons(lead)
+    return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead)
 
 
 def alert(lead: Lead, reason: str) -> tuple[str, list[Button]]:
@@ -55,9 +57,9 @@ def alert(lead: Lead, reason: str) -> tuple[str, list[Button]]:
     lines = [
         f"⚠️ <b>{esc(title)}</b> · {esc(site.name or site.domain)}",
         f"{esc(reason[:600])}",
-        f'📞 <a href="tel:{esc(lead.phone)}">{esc(lead.phone)}</a>' + (f" · {esc(lead.name[:200])}" if lead.name else ""),
+        f"📞 {esc(lead.phone)}" + (f" · {esc(lead.name[:200])}" if lead.name else ""),
     ]
-    return fit("\n".join(lines)), _buttons(lead)
+    return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead)
 
 
 def digest(leads: list[Lead]) -> str:
@@ -104,14 +106,27 @@ def _call_state(lead: Lead, tz: ZoneInfo) -> str:
 
 
 def _buttons(lead: Lead) -> list[Button]:
+    """Links a phone can open; Telegram refuses the whole message for one button it cannot check."""
     buttons = []
     portal = settings.BITRIX_WEBHOOK_URL or settings.BITRIX_PORTAL_URL
     if lead.bitrix_lead_id and portal:
         parts = urlsplit(portal)
         buttons.append(Button(_("Open in Bitrix24"),
                               f"{parts.scheme}://{parts.netloc}/crm/lead/details/{lead.bitrix_lead_id}/"))
-    buttons.append(Button(_("Open in admin"), f"{settings.PUBLIC_BASE_URL}/admin/leads/lead/{lead.pk}/change/"))
-    return buttons
+    buttons.append(Button(_("Open in admin"), _admin_url(lead)))
+    return [button for button in buttons if public_url(button.url)]
+
+
+def _admin_as_text(lead: Lead) -> list[str]:
+    """The admin's address as text when it cannot be a button (PUBLIC_BASE_URL on localhost or a
+    private network): whoever reads the card where that address works (`make run`'s chat page on the
+    same machine, an office network) can still copy it; Telegram shows code as text, never a link."""
+    url = _admin_url(lead)
+    return [] if public_url(url) else [f"🔗 {esc(_('Open in admin'))}: <code>{esc(url)}</code>"]
+
+
+def _admin_url(lead: Lead) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/admin/leads/lead/{lead.pk}/change/"
 
 
 def _tz(lead: Lead) -> ZoneInfo:

@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadcaller import metrics
+from leadcaller.logging import lead_context
 from leads import ratelimit
 from leads.models import Lead
 from leads.pipeline import Done, Outcome, Skipped
@@ -143,29 +144,32 @@ def deliver_due(*, limit: int = 500) -> int:
     """Sweeper: re-send notifications that are due and were never picked up, or whose worker died."""
     now = timezone.now()
     due = list(Notification.objects.filter(status=Status.PENDING, due_at__lte=now - timedelta(seconds=30))
-               .values_list("pk", flat=True)[:limit])
+               .values_list("pk", "lead__public_id")[:limit])
     stuck = Notification.objects.filter(status=Status.SENDING, due_at__lte=now)
-    due += list(stuck.values_list("pk", flat=True)[:limit])
+    due += list(stuck.values_list("pk", "lead__public_id")[:limit])
     stuck.update(status=Status.PENDING, due_at=now)
-    for pk in due:
-        current_app.send_task(TASK, args=(pk,))
+    for pk, lead_public_id in due:
+        with lead_context(lead_public_id or "-"):  # a digest has no lead of its own
+            logger.info("sweeper re-sent Telegram notification %s", pk)
+            current_app.send_task(TASK, args=(pk,))
     return len(due)
 
 
-def _send(client: telegram.TelegramClient, note: Notification, *, html: bool = True) -> None:
+def _send(client: telegram.TelegramClient, note: Notification, *, html: bool = True, buttons: bool = True) -> None:
     version = Notification.objects.values_list("version", flat=True).get(pk=note.pk)
     with translation.override(note.chat.language):
-        text, buttons = _render(note)
+        text, keyboard = _render(note)
+    keyboard = keyboard if buttons else []
     if not html:
         text = messages.plain(text)
     try:
         if note.kind == Kind.CARD and note.message_id:
-            client.edit_message(note.chat.chat_id, note.message_id, text, buttons=buttons, html=html)
+            client.edit_message(note.chat.chat_id, note.message_id, text, buttons=keyboard, html=html)
             message_id = note.message_id
         else:
-            message_id = client.send_message(note.chat.chat_id, text, buttons=buttons, html=html)
+            message_id = client.send_message(note.chat.chat_id, text, buttons=keyboard, html=html)
     except telegram.TelegramError as exc:
-        _failed(client, note, exc, html=html)
+        _failed(client, note, exc, html=html, buttons=buttons)
         return
     _finish(note, Status.SENT, message_id=message_id, text=text, sent_version=version)
 
@@ -178,16 +182,20 @@ def _render(note: Notification) -> tuple[str, list[telegram.Button]]:
     return messages.card(note.lead)
 
 
-def _failed(client: telegram.TelegramClient, note: Notification, exc: telegram.TelegramError, *, html: bool) -> None:
+def _failed(client: telegram.TelegramClient, note: Notification, exc: telegram.TelegramError, *, html: bool,
+            buttons: bool) -> None:
     kind = exc.kind
     if kind == telegram.NOT_MODIFIED:
         _finish(note, Status.SENT, message_id=note.message_id, sent_version=note.version)
     elif kind == telegram.CANNOT_EDIT:  # too old or deleted: a new message takes its place
         note.message_id = None
-        _send(client, note, html=html)
+        _send(client, note, html=html, buttons=buttons)
     elif kind == telegram.BAD_MARKUP and html:
         logger.error("Telegram could not parse our markup (%s); sending plain text", exc)
-        _send(client, note, html=False)
+        _send(client, note, html=False, buttons=buttons)
+    elif kind == telegram.BAD_BUTTON and buttons:  # a card without a button still tells the seller
+        logger.error("Telegram refused a button (%s); sending without buttons", exc)
+        _send(client, note, html=html, buttons=False)
     elif kind == telegram.MIGRATED:
         _follow_migration(note, exc.migrate_to)
     elif kind == telegram.RETRY and note.attempts < MAX_ATTEMPTS:

@@ -21,6 +21,7 @@ TIMEOUT = (3.05, 10.0)
 RETRY = "retry"  # 429, 5xx, timeouts
 MIGRATED = "migrated"  # a group became a supergroup: use `migrate_to`
 BAD_MARKUP = "bad_markup"  # can't parse entities: an escaping bug; resend as plain text
+BAD_BUTTON = "bad_button"  # a button URL Telegram will not take: resend without buttons
 BROKEN_CHAT = "broken_chat"  # chat not found, bot blocked or kicked
 UNAUTHORIZED = "unauthorized"  # the bot token is wrong or revoked
 NOT_MODIFIED = "not_modified"  # an edit that changes nothing: already as wanted
@@ -117,6 +118,8 @@ def _error_from(status: int, body: dict[str, Any]) -> TelegramError:
         return TelegramError(description, kind=BROKEN_CHAT)
     if "can't parse entities" in lowered:
         return TelegramError(description, kind=BAD_MARKUP)
+    if "button url" in lowered or "button_url_invalid" in lowered:
+        return TelegramError(description, kind=BAD_BUTTON)
     if "message is not modified" in lowered:
         return TelegramError(description, kind=NOT_MODIFIED)
     if "message to edit not found" in lowered or "message can't be edited" in lowered:

@@ -38,11 +38,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from demo.fakes.base import LocalHttpFake, _Handler
+from demo.fakes.telegram_links import LinkError, button_error, check_link
 
 __all__ = ["BLOCKED", "FAULT_KINDS", "KICKED", "ApiError", "FakeTelegram", "HtmlError", "Message", "RecordedRequest",
            "Version", "parse_html", "render"]
 
-FAULT_KINDS = ("http429", "http5xx", "timeout", "drop", "chat_not_found", "blocked", "unauthorized")
+FAULT_KINDS = ("http429", "http5xx", "timeout", "drop", "chat_not_found", "blocked", "unauthorized",
+               "button_url_invalid")
 CHAT_TYPES = ("private", "group", "supergroup", "channel")
 MAX_TEXT = 4096  # characters after entity parsing
 BLOCKED = "Forbidden: bot was blocked by the user"
@@ -278,9 +280,10 @@ def _close(entities: list[dict[str, Any]], tag: str, attrs: dict[str, str], offs
     entity: dict[str, Any] = {"type": _TAGS[tag], "offset": offset, "length": length}
     last = entities[-1] if entities and (entities[-1]["offset"], entities[-1]["length"]) == (offset, length) else None
     if tag == "a":
-        if not (attrs.get("href") or inner):
+        try:  # Telegram drops a link it cannot check (tel:, localhost) and keeps the text: telegram_links.py
+            entity["url"] = check_link(attrs.get("href") or inner)
+        except LinkError:
             return
-        entity["url"] = attrs.get("href") or inner
     elif tag == "blockquote" and "expandable" in attrs:
         entity["type"] = "expandable_blockquote"
     elif tag == "tg-emoji":
@@ -481,11 +484,14 @@ class FakeTelegram(LocalHttpFake):
             return self._send(h, rec, 502, _BAD_GATEWAY, "text/html")
         shown: Message | None = None
         try:
-            if fault in ("http429", "chat_not_found", "blocked", "unauthorized"):
+            if fault in ("http429", "chat_not_found", "blocked", "unauthorized", "button_url_invalid"):
                 raise {"http429": ApiError(429, f"Too Many Requests: retry after {retry_after}",
                                            {"retry_after": retry_after}),
                        "chat_not_found": ApiError(400, "Bad Request: chat not found"),
-                       "blocked": ApiError(403, BLOCKED), "unauthorized": ApiError(401, "Unauthorized")}[fault]
+                       "blocked": ApiError(403, BLOCKED), "unauthorized": ApiError(401, "Unauthorized"),
+                       # Telegram's servers refusing a button URL that passed tdlib's check (the MTProto
+                       # error passed through: rubenlagus/TelegramBots#302, EverythingSuckz/TG-FileStreamBot#44).
+                       "button_url_invalid": ApiError(400, "Bad Request: BUTTON_URL_INVALID")}[fault]
             if not secrets.compare_digest(token.encode(), self.token.encode()):
                 raise ApiError(401, "Unauthorized")
             if parse_error:
@@ -680,19 +686,24 @@ def _reply_markup(value: Any) -> dict[str, Any] | None:
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise ApiError(400, 'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of '
                             'Arrays')
+    rows = copy.deepcopy(rows)  # URLs are kept as Telegram normalises them; the recorded request stays as sent
     for button in (b for row in rows for b in row):
         if not isinstance(button, dict) or not isinstance(button.get("text"), str):
             raise ApiError(400, 'Bad Request: can\'t parse inline keyboard button: Field "text" must be of type String')
         if not any(action in button for action in _BUTTON_ACTIONS):
             raise ApiError(400, "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the "
                                 "inline keyboard")
-        if "url" in button:
-            url = urlsplit(str(button["url"]))
-            if not (url.scheme.lower() in ("http", "https") and url.netloc or url.scheme.lower() == "tg"):
-                raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+        if "url" in button:  # tdlib's check, and the URL as Telegram keeps it: telegram_links.py
+            if not isinstance(button["url"], str):  # the wording seen in nexor/telega#29
+                raise ApiError(400, 'Bad Request: can\'t parse inline keyboard button: Field "url" must be of type '
+                                    'String')
+            try:
+                button["url"] = check_link(button["url"])
+            except LinkError as exc:
+                raise ApiError(400, button_error(button["url"], str(exc))) from None
         if "callback_data" in button and not 1 <= len(str(button["callback_data"]).encode()) <= 64:
             raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-    return {"inline_keyboard": copy.deepcopy(rows)}
+    return {"inline_keyboard": rows}
 
 
 def main(argv: list[str] | None = None) -> None:

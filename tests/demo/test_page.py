@@ -70,18 +70,19 @@ def test_page_shows_bitrix_leads_and_telegram_messages_with_lead_input_escaped(c
         "TITLE": "Shop: <img src=x>", "NAME": "<script>x</script>", "ORIGINATOR_ID": "leadcaller",
         "ORIGIN_ID": "abc-123", "PHONE": [{"VALUE": "+79123456789", "VALUE_TYPE": "WORK"}]}})
     TelegramClient(api_url=simulators.telegram.url, token="123:AAdemo").send_message(
-        "-1001000000001", "🆕 <b>New lead</b>\n👤 &lt;script&gt;alert(1)&lt;/script&gt;\n📞 <a href=\"tel:+79123456789\">"
-        "+79123456789</a>", buttons=[Button("Open in admin", "http://localhost:8000/admin/")])
+        "-1001000000001", "🆕 <b>New lead</b>\n👤 &lt;script&gt;alert(1)&lt;/script&gt;\n📞 +79123456789\n"
+        "🔗 Open in admin: <code>http://localhost:8000/admin/</code>",
+        buttons=[Button("Open in Bitrix24", "https://shop.bitrix24.ru/crm/lead/details/1/")])
     LeadFactory(name="<i>Anna</i>")
 
     html = client.get("/demo/").content.decode()
 
     assert "abc-123" in html and "+79123456789" in html and "leadcaller" in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "&lt;img src=x&gt;" in html
-    assert "<b>New lead</b>" in html and '<a href="tel:+79123456789" rel="noopener noreferrer">' in html
+    assert "<b>New lead</b>" in html and "<code>http://localhost:8000/admin/</code>" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
     assert "&lt;i&gt;Anna&lt;/i&gt;" in html
-    assert 'href="http://localhost:8000/admin/"' in html
+    assert 'href="https://shop.bitrix24.ru/crm/lead/details/1/"' in html
     assert "The real service is in use: see the call history in VoxImplant." in html
 
 

@@ -22,7 +22,8 @@ def notify(lead: Lead) -> Notification:
     return Notification.objects.get(lead=lead, kind=Kind.CARD)
 
 
-def test_the_card_is_sent_when_the_lead_is_accepted(tg):
+def test_the_card_is_sent_when_the_lead_is_accepted(tg, settings):
+    settings.PUBLIC_BASE_URL = "https://leads.example.com"
     lead = LeadFactory(name="Анна", phone="+79123456789")
     card = notify(lead)
 
@@ -30,8 +31,36 @@ def test_the_card_is_sent_when_the_lead_is_accepted(tg):
     assert card.status == Status.SENT and card.message_id == message.message_id
     assert "Анна" in message.plain and "+79123456789" in message.plain and message.parse_mode == "HTML"
     buttons = [b["url"] for row in message.reply_markup["inline_keyboard"] for b in row]
-    assert buttons == [f"http://localhost:8000/admin/leads/lead/{lead.pk}/change/"]
+    assert buttons == [f"https://leads.example.com/admin/leads/lead/{lead.pk}/change/"]
     assert Lead.objects.get(pk=lead.pk).notify_state == Lead.StepState.DONE
+
+
+def test_a_button_telegram_refuses_after_all_costs_the_button_not_the_card(tg, settings):
+    settings.PUBLIC_BASE_URL = "https://leads.example.com"
+    tg.fail_next("sendMessage", "button_url_invalid")
+    lead = LeadFactory()
+    card = notify(lead)
+
+    [message] = tg.messages(tg.chat_id)
+    assert card.status == Status.SENT and message.reply_markup is None and "New lead" in message.plain
+    lead.refresh_from_db()
+    assert lead.notify_state == Lead.StepState.DONE and lead.status != Lead.Status.MANUAL
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost:8000", "http://leadcaller:8000", "http://10.0.0.5:8000"])
+def test_a_card_from_a_server_without_a_public_address_reaches_the_seller(tg, settings, base_url):
+    """Telegram refuses a button on localhost or a host without a dot: the card then carries none,
+    instead of being refused and sending its lead to manual handling."""
+    settings.PUBLIC_BASE_URL = base_url
+    lead = LeadFactory(phone="+79123456789")
+    card = notify(lead)
+
+    [message] = tg.messages(tg.chat_id)
+    assert card.status == Status.SENT and message.reply_markup is None
+    assert f"{base_url}/admin/leads/lead/{lead.pk}/change/" in message.plain  # as text, to copy
+    assert [e["type"] for e in message.entities if e["type"] == "text_link"] == []
+    lead.refresh_from_db()
+    assert lead.notify_state == Lead.StepState.DONE and lead.status != Lead.Status.MANUAL
 
 
 def test_the_card_is_edited_in_place_as_the_lead_moves_on_and_manual_handling_sends_one_alert(tg):

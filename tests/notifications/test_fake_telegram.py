@@ -251,11 +251,25 @@ def test_edit_window_is_configurable(http: requests.Session) -> None:
 
 # --- keyboards, chats, tokens ---------------------------------------------------------------------------
 
+def url_refused(url: str, reason: str) -> str:
+    return f"Bad Request: inline keyboard button URL '{url}' is invalid: {reason}"
+
+
 @pytest.mark.parametrize(("button", "description"), [
-    ({"text": "x", "url": "javascript:alert(1)"}, "Bad Request: BUTTON_URL_INVALID"),
-    ({"text": "x", "url": "ftp://files.example/"}, "Bad Request: BUTTON_URL_INVALID"),
-    ({"text": "x", "url": "crm.example/leads/42"}, "Bad Request: BUTTON_URL_INVALID"),
-    ({"text": "x", "url": "https://"}, "Bad Request: BUTTON_URL_INVALID"),
+    ({"text": "x", "url": "http://localhost:8000/admin/"}, url_refused("http://localhost:8000/admin/", "Wrong HTTP URL")),
+    ({"text": "x", "url": "http://web:8000/admin/"}, url_refused("http://web:8000/admin/", "Wrong HTTP URL")),
+    ({"text": "x", "url": "tel:+79123456789"},
+     url_refused("tel:+79123456789", "Wrong port number specified in the URL")),
+    ({"text": "x", "url": "tel:112"}, url_refused("tel:112", "Wrong HTTP URL")),
+    ({"text": "x", "url": "javascript:alert(1)"},
+     url_refused("javascript:alert(1)", "Wrong port number specified in the URL")),
+    ({"text": "x", "url": "ftp://files.example/"}, url_refused("ftp://files.example/", "Unsupported URL protocol")),
+    ({"text": "x", "url": "https://"}, url_refused("https://", "URL host is empty")),
+    ({"text": "x", "url": "https://shop example/"}, url_refused("https://shop example/", "Wrong URL host")),
+    ({"text": "x", "url": "https://shop.example:0/"},
+     url_refused("https://shop.example:0/", "Wrong port number specified in the URL")),
+    ({"text": "x", "url": "tg://resolve:80?domain=seller"}, url_refused("tg://resolve:80?domain=seller", "Wrong tg URL")),
+    ({"text": "x", "url": None}, 'Bad Request: can\'t parse inline keyboard button: Field "url" must be of type String'),
     ({"text": "x"}, "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline "
                     "keyboard"),
     ({"text": "x", "callback_data": "y" * 65}, "Bad Request: BUTTON_DATA_INVALID"),
@@ -265,6 +279,28 @@ def test_bad_inline_buttons_are_refused(tg: FakeTelegram, http: requests.Session
     answer = send(http, tg, PRIVATE, "card", reply_markup={"inline_keyboard": [[button]]})
     assert error(answer) == (400, description)
     assert tg.messages(PRIVATE) == []
+
+
+@pytest.mark.parametrize(("url", "kept"), [
+    ("crm.example/leads/42", "http://crm.example/leads/42"),  # no scheme reads as http
+    ("HTTPS://Shop.Example", "https://shop.example/"),
+    ("http://192.168.1.10:08000/admin/?q=a b", "http://192.168.1.10:8000/admin/?q=a%20b"),  # IPs pass the check
+    ("http://[::1]:8000/", "http://[::1]:8000/"),
+    ("tg://resolve?domain=seller", "tg://resolve?domain=seller"),
+])
+def test_button_urls_telegram_takes_are_kept_as_it_normalises_them(tg: FakeTelegram, http: requests.Session,
+                                                                   url: str, kept: str) -> None:
+    answer = send(http, tg, PRIVATE, "card", reply_markup={"inline_keyboard": [[{"text": "x", "url": url}]]})
+    assert answer.json()["result"]["reply_markup"]["inline_keyboard"][0][0]["url"] == kept
+    assert tg.requests[-1].params["reply_markup"]["inline_keyboard"][0][0]["url"] == url  # as sent
+
+
+def test_a_link_telegram_cannot_check_is_dropped_and_its_text_kept(tg: FakeTelegram, http: requests.Session) -> None:
+    text = ('<a href="tel:+79123456789">+79123456789</a> <a href="http://localhost:8000/a/">admin</a> '
+            '<a href="https://Crm.Example">crm</a>')
+    message = send(http, tg, PRIVATE, text, parse_mode="HTML").json()["result"]
+    assert message["text"] == "+79123456789 admin crm"
+    assert message["entities"] == [{"type": "text_link", "offset": 19, "length": 3, "url": "https://crm.example/"}]
 
 
 def test_keyboard_is_returned_and_stored(tg: FakeTelegram, http: requests.Session) -> None:

@@ -29,19 +29,39 @@ def balanced(text: str) -> bool:
     return not stack and "<" not in bare and ">" not in bare and "&" not in bare
 
 
-def test_card_shows_site_partner_name_phone_link_amount_utm_and_buttons(settings):
+def test_card_shows_site_partner_name_phone_amount_utm_and_buttons(settings):
     settings.BITRIX_WEBHOOK_URL = "https://shop.bitrix24.ru/rest/1/secret/"
+    settings.PUBLIC_BASE_URL = "https://leads.example.com"
     lead = LeadFactory(site=SiteFactory(name="Shop", time_zone="Europe/Moscow"), partner=PartnerFactory(name="Acme"),
                        name="Анна", phone="+79123456789", order_amount=Decimal("1500.5"), currency="RUB",
                        utm_source="ya", bitrix_lead_id=77)
     text, buttons = messages.card(lead)
 
     assert "Shop" in text and "Анна" in text and "Acme" in text and "utm: ya" in text
-    assert '<a href="tel:+79123456789">+79123456789</a>' in text
+    assert "📞 +79123456789" in text and "tel:" not in text  # Telegram makes the number tappable itself
+    assert "<code>" not in text  # the admin's address is a button, not text
     assert "1\u00a0500.50 RUB" in text
     assert [b.url for b in buttons] == ["https://shop.bitrix24.ru/crm/lead/details/77/",
-                                        f"{settings.PUBLIC_BASE_URL}/admin/leads/lead/{lead.pk}/change/"]
+                                        f"https://leads.example.com/admin/leads/lead/{lead.pk}/change/"]
     assert "secret" not in "".join(b.url for b in buttons)
+
+
+@pytest.mark.parametrize("base_url", ["http://localhost:8000", "http://127.0.0.1:8000", "http://192.168.1.20",
+                                      "http://leadcaller:8000", "http://leads.local", "http://[::1]:8000"])
+def test_without_a_public_address_cards_and_alerts_carry_no_admin_button_but_its_address_as_text(settings, base_url):
+    settings.PUBLIC_BASE_URL = base_url
+    lead = LeadFactory(phone="+79123456789")
+    for text, buttons in (messages.card(lead), messages.alert(lead, "why")):
+        assert buttons == []
+        assert f"<code>{base_url}/admin/leads/lead/{lead.pk}/change/</code>" in text
+        assert "<a " not in text and balanced(text)
+
+
+def test_a_portal_on_a_private_address_gets_no_button(settings):
+    settings.BITRIX_WEBHOOK_URL, settings.PUBLIC_BASE_URL = "http://10.1.2.3/rest/1/x/", "https://leads.example.com"
+    lead = LeadFactory(bitrix_lead_id=5)
+
+    assert [b.text for b in messages.card(lead)[1]] == ["Open in admin"]
 
 
 @pytest.mark.parametrize("evil", ["<b>", "Tom & Jerry", "</i><script>x</script>", "a < b > c", "&amp;", "<a href='x'>"])
@@ -84,4 +104,4 @@ def test_messages_are_translated_to_the_chats_language():
 
 
 def test_plain_text_drops_markup_and_decodes_entities():
-    assert messages.plain('<b>A &amp; B</b> <a href="tel:1">1</a>') == "A & B 1"
+    assert messages.plain('<b>A &amp; B</b> <a href="https://a.example/">1</a>') == "A & B 1"
