@@ -38,6 +38,18 @@ def _validate_time_zone(value: str) -> None:
         raise ValidationError(_("%(value)s is not a time zone name."), params={"value": value}) from None
 
 
+def _validate_caller_id(value: str) -> None:
+    from telephony.caller_id import CallerIdError, caller_id_normalize
+
+    try:
+        caller_id_normalize(value, region=settings.PHONE_REGION)
+    except CallerIdError as exc:
+        message = (_("%(value)s reads as two different numbers: write it with a + and the country code.")
+                   if exc.ambiguous else _("%(value)s is not a phone number: use digits with the country code, "
+                                           "e.g. 74951234567."))
+        raise ValidationError(message, params={"value": value}) from None
+
+
 def _validate_dates(value: str) -> None:
     try:
         parse_dates(value)
@@ -98,7 +110,10 @@ class Site(models.Model):
     # Calling (blank or empty: the global settings)
     call_rule_id = models.CharField(_("VoxImplant rule id"), max_length=32, blank=True,
                                     help_text=_("Blank: VOXIMPLANT_RULE_ID."))
-    caller_id = models.CharField(_("caller id"), max_length=32, blank=True, help_text=_("Blank: VOXIMPLANT_CALLER_ID."))
+    caller_id = models.CharField(
+        _("caller id"), max_length=32, blank=True, validators=[_validate_caller_id],
+        help_text=_("A number VoxImplant rents to you or has verified, with the country code, e.g. 74951234567. "
+                    "Blank: VOXIMPLANT_CALLER_ID."))
     recording_url = models.URLField(_("recording URL"), max_length=500, blank=True,
                                     help_text=_("An mp3/wav played to the person who answers."))
     tts_text = models.TextField(_("spoken text"), max_length=1500, blank=True,
@@ -127,6 +142,14 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.domain
+
+    def clean(self) -> None:
+        from telephony.caller_id import CallerIdError, caller_id_normalize
+
+        try:  # kept the way VoxEngine takes it; a bad value was reported by the field's validator
+            self.caller_id = caller_id_normalize(self.caller_id, region=settings.PHONE_REGION)
+        except CallerIdError:
+            pass
 
 
 class Partner(models.Model):
