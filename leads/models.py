@@ -424,3 +424,36 @@ class ManualLead(Lead):
         proxy = True
         verbose_name = _("lead needing attention")
         verbose_name_plural = _("needs attention")
+
+
+class IntegrationCheck(models.Model):
+    """One use of a button on the admin's Integrations page: who, when, what was tried, what came back."""
+
+    class Provider(models.TextChoices):
+        BITRIX = "bitrix24", "Bitrix24"
+        VOXIMPLANT = "voximplant", "VoxImplant"
+        TELEGRAM = "telegram", "Telegram"
+
+    class Action(models.TextChoices):
+        CHECK = "check", _("check of the credentials")
+        TEST_MESSAGE = "test_message", _("test message")
+        TEST_CALL = "test_call", _("test call")
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                             verbose_name=_("by"))
+    username = models.CharField(_("user name"), max_length=150, help_text=_("Kept when the user is deleted."))
+    provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    target = models.CharField(_("chat or number"), max_length=100, blank=True)
+    ok = models.BooleanField(_("worked"))
+    result = models.TextField(_("result"), max_length=2000)
+
+    class Meta:
+        verbose_name = _("integration check")
+        verbose_name_plural = _("integration checks")
+        ordering = ["-at", "-id"]
+        permissions = [("test_integrations", _("Can try the provider connections and place test calls"))]
+
+    def __str__(self) -> str:
+        return f"{self.get_provider_display()}: {self.get_action_display()}"

@@ -15,8 +15,9 @@ MANAGERS = {
 }
 ADMINISTRATORS_EXTRA = {
     "leads": ["add_site", "change_site", "add_partner", "change_partner", "add_partnerrule", "change_partnerrule",
-              "delete_partnerrule", "view_bitrixauth"],
+              "delete_partnerrule", "view_bitrixauth", "view_integrationcheck", "test_integrations"],
     "notifications": ["add_telegramchat", "change_telegramchat"],
+    "telephony": ["view_probecall"],
 }
 
 
