@@ -434,7 +434,7 @@ class FakeVoximplant(LocalHttpFake):
             rule = (rules.get(int(raw_id)) if raw_id and raw_id.isdigit()
                     else next((r for r in rules.values() if rule_name and r.name == rule_name), None))
             app = self.account.applications[rule.application_id] if rule else None
-        if rule is None or app is None:
+        if rule is None or app is None:  # code unconfirmed: the reference names none for an unknown rule
             return self._error(101, "Invalid arguments")
         custom_data = params.get("script_custom_data")
         try:
