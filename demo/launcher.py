@@ -78,7 +78,8 @@ def prepare(config: Any, environ: dict[str, str], demo_dir: Path, *, port: int,
     if "voximplant" in ports:
         write_voximplant_key(credentials)
         simulators["voximplant"] = {"port": ports["voximplant"], "credentials": str(credentials),
-                                    "rule_id": int(providers.DEMO_RULE_ID), "time_scale": call_time_scale}
+                                    "rule_id": int(providers.DEMO_RULE_ID), "time_scale": call_time_scale,
+                                    "caller_id": env["VOXIMPLANT_CALLER_ID"]}
     if "telegram" in ports:
         simulators["telegram"] = {"port": ports["telegram"], "token": telegram_token,
                                   "chats": providers.telegram_chats(config)}

@@ -24,6 +24,7 @@ from demo.fakes.telegram import FakeTelegram
 from demo.fakes.voximplant import FakeVoximplant, weighted
 
 PARTNER_COMPANIES = 5
+SCENARIO = Path(__file__).resolve().parents[1] / "telephony" / "voxengine" / "leadcaller.js"
 
 
 class Simulators:
@@ -50,6 +51,7 @@ class Simulators:
                 private_key_pem=key["private_key"], rule_ids=(cfg["rule_id"],),
                 simulate=weighted(seed=None, time_scale=float(cfg.get("time_scale", 1.0))),
                 fetch_settings=True, verbose=True).start()
+            self._voximplant_account_ready(cfg)
             print(f"VoxImplant simulator: {self.voximplant.url} (calls end after a few seconds: person, "
                   "voicemail, no answer or busy)", flush=True)
         if "telegram" in self.config:
@@ -60,6 +62,17 @@ class Simulators:
             print(f"Telegram simulator: {self.telegram.url} (chats {', '.join(map(str, self.chats))})", flush=True)
         self.state.start()
         print(f"Simulator state: http://127.0.0.1:{self.state.port}/state.json", flush=True)
+
+    def _voximplant_account_ready(self, cfg: dict[str, Any]) -> None:
+        """The demo account as `manage.py voximplant_setup` leaves one: our scenario behind the rule, and
+        the caller ID rented, so the admin's VoxImplant check and test call work against the simulator."""
+        assert self.voximplant is not None
+        account = self.voximplant.account
+        for scenario_id in account.rules[cfg["rule_id"]].scenario_ids:
+            scenario = account.scenarios[scenario_id]
+            scenario.name, scenario.script = "leadcaller", SCENARIO.read_text(encoding="utf-8")
+        if cfg.get("caller_id"):
+            account.rent_number(cfg["caller_id"])
 
     def _add_chat(self, chat: str) -> None:
         assert self.telegram is not None

@@ -114,6 +114,16 @@ def time_zone(name: str, value: str) -> str:
     return value
 
 
+def caller_id(name: str, value: str, *, region: str) -> str:
+    """A number calls may come from, as VoxImplant writes it (digits with the country code)."""
+    from telephony.caller_id import CallerIdError, caller_id_normalize
+
+    try:
+        return caller_id_normalize(value, region=region)
+    except CallerIdError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+
+
 def calling_hours(name: str, value: str) -> str:
     from telephony.calling_hours import CallingHoursError, parse_calling_hours
 

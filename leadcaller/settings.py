@@ -230,7 +230,8 @@ VOXIMPLANT_CREDENTIALS = env.str("VOXIMPLANT_CREDENTIALS", default="")
 VOXIMPLANT_ACCOUNT_ID = env.str("VOXIMPLANT_ACCOUNT_ID", default="")
 VOXIMPLANT_API_KEY = env.str("VOXIMPLANT_API_KEY", default="")
 VOXIMPLANT_RULE_ID = env.str("VOXIMPLANT_RULE_ID", default="")
-VOXIMPLANT_CALLER_ID = env.str("VOXIMPLANT_CALLER_ID", default="")
+VOXIMPLANT_CALLER_ID = config.caller_id("VOXIMPLANT_CALLER_ID", env.str("VOXIMPLANT_CALLER_ID", default=""),
+                                        region=PHONE_REGION)
 VOXIMPLANT_CALLBACK_SECRET = env.str("VOXIMPLANT_CALLBACK_SECRET", default="")
 
 TELEGRAM_API_URL = config.url("TELEGRAM_API_URL", env.str("TELEGRAM_API_URL", default="https://api.telegram.org"))

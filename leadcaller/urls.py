@@ -9,9 +9,10 @@ from demo.views import demo_page
 from leadcaller.health import healthz
 from leadcaller.metrics_export import metrics_view
 from leads.api import LeadIntakeView
-from leads.admin_views import integrations_view
+from leads.admin_views import integrations_try_view, integrations_view
 from leads.bitrix_install import bitrix_install
 from telephony.api import VoximplantCallbackView
+from telephony.probe_call_api import ProbeCallCallbackView
 
 admin.site.site_header = _("Leadcaller administration")
 admin.site.site_title = _("Leadcaller admin")
@@ -21,6 +22,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="index.html"), name="home"),
     path("api/v1/leads/", LeadIntakeView.as_view(), name="lead-intake"),
     path("api/v1/telephony/voximplant/callback/", VoximplantCallbackView.as_view(), name="voximplant-callback"),
+    path("api/v1/telephony/voximplant/probe-call/", ProbeCallCallbackView.as_view(), name="voximplant-probe-call"),
     path("api/v1/crm/bitrix/install/", bitrix_install, name="bitrix-install"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -29,6 +31,8 @@ urlpatterns = [
     path("demo/", demo_page, name="demo"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/integrations/", admin.site.admin_view(integrations_view), name="admin-integrations"),
+    path("admin/integrations/try/<str:action>/", admin.site.admin_view(integrations_try_view),
+         name="admin-integrations-try"),
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.urls")),
 ]

@@ -15,7 +15,8 @@ from django.utils.translation import ngettext
 
 from leads import handling
 from leads.admin_paging import CappedCountPaginator
-from leads.models import BitrixAuth, IntakeCounter, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site
+from leads.models import (BitrixAuth, IntakeCounter, IntegrationCheck, Lead, LeadEvent, ManualLead, Partner,
+                          PartnerRule, Site)
 from leads.services import lead_event_add
 from notifications.models import Notification
 from telephony.models import CallAttempt
@@ -258,6 +259,21 @@ class BitrixAuthAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(IntegrationCheck)
+class IntegrationCheckAdmin(admin.ModelAdmin):
+    """The audit of the Integrations page's buttons: read only."""
+
+    list_display = ("at", "username", "provider", "action", "target", "ok", "result")
+    list_filter = ("provider", "action", "ok")
+    readonly_fields = [field.name for field in IntegrationCheck._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 

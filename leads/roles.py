@@ -15,10 +15,11 @@ MANAGERS = {
 }
 ADMINISTRATORS_EXTRA = {
     "leads": ["add_site", "change_site", "add_partner", "change_partner", "add_partnerrule", "change_partnerrule",
-              "delete_partnerrule", "view_bitrixauth"],
+              "delete_partnerrule", "view_bitrixauth", "view_integrationcheck", "test_integrations"],
     "notifications": ["add_telegramchat", "change_telegramchat"],
     # Log-in lock-outs: see them, and unlock a colleague by deleting the access attempt.
     "axes": ["view_accessattempt", "delete_accessattempt", "view_accessfailurelog", "view_accesslog"],
+    "telephony": ["view_probecall"],
 }
 
 

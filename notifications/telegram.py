@@ -1,4 +1,4 @@
-"""Telegram Bot API client: sendMessage and editMessageText in HTML mode, nothing else.
+"""Telegram Bot API client: sendMessage and editMessageText in HTML mode, and getMe for the admin's check.
 
 One seam with explicit timeouts; every refusal comes out as a TelegramError whose `kind` says
 what to do: retry (after `retry_after`), follow a migrated group, fall back to plain text, give up
@@ -58,6 +58,10 @@ class TelegramClient:
             "chat_id": chat_id, "text": text, "disable_notification": silent,
             "link_preview_options": {"is_disabled": True}, **_format(html, buttons)})
         return int(result["message_id"])
+
+    def get_me(self) -> dict[str, Any]:
+        """The bot itself (id, username): proves the token."""
+        return self._call("getMe", {})
 
     def edit_message(self, chat_id: str, message_id: int, text: str, *, buttons: list[Button] = (),
                      html: bool = True) -> None:

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from leads.admin_paging import CappedCountPaginator
 
-from telephony.models import CallAttempt
+from telephony.models import CallAttempt, ProbeCall
 
 
 @admin.register(CallAttempt)
@@ -18,4 +18,19 @@ class CallAttemptAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in CallAttempt._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ProbeCall)
+class ProbeCallAdmin(admin.ModelAdmin):
+    """Test calls placed from the Integrations page: read only."""
+
+    list_display = ("created_at", "requested_by", "phone", "caller_id", "status", "outcome", "duration", "detail")
+    list_filter = ("status", "outcome")
+    readonly_fields = [field.name for field in ProbeCall._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

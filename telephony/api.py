@@ -50,11 +50,18 @@ class CallbackAckSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["applied", "repeat", "late"])
 
 
-_REFUSED = Response({"detail": "Unknown attempt or wrong token."}, status=status.HTTP_403_FORBIDDEN)
-
-
 class VoximplantCallbackView(APIView):
+    """The scenario's two requests: GET its call settings, POST its result. The probe-call view
+    (telephony/probe_call_api.py) answers the same shapes for a test call's own rows."""
+
     parser_classes = [JSONParser]
+    refused_detail = "Unknown attempt or wrong token."
+
+    def settings_for(self, *, attempt_id: int, token: str) -> dict:
+        return call_settings_payload(attempt_id=attempt_id, token=token)
+
+    def record(self, result: CallResult) -> str:
+        return call_result_record(result)
 
     @extend_schema(
         operation_id="voximplant_call_settings",
@@ -67,9 +74,9 @@ class VoximplantCallbackView(APIView):
         query = CallSettingsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         try:
-            return Response(call_settings_payload(**query.validated_data))
+            return Response(self.settings_for(**query.validated_data))
         except CallbackRefused:
-            return _REFUSED
+            return self._refused()
 
     @extend_schema(
         operation_id="voximplant_call_result",
@@ -86,11 +93,14 @@ class VoximplantCallbackView(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:
-            outcome = call_result_record(CallResult(
+            outcome = self.record(CallResult(
                 attempt_id=data["attempt_id"], token=data["token"], result=data["result"], duration=data["duration"],
                 digits=data["digits"], session_id=data["call_session_history_id"], detail=data["detail"],
                 scenario_version=data["scenario_version"],
             ))
         except CallbackRefused:
-            return _REFUSED
+            return self._refused()
         return Response({"status": outcome})
+
+    def _refused(self) -> Response:
+        return Response({"detail": self.refused_detail}, status=status.HTTP_403_FORBIDDEN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -53,3 +54,39 @@ class CallAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.get_status_display()}"
+
+
+class ProbeCall(models.Model):
+    """The admin's "test call to my phone": our real scenario, placed from the Integrations page to a number
+    a person typed, to prove the set-up. It belongs to no lead, so no pipeline step, dashboard figure,
+    budget or CRM write ever sees it; the scenario reports to its own callback (telephony/probe_call_api.py)."""
+
+    class Status(models.TextChoices):
+        STARTING = "starting", _("starting")
+        STARTED = "started", _("started")
+        FINISHED = "finished", _("finished")
+        FAILED = "failed", _("failed")
+
+    phone = models.CharField(_("phone"), max_length=20)
+    caller_id = models.CharField(_("caller id"), max_length=32)
+    site = models.ForeignKey("leads.Site", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                             verbose_name=_("site"), help_text=_("Whose rule, caller id and message were used."))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                                     related_name="+", verbose_name=_("by"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.STARTING)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=CallAttempt.Outcome.choices, blank=True)
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    digits = models.CharField(_("keys pressed"), max_length=32, blank=True)
+    duration = models.PositiveIntegerField(_("duration, s"), null=True, blank=True)
+    session_id = models.BigIntegerField(_("call session history id"), null=True, blank=True)
+    scenario_version = models.PositiveIntegerField(_("scenario version reported"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("test call")
+        verbose_name_plural = _("test calls")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.get_status_display()}"

@@ -25,3 +25,9 @@ def scenario_version() -> int:
     if match is None:
         raise RuntimeError(f"{SCENARIO_PATH} declares no SCENARIO_VERSION")
     return int(match.group(1))
+
+
+def declared_version(source: str) -> int | None:
+    """The SCENARIO_VERSION another copy of the scenario declares (one uploaded to VoxImplant), if any."""
+    match = _VERSION_LINE.search(source or "")
+    return int(match.group(1)) if match else None

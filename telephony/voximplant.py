@@ -1,4 +1,5 @@
-"""VoxImplant Management API client: StartScenarios and GetCallHistory, nothing else.
+"""VoxImplant Management API client: StartScenarios and GetCallHistory for calls, and plain `call` and
+`list_all` for the set-up commands (telephony/setup.py).
 
 One seam for every request: explicit timeouts, and one error type that says whether to retry and
 whether the provider may already have started the session (StartScenarios is not idempotent, so
@@ -32,6 +33,8 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Error codes of the Management API that no retry can fix (credentials, arguments, billing).
 PERMANENT_CODES = {100, 101, 102, 103, 104, 5}
 TOO_MANY = "429 too many requests"
+PAGE = 100  # records per page of a list method (the API's default is 20)
+MAX_PAGES = 50
 
 
 class VoximplantError(Exception):
@@ -125,6 +128,23 @@ class VoximplantClient:
             raise VoximplantError("GetCallHistory answered without a result list", retryable=True)
         return result
 
+    def call(self, cmd: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Any Management API method; booleans go as `true`/`false`, lists `;`-separated, as the API reads them."""
+        return self._call(cmd, {key: _form_value(value) for key, value in (params or {}).items() if value is not None})
+
+    def list_all(self, cmd: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every record of a Get* method, page by page (`count`/`offset`, until `total_count`)."""
+        records: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGES):
+            body = self.call(cmd, {**(params or {}), "count": PAGE, "offset": len(records)})
+            page = body.get("result")
+            if not isinstance(page, list):
+                raise VoximplantError(f"{cmd} answered without a result list", retryable=True)
+            records.extend(page)
+            if not page or len(records) >= int(body.get("total_count") or 0):
+                return records
+        raise VoximplantError(f"{cmd}: more than {MAX_PAGES * PAGE} records", retryable=False)
+
     def _call(self, cmd: str, params: dict[str, str]) -> dict[str, Any]:
         with metrics.provider_request("voximplant", _error_kind):
             return self._request(cmd, params)
@@ -144,6 +164,14 @@ class VoximplantClient:
             raise VoximplantError(f"{cmd}: no answer within {provider_timeout(TIMEOUT)[1]} s", retryable=True,
                                   maybe_started=True) from exc
         return _parse(cmd, response)
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, set)):
+        return ";".join(str(item) for item in value)
+    return str(value)
 
 
 def _error_kind(exc: Exception) -> str | None:

@@ -498,7 +498,10 @@ class FakeTelegram(LocalHttpFake):
                 raise parse_error
             with self._lock:
                 if method == "getMe":
-                    result: dict[str, Any] = dict(self.bot)
+                    # The User object plus the fields "Returned only in getMe" (Bot API, User).
+                    result: dict[str, Any] = {**self.bot, "can_join_groups": True,
+                                              "can_read_all_group_messages": False, "supports_inline_queries": False,
+                                              "can_connect_to_business": False, "has_main_web_app": False}
                 elif method in ("sendMessage", "editMessageText"):
                     shown = self._send_message(params) if method == "sendMessage" else self._edit(params)
                     result = self._message_json(shown)

@@ -2,7 +2,8 @@
 
 It answers the way the real service does (see ``reference/external-apis.md`` section 2 and 4(b)):
 ``POST /platform_api`` with ``cmd=...`` or ``/platform_api/<Cmd>/``, JWT (RS256, service account) or legacy
-``account_id`` + ``api_key`` auth, ``{"error": {"msg", "code"}}`` envelopes, StartScenarios and GetCallHistory.
+``account_id`` + ``api_key`` auth, ``{"error": {"msg", "code"}}`` envelopes, StartScenarios and GetCallHistory,
+and the account's set-up (applications, scenarios, rules, phone numbers, caller IDs: ``voximplant_account.py``).
 Tests script faults (429, 5xx HTML, slow answer after the session started, dropped connection) with
 ``fail_next``; the simulator plays our scenario's part and POSTs the result webhook.
 
@@ -45,6 +46,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from demo.fakes.base import LocalHttpFake, _Handler
+from demo.fakes.voximplant_account import Account, ApiError
 
 __all__ = [
     "FAULT_KINDS", "RESULTS", "Delivery", "FakeVoximplant", "Outcome", "Policy", "RecordedRequest", "Session",
@@ -80,6 +82,8 @@ class Session:
     id: int
     rule_id: int
     rule_name: str
+    application_id: int
+    application_name: str
     custom_data: str | None
     started_at: datetime  # UTC, whole seconds (the API's resolution)
     media_token: str
@@ -172,9 +176,8 @@ class FakeVoximplant(LocalHttpFake):
         port: int = 0,
         account_id: int = 1000001,
         api_key: str | None = None,
-        rule_ids: Iterable[int] = (1,),
-        application_id: int = 10001,
-        application_name: str = "leadcaller.fake.voximplant.com",
+        rule_ids: Iterable[int] = (1,),  # rules made by hand before the test (none: a fresh account)
+        account_name: str = "fake",
         simulate: bool | Policy = False,
         callback_url: str | None = None,  # used when custom data carries no callback_url
         fetch_settings: bool = False,  # simulator GETs callback_url?attempt_id&token first
@@ -194,9 +197,9 @@ class FakeVoximplant(LocalHttpFake):
         self.key_id = key_id or str(uuid.uuid4())
         self._private_key = (serialization.load_pem_private_key(private_key_pem.encode(), password=None)
                              if private_key_pem else rsa.generate_private_key(public_exponent=65537, key_size=2048))
-        self.rule_ids: set[int] = set(rule_ids)
-        self.rule_names: dict[str, int] = {f"rule-{rid}": rid for rid in self.rule_ids}
-        self.application_id, self.application_name = application_id, application_name
+        self.account = Account(account_id=account_id, name=account_name)
+        for rule_id in rule_ids:
+            self.seed_rule(rule_id)
         self.policy: Policy | None = always("human") if simulate is True else (simulate or None)
         self.callback_url, self.fetch_settings = callback_url, fetch_settings
         self.scenario_delay, self.callback_timeout = scenario_delay, callback_timeout
@@ -258,6 +261,14 @@ class FakeVoximplant(LocalHttpFake):
             raise ValueError(f"unknown fault {kind!r}; choose from {FAULT_KINDS}")
         with self._lock:
             self._faults[cmd].extend([kind] * times)
+
+    def seed_rule(self, rule_id: int) -> None:
+        """A rule `rule-<id>` made by hand in application `leadcaller`, running a scenario."""
+        self.account.seed_rule(rule_id, application_name=f"leadcaller.{self.account.name}.voximplant.com")
+
+    @property
+    def rule_ids(self) -> frozenset[int]:
+        return frozenset(self.account.rules)
 
     def set_call(self, session_id: int, *, successful: bool, duration: int = 0, remote_number: str | None = None,
                  end_reason: Any = None, record_url: str | None = None) -> None:
@@ -350,10 +361,12 @@ class FakeVoximplant(LocalHttpFake):
             status, answer = self._error(*scripted)
         elif cmd is None:
             status, answer = self._error(102, "Missing 'cmd' parameter")
-        elif cmd not in self._commands:
+        elif cmd not in self._commands and cmd not in Account.COMMANDS:
             status, answer = self._error(103, "Unknown command")
         elif not self._authorized(h.headers.get("Authorization", ""), params):
             status, answer = self._error(100, "Authorization failed")
+        elif cmd in Account.COMMANDS:
+            status, answer = self._manage(cmd, params)
         else:
             status, answer = self._commands[cmd](self, params)
         if fault == "timeout":
@@ -405,10 +418,23 @@ class FakeVoximplant(LocalHttpFake):
         return str(claims["iss"]) == str(self.account_id) and exp - iat <= 3600 and exp >= now and iat <= now + 60
 
     # commands --------------------------------------------------------------------------------------------
+    def _manage(self, cmd: str, params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            try:
+                return 200, self.account.handle(cmd, params)
+            except ApiError as exc:
+                return self._error(exc.code, exc.msg)
+
     def _start_scenarios(self, params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        # The rule must exist in the account: "the necessary scenario needs to be attached to the rule"
+        # (StartScenariosRequest.ruleId, apiclient-nodejs src/Interfaces.ts).
         raw_id, rule_name = params.get("rule_id"), params.get("rule_name")
-        rule_id = int(raw_id) if raw_id and raw_id.isdigit() else self.rule_names.get(rule_name or "")
-        if rule_id is None or rule_id not in self.rule_ids:
+        with self._lock:
+            rules = self.account.rules
+            rule = (rules.get(int(raw_id)) if raw_id and raw_id.isdigit()
+                    else next((r for r in rules.values() if rule_name and r.name == rule_name), None))
+            app = self.account.applications[rule.application_id] if rule else None
+        if rule is None or app is None:  # code unconfirmed: the reference names none for an unknown rule
             return self._error(101, "Invalid arguments")
         custom_data = params.get("script_custom_data")
         try:
@@ -418,8 +444,7 @@ class FakeVoximplant(LocalHttpFake):
         with self._lock:
             session_id = next(self._ids)
         session = Session(
-            id=session_id, rule_id=rule_id,
-            rule_name=next((n for n, i in self.rule_names.items() if i == rule_id), f"rule-{rule_id}"),
+            id=session_id, rule_id=rule.id, rule_name=rule.name, application_id=app.id, application_name=app.name,
             custom_data=custom_data, started_at=datetime.now(timezone.utc).replace(microsecond=0),
             media_token=f"{secrets.token_hex(16)}/{secrets.token_hex(16)}",
             data=data if isinstance(data, dict) else {})
@@ -457,8 +482,8 @@ class FakeVoximplant(LocalHttpFake):
 
     def _session_info(self, s: Session, with_calls: bool) -> dict[str, Any]:
         info: dict[str, Any] = {
-            "call_session_history_id": s.id, "account_id": self.account_id, "application_id": self.application_id,
-            "application_name": self.application_name, "rule_name": s.rule_name,
+            "call_session_history_id": s.id, "account_id": self.account_id, "application_id": s.application_id,
+            "application_name": s.application_name, "rule_name": s.rule_name,
             "start_date": s.started_at.strftime(DATE_FORMAT), "duration": s.duration,
             "finish_reason": s.finish_reason, "custom_data": s.custom_data, "initiator_address": self.host,
             "media_server_address": self.host,

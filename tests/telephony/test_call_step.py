@@ -60,7 +60,7 @@ def test_custom_data_keeps_id_token_and_callback_url_when_phone_and_caller_id_do
 
 
 def test_the_sites_rule_overrides_the_global_one(vox):
-    vox.rule_ids.add(77)
+    vox.seed_rule(77)
     run_call(LeadFactory(site=SiteFactory(call_rule_id="77")))
 
     assert start_requests(vox)[0].params["rule_id"] == "77"
