@@ -65,16 +65,16 @@ def crm_step_handle(lead: Lead) -> Outcome:
     if client is None:
         return Skipped(_("Bitrix24 is not connected; the lead is not sent to a CRM."))
     Lead.objects.filter(pk=lead.pk).update(crm_resync=False)
-    done = Done(_("Bitrix24 lead %(id)s") % {"id": lead.bitrix_lead_id})
+    added: Outcome | None = None
     try:
         if lead.bitrix_lead_id is None:
-            done = crm_leads_add(client=client, leads=[lead])[lead.pk]
-            if not isinstance(done, Done):
-                return done
+            added = crm_leads_add(client=client, leads=[lead])[lead.pk]
+            if not isinstance(added, Done):
+                return added
         _write_back(client, lead)
     except BitrixError as exc:
         return outcome_for(exc)
-    return done
+    return added or Done(_("Bitrix24 lead %(id)s") % {"id": lead.bitrix_lead_id})
 
 
 def _unwritten(lead: Lead):

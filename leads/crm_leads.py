@@ -88,8 +88,8 @@ def lead_fields(lead: Lead, partner_field: PartnerField | None = None) -> dict:
     for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
         if getattr(lead, name):
             fields[name.upper()] = getattr(lead, name)
-    if lead.partner and partner_field and partner_field.value(lead.partner) is not None:
-        fields[partner_field.name] = partner_field.value(lead.partner)
+    if lead.partner and partner_field and (value := partner_field.value(lead.partner)) is not None:
+        fields[partner_field.name] = value
     if site.bitrix_assigned_by_id:
         fields["ASSIGNED_BY_ID"] = site.bitrix_assigned_by_id
     return fields
@@ -103,14 +103,14 @@ def partner_field(client: BitrixClient) -> PartnerField | None:
         return None
     key = (client.portal_key, name)
     if key not in _partner_fields:
-        described = client.call("crm.lead.fields").get(name)  # a failure is asked again next time
-        kind = str((described or {}).get("type") or "")
+        described = client.call("crm.lead.fields").get(name) or {}  # a failure is asked again next time
+        kind = str(described.get("type") or "") + (" (multiple)" if described.get("isMultiple") else "")
         problem = ""
         if not described:
             problem = _("%(field)s is not a lead field in Bitrix24") % {"field": name}
-        elif kind not in PARTNER_FIELD_TYPES or (described or {}).get("isMultiple"):
+        elif kind not in PARTNER_FIELD_TYPES:
             problem = _("%(field)s is a field of type %(type)s; a single String or Integer field is needed") % {
-                "field": name, "type": kind + (" (multiple)" if described.get("isMultiple") else "")}
+                "field": name, "type": kind}
         if problem:
             logger.error("BITRIX_PARTNER_FIELD: %s; partners are only named in the source description", problem)
         _partner_fields[key] = PartnerField(name, kind, problem)

@@ -68,12 +68,13 @@ class OperatingBudget:
 
     def time_fields(self, method: str) -> dict[str, float]:
         """``operating`` (seconds of this method in the window) and ``operating_reset_at`` (unix time when the
-        oldest of them stops counting; the answer example shows a fresh method's as its start + 600)."""
+        oldest of them stops counting: crm-lead-add.md's example shows a fresh method's as its start + 600).
+        With nothing counted there is nothing to release: ``operating`` 0 alone (crm-lead-list.md's example)."""
         with self._lock:
-            now = time.time()
-            operating = self._sum(method, now)
-            oldest = self._spent[method][0][0] if self._spent[method] else now
-            return {"operating": operating, "operating_reset_at": math.ceil(oldest + self.window)}
+            operating = self._sum(method, time.time())
+            if not self._spent[method]:
+                return {"operating": 0}
+            return {"operating": operating, "operating_reset_at": math.ceil(self._spent[method][0][0] + self.window)}
 
     def reset(self) -> None:
         with self._lock:
