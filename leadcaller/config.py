@@ -67,6 +67,13 @@ def choice(name: str, value: str, allowed: list[str]) -> str:
     return value
 
 
+def bitrix_user_field(name: str, value: str) -> str:
+    """Empty, or the name of a Bitrix24 user field (`UF_CRM_` and letters, digits, underscores)."""
+    if value and not re.fullmatch(r"UF_CRM_[A-Z0-9_]+", value):
+        raise ImproperlyConfigured(f"{name} must name a lead user field such as UF_CRM_PARTNER, not {value!r}.")
+    return value
+
+
 def region(name: str, value: str) -> str:
     import phonenumbers
 

@@ -217,9 +217,20 @@ BITRIX_CLIENT_SECRET = env.str("BITRIX_CLIENT_SECRET", default="")
 BITRIX_OAUTH_URL = config.url("BITRIX_OAUTH_URL", env.str("BITRIX_OAUTH_URL", default="https://oauth.bitrix.info/"))
 config.all_or_none("BITRIX_PORTAL_URL", BITRIX_PORTAL_URL, BITRIX_CLIENT_ID=BITRIX_CLIENT_ID,
                    BITRIX_CLIENT_SECRET=BITRIX_CLIENT_SECRET)
-# Our share of the portal's leaky bucket (Bitrix24 drains 2 requests/s on ordinary plans).
-BITRIX_REQUESTS_PER_SECOND = config.read(env.float, "BITRIX_REQUESTS_PER_SECOND", default=2.0)
+# The portal's leaky bucket per plan (b24restdocs limits.md): X requests, drained Y per second.
+BITRIX_PLAN = config.choice("BITRIX_PLAN", env.str("BITRIX_PLAN", default="standard").lower(),
+                            ["standard", "enterprise"])
+BITRIX_QUERY_LIMIT, _bitrix_drain = {"standard": (50, 2.0), "enterprise": (250, 5.0)}[BITRIX_PLAN]
+# Our share of that bucket, held by all workers together: the sustained rate and the burst.
+BITRIX_REQUESTS_PER_SECOND = config.read(env.float, "BITRIX_REQUESTS_PER_SECOND", default=_bitrix_drain)
 BITRIX_BURST = config.read(env.int, "BITRIX_BURST", default=3)
+# How long the portal may work on one request (the cloud's cap is 60 s): an add we stopped waiting
+# for may take effect until then, so adds wait that long and a look-up trusts "absent" only after it.
+BITRIX_MAX_EXECUTION_TIME = config.not_negative(
+    "BITRIX_MAX_EXECUTION_TIME", config.read(env.float, "BITRIX_MAX_EXECUTION_TIME", default=60.0))
+# A lead user field (UF_CRM_...) that names the lead's partner; validated against crm.lead.fields.
+BITRIX_PARTNER_FIELD = config.bitrix_user_field(
+    "BITRIX_PARTNER_FIELD", env.str("BITRIX_PARTNER_FIELD", default="").strip().upper())
 BITRIX_PARTNER_FILTER = config.read(env.json, "BITRIX_PARTNER_FILTER", default={"COMPANY_TYPE": "PARTNER"})
 BITRIX_PARTNER_SYNC_INTERVAL = config.read(env.int, "BITRIX_PARTNER_SYNC_INTERVAL", default=900)
 

@@ -2,8 +2,9 @@
 
 Two ways in: an inbound webhook (the URL is the credential) or an OAuth application whose tokens
 live in BitrixAuth. Every request takes a token from the portal's shared bucket first, so all
-workers together stay under Bitrix24's leaky-bucket limit. Errors come out as one BitrixError
-that says what to do: retry (and after how long), or stop and ask a person.
+workers together stay under Bitrix24's limits, and every answer tells the shared store what the
+portal said about them (leads/bitrix_limits.py). Errors come out as one BitrixError that says what
+to do: retry (and after how long), wait for the portal's limit, or stop and ask a person.
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ from django.utils import timezone
 
 from leadcaller import metrics
 from leadcaller.http import never_sent, provider_timeout
-from leads import ratelimit
+from leads import bitrix_limits
 from leads.models import BitrixAuth
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT = (3.05, 15.0)  # connect, read (seconds)
+# Calls that must not run twice. Bitrix24 works on a request up to its execution cap whether or
+# not we still wait (and then carries it out), so for these we wait that long and a little more:
+# giving up earlier leaves an add that may still happen, and a retry that may add it again.
+WRITES = frozenset({"crm.lead.add", "crm.timeline.comment.add", "batch"})
+SETTLE_MARGIN = 5.0  # seconds past the portal's cap: the network, its queues, clocks
 # Wait this long for the rate limit inside a task; a longer wait gives the worker back (the step is
 # deferred), so tasks of the CRM step never hold a worker that a call needs.
 MAX_INLINE_WAIT = 0.25
@@ -91,24 +97,33 @@ class BitrixClient:
     def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         return self.call_raw(method, params or {})["result"]
 
-    def call_raw(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """The whole answer (with `next`, `total`). Refreshes an expired OAuth token once."""
+    def call_raw(self, method: str, params: dict[str, Any], *, nested: dict[str, str] | None = None
+                 ) -> dict[str, Any]:
+        """The whole answer (with `next`, `total`). Refreshes an expired OAuth token once.
+        `nested`: a batch's command keys and their methods."""
         auth = self._auth()
         try:
-            return self._post(method, params, auth)
+            return self._post(method, params, auth, nested or {})
         except BitrixError as exc:
             if exc.code != "expired_token" or auth is None:
                 raise
-        return self._post(method, params, self._refreshed(auth))
+        return self._post(method, params, self._refreshed(auth), nested or {})
 
     def batch(self, commands: dict[str, tuple[str, dict[str, Any]]], *, halt: bool = False) -> BatchResult:
         """Up to 50 calls in one request (one request for the rate limit)."""
         cmd = {key: f"{method}?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in php_query(params))
                for key, (method, params) in commands.items()}
-        body = self.call("batch", {"halt": 1 if halt else 0, "cmd": cmd})
+        nested = {key: method for key, (method, _) in commands.items()}
+        body = self.call_raw("batch", {"halt": 1 if halt else 0, "cmd": cmd}, nested=nested)["result"]
         result = BatchResult(results=dict(body.get("result") or {}))
+        held: dict[str, float] = {}
         for key, error in (body.get("result_error") or {}).items():
             result.errors[key] = _error_from(400, error if isinstance(error, dict) else {}, maybe_sent=False)
+            if result.errors[key].code == "OPERATION_TIME_LIMIT":  # the method is held, not the batch
+                method = nested.get(key, "")
+                if method not in held:
+                    held[method] = bitrix_limits.method_blocked(self.portal_key, method)
+                result.errors[key].retry_after = held[method]
         return result
 
     def list_all(self, method: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -133,17 +148,27 @@ class BitrixClient:
             raise BitrixError("The Bitrix24 application is not installed yet (no tokens).", kind="auth")
         return auth
 
-    def _post(self, method: str, params: dict[str, Any], auth: BitrixAuth | None) -> dict[str, Any]:
-        self._throttle()  # our own limit: not a request, not a provider's error
-        with metrics.provider_request("bitrix24", _error_kind):
-            return self._exchange(method, params, auth)
+    def _post(self, method: str, params: dict[str, Any], auth: BitrixAuth | None,
+              nested: dict[str, str]) -> dict[str, Any]:
+        self._throttle([method, *set(nested.values())])  # ours: not a request, not a provider's error
+        try:
+            with metrics.provider_request("bitrix24", _error_kind):
+                body = self._exchange(method, params, auth)
+        except BitrixError as exc:  # the portal's limits: every worker waits as long as it says
+            if exc.code == "QUERY_LIMIT_EXCEEDED":
+                exc.retry_after = bitrix_limits.portal_full(self.portal_key)
+            elif exc.code == "OPERATION_TIME_LIMIT":
+                exc.retry_after = bitrix_limits.method_blocked(self.portal_key, method)
+            raise
+        bitrix_limits.note_answer(self.portal_key, method, body, nested)
+        return body
 
     def _exchange(self, method: str, params: dict[str, Any], auth: BitrixAuth | None) -> dict[str, Any]:
         base = auth.client_endpoint if auth else self.base_url
         body = {**params, "auth": auth.access_token} if auth else params
         url = f"{base.rstrip('/')}/{method}.json"
         for _ in range(2):  # at most one move of the portal
-            response = self._send(url, body)
+            response = self._send(url, body, method)
             if response.status_code not in (301, 302, 307, 308):
                 return _parse(response)
             # The portal moved: re-post the body to the new address (following would drop it).
@@ -154,28 +179,27 @@ class BitrixClient:
             url = location
         raise BitrixError(f"Bitrix24 redirected {method} twice", kind="transient")
 
-    def _send(self, url: str, body: dict[str, Any]) -> requests.Response:
+    def _send(self, url: str, body: dict[str, Any], method: str) -> requests.Response:
+        timeout = provider_timeout((TIMEOUT[0], settle_time()) if method in WRITES else TIMEOUT)
         try:
-            return self.http.post(url, json=body, timeout=provider_timeout(TIMEOUT), allow_redirects=False)
+            return self.http.post(url, json=body, timeout=timeout, allow_redirects=False)
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
             raise BitrixError(f"cannot connect to Bitrix24: {_pathless(exc, url)}"[:300], kind="transient") from exc
         except requests.ConnectionError as exc:
             raise BitrixError(f"connection to Bitrix24 failed: {_pathless(exc, url)}"[:300], kind="transient",
                               maybe_sent=not never_sent(exc)) from exc
         except requests.Timeout as exc:
-            raise BitrixError(f"no answer from Bitrix24 within {provider_timeout(TIMEOUT)[1]} s",
-                              kind="transient",
+            raise BitrixError(f"no answer from Bitrix24 within {timeout[1]:g} s", kind="transient",
                               maybe_sent=True) from exc
 
-    def _throttle(self) -> None:
+    def _throttle(self, methods: list[str]) -> None:
         waited = 0.0
         while True:
-            wait = ratelimit.take(self.portal_key, rate=settings.BITRIX_REQUESTS_PER_SECOND,
-                                  capacity=settings.BITRIX_BURST)
+            wait = bitrix_limits.wait_to_send(self.portal_key, methods)
             if wait <= 0:
                 return
             if waited + wait > MAX_INLINE_WAIT:
-                raise BitrixError("our share of the Bitrix24 rate limit is used up", kind="rate", retry_after=wait)
+                raise BitrixError("no room in Bitrix24's limits yet", kind="rate", retry_after=wait)
             time.sleep(wait)
             waited += wait
 
@@ -247,6 +271,11 @@ def auth_store_tokens(auth: BitrixAuth, token: dict[str, Any]) -> BitrixAuth:
     return auth
 
 
+def settle_time() -> float:
+    """Seconds after which a request sent to the portal can no longer be running there."""
+    return settings.BITRIX_MAX_EXECUTION_TIME + SETTLE_MARGIN
+
+
 def _pathless(exc: Exception, url: str) -> str:
     """The error's text without the request's path: an inbound webhook's path holds its secret code,
     and this text ends up in the lead's timeline, its manual-handling reason and the Telegram alert."""
@@ -282,10 +311,8 @@ def _error_from(status: int, body: dict[str, Any], *, maybe_sent: bool) -> Bitri
     message = f"Bitrix24: {code or status}" + (f": {text}" if text else "")
     if code == "expired_token":
         return BitrixError(message, kind="auth", code=code)  # the caller refreshes and repeats
-    if code == "QUERY_LIMIT_EXCEEDED":
-        return BitrixError(message, kind="rate", retry_after=2.0, code=code)
-    if code == "OPERATION_TIME_LIMIT":
-        return BitrixError(message, kind="rate", retry_after=60.0, code=code)
+    if code in ("QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT"):  # how long: the client asks bitrix_limits
+        return BitrixError(message, kind="rate", code=code)
     if code in AUTH_ERRORS or status == 401 or (status == 403 and code != ""):
         return BitrixError(message, kind="auth", code=code)
     if status >= 500 or code in ("INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER", "OVERLOAD_LIMIT"):

@@ -259,10 +259,11 @@ class Lead(models.Model):
     crm_due_at = models.DateTimeField(null=True, blank=True)
     crm_tries = models.PositiveSmallIntegerField(default=0)
     crm_queued_at = models.DateTimeField(null=True, blank=True)
-    # CRM: the Bitrix24 lead; whether an add may have reached Bitrix24 (then a retry looks it up
-    # by ORIGIN_ID before adding); the last call attempt written back; a call outcome waiting.
+    # CRM: the Bitrix24 lead; when an add that got no sure answer was sent (it may still take effect
+    # until the portal's execution cap has passed: leads/crm_leads.py); the last call attempt written
+    # back; a call outcome waiting.
     bitrix_lead_id = models.PositiveBigIntegerField(_("Bitrix24 lead id"), null=True, blank=True, db_index=True)
-    crm_maybe_sent = models.BooleanField(default=False)
+    crm_sent_at = models.DateTimeField(null=True, blank=True)
     crm_synced_attempt = models.PositiveIntegerField(default=0)
     crm_resync = models.BooleanField(default=False)
     call_state = models.CharField(max_length=8, choices=StepState.choices, default=StepState.PENDING)
@@ -394,6 +395,18 @@ class RateBucket(models.Model):
     class Meta:
         verbose_name = _("rate bucket")
         verbose_name_plural = _("rate buckets")
+
+
+class RateMark(models.Model):
+    """A moment every worker must know about a remote, when there is no Redis (leads/ratelimit.py):
+    e.g. Bitrix24 refuses a method until then, or said it frees part of the method's budget then."""
+
+    key = models.CharField(max_length=200, unique=True)
+    until = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("rate mark")
+        verbose_name_plural = _("rate marks")
 
 
 class BitrixAuth(models.Model):

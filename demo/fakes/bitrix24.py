@@ -3,10 +3,12 @@
 It answers the way the real service does (see ``reference/external-apis.md`` sections 1 and 4(a)): inbound-webhook
 routes ``/rest/<user_id>/<code>/<method>[.json]``, OAuth-app routes ``/rest/<method>`` with the token in ``auth``,
 ``GET /oauth/token/`` for refresh and code exchange, JSON or PHP-style form parameters, ``{"result", "time"}``
-answers, ``{"error", "error_description"}`` errors (the code may be an empty string), the leaky-bucket rate limit,
-50-row pages with ``next``/``total`` and ``batch``. Leads, timeline comments and companies live in memory.
-Tests script faults (503/429/500/502 HTML/403/401, slow answer after the lead was created, dropped connection,
-302 to a "new portal" address) with ``fail_next``.
+answers (``time`` with each method's ``operating`` and ``operating_reset_at``), ``{"error", "error_description"}``
+errors (the code may be an empty string; no ``time``), the leaky-bucket rate limit and the method-time budget with
+the real figures (``demo/fakes/bitrix24_limits.py``), 50-row pages with ``next``/``total`` and ``batch``. Leads,
+timeline comments and companies live in memory. Tests script faults (503/429/500/502 HTML/403/401, an answer held
+after the lead was created, a request the portal works on for up to its 60 s cap and still carries out, a dropped
+connection, a 302 to a "new portal" address) with ``fail_next``.
 
 Standard library HTTP server only, so it runs without Django::
 
@@ -37,11 +39,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from demo.fakes.base import LocalHttpFake, _Handler
+from demo.fakes.bitrix24_limits import EXECUTION_CAP, OPERATING_LIMIT, PLANS, LeakyBucket, OperatingBudget
 
 __all__ = ["FAULT_KINDS", "ApiError", "FakeBitrix24", "RecordedRequest", "parse_php_query"]
 
 FAULT_KINDS = ("query_limit", "operation_time", "internal", "bad_gateway", "insufficient_scope", "access_denied",
-               "expired", "no_auth", "timeout", "drop", "moved")
+               "expired", "no_auth", "timeout", "slow", "drop", "moved")
 PAGE_SIZE = 50  # list methods: fixed page size
 BATCH_LIMIT = 50
 NEW_PORTAL_PREFIX = "/new-portal"  # where a `moved` fault sends the client (same server, "new address")
@@ -155,11 +158,12 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
-def _time_info(start: float) -> dict[str, Any]:
+def _time_info(start: float, operating: dict[str, float]) -> dict[str, Any]:
+    """The ``time`` object of an answer, with the method's budget figures (``operating``, ``operating_reset_at``:
+    ``limits.md``, and the ``crm.lead.add`` answer example)."""
     finish = time.time()
     return {"start": start, "finish": finish, "duration": finish - start, "processing": finish - start,
-            "date_start": _iso(start), "date_finish": _iso(finish), "operating": 0,
-            "operating_reset_at": int(start) + 600}
+            "date_start": _iso(start), "date_finish": _iso(finish), **operating}
 
 
 def _stringify(value: Any) -> Any:
@@ -275,14 +279,17 @@ class FakeBitrix24(LocalHttpFake):
         client_id: str | None = None,
         client_secret: str | None = None,
         rate_limit: bool = True,
-        burst: int = 50,  # leaky bucket threshold (non-Enterprise plans)
-        drain_per_second: float = 2.0,
-        latency: float = 0.0,  # added to every request
+        plan: str = "standard",  # the leaky bucket's figures: "standard" (50, 2/s) or "enterprise" (250, 5/s)
+        burst: int | None = None,  # leaky bucket threshold X, instead of the plan's
+        drain_per_second: float | None = None,  # its drain Y, instead of the plan's
+        operating_limit: float = OPERATING_LIMIT,  # seconds of one method per 10 minutes before 429
+        latency: float = 0.0,  # added to every request (and counted as the method's execution time)
         timeout_delay: float = 2.0,  # how long a `timeout` fault holds the answer
+        slow_delay: float = 2.0,  # how long a `slow` fault works on the request (at most the 60 s cap)
         access_token_ttl: float = 3600.0,
         auth_code_ttl: float = 30.0,
         reject_fields: Iterable[str] = (),  # lead fields the portal refuses (400, error "")
-        lead_custom_fields: Mapping[str, str] | None = None,  # UF_CRM_* name -> title
+        lead_custom_fields: Mapping[str, str | tuple[str, str]] | None = None,  # UF_CRM_* -> title or (title, type)
         access_denied_status: int = 403,
         verbose: bool = False,
     ) -> None:
@@ -292,8 +299,12 @@ class FakeBitrix24(LocalHttpFake):
         self.client_id = client_id or f"local.{secrets.token_hex(7)}.{secrets.randbelow(10 ** 8):08d}"
         self.client_secret = client_secret or secrets.token_hex(25)
         self.member_id = secrets.token_hex(16)
-        self.rate_limit, self.burst, self.drain_per_second = rate_limit, burst, drain_per_second
+        threshold, drain = PLANS[plan]
+        self.rate_limit = rate_limit
+        self.bucket = LeakyBucket(burst or threshold, drain_per_second or drain)
+        self.operating = OperatingBudget(operating_limit)
         self.latency, self.timeout_delay, self.verbose = latency, timeout_delay, verbose
+        self.slow_delay = slow_delay
         self.access_token_ttl, self.auth_code_ttl = access_token_ttl, auth_code_ttl
         self.reject_fields: set[str] = {f.upper() for f in reject_fields}
         self.access_denied_status = access_denied_status
@@ -302,7 +313,8 @@ class FakeBitrix24(LocalHttpFake):
         custom = DEFAULT_CUSTOM_FIELDS if lead_custom_fields is None else lead_custom_fields
         self.lead_fields: dict[str, tuple[str, str, str]] = {  # name -> (type, flags, title)
             **{n: (t, f, n.replace("_", " ").title()) for n, (t, f) in _LEAD_FIELDS.items()},
-            **{n.upper(): ("string", "", title) for n, title in custom.items()}}
+            **{n.upper(): (("string", "", spec) if isinstance(spec, str) else (spec[1], "", spec[0]))
+               for n, spec in custom.items()}}
 
         self._lock = threading.RLock()
         self._requests: list[RecordedRequest] = []
@@ -313,7 +325,6 @@ class FakeBitrix24(LocalHttpFake):
         self._access_tokens: dict[str, float] = {}  # token -> expiry (time.time())
         self._refresh_tokens: set[str] = set()
         self._auth_codes: dict[str, float] = {}  # code -> expiry (time.monotonic())
-        self._bucket, self._bucket_at = 0.0, time.monotonic()
         self._lead_ids, self._company_ids = itertools.count(1001), itertools.count(2901)
         self._comment_ids, self._multi_ids = itertools.count(9001), itertools.count(1)
         status_ids = itertools.count(1)
@@ -396,8 +407,9 @@ class FakeBitrix24(LocalHttpFake):
     def fail_next(self, method: str, kind: str, times: int = 1) -> None:
         """Answer the next ``times`` requests for ``method`` (``"*"`` = any REST method; ``"oauth.token"`` =
         the OAuth server) with fault ``kind``. ``timeout`` runs the method (a lead IS created) but holds the
-        answer ``timeout_delay`` s; ``drop`` closes the connection unanswered; ``moved`` answers 302 to the
-        same path under ``new_portal_url``."""
+        answer ``timeout_delay`` s; ``slow`` works ``slow_delay`` s (at most the portal's 60 s cap) before it
+        runs the method, which takes effect whether or not the client still waits; ``drop`` closes the
+        connection unanswered; ``moved`` answers 302 to the same path under ``new_portal_url``."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; choose from {FAULT_KINDS}")
         with self._lock:
@@ -435,14 +447,20 @@ class FakeBitrix24(LocalHttpFake):
             best = max(best, i - j + 1)
         return best
 
+    def use_method_time(self, method: str, seconds: float) -> None:
+        """Count ``seconds`` of execution time against ``method`` now, as the portal's other applications and
+        webhooks would: the budget is the portal's, per method (helpdesk "Changes in REST 22.0.0")."""
+        self.operating.charge(method.lower(), time.time(), seconds)
+
     def reset(self) -> None:
         """Forget requests, leads, comments, companies, pending faults and the bucket level (keeps settings,
         credentials and issued tokens)."""
         with self._lock:
             for store in (self._requests, self._faults, self._leads, self._companies, self._comments):
                 store.clear()
-            self._bucket, self._bucket_at = 0.0, time.monotonic()
             self.refresh_count = 0
+        self.bucket.reset()
+        self.operating.reset()
 
 
     # HTTP ------------------------------------------------------------------------------------------------
@@ -487,22 +505,36 @@ class FakeBitrix24(LocalHttpFake):
         if fault == "bad_gateway":
             return self._send(h, rec, 502, _BAD_GATEWAY, "text/html")
         try:
-            if fault not in (None, "timeout"):
+            if fault not in (None, "timeout", "slow"):
                 raise self._fault_error(fault)
             if auth == "oauth_server":
                 answer = self._token_endpoint(params)
             else:
-                self._take_from_bucket()
-                self._authorize(uid, code, rec.token)
-                with self._lock:
-                    answer = self._call(method, params)
-                answer["time"] = _time_info(started)
+                answer = self._rest(method, params, uid, code, rec.token, started, slow=fault == "slow")
             status = 200
         except ApiError as exc:
-            status, answer = exc.status, exc.body()
+            status, answer = exc.status, exc.body()  # errors carry no `time` (b24jssdk RestrictionManager)
         if fault == "timeout":
             self._stopping.wait(self.timeout_delay)  # the work is done; only the answer is late
         self._send(h, rec, status, json.dumps(answer).encode(), _JSON)
+
+    def _rest(self, method: str, params: dict[str, Any], uid: str | None, code: str | None, token: str | None,
+              started: float, *, slow: bool) -> dict[str, Any]:
+        """One REST call in the order the portal checks: the leaky bucket (503), the credentials, the method's
+        time budget (429, a batch's own is not counted), then the work, timed against the method."""
+        if self.rate_limit and not self.bucket.admit():
+            raise ApiError(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
+        self._authorize(uid, code, token)
+        if method != "batch" and self.operating.blocked(method):
+            raise self._fault_error("operation_time")
+        if slow:  # the portal works on it up to its cap, and then carries it out even if nobody waits
+            self._stopping.wait(min(self.slow_delay, EXECUTION_CAP))
+        with self._lock:
+            answer = self._call(method, params)
+        if method != "batch":  # a batch's own time is not counted, its calls' are (in _batch)
+            self.operating.charge(method, started, time.time() - started)
+        answer["time"] = _time_info(started, self.operating.time_fields(method))
+        return answer
 
     def _send(self, h: _Handler, rec: RecordedRequest | None, status: int, body: bytes, content_type: str,
               headers: Mapping[str, str] | None = None) -> None:
@@ -532,18 +564,6 @@ class FakeBitrix24(LocalHttpFake):
             "no_auth": (401, "NO_AUTH_FOUND", "Wrong authorization data"),
         }[fault]
         return ApiError(status, code, description)
-
-    def _take_from_bucket(self) -> None:
-        """Leaky bucket: +1 per request, drains ``drain_per_second``; a request that would overflow is refused."""
-        if not self.rate_limit:
-            return
-        with self._lock:
-            now = time.monotonic()
-            self._bucket = max(0.0, self._bucket - (now - self._bucket_at) * self.drain_per_second)
-            self._bucket_at = now
-            if self._bucket + 1 > self.burst:
-                raise ApiError(503, "QUERY_LIMIT_EXCEEDED", "Too many requests")
-            self._bucket += 1
 
     def _authorize(self, uid: str | None, code: str | None, token: str | None) -> None:
         if uid is not None:  # inbound webhook: the code in the path is the credential
@@ -665,6 +685,8 @@ class FakeBitrix24(LocalHttpFake):
 
     @staticmethod
     def _derive(record: dict[str, Any]) -> None:
+        # crm-lead-add.md: IS_RETURN_CUSTOMER cannot be set; it becomes Y when COMPANY_ID or CONTACT_ID is
+        # given, and that company or contact is the lead's client (a repeat lead).
         record["HAS_PHONE"] = "Y" if record.get("PHONE") else "N"
         record["HAS_EMAIL"] = "Y" if record.get("EMAIL") else "N"
         linked = any(str(record.get(k) or "0") != "0" for k in ("COMPANY_ID", "CONTACT_ID"))
@@ -728,7 +750,10 @@ class FakeBitrix24(LocalHttpFake):
             try:
                 if name == "batch":
                     raise ApiError(405, "ERROR_BATCH_METHOD_NOT_ALLOWED", "Method is not allowed for batch usage")
+                if self.operating.blocked(name):
+                    raise self._fault_error("operation_time")
                 answer = self._call(name, self._resolve(parse_php_query(query), out["result"]))
+                self.operating.charge(name, started, time.time() - started)
             except ApiError as exc:
                 out["result_error"][key] = exc.body()
                 if halt:
@@ -739,7 +764,7 @@ class FakeBitrix24(LocalHttpFake):
                 out["result_total"][key] = answer["total"]
             if answer.get("next") is not None:
                 out["result_next"][key] = answer["next"]
-            out["result_time"][key] = _time_info(started)
+            out["result_time"][key] = _time_info(started, self.operating.time_fields(name))
         return {"result": {k: v or [] for k, v in out.items()}}  # PHP sends empty maps as []
 
     def _resolve(self, value: Any, results: Mapping[str, Any]) -> Any:
@@ -778,10 +803,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--companies", type=int, default=5, help="partner companies to seed")
     parser.add_argument("--webhook-code", default=None, help="inbound webhook code (random when omitted)")
     parser.add_argument("--no-rate-limit", action="store_true", help="switch the leaky bucket off")
+    parser.add_argument("--plan", choices=sorted(PLANS), default="standard", help="the leaky bucket's figures")
     args = parser.parse_args(argv)
 
     fake = FakeBitrix24(host=args.host, port=args.port, latency=args.latency, webhook_code=args.webhook_code,
-                        rate_limit=not args.no_rate_limit, verbose=True)
+                        rate_limit=not args.no_rate_limit, plan=args.plan, verbose=True)
     with fake:
         fake.seed_companies(args.companies)
         tokens = fake.issue_tokens()

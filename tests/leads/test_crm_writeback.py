@@ -72,17 +72,17 @@ def test_an_outcome_known_before_the_lead_reached_bitrix24_is_written_by_a_task_
 
 def test_an_outcome_arriving_while_the_crm_step_runs_is_not_lost(b24, monkeypatch):
     lead = LeadFactory()
-    real_add = crm._add
+    real_add = crm.crm_leads_add
 
-    def add_then_a_call_ends(client, leads):
-        outcomes = real_add(client, leads)
+    def add_then_a_call_ends(*, client, leads):
+        outcomes = real_add(client=client, leads=leads)
         finished_call(lead, "human")  # the result webhook lands while the step is still running
         services.lead_outcome_announce(lead=lead)
         return outcomes
 
-    monkeypatch.setattr(crm, "_add", add_then_a_call_ends)
+    monkeypatch.setattr(crm, "crm_leads_add", add_then_a_call_ends)
     crm.crm_step_run(lead_id=lead.pk)
-    monkeypatch.setattr(crm, "_add", real_add)
+    monkeypatch.setattr(crm, "crm_leads_add", real_add)
 
     lead.refresh_from_db()
     assert lead.crm_state == State.PENDING and lead.bitrix_lead_id  # run again at once, not after the lease

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from demo.fakes.bitrix24 import FakeBitrix24, parse_php_query
+from demo.fakes.bitrix24_limits import OperatingBudget
 
 TIMEOUT = 2.0
 
@@ -75,6 +76,17 @@ def test_webhook_add_and_get_round_trip_with_multifields(b24: FakeBitrix24, http
     assert "NO_SUCH_FIELD" not in lead  # unknown names are silently ignored
     assert b24.leads[lead_id] == lead
     assert b24.requests[0].auth == "webhook" and b24.requests[0].method == "crm.lead.add"
+
+
+def test_a_company_or_contact_makes_the_lead_a_repeat_lead_of_that_client(b24: FakeBitrix24,
+                                                                         http: requests.Session) -> None:
+    plain = add_lead(http, b24, IS_RETURN_CUSTOMER="Y")  # not settable
+    with_company = add_lead(http, b24, COMPANY_ID=2919)
+    with_contact = add_lead(http, b24, CONTACT_ID=77)
+
+    assert b24.leads[plain]["IS_RETURN_CUSTOMER"] == "N"
+    assert (b24.leads[with_company]["IS_RETURN_CUSTOMER"], b24.leads[with_company]["COMPANY_ID"]) == ("Y", "2919")
+    assert b24.leads[with_contact]["IS_RETURN_CUSTOMER"] == "Y"
 
 
 def test_wrong_webhook_code_or_user_is_no_auth_found(b24: FakeBitrix24, http: requests.Session) -> None:
@@ -312,6 +324,16 @@ def test_leaky_bucket_refuses_a_burst_then_recovers(http: requests.Session) -> N
         assert fake.peak_rate(1.0) >= 60
 
 
+def test_the_plans_have_the_documented_thresholds(http: requests.Session) -> None:
+    with FakeBitrix24(plan="enterprise") as fake:  # 250 at once, drained 5 per second meanwhile
+        started, admitted = time.monotonic(), 0
+        while call(http, fake, "crm.lead.fields").status_code == 200 and admitted < 1000:
+            admitted += 1
+        assert 250 <= admitted <= 250 + 5 * (time.monotonic() - started) + 1
+    with FakeBitrix24() as fake:
+        assert (fake.bucket.threshold, fake.bucket.drain_per_second) == (50, 2.0)
+
+
 def test_rate_limit_can_be_switched_off_and_peak_rate_is_measured(http: requests.Session) -> None:
     with FakeBitrix24(rate_limit=False) as fake:
         assert {call(http, fake, "crm.lead.fields").status_code for _ in range(60)} == {200}
@@ -320,6 +342,47 @@ def test_rate_limit_can_be_switched_off_and_peak_rate_is_measured(http: requests
             call(http, fake, "crm.lead.fields")
             time.sleep(0.12)
         assert fake.peak_rate(0.1) == 1 and fake.peak_rate(1.0) == 3
+
+
+# --- method-time budget ------------------------------------------------------------------------------------------
+
+def test_every_answer_reports_the_methods_time_and_when_part_of_it_is_released(b24: FakeBitrix24,
+                                                                               http: requests.Session) -> None:
+    before = time.time()
+    first = call(http, b24, "crm.lead.add", {"fields": {"TITLE": "x"}}).json()["time"]
+    b24.use_method_time("crm.lead.add", 30.0)
+    second = call(http, b24, "crm.lead.add", {"fields": {"TITLE": "y"}}).json()["time"]
+    other = call(http, b24, "crm.lead.fields").json()["time"]
+
+    assert 0 <= first["operating"] < 1 and second["operating"] >= 30 + first["operating"]
+    # the first counted call stops counting ten minutes after it started
+    assert before + 600 <= first["operating_reset_at"] == second["operating_reset_at"] <= time.time() + 601
+    assert other["operating"] < 1  # per method
+    batch = call(http, b24, "batch", {"cmd": {"a": "crm.lead.add?fields[TITLE]=z"}}).json()["result"]
+    assert batch["result_time"]["a"]["operating"] >= 30
+
+
+def test_a_method_over_its_time_budget_answers_429_until_released_while_others_work(
+        b24: FakeBitrix24, http: requests.Session) -> None:
+    b24.use_method_time("crm.lead.add", 481.0)  # 480 s within 10 minutes is the cloud's limit
+
+    blocked = call(http, b24, "crm.lead.add", {"fields": {"TITLE": "x"}})
+    assert blocked.status_code == 429 and blocked.json() == {
+        "error": "OPERATION_TIME_LIMIT", "error_description": "Method is blocked due to operation time limit."}
+    assert call(http, b24, "crm.lead.list", {"select": ["ID"]}).status_code == 200
+    batch = call(http, b24, "batch", {"cmd": {"a": "crm.lead.add?fields[TITLE]=x", "f": "crm.lead.fields"}})
+    assert batch.status_code == 200  # the batch itself is not counted, the calls inside it are
+    assert batch.json()["result"]["result_error"]["a"]["error"] == "OPERATION_TIME_LIMIT"
+    assert "f" in batch.json()["result"]["result"] and b24.leads == {}
+
+
+def test_the_budget_is_released_as_the_oldest_time_leaves_the_window() -> None:
+    budget = OperatingBudget(limit=1.0, window=0.3)
+    budget.charge("crm.lead.add", time.time(), 1.5)
+    assert budget.blocked("crm.lead.add") and not budget.blocked("crm.lead.list")
+    assert budget.time_fields("crm.lead.add")["operating_reset_at"] <= time.time() + 1.3  # whole seconds
+    time.sleep(0.35)
+    assert not budget.blocked("crm.lead.add") and budget.time_fields("crm.lead.add")["operating"] == 0
 
 
 # --- scripted faults --------------------------------------------------------------------------------------------
@@ -377,6 +440,17 @@ def test_timeout_creates_the_lead_anyway(b24: FakeBitrix24, http: requests.Sessi
     b24.wait_for(lambda: b24.leads)  # the lead exists although the client saw no answer
     found = call(http, b24, "crm.lead.list", {"filter": {"ORIGIN_ID": "lead-77"}, "select": ["ID"]}).json()
     assert found["total"] == 1 and found["result"][0]["ID"] == str(next(iter(b24.leads)))
+
+
+def test_a_slow_request_is_carried_out_after_the_client_gave_up(http: requests.Session) -> None:
+    with FakeBitrix24(slow_delay=0.8) as fake:
+        fake.fail_next("crm.lead.add", "slow")
+        started = time.monotonic()
+        with pytest.raises(requests.ReadTimeout):
+            http.post(f"{fake.webhook_url}crm.lead.add", json={"fields": {"TITLE": "x"}}, timeout=0.2)
+        assert fake.leads == {}  # still working on it: a look-up now finds nothing
+        fake.wait_for(lambda: fake.leads, timeout=3)
+        assert time.monotonic() - started >= 0.8
 
 
 def test_moved_portal_needs_a_re_post(b24: FakeBitrix24, http: requests.Session) -> None:

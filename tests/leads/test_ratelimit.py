@@ -65,3 +65,30 @@ def test_concurrent_takers_never_get_more_than_the_bucket_allows(backend):
 
     elapsed = time.monotonic() - started
     assert 5 <= len(granted) <= 5 + int(elapsed * 1.0) + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bucket_lowered_into_debt_makes_every_taker_wait_it_out(backend):
+    key = f"test-{uuid.uuid4().hex}"
+    assert ratelimit.take(key, rate=2.0, capacity=3) == 0.0
+
+    wait = ratelimit.lower(key, tokens=-47, rate=2.0, capacity=3)  # the remote says it is full
+
+    assert 23.9 <= wait <= 24.0
+    assert 23.9 <= ratelimit.take(key, rate=2.0, capacity=3) <= 24.0  # nothing taken meanwhile
+    assert ratelimit.lower(key, tokens=0, rate=2.0, capacity=3) > 23  # never raised by a milder report
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mark_holds_the_bucket_until_its_moment_and_is_forgotten_after(backend):
+    key, hold = f"test-{uuid.uuid4().hex}", f"hold-{uuid.uuid4().hex}"
+    ratelimit.mark(hold, time.time() + 0.3)
+
+    assert 0.1 < ratelimit.take(key, rate=10.0, capacity=5, holds=[hold, "other"]) <= 0.3
+    assert ratelimit.take(key, rate=10.0, capacity=5) == 0.0  # a bucket without that hold is free
+    assert 0.1 < ratelimit.marked(hold) - time.time() <= 0.3
+    time.sleep(0.35)
+    assert ratelimit.take(key, rate=10.0, capacity=5, holds=[hold]) == 0.0
+    assert ratelimit.marked(hold) is None
+    ratelimit.mark(hold, time.time() - 1)  # a moment already past is not kept
+    assert ratelimit.marked(hold) is None
