@@ -86,6 +86,23 @@ def rate(name: str, value: str) -> str | None:
     return value
 
 
+def positive(name: str, value: int) -> int:
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be 1 or more, not {value!r}.")
+    return value
+
+
+def number_types(name: str, values: list[str]) -> tuple[str, ...]:
+    """Kinds of phone numbers such as `mobile,fixed_line` (leads/phones.py NUMBER_TYPES)."""
+    from leads.phones import NUMBER_TYPES
+
+    codes = tuple(value.strip().lower() for value in values if value.strip())
+    unknown = [code for code in codes if code not in NUMBER_TYPES]
+    if unknown or not codes:
+        raise ImproperlyConfigured(f"{name}: give one or more of {', '.join(NUMBER_TYPES)}, not {values!r}.")
+    return codes
+
+
 def not_negative(name: str, value: float) -> float:
     if value < 0:
         raise ImproperlyConfigured(f"{name} must be 0 or more, not {value!r}.")

@@ -1,4 +1,5 @@
-"""`GET /healthz`: is the database reachable, is the broker reachable."""
+"""`GET /healthz`: is the database reachable, is the broker reachable; and, as details that do not
+make the service unhealthy, the spending ceilings that are holding calls back now."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -39,4 +41,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
             logger.warning("health check %s failed: %s", name, exc)
             results[name] = f"error: {type(exc).__name__}"
     healthy = all(value == "ok" for value in results.values())
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503)
+    details = {"ceilings": _ceilings()} if results.get("database") == "ok" else {}
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": results, "details": details},
+                        status=200 if healthy else 503)
+
+
+def _ceilings() -> list[dict]:
+    from telephony.ceilings import ceilings_running
+
+    try:
+        return ceilings_running(timezone.now())
+    except Exception as exc:  # a detail must not turn a healthy answer into an error
+        logger.warning("could not read the spending ceilings: %s", exc)
+        return []

@@ -149,6 +149,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Bounded in size and depth: no body can make a view raise RecursionError (leadcaller/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["leadcaller.parsers.BoundedJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "UNAUTHENTICATED_USER": None,
     # 0, not None: DRF trusts the whole X-Forwarded-For header when NUM_PROXIES is None.
     "NUM_PROXIES": NUM_PROXIES,
@@ -168,9 +171,14 @@ CORS_URLS_REGEX = r"^/api/v1/leads/$"
 CORS_ALLOW_HEADERS = ["accept", "content-type", "x-leadcaller-key", "x-requested-with"]
 
 # --- Intake -----------------------------------------------------------------------------------
-UNKNOWN_SITES = config.choice("UNKNOWN_SITES", env.str("UNKNOWN_SITES", default="accept"), ["accept", "reject"])
+# store: a lead from an unregistered domain is kept (default site, flagged) and sent to the CRM, never
+# dialled; accept: the same, and dialled; reject: 400.
+UNKNOWN_SITES = config.choice("UNKNOWN_SITES", env.str("UNKNOWN_SITES", default="store"),
+                              ["store", "accept", "reject"])
 PHONE_REGION = config.region("PHONE_REGION", env.str("PHONE_REGION", default="RU"))
 INTAKE_MAX_BYTES = config.read(env.int, "INTAKE_MAX_BYTES", default=64 * 1024)
+# Leads (Corezoid ops) in one post; each counts against the throttles like a post of its own.
+INTAKE_MAX_OPS = config.positive("INTAKE_MAX_OPS", config.read(env.int, "INTAKE_MAX_OPS", default=10))
 INTAKE_HONEYPOT_FIELD = env.str("INTAKE_HONEYPOT_FIELD", default="hp_website")
 THROTTLE_PER_IP = config.rate("THROTTLE_PER_IP", env.str("THROTTLE_PER_IP", default="30/min"))
 THROTTLE_PER_PHONE = config.rate("THROTTLE_PER_PHONE", env.str("THROTTLE_PER_PHONE", default="5/hour"))
@@ -183,7 +191,14 @@ CALL_ALLOWED_REGIONS = [
     config.region("CALL_ALLOWED_REGIONS", code)
     for code in env.list("CALL_ALLOWED_REGIONS", default=[PHONE_REGION])
 ]
-CALL_DAILY_BUDGET = config.read(env.int, "CALL_DAILY_BUDGET", default=0)
+# Kinds of numbers that may be dialled (leads/phones.py NUMBER_TYPES); a site may choose others.
+CALL_NUMBER_TYPES = config.number_types("CALL_NUMBER_TYPES", env.list("CALL_NUMBER_TYPES",
+                                                                      default=["mobile", "fixed_line"]))
+# What anyone who can post a lead can spend: dials per site per day (a site may have another budget
+# in the admin), and dials per hour over all sites. 0: no limit.
+CALL_DAILY_BUDGET = config.not_negative("CALL_DAILY_BUDGET", config.read(env.int, "CALL_DAILY_BUDGET", default=200))
+CALL_HOURLY_CEILING = config.not_negative("CALL_HOURLY_CEILING",
+                                          config.read(env.int, "CALL_HOURLY_CEILING", default=500))
 CALL_MAX_PER_NUMBER = config.read(env.int, "CALL_MAX_PER_NUMBER", default=3)
 # The watchdog reconciles a call whose scenario has not reported after this many seconds.
 CALL_RESULT_TIMEOUT = config.read(env.int, "CALL_RESULT_TIMEOUT", default=300)

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from leads.admin_paging import CappedCountPaginator
 
-from telephony.models import CallAttempt
+from telephony.models import CallAttempt, CeilingHit
 
 
 @admin.register(CallAttempt)
@@ -18,4 +18,19 @@ class CallAttemptAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in CallAttempt._meta.fields]
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(CeilingHit)
+class CeilingHitAdmin(admin.ModelAdmin):
+    """When a site's daily budget or the hourly ceiling stopped calls, and how many leads it held back."""
+
+    list_display = ("period_start", "kind", "site", "limit", "refused", "first_at", "last_at")
+    list_filter = ("kind", "site")
+    readonly_fields = [field.name for field in CeilingHit._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

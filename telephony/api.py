@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from rest_framework.views import APIView
 
+from leadcaller.parsers import BoundedJSONParser
 from telephony.models import CallAttempt
 from telephony.services import CallbackRefused, CallResult, call_result_record, call_settings_payload
 
 
+# Ids are 64-bit in the database; a larger number in a request is a 400, not an overflow there.
+MAX_ID = 2 ** 63 - 1
+
+
+class TokenField(serializers.CharField):
+    """Any text up to 200 characters: a token we did not issue (with a NUL, a lone surrogate, letters
+    beyond ASCII) is a wrong token, answered 403 like any other, not a malformed field."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=200, trim_whitespace=False, **kwargs)
+        self.validators = [v for v in self.validators
+                           if not isinstance(v, (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator))]
+
+
 class CallResultSerializer(serializers.Serializer):
-    attempt_id = serializers.IntegerField(min_value=1)
-    token = serializers.CharField(max_length=200)
+    attempt_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    token = TokenField()
     result = serializers.ChoiceField(choices=CallAttempt.Outcome.values)
     duration = serializers.IntegerField(min_value=0, max_value=86400, required=False, default=0)
     digits = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    call_session_history_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    call_session_history_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
+                                                       default=None)
     detail = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class CallSettingsQuerySerializer(serializers.Serializer):
-    attempt_id = serializers.IntegerField(min_value=1)
-    token = serializers.CharField(max_length=200)
+    attempt_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    token = TokenField()
 
 
 class CallSettingsSerializer(serializers.Serializer):
@@ -48,14 +65,15 @@ _REFUSED = Response({"detail": "Unknown attempt or wrong token."}, status=status
 
 
 class VoximplantCallbackView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
 
     @extend_schema(
         operation_id="voximplant_call_settings",
         summary="Call settings for the VoxEngine scenario",
         parameters=[OpenApiParameter("attempt_id", int, required=True), OpenApiParameter("token", str, required=True)],
         responses={200: CallSettingsSerializer, 400: OpenApiResponse(description="Malformed query."),
-                   403: OpenApiResponse(description="Unknown attempt or wrong token.")},
+                   403: OpenApiResponse(description="Unknown attempt, wrong token, or an attempt that has "
+                                        "finished (its settings are no longer given out).")},
     )
     def get(self, request: Request) -> Response:
         query = CallSettingsQuerySerializer(data=request.query_params)
@@ -70,8 +88,10 @@ class VoximplantCallbackView(APIView):
         summary="A call's result from the VoxEngine scenario",
         description="Only the first valid result of an attempt counts; repeats answer 200 and change nothing.",
         request=CallResultSerializer,
-        responses={200: CallbackAckSerializer, 400: OpenApiResponse(description="Malformed body."),
-                   403: OpenApiResponse(description="Unknown attempt or wrong token.")},
+        responses={200: CallbackAckSerializer,
+                   400: OpenApiResponse(description="Malformed body (not JSON, nested too deeply, a bad field)."),
+                   403: OpenApiResponse(description="Unknown attempt or wrong token."),
+                   413: OpenApiResponse(description="Body too large.")},
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):

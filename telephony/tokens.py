@@ -19,6 +19,7 @@ def attempt_token(attempt_id: int) -> str:
 
 
 def attempt_token_valid(attempt_id: int, token: str) -> bool:
-    if not settings.VOXIMPLANT_CALLBACK_SECRET or not token:
+    # compare_digest takes ASCII text only (it raises TypeError on the rest); no token of ours has more.
+    if not settings.VOXIMPLANT_CALLBACK_SECRET or not token or not token.isascii():
         return False
-    return hmac.compare_digest(attempt_token(attempt_id), token)
+    return hmac.compare_digest(attempt_token(attempt_id).encode(), token.encode())
