@@ -162,6 +162,27 @@ def tune_database(db: dict[str, Any], *, test_dir: Path) -> None:
         db["CONN_HEALTH_CHECKS"] = True
 
 
+def private_dir(path: Path) -> None:
+    """Create `path` as 0700; tighten it when it is ours and others could read it (an older var/)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def private_sqlite_file(db: dict[str, Any]) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask, often 0644); its
+    -wal and -shm files take the database file's mode."""
+    name = str(db.get("NAME") or "")
+    if db["ENGINE"] != "django.db.backends.sqlite3" or not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
 def default_cache_url(broker_url: str, var_dir: Path) -> str:
     """Redis when the broker is Redis; otherwise a file cache that every local process shares."""
     if broker_url.startswith(("redis://", "rediss://")):

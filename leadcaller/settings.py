@@ -16,7 +16,8 @@ from leadcaller import config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("LEADCALLER_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The SQLite database, the secret key, the broker's messages: for this user's eyes only.
+config.private_dir(VAR_DIR)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "leadcaller.logging.RequestContextMiddleware",
+    "leadcaller.csp.ContentSecurityPolicyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -103,6 +105,7 @@ DATABASES = {
     )
 }
 config.tune_database(DATABASES["default"], test_dir=VAR_DIR)
+config.private_sqlite_file(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttles and short-lived look-ups; must be shared by every web process) ----------
@@ -303,10 +306,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "leadcaller.logging.ContextFilter"}},
+    # Both formats leave out intake keys, callback tokens and full phone numbers (leadcaller/redact.py).
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s [request=%(request_id)s lead=%(lead_id)s]"},
+        "text": {
+            "()": "leadcaller.logging.RedactingFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s [request=%(request_id)s lead=%(lead_id)s]",
+        },
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "leadcaller.logging.RedactingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(lead_id)s",
         },
     },
