@@ -18,6 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# The embedded broker's URL schemes (leadcaller/broker.py).
+EMBEDDED_BROKERS = ("leadcaller-fs://", "filesystem://")
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
@@ -201,7 +203,7 @@ def cache_settings(cache: dict[str, Any], *, key_prefix: str) -> dict[str, Any]:
 
 
 def broker_transport_options(broker_url: str, folder: Path, *, key_prefix: str) -> dict[str, Any]:
-    if broker_url.startswith("filesystem://"):
+    if broker_url.startswith(EMBEDDED_BROKERS):
         for sub in ("queue", "processed"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {

@@ -109,7 +109,8 @@ config.private_sqlite_file(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttles and short-lived look-ups; must be shared by every web process) ----------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
+# The default is the embedded broker (leadcaller/broker.py; kombu's `filesystem://` gets it too).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="leadcaller-fs://localhost//")
 # Isolates several deployments (or test runs) that share one Redis: prefixes broker and cache keys.
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")
 CACHES = {
@@ -254,7 +255,7 @@ METRICS_ALLOWED_IPS = config.networks(
 )
 
 # --- Celery (read by leadcaller/celery.py through the CELERY_ namespace) ------------------------
-# Embedded broker: kombu's filesystem transport needs no server; web, worker and beat share var/broker.
+# Embedded broker: files in var/broker, shared by web, worker and beat, no server (leadcaller/broker.py).
 CELERY_BROKER_TRANSPORT_OPTIONS = config.broker_transport_options(
     CELERY_BROKER_URL, VAR_DIR / "broker", key_prefix=REDIS_KEY_PREFIX
 )
