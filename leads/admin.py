@@ -222,6 +222,7 @@ class ReasonFilter(admin.SimpleListFilter):
         "calling": ("Automatic calling", _("calling not configured")),
         "number": ("calls go only to", _("number not callable")),
         "valid": ("is not a valid number", _("invalid number")),
+        "kind": ("kind of number", _("kind of number not called")),
         "budget": ("budget", _("budget used up")),
         "ceiling": ("calls an hour", _("hourly ceiling reached")),
         "unknown": ("not registered", _("unknown site")),

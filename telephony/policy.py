@@ -67,14 +67,14 @@ def not_callable_reason(phone: str, cfg: CallSettings) -> str | None:
             "phone": phone, "region": region or "?", "allowed": ", ".join(cfg.regions)}
     kind = number_type_code(number)
     if not number_type_allowed(kind, cfg.number_types):
-        return _("%(phone)s is a %(kind)s number; calls go only to %(allowed)s numbers.") % {
+        return _("%(phone)s is not called: kind of number: %(kind)s; this site calls: %(allowed)s.") % {
             "phone": phone, "kind": _number_type_label(kind),
             "allowed": ", ".join(_number_type_label(code) for code in cfg.number_types)}
     return None
 
 
 def _number_type_label(code: str) -> str:
-    labels = {"premium_rate": _("premium-rate"), "voicemail": _("voicemail access"), "unknown": _("unknown kind of")}
+    labels = {"premium_rate": _("premium-rate"), "voicemail": _("voicemail access"), "unknown": _("unknown")}
     return str(NUMBER_TYPES[code][1]) if code in NUMBER_TYPES else labels.get(code, code)
 
 
