@@ -20,8 +20,8 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from dashboard import stats
-from leadcaller import csp
 from dashboard.filters import DashboardFilter
+from leadcaller import csp
 from leads.models import IntakeCounter
 from leads.roles import DASHBOARD_GROUPS
 from telephony.models import CallAttempt

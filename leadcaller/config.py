@@ -181,7 +181,8 @@ def private_sqlite_file(db: dict[str, Any]) -> None:
     path = Path(name)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
-    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
         path.chmod(0o600)
 
 

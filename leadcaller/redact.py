@@ -17,8 +17,7 @@ REDACTED = "[redacted]"
 
 
 def redact(text: str) -> str:
-    if "=" in text or ":" in text:
-        text = _KEY_HEADER.sub(r"\1" + REDACTED, _QUERY_SECRET.sub(r"\1" + REDACTED, text))
+    text = _KEY_HEADER.sub(r"\1" + REDACTED, _QUERY_SECRET.sub(r"\1" + REDACTED, text))
     if "+" in text:
         text = _PHONE.sub(lambda m: f"+{m[1]}{'*' * len(m[2])}{m[3]}", text)
     return text

@@ -153,7 +153,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    # Bounded in size and depth: no body can make a view raise RecursionError (leadcaller/parsers.py).
+    # JSON bounded in depth: no body can make a view raise RecursionError (leadcaller/parsers.py).
     "DEFAULT_PARSER_CLASSES": ["leadcaller.parsers.BoundedJSONParser", "rest_framework.parsers.FormParser",
                                "rest_framework.parsers.MultiPartParser"],
     "UNAUTHENTICATED_USER": None,

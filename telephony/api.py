@@ -89,9 +89,9 @@ class VoximplantCallbackView(APIView):
         description="Only the first valid result of an attempt counts; repeats answer 200 and change nothing.",
         request=CallResultSerializer,
         responses={200: CallbackAckSerializer,
-                   400: OpenApiResponse(description="Malformed body (not JSON, nested too deeply, a bad field)."),
-                   403: OpenApiResponse(description="Unknown attempt or wrong token."),
-                   413: OpenApiResponse(description="Body too large.")},
+                   400: OpenApiResponse(description="Malformed body: not JSON, nested too deeply, over "
+                                        "DATA_UPLOAD_MAX_MEMORY_SIZE, or a bad field."),
+                   403: OpenApiResponse(description="Unknown attempt or wrong token.")},
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):

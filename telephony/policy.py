@@ -130,7 +130,9 @@ def budget_block(lead: Lead, cfg: CallSettings, now: datetime) -> Block | None:
 
 
 def _dials_last_hour(now: datetime) -> int:
-    if connection.vendor == "postgresql":  # SQLite writers queue on one lock already
+    """Every site's dials in the last 60 minutes. On PostgreSQL it first takes the ceiling's lock, held
+    until the caller's transaction ends (after its attempt is written); SQLite's writers queue anyway."""
+    if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CEILING_LOCK])
     return CallAttempt.objects.filter(created_at__gte=now - timedelta(hours=1), status__in=DIALLED).count()
