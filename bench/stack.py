@@ -383,6 +383,9 @@ class Stack:
             "THROTTLE_PER_IP": "off",
             "THROTTLE_PER_PHONE": "off",
             "CALL_MAX_PER_NUMBER": "0",
+            # A benchmark dials thousands of leads in minutes: no site budget, no hourly ceiling.
+            "CALL_DAILY_BUDGET": "0",
+            "CALL_HOURLY_CEILING": "0",
             "LOG_LEVEL": c.log_level,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SETTINGS_MODULE": c.settings_module,

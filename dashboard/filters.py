@@ -6,6 +6,7 @@ import zoneinfo
 from datetime import date, datetime, timedelta
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -15,13 +16,21 @@ from leads.models import Partner, Site
 
 PRESET_DAYS = {"today": 1, "7": 7, "30": 30}
 MAX_DAYS = 366
+# Dates a range may hold: wide enough for any lead, far enough from date.min and date.max that
+# a day's end and a zone's offset never overflow (9999-12-31 + 1 day does).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+_DAY_VALIDATORS = [MinValueValidator(FIRST_DAY), MaxValueValidator(LAST_DAY)]
 
 
 class DashboardFilter(forms.Form):
     range = forms.ChoiceField(label=_("Period"), required=False, initial="7", choices=[
         ("today", _("Today")), ("7", _("Last 7 days")), ("30", _("Last 30 days")), ("custom", _("Dates below"))])
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("From"), required=False, validators=_DAY_VALIDATORS,
+                            widget=forms.DateInput(attrs={"type": "date", "min": FIRST_DAY, "max": LAST_DAY}))
+    end = forms.DateField(label=_("To"), required=False, validators=_DAY_VALIDATORS,
+                          widget=forms.DateInput(attrs={"type": "date", "min": FIRST_DAY, "max": LAST_DAY}))
     site = forms.ModelChoiceField(Site.objects.all(), label=_("Site"), required=False, empty_label=_("All sites"))
     partner = forms.ModelChoiceField(Partner.objects.all(), label=_("Partner"), required=False,
                                      empty_label=_("All partners"))

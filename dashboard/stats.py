@@ -89,7 +89,9 @@ def _lead_cells(period: Period) -> list[dict]:
 
 def _totals(cells: list[dict], period: Period) -> dict:
     counts = {key: sum(cell[key] for cell in cells) for key in ("leads", "reached", "manual", "voicemail", "no_answer")}
-    return {**counts, "duplicates": _duplicates(period), "order_sums": _sums(cells)}
+    refused = refused_by_reason(period)
+    return {**counts, "duplicates": refused[IntakeCounter.Kind.DUPLICATE], "refused": refused,
+            "order_sums": _sums(cells)}
 
 
 def _grouped(cells: list[dict], key: str, model) -> list[dict]:
@@ -192,12 +194,14 @@ class _PercentileDisc(Aggregate):
         super().__init__(expression, fraction=float(fraction), **extra)
 
 
-def _duplicates(period: Period) -> int:
-    counters = IntakeCounter.objects.filter(kind=IntakeCounter.Kind.DUPLICATE, slot__gte=period.start,
-                                            slot__lt=period.end)
+def refused_by_reason(period: Period) -> dict[str, int]:
+    """Posts that left no lead, per reason (IntakeCounter.Kind), every reason present. A refusal made
+    before any site was known (a throttled address, an unknown site) counts only without a site filter."""
+    counters = IntakeCounter.objects.filter(slot__gte=period.start, slot__lt=period.end)
     if period.site_id:
         counters = counters.filter(site_id=period.site_id)
-    return counters.aggregate(n=Sum("count"))["n"] or 0
+    counts = dict(counters.order_by().values("kind").annotate(n=Sum("count")).values_list("kind", "n"))
+    return {kind: counts.get(kind) or 0 for kind in IntakeCounter.Kind.values}
 
 
 def _money(total: Decimal | None) -> Decimal:

@@ -21,13 +21,13 @@ from django.views.generic import TemplateView
 
 from dashboard import stats
 from dashboard.filters import DashboardFilter
+from leadcaller import csp
+from leads.models import IntakeCounter
 from leads.roles import DASHBOARD_GROUPS
 from telephony.models import CallAttempt
 
 # The page loads its script, styles and chart data from this server only: no inline code, no CDN.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                           "frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = csp.POLICY
 OUTCOME_COLOURS = {"human": "#1a7f37", "voicemail": "#bf8700", "no_answer": "#8c959f", "busy": "#fb8f44",
                    "failed": "#cf222e", "": "#54aeff"}
 CURRENCY_COLOURS = ["#1f6feb", "#8250df", "#bf3989", "#1a7f37", "#bc4c00"]
@@ -65,6 +65,7 @@ class DashboardPage(ManagersOnly, TemplateView):
 
     def get_context_data(self, **kwargs):
         form = DashboardFilter(self.request.GET or None)
+        self.filter_refused = form.is_bound and not form.is_valid()
         period = form.period()
         query = self.request.GET.urlencode() if form.is_valid() else ""
         summary = stats.summary(period)
@@ -75,9 +76,15 @@ class DashboardPage(ManagersOnly, TemplateView):
                 "last_day": period.end - timedelta(days=1), "totals": summary["totals"],
                 "speed": {key: duration_text(value) for key, value in speed.items()},
                 "speed_approximate": approximate,
+                "refused": refused_figures(summary["totals"]["refused"]),
                 "query": query, "charts": chart_urls(query),
                 "partner_table": table(partners, "partner__name", _("no partner")),
                 "site_table": table(sites, "site__name", "")}
+
+    def render_to_response(self, context, **kwargs):
+        # A filter that is not valid (dates out of range, say) is a 400; the page still shows the
+        # default range, with the form's error.
+        return super().render_to_response(context, status=400 if self.filter_refused else 200, **kwargs)
 
 
 class ChartView(ManagersOnly, BaseLineChartView):
@@ -209,6 +216,12 @@ def table(rows: list[dict], label: str, blank: str) -> dict:
         {"name": row[label] or blank, "leads": row["leads"], "reached": row["reached"],
          "conversion": row["conversion"], "percent": round(row["conversion"] * 100, 1),
          "sums": [row["order_sums"].get(c, {"orders": 0, "sum": 0}) for c in currencies]} for row in rows]}
+
+
+def refused_figures(refused: dict[str, int]) -> list[dict]:
+    """Posts refused per reason, for the page (duplicates have their own figure among the totals)."""
+    return [{"kind": kind, "label": IntakeCounter.Kind(kind).label, "count": count}
+            for kind, count in refused.items() if kind != IntakeCounter.Kind.DUPLICATE]
 
 
 def duration_text(seconds: float | int | None) -> str:

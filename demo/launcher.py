@@ -4,8 +4,11 @@
 
 Reads the settings (the environment and `.env`) to decide per provider, writes demo-only
 credentials under var/demo/ (a throwaway RSA key for the VoxImplant service account, a callback
-secret), prints which provider is real and which simulated, then replaces itself with honcho
-running the Procfile's lines unchanged and, when anything is simulated, one `simulators` process.
+secret), registers the demo form's own origin as a known site (UNKNOWN_SITES=store would otherwise
+keep its leads from being called), prints which provider is real and which simulated, then replaces
+itself with honcho running the Procfile's lines and, when anything is simulated, one `simulators`
+process. Each line runs under demo/keepalive.py: a process that dies is reported and started again,
+instead of honcho stopping all the others with it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     demo_dir = Path(settings.VAR_DIR) / "demo"
     env, picked, state_url = prepare(settings, os.environ, demo_dir, port=args.port,
                                      call_time_scale=args.call_time_scale)
+    demo_sites_register(env["PUBLIC_BASE_URL"])
     print(banner(args.port, picked, state_url is not None, calling_hours=env.get("CALLING_HOURS")), flush=True)
     procfile = write_procfile(demo_dir, simulators=state_url is not None)
     bin_dir = str(Path(sys.executable).parent)
@@ -105,14 +109,35 @@ def banner(port: int, picked: list[providers.Choice], simulators: bool, *, calli
 
 
 def write_procfile(demo_dir: Path, *, simulators: bool) -> Path:
-    """The root Procfile's lines as they are, plus the simulators process."""
+    """The root Procfile's lines, plus the simulators process, each under demo/keepalive.py."""
     demo_dir.mkdir(parents=True, exist_ok=True)
-    text = (ROOT / "Procfile").read_text().rstrip("\n") + "\n"
+    lines = [line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
     if simulators:
-        text += f"simulators: python -m demo.simulators {shlex.quote(str(demo_dir / 'simulators.json'))}\n"
+        lines.append(["simulators", f"python -m demo.simulators {shlex.quote(str(demo_dir / 'simulators.json'))}"])
     path = demo_dir / "Procfile"
-    path.write_text(text)
+    path.write_text("".join(f"{name}: python -m demo.keepalive {name} {shlex.quote(command)}\n"
+                            for name, command in lines))
     return path
+
+
+def demo_sites_register(base_url: str) -> None:
+    """The demo form's origin (the PUBLIC_BASE_URL's host, and the loopback names a browser may use
+    for it) as known sites, so its leads are called. Needs the database migrated (`make run` does)."""
+    import django
+
+    django.setup()
+    from django.db import DatabaseError
+
+    from leads.models import Site
+    from leads.selectors import host_normalize
+
+    try:
+        for host in dict.fromkeys([host_normalize(base_url), "localhost", "127.0.0.1"]):
+            if host:
+                Site.objects.get_or_create(domain=host, defaults={"name": f"Demo form ({host})"})
+    except DatabaseError as exc:
+        print(f"  The demo form's site could not be registered ({exc}); run `make migrate` first.", flush=True)
 
 
 def write_voximplant_key(path: Path) -> None:

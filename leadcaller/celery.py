@@ -8,6 +8,8 @@ from celery import Celery
 from celery.signals import before_task_publish, celeryd_init, task_postrun, task_prerun, worker_process_shutdown
 from kombu import Queue
 
+from leadcaller import broker  # noqa: F401  (registers the embedded broker's transport before any connection)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcaller.settings")
 
 app = Celery("leadcaller")

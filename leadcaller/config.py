@@ -18,6 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# The embedded broker's URL schemes (leadcaller/broker.py).
+EMBEDDED_BROKERS = ("leadcaller-fs://", "filesystem://")
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
@@ -99,6 +101,17 @@ def at_least(name: str, value: int, minimum: int) -> int:
     return value
 
 
+def number_types(name: str, values: list[str]) -> tuple[str, ...]:
+    """Kinds of phone numbers such as `mobile,fixed_line` (leads/phones.py NUMBER_TYPES)."""
+    from leads.phones import NUMBER_TYPES
+
+    codes = tuple(value.strip().lower() for value in values if value.strip())
+    unknown = [code for code in codes if code not in NUMBER_TYPES]
+    if unknown or not codes:
+        raise ImproperlyConfigured(f"{name}: give one or more of {', '.join(NUMBER_TYPES)}, not {values!r}.")
+    return codes
+
+
 def not_negative(name: str, value: float) -> float:
     if value < 0:
         raise ImproperlyConfigured(f"{name} must be 0 or more, not {value!r}.")
@@ -168,6 +181,28 @@ def tune_database(db: dict[str, Any], *, test_dir: Path) -> None:
         db["CONN_HEALTH_CHECKS"] = True
 
 
+def private_dir(path: Path) -> None:
+    """Create `path` as 0700; tighten it when it is ours and others could read it (an older var/)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def private_sqlite_file(db: dict[str, Any]) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask, often 0644); its
+    -wal and -shm files take the database file's mode."""
+    name = str(db.get("NAME") or "")
+    if db["ENGINE"] != "django.db.backends.sqlite3" or not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    info = path.stat()
+    if info.st_uid == os.getuid() and info.st_mode & 0o077:
+        path.chmod(0o600)
+
+
 def default_cache_url(broker_url: str, var_dir: Path) -> str:
     """Redis when the broker is Redis; otherwise a file cache that every local process shares."""
     if broker_url.startswith(("redis://", "rediss://")):
@@ -186,7 +221,7 @@ def cache_settings(cache: dict[str, Any], *, key_prefix: str) -> dict[str, Any]:
 
 
 def broker_transport_options(broker_url: str, folder: Path, *, key_prefix: str) -> dict[str, Any]:
-    if broker_url.startswith("filesystem://"):
+    if broker_url.startswith(EMBEDDED_BROKERS):
         for sub in ("queue", "processed"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {

@@ -1,4 +1,5 @@
-"""`GET /healthz`: is the database reachable, is the broker reachable; details that do not decide the status."""
+"""`GET /healthz`: is the database reachable, is the broker reachable; and, as details that do not
+make the service unhealthy, an outdated scenario and the spending ceilings holding calls back now."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -40,16 +42,22 @@ def healthz(request: HttpRequest) -> JsonResponse:
             logger.warning("health check %s failed: %s", name, exc)
             results[name] = f"error: {type(exc).__name__}"
     healthy = all(value == "ok" for value in results.values())
-    body = {"status": "ok" if healthy else "error", "checks": results}
-    if results["database"] == "ok":
-        body["details"] = _details()
-    return JsonResponse(body, status=200 if healthy else 503)
+    details = _details() if results.get("database") == "ok" else {}
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": results, "details": details},
+                        status=200 if healthy else 503)
 
 
 def _details() -> dict:
-    """What staff should know but that does not make the service unhealthy: an outdated scenario still calls."""
-    try:
-        return {"scenario": scenario_status().as_dict()}
-    except Exception as exc:  # a detail never turns a healthy answer into a 500
-        logger.warning("health details failed: %s", exc)
-        return {"scenario": {"error": type(exc).__name__}}
+    """What staff should know but that does not make the service unhealthy: an outdated scenario still
+    calls, and a spending ceiling holds calls back without anything being broken."""
+    from telephony.ceilings import ceilings_running
+
+    details: dict = {}
+    for name, read in (("scenario", lambda: scenario_status().as_dict()),
+                       ("ceilings", lambda: ceilings_running(timezone.now()))):
+        try:
+            details[name] = read()
+        except Exception as exc:  # a detail never turns a healthy answer into a 500
+            logger.warning("health detail %s failed: %s", name, exc)
+            details[name] = {"error": type(exc).__name__}
+    return details

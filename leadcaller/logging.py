@@ -15,6 +15,9 @@ from contextvars import ContextVar
 from typing import Callable
 
 from django.http import HttpRequest, HttpResponse
+from pythonjsonlogger.json import JsonFormatter
+
+from leadcaller.redact import redact
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 lead_id_var: ContextVar[str] = ContextVar("lead_id", default="-")
@@ -44,6 +47,20 @@ def restore_context(headers: dict[str, object] | None) -> None:
     headers = headers or {}
     request_id_var.set(str(headers.get("request_id") or "-"))
     lead_id_var.set(str(headers.get("lead_id") or "-"))
+
+
+class RedactingFormatter(logging.Formatter):
+    """Log lines without intake keys, callback tokens or full phone numbers (leadcaller/redact.py)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """The JSON log format, redacted the same way."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class ContextFilter(logging.Filter):

@@ -17,7 +17,8 @@ from leadcaller import config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("LEADCALLER_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The SQLite database, the secret key, the broker's messages: for this user's eyes only.
+config.private_dir(VAR_DIR)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -67,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "leadcaller.logging.RequestContextMiddleware",
+    "leadcaller.csp.ContentSecurityPolicyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -107,10 +109,12 @@ DATABASES = {
     )
 }
 config.tune_database(DATABASES["default"], test_dir=VAR_DIR)
+config.private_sqlite_file(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttles and short-lived look-ups; must be shared by every web process) ----------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
+# The default is the embedded broker (leadcaller/broker.py; kombu's `filesystem://` gets it too).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="leadcaller-fs://localhost//")
 # Isolates several deployments (or test runs) that share one Redis: prefixes broker and cache keys.
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")
 CACHES = {
@@ -170,6 +174,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bounded in depth: no body can make a view raise RecursionError (leadcaller/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["leadcaller.parsers.BoundedJSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "UNAUTHENTICATED_USER": None,
     # 0, not None: DRF trusts the whole X-Forwarded-For header when NUM_PROXIES is None.
     "NUM_PROXIES": NUM_PROXIES,
@@ -189,9 +196,14 @@ CORS_URLS_REGEX = r"^/api/v1/leads/$"
 CORS_ALLOW_HEADERS = ["accept", "content-type", "x-leadcaller-key", "x-requested-with"]
 
 # --- Intake -----------------------------------------------------------------------------------
-UNKNOWN_SITES = config.choice("UNKNOWN_SITES", env.str("UNKNOWN_SITES", default="accept"), ["accept", "reject"])
+# store: a lead from an unregistered domain is kept (default site, flagged) and sent to the CRM, never
+# dialled; accept: the same, and dialled; reject: 400.
+UNKNOWN_SITES = config.choice("UNKNOWN_SITES", env.str("UNKNOWN_SITES", default="store"),
+                              ["store", "accept", "reject"])
 PHONE_REGION = config.region("PHONE_REGION", env.str("PHONE_REGION", default="RU"))
 INTAKE_MAX_BYTES = config.read(env.int, "INTAKE_MAX_BYTES", default=64 * 1024)
+# Leads (Corezoid ops) in one post; each counts against the throttles like a post of its own.
+INTAKE_MAX_OPS = config.at_least("INTAKE_MAX_OPS", config.read(env.int, "INTAKE_MAX_OPS", default=10), 1)
 INTAKE_HONEYPOT_FIELD = env.str("INTAKE_HONEYPOT_FIELD", default="hp_website")
 THROTTLE_PER_IP = config.rate("THROTTLE_PER_IP", env.str("THROTTLE_PER_IP", default="30/min"))
 THROTTLE_PER_PHONE = config.rate("THROTTLE_PER_PHONE", env.str("THROTTLE_PER_PHONE", default="5/hour"))
@@ -204,7 +216,14 @@ CALL_ALLOWED_REGIONS = [
     config.region("CALL_ALLOWED_REGIONS", code)
     for code in env.list("CALL_ALLOWED_REGIONS", default=[PHONE_REGION])
 ]
-CALL_DAILY_BUDGET = config.read(env.int, "CALL_DAILY_BUDGET", default=0)
+# Kinds of numbers that may be dialled (leads/phones.py NUMBER_TYPES); a site may choose others.
+CALL_NUMBER_TYPES = config.number_types("CALL_NUMBER_TYPES", env.list("CALL_NUMBER_TYPES",
+                                                                      default=["mobile", "fixed_line"]))
+# What anyone who can post a lead can spend: dials per site per day (a site may have another budget
+# in the admin), and dials per hour over all sites. 0: no limit.
+CALL_DAILY_BUDGET = config.not_negative("CALL_DAILY_BUDGET", config.read(env.int, "CALL_DAILY_BUDGET", default=200))
+CALL_HOURLY_CEILING = config.not_negative("CALL_HOURLY_CEILING",
+                                          config.read(env.int, "CALL_HOURLY_CEILING", default=500))
 CALL_MAX_PER_NUMBER = config.read(env.int, "CALL_MAX_PER_NUMBER", default=3)
 # The watchdog reconciles a call whose scenario has not reported after this many seconds.
 CALL_RESULT_TIMEOUT = config.read(env.int, "CALL_RESULT_TIMEOUT", default=300)
@@ -269,7 +288,7 @@ METRICS_ALLOWED_IPS = config.networks(
 )
 
 # --- Celery (read by leadcaller/celery.py through the CELERY_ namespace) ------------------------
-# Embedded broker: kombu's filesystem transport needs no server; web, worker and beat share var/broker.
+# Embedded broker: files in var/broker, shared by web, worker and beat, no server (leadcaller/broker.py).
 CELERY_BROKER_TRANSPORT_OPTIONS = config.broker_transport_options(
     CELERY_BROKER_URL, VAR_DIR / "broker", key_prefix=REDIS_KEY_PREFIX
 )
@@ -325,10 +344,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {"context": {"()": "leadcaller.logging.ContextFilter"},
                 "quiet_sweeps": {"()": "leadcaller.logging.QuietTasksFilter", "tasks": QUIET_TASKS}},
+    # Both formats leave out intake keys, callback tokens and full phone numbers (leadcaller/redact.py).
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s [request=%(request_id)s lead=%(lead_id)s]"},
+        "text": {
+            "()": "leadcaller.logging.RedactingFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s [request=%(request_id)s lead=%(lead_id)s]",
+        },
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "leadcaller.logging.RedactingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(lead_id)s",
         },
     },

@@ -15,15 +15,34 @@ from django.utils.translation import ngettext
 
 from leads import handling
 from leads.admin_paging import CappedCountPaginator
-from leads.models import (BitrixAuth, IntakeCounter, IntegrationCheck, Lead, LeadEvent, ManualLead, Partner,
-                          PartnerRule, Site)
+from leads.models import (
+    BitrixAuth, IntakeCounter, IntegrationCheck, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site, split_codes,
+)
+from leads.phones import NUMBER_TYPES
 from leads.services import lead_event_add
 from notifications.models import Notification
 from telephony.models import CallAttempt
 
 
+class SiteForm(forms.ModelForm):
+    """The kinds of numbers to call as boxes to tick, kept as a comma-separated list."""
+
+    call_number_types = forms.MultipleChoiceField(
+        label=Site._meta.get_field("call_number_types").verbose_name, required=False,
+        widget=forms.CheckboxSelectMultiple, help_text=Site._meta.get_field("call_number_types").help_text,
+        choices=[(code, label) for code, (_type, label) in NUMBER_TYPES.items()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["call_number_types"] = split_codes(self.instance.call_number_types or "")
+
+    def clean_call_number_types(self) -> str:
+        return ",".join(self.cleaned_data["call_number_types"])
+
+
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
+    form = SiteForm
     # A recording URL typed without a scheme is read as https (Django 6's default, chosen now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("domain", "name", "is_active", "is_default", "require_key", "time_zone", "calling_hours")
@@ -35,9 +54,16 @@ class SiteAdmin(admin.ModelAdmin):
         (_("Intake"), {"fields": ("intake_key", "require_key", "phone_region")}),
         (_("Calling"), {"fields": ("time_zone", "calling_hours", "non_calling_dates", "call_rule_id", "caller_id",
                                    "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
-                                   "call_daily_budget", "call_max_per_number", "call_max_attempts",
-                                   "call_retry_minutes")}),
+                                   "call_number_types", "call_daily_budget", "call_max_per_number",
+                                   "call_max_attempts", "call_retry_minutes")}),
     )
+
+    def get_fieldsets(self, request, obj=None):
+        # The intake key lets a server post as the site: only those who may change sites see it.
+        if request.user.has_perm("leads.change_site"):
+            return self.fieldsets
+        return [(name, {**options, "fields": [f for f in options["fields"] if f != "intake_key"]})
+                for name, options in self.fieldsets]
 
     def save_model(self, request, obj: Site, form, change) -> None:
         from leads.selectors import host_normalize
@@ -196,7 +222,10 @@ class ReasonFilter(admin.SimpleListFilter):
         "calling": ("Automatic calling", _("calling not configured")),
         "number": ("calls go only to", _("number not callable")),
         "valid": ("is not a valid number", _("invalid number")),
+        "kind": ("kind of number", _("kind of number not called")),
         "budget": ("budget", _("budget used up")),
+        "ceiling": ("calls an hour", _("hourly ceiling reached")),
+        "unknown": ("not registered", _("unknown site")),
         "cooldown": ("already called", _("number called too often")),
         "reached": ("Not reached after", _("not reached")),
         "failed": ("The call failed", _("call failed")),

@@ -8,19 +8,22 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, PermissionDenied
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leadcaller import metrics
+from leadcaller.parsers import BoundedJSONParser
 from leads.intake import Accepted, Rejected, submission_accept
 from leads.intake_input import (
-    EnvelopeError, Submission, envelope_submissions, is_envelope, raw_capture, split_fields,
+    EnvelopeError, Peer, Submission, envelope_submissions, is_envelope, ops_count, raw_capture, split_fields,
 )
+from leads.models import IntakeCounter
 from leads.parsers import FormOrJsonParser
 from leads.selectors import site_by_key
 from leads.serializers import EnvelopeResultSerializer, LeadAcceptedSerializer, LeadInputSerializer
+from leads.services import intake_count
 from leads.throttles import IntakeIPThrottle, IntakeSiteThrottle
 
 _RAW_HEADERS = ("Origin", "Referer", "User-Agent", "X-Forwarded-For", "X-Request-ID")
@@ -32,8 +35,12 @@ class PayloadTooLarge(APIException):
     default_code = "payload_too_large"
 
 
+class TooManyOps(PayloadTooLarge):
+    default_detail = "Too many leads in one request."
+
+
 class LeadIntakeView(APIView):
-    parser_classes = [JSONParser, FormOrJsonParser, MultiPartParser]
+    parser_classes = [BoundedJSONParser, FormOrJsonParser, MultiPartParser]
     throttle_classes = [IntakeIPThrottle, IntakeSiteThrottle]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -44,12 +51,25 @@ class LeadIntakeView(APIView):
         request.keyed_site = site_by_key(key) if key else None
         if key and request.keyed_site is None:
             raise PermissionDenied("Wrong intake key.")
+        # Each lead of an envelope counts against the throttles like a post of its own.
+        request.intake_weight = ops_count(request.data)
+        if request.intake_weight > settings.INTAKE_MAX_OPS:
+            intake_count(kind=IntakeCounter.Kind.TOO_MANY_OPS, site=request.keyed_site)
+            raise TooManyOps(f"At most {settings.INTAKE_MAX_OPS} leads (ops) in one request.")
         super().initial(request, *args, **kwargs)
+
+    def check_throttles(self, request: Request) -> None:
+        for throttle in self.get_throttles():
+            if not throttle.allow_request(request, self):
+                intake_count(kind=throttle.counter_kind, site=request.keyed_site)
+                self.throttled(request, throttle.wait())
 
     def handle_exception(self, exc: Exception) -> Response:
         # Refused before a submission was read: wrong key, too large, content type, throttles.
         response = super().handle_exception(exc)
         metrics.intake_refused(response.status_code)
+        if isinstance(exc, TooManyOps):  # a Corezoid client reads errors in its own shape
+            response.data = {"request_proc": "error", "description": str(exc.detail)}
         return response
 
     @extend_schema(
@@ -57,8 +77,10 @@ class LeadIntakeView(APIView):
         summary="Submit a lead",
         description=(
             "Accepts JSON, form-encoded or multipart fields, or a Corezoid task envelope "
-            "(`{\"ops\": [...]}`), which is answered in Corezoid's shape. A second submission with "
-            "the ref of a lead still in progress is answered 200 with that lead's id and `duplicate: true`."
+            "(`{\"ops\": [...]}`, at most INTAKE_MAX_OPS ops), which is answered in Corezoid's shape; each op "
+            "counts against the throttles like a request of its own. A second submission with the ref of a "
+            "lead still in progress is answered 200 with that lead's id and `duplicate: true` (and its status "
+            "only to a caller with the site's intake key)."
         ),
         request={
             "application/json": LeadInputSerializer,
@@ -75,9 +97,11 @@ class LeadIntakeView(APIView):
             201: LeadAcceptedSerializer,
             200: OpenApiResponse(LeadAcceptedSerializer, description="Duplicate, or a Corezoid envelope answer "
                                  "(see EnvelopeResult)."),
-            400: OpenApiResponse(description="Invalid input; a message per field."),
+            400: OpenApiResponse(description="Invalid input (a message per field), or a body that is not "
+                                 "JSON or is nested too deeply."),
             403: OpenApiResponse(description="Missing or wrong intake key."),
-            413: OpenApiResponse(description="Body too large."),
+            413: OpenApiResponse(description="Body too large, or an envelope with more than INTAKE_MAX_OPS ops "
+                                 "(answered in Corezoid's shape)."),
             415: OpenApiResponse(description="Unsupported content type."),
             429: OpenApiResponse(description="Throttled; see Retry-After."),
             503: OpenApiResponse(description="The database is unreachable; nothing was stored. Retry after "
@@ -92,27 +116,22 @@ class LeadIntakeView(APIView):
         if not hasattr(data, "keys"):
             raise ParseError("Expected an object of fields.")
         fields, extra, honeypot = split_fields(data, honeypot_field=settings.INTAKE_HONEYPOT_FIELD)
-        sub = Submission(
-            fields=fields,
-            extra=extra,
-            hosts=[str(fields.get("site") or ""), request.headers.get("Origin", ""), request.headers.get("Referer", "")],
-            client_ip=self._client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-            raw=raw_capture(self._raw(request)),
-            honeypot=honeypot,
-        )
+        peer = self._peer(request)
+        sub = Submission(fields=fields, extra=extra, peer=peer, hints=[str(fields.get("site") or ""), peer.referer],
+                         raw=raw_capture(self._raw(request)), honeypot=honeypot)
         try:
             accepted = submission_accept(sub, keyed_site=request.keyed_site)
         except Rejected as exc:
             headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
             body = exc.detail if isinstance(exc.detail, dict) else {"detail": exc.detail}
             return Response(body, status=exc.status, headers=headers)
-        code = status.HTTP_201_CREATED if accepted.created else status.HTTP_200_OK
-        return Response(_accepted_body(accepted), status=code)
+        # A swallowed honeypot post is answered like a new lead: a bot cannot tell them apart.
+        code = status.HTTP_200_OK if accepted.duplicate else status.HTTP_201_CREATED
+        return Response(_accepted_body(accepted, keyed=request.keyed_site is not None), status=code)
 
     def _envelope(self, request: Request, data: Any) -> Response:
         try:
-            subs = envelope_submissions(data, honeypot_field=settings.INTAKE_HONEYPOT_FIELD)
+            subs = envelope_submissions(data, honeypot_field=settings.INTAKE_HONEYPOT_FIELD, peer=self._peer(request))
         except EnvelopeError as exc:
             metrics.intake_refused(status.HTTP_400_BAD_REQUEST)
             return Response({"request_proc": "error", "description": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
@@ -133,10 +152,11 @@ class LeadIntakeView(APIView):
             ops.append({"proc": "ok", **result, "obj_id": str(accepted.id), "duplicate": accepted.duplicate})
         return Response({"request_proc": "ok", "ops": ops}, status=status.HTTP_200_OK)
 
-    def _client_ip(self, request: Request) -> str | None:
+    def _peer(self, request: Request) -> Peer:
         # DRF's throttle identity honours NUM_PROXIES for X-Forwarded-For.
         ident = IntakeIPThrottle().get_ident(request)
-        return (ident or "").split(",")[0].strip() or None
+        return Peer(ip=(ident or "").split(",")[0].strip() or None, user_agent=request.headers.get("User-Agent", ""),
+                    origin=request.headers.get("Origin", ""), referer=request.headers.get("Referer", ""))
 
     def _raw(self, request: Request) -> dict[str, Any]:
         data = request.data
@@ -151,5 +171,8 @@ class LeadIntakeView(APIView):
         }
 
 
-def _accepted_body(accepted: Accepted) -> dict[str, Any]:
+def _accepted_body(accepted: Accepted, *, keyed: bool) -> dict[str, Any]:
+    if accepted.duplicate and not keyed:
+        # Anyone may post a phone number: the answer confirms the copy, and tells nothing of the lead.
+        return {"id": str(accepted.id), "duplicate": True}
     return {"id": str(accepted.id), "status": accepted.status, "duplicate": accepted.duplicate}

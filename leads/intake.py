@@ -67,18 +67,28 @@ def _accept(sub: Submission, keyed_site: Site | None) -> Accepted:
     if wait is not None:
         intake_count(kind=IntakeCounter.Kind.THROTTLED, site=site)
         raise Rejected(429, _("Too many leads for this phone number. Try again later."), retry_after=wait)
+    client_ip, user_agent = _sender(sub, keyed_site)
     result: IntakeResult = lead_intake(
-        data=data, site=site, site_unknown=unknown, client_ip=_ip_or_none(sub.client_ip), user_agent=sub.user_agent,
-        raw_request=sub.raw,
+        data=data, site=site, site_unknown=unknown, client_ip=client_ip, user_agent=user_agent, raw_request=sub.raw,
     )
     return Accepted(result.lead.public_id, result.lead.status, result.duplicate, created=not result.duplicate)
+
+
+def _sender(sub: Submission, keyed_site: Site | None) -> tuple[str | None, str]:
+    """(IP, user agent) of who sent the lead. An envelope's `server` fields are the visitor's as the
+    shop's script saw them, and are believed only with the site's key; else the connection's own."""
+    if keyed_site is not None:
+        return (_ip_or_none(sub.reported_ip) or _ip_or_none(sub.peer.ip),
+                sub.reported_user_agent or sub.peer.user_agent)
+    return _ip_or_none(sub.peer.ip), sub.peer.user_agent
 
 
 def _site_for(sub: Submission, keyed_site: Site | None) -> tuple[Site, bool]:
     if keyed_site is not None:
         return keyed_site, False
-    match = site_resolve(sub.hosts)
+    match = site_resolve(origin=sub.peer.origin, hints=sub.hints)
     if match.site is None:
+        intake_count(kind=IntakeCounter.Kind.UNKNOWN_SITE, site=None)
         raise Rejected(400, {"site": [_("Unknown site %(host)s.") % {"host": match.host or "(none given)"}]})
     if match.site.require_key:
         raise Rejected(403, _("This site requires its intake key (X-Leadcaller-Key header or key parameter)."))

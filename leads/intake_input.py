@@ -24,19 +24,37 @@ RAW_LIMIT = 16 * 1024
 _IGNORED = {"csrfmiddlewaretoken"}
 
 
+@dataclass(frozen=True)
+class Peer:
+    """What the connection itself says about the sender, as opposed to what the body claims."""
+
+    ip: str | None
+    user_agent: str = ""
+    origin: str = ""  # a browser's Origin header: it alone names the site when present
+    referer: str = ""
+
+
 @dataclass
 class Submission:
     """One lead as posted, before validation."""
 
     fields: dict[str, Any]
     extra: dict[str, Any]
-    hosts: list[str]  # where the site may be read from, best first
-    client_ip: str | None
-    user_agent: str
+    peer: Peer
+    hints: list[str]  # without an Origin, where the site may be read from, best first
     raw: dict[str, Any]
     ref: str = ""  # a Corezoid op's ref
     honeypot: bool = False
     op_meta: dict[str, Any] = field(default_factory=dict)
+    # What an envelope's `server` says of the visitor: believed only with the site's intake key.
+    reported_ip: str | None = None
+    reported_user_agent: str = ""
+
+
+def ops_count(data: Any) -> int:
+    """How many leads a body carries: an envelope's ops, else one."""
+    ops = data.get("ops") if is_envelope(data) else None
+    return len(ops) if isinstance(ops, list) else 1
 
 
 class EnvelopeError(ValueError):
@@ -66,14 +84,14 @@ def split_fields(data: Mapping[str, Any], *, honeypot_field: str) -> tuple[dict[
     return fields, extra, honeypot
 
 
-def envelope_submissions(data: Mapping[str, Any], *, honeypot_field: str) -> list[Submission]:
+def envelope_submissions(data: Mapping[str, Any], *, honeypot_field: str, peer: Peer) -> list[Submission]:
     ops = data.get("ops")
     if not isinstance(ops, list) or not ops:
         raise EnvelopeError("'ops' must be a non-empty list of tasks.")
-    return [_op_submission(op, honeypot_field) for op in ops]
+    return [_op_submission(op, honeypot_field, peer) for op in ops]
 
 
-def _op_submission(op: Any, honeypot_field: str) -> Submission:
+def _op_submission(op: Any, honeypot_field: str, peer: Peer) -> Submission:
     if not isinstance(op, Mapping):
         op = {}
     payload = op.get("data") if isinstance(op.get("data"), Mapping) else {}
@@ -87,9 +105,11 @@ def _op_submission(op: Any, honeypot_field: str) -> Submission:
     return Submission(
         fields=fields,
         extra=extra,
-        hosts=[str(fields.get("site") or ""), *(str(server.get(k) or "") for k in ("HTTP_ORIGIN", "HTTP_REFERER", "HTTP_HOST"))],
-        client_ip=str(server.get("REMOTE_ADDR") or "") or None,
-        user_agent=str(server.get("HTTP_USER_AGENT") or ""),
+        peer=peer,
+        hints=[str(fields.get("site") or ""),
+               *(str(server.get(k) or "") for k in ("HTTP_ORIGIN", "HTTP_REFERER", "HTTP_HOST")), peer.referer],
+        reported_ip=str(server.get("REMOTE_ADDR") or "") or None,
+        reported_user_agent=str(server.get("HTTP_USER_AGENT") or ""),
         raw=raw_capture(dict(op)),
         ref=str(op.get("ref") or ""),
         honeypot=honeypot,

@@ -50,6 +50,19 @@ def _validate_caller_id(value: str) -> None:
         raise ValidationError(message, params={"value": value}) from None
 
 
+def _validate_number_types(value: str) -> None:
+    from leads.phones import NUMBER_TYPES
+
+    unknown = [code for code in split_codes(value) if code not in NUMBER_TYPES]
+    if unknown:
+        raise ValidationError(_("Unknown kinds of numbers: %(codes)s."), params={"codes": ", ".join(unknown)})
+
+
+def split_codes(text: str) -> list[str]:
+    """`mobile, fixed_line` -> ["mobile", "fixed_line"]."""
+    return [code.strip().lower() for code in text.split(",") if code.strip()]
+
+
 def _validate_dates(value: str) -> None:
     try:
         parse_dates(value)
@@ -76,7 +89,7 @@ class Site(models.Model):
     domain = models.CharField(_("domain"), max_length=253, unique=True, help_text=_("e.g. shop.example, without www."))
     name = models.CharField(_("name"), max_length=200)
     is_default = models.BooleanField(
-        _("default site"), default=False, help_text=_("Receives leads from unknown domains when UNKNOWN_SITES=accept.")
+        _("default site"), default=False, help_text=_("Receives leads from unknown domains (UNKNOWN_SITES=store or accept).")
     )
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[_validate_time_zone])
     calling_hours = models.CharField(
@@ -123,6 +136,9 @@ class Site(models.Model):
     amd_model = models.CharField(_("answering machine model"), max_length=16, default="ru")
     call_allowed_regions = models.CharField(_("regions that may be called"), max_length=100, blank=True,
                                             help_text=_("Two-letter codes, comma separated. Blank: CALL_ALLOWED_REGIONS."))
+    call_number_types = models.CharField(
+        _("kinds of numbers that may be called"), max_length=200, blank=True, validators=[_validate_number_types],
+        help_text=_("None ticked: CALL_NUMBER_TYPES (mobile and fixed line). Premium-rate numbers are never called."))
     call_daily_budget = models.PositiveIntegerField(_("calls per day"), null=True, blank=True,
                                                     help_text=_("0: no limit. Blank: CALL_DAILY_BUDGET."))
     call_max_per_number = models.PositiveIntegerField(_("calls per number per day"), null=True, blank=True,
@@ -353,7 +369,7 @@ class LeadEvent(models.Model):
 
 
 class IntakeCounter(models.Model):
-    """Counts of posts that left no lead behind (duplicates, honeypot hits, throttled), per quarter hour.
+    """Counts of posts that left no lead behind (duplicates, honeypot hits, throttled...), per quarter hour.
 
     Quarter hours (in UTC) add up to a day in any time zone, including those 30 or 45 minutes off
     the hour, so the dashboard counts each day in the site's or the user's zone.
@@ -362,7 +378,11 @@ class IntakeCounter(models.Model):
     class Kind(models.TextChoices):
         DUPLICATE = "duplicate", _("duplicate")
         HONEYPOT = "honeypot", _("honeypot")
-        THROTTLED = "throttled", _("throttled")
+        THROTTLED = "throttled", _("too many for one number")
+        THROTTLED_IP = "throttled_ip", _("too many from one address")
+        THROTTLED_SITE = "throttled_site", _("too many with one site's key")
+        TOO_MANY_OPS = "too_many_ops", _("too many leads in one post")
+        UNKNOWN_SITE = "unknown_site", _("unknown site refused")
 
     slot = models.DateTimeField(_("quarter hour from"))
     site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, blank=True)

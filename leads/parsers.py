@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
-from rest_framework.exceptions import ParseError
+from django.http import QueryDict
 from rest_framework.parsers import FormParser
+
+from leadcaller.parsers import json_loads_bounded
 
 
 class FormOrJsonParser(FormParser):
@@ -13,6 +13,7 @@ class FormOrJsonParser(FormParser):
 
     The PHP snippet that shops use with Corezoid posts its JSON envelope with `curl --data`,
     which labels the body application/x-www-form-urlencoded; such a body is read as JSON.
+    Either way JSON is read within the depth bound of every endpoint (leadcaller/parsers.py).
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -20,10 +21,5 @@ class FormOrJsonParser(FormParser):
         body = stream.read() if stream is not None else b""
         text = body.decode(encoding, errors="replace")
         if text.lstrip().startswith(("{", "[")):
-            try:
-                return json.loads(text)
-            except ValueError as exc:
-                raise ParseError(f"JSON parse error - {exc}") from exc
-        from django.http import QueryDict
-
+            return json_loads_bounded(text)
         return QueryDict(text, encoding=encoding)

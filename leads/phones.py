@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class PhoneError(ValueError):
@@ -26,3 +27,35 @@ def phone_normalize(raw: str, *, region: str) -> str:
     if not phonenumbers.is_possible_number(number):
         raise PhoneError(_("This phone number has the wrong number of digits."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_T = phonenumbers.PhoneNumberType
+# The kinds of numbers a site may allow to be called, by libphonenumber's type. Premium-rate and
+# unknown numbers are not among them: no site needs to call them, and they are what toll fraud dials.
+NUMBER_TYPES = {
+    "mobile": (_T.MOBILE, gettext_lazy("mobile")),
+    "fixed_line": (_T.FIXED_LINE, gettext_lazy("fixed line")),
+    "toll_free": (_T.TOLL_FREE, gettext_lazy("toll-free (the callee pays)")),
+    "voip": (_T.VOIP, gettext_lazy("VoIP")),
+    "personal_number": (_T.PERSONAL_NUMBER, gettext_lazy("personal number (forwarded)")),
+    "uan": (_T.UAN, gettext_lazy("universal access number (a company's)")),
+    "shared_cost": (_T.SHARED_COST, gettext_lazy("shared cost")),
+    "pager": (_T.PAGER, gettext_lazy("pager")),
+}
+_NAMES = {
+    **{number_type: code for code, (number_type, _label) in NUMBER_TYPES.items()},
+    _T.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile", _T.PREMIUM_RATE: "premium_rate", _T.VOICEMAIL: "voicemail",
+}
+
+
+def number_type_code(number: phonenumbers.PhoneNumber) -> str:
+    """libphonenumber's type of a valid number, as one of our codes (`premium_rate`, `unknown`...)."""
+    return _NAMES.get(phonenumbers.number_type(number), "unknown")
+
+
+def number_type_allowed(code_of_number: str, allowed: tuple[str, ...]) -> bool:
+    """Whether a number of this type may be called. Some ranges (the USA's) do not tell mobile from
+    fixed line; such a number is allowed when either kind is."""
+    if code_of_number == "fixed_line_or_mobile":
+        return "mobile" in allowed or "fixed_line" in allowed
+    return code_of_number in allowed

@@ -61,6 +61,8 @@ class Retry:
 @dataclass(frozen=True)
 class Manual:
     reason: str
+    # False: no Telegram alert for this lead (a spending ceiling alerts once for all it refuses).
+    alert: bool = True
 
 
 @dataclass(frozen=True)
@@ -238,7 +240,7 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
         if event_kind:  # a deferral is routine, not worth a timeline entry
             services.lead_event_add(lead=lead, kind=event_kind, step=step.name, message=message)
         if isinstance(outcome, Manual):
-            services.lead_to_manual(lead=lead, reason=outcome.reason, step=step.name)
+            services.lead_to_manual(lead=lead, reason=outcome.reason, step=step.name, alert=outcome.alert)
         elif isinstance(outcome, Later):
             Lead.objects.filter(pk=lead.pk, status=Lead.Status.IN_PROGRESS).update(status=Lead.Status.SCHEDULED)
         elif isinstance(outcome, Retry):

@@ -10,7 +10,7 @@ DASHBOARD_GROUPS = ("managers", "administrators")
 MANAGERS = {
     "leads": ["view_lead", "change_lead", "handle_lead", "view_manuallead", "view_leadevent", "view_site",
               "view_partner", "view_partnerrule", "view_intakecounter"],
-    "telephony": ["view_callattempt"],
+    "telephony": ["view_callattempt", "view_ceilinghit"],
     "notifications": ["view_notification", "view_telegramchat"],
 }
 ADMINISTRATORS_EXTRA = {

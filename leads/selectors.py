@@ -36,8 +36,15 @@ def host_normalize(value: str) -> str:
     return host if _HOST_CHARS.fullmatch(host) else ""
 
 
-def site_resolve(candidates: list[str]) -> SiteMatch:
-    """The active site named by the first usable host among `candidates` (explicit site, Origin, ...)."""
+def site_resolve(*, origin: str, hints: list[str]) -> SiteMatch:
+    """The active site a post without an intake key names.
+
+    A browser's Origin decides alone: a page on one origin cannot file leads for another site (nor
+    for one that requires its key). Without an Origin (a shop's server, a form builder's webhook),
+    the first of `hints` naming an active site does: the `site` field, an envelope's server fields,
+    the Referer. Neither is proof, so what they pick is never more than a site that takes keyless posts.
+    """
+    candidates = [origin] if origin else hints
     hosts = [host for host in (host_normalize(c) for c in candidates if c) if host]
     for host in hosts:
         site = Site.objects.filter(domain=host, is_active=True).first()

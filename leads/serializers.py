@@ -71,7 +71,8 @@ class LeadInputSerializer(serializers.Serializer):
 
 class LeadAcceptedSerializer(serializers.Serializer):
     id = serializers.UUIDField(help_text="The lead's public id.")
-    status = serializers.CharField()
+    status = serializers.CharField(required=False, help_text="Left out of a duplicate's answer unless the caller "
+                                   "sent the site's intake key.")
     duplicate = serializers.BooleanField(help_text="True when an open lead with the same ref already existed.")
 
 

@@ -130,8 +130,9 @@ def lead_event_add(
     )
 
 
-def lead_to_manual(*, lead: Lead, reason: str, step: str = "", actor: Any = None) -> bool:
-    """Put an open lead into manual handling. Returns False when it already was (or is closed)."""
+def lead_to_manual(*, lead: Lead, reason: str, step: str = "", actor: Any = None, alert: bool = True) -> bool:
+    """Put an open lead into manual handling (with a Telegram alert unless `alert` is False).
+    Returns False when it already was (or is closed)."""
     moved = Lead.objects.filter(
         pk=lead.pk, status__in=[Lead.Status.IN_PROGRESS, Lead.Status.SCHEDULED]
     ).update(status=Lead.Status.MANUAL, manual_reason=reason[:300], manual_since=timezone.now(),
@@ -141,7 +142,8 @@ def lead_to_manual(*, lead: Lead, reason: str, step: str = "", actor: Any = None
 
         lead.status, lead.manual_reason = Lead.Status.MANUAL, reason[:300]
         lead_event_add(lead=lead, kind=LeadEvent.Kind.MANUAL, step=step, message=reason, actor=actor)
-        alert_manual(lead=lead, reason=reason)
+        if alert:
+            alert_manual(lead=lead, reason=reason)
         card_refresh(lead=lead)
         logger.warning("lead needs manual handling: %s", reason)
     return bool(moved)

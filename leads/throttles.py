@@ -4,6 +4,9 @@ A browser post is limited per client IP. A post carrying a site's valid intake k
 the shop's own server, where every visitor shares one IP, so it is limited per site instead.
 Whatever the route, each phone number is limited too: a public form must not become a way to
 make us dial one number over and over.
+
+Every lead counts, not every request: a Corezoid envelope of ten ops takes ten of its sender's
+allowance (`request.intake_weight`, set by the intake view), so one request cannot carry a burst.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from types import SimpleNamespace
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from leads.models import IntakeCounter
+
 
 class _SettingRateThrottle(SimpleRateThrottle):
     setting = ""
@@ -21,9 +26,42 @@ class _SettingRateThrottle(SimpleRateThrottle):
         return getattr(settings, self.setting)
 
 
-class IntakeIPThrottle(_SettingRateThrottle):
+class _WeightedThrottle(_SettingRateThrottle):
+    """DRF's sliding window, where one request may take several places (one per lead it carries).
+
+    All or nothing: a request that does not fit whole takes nothing and is refused (429)."""
+
+    counter_kind = ""  # what a refusal is counted as on the dashboard (IntakeCounter.Kind)
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.weight = max(1, getattr(request, "intake_weight", 1))
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        if len(self.history) + self.weight > self.num_requests:
+            return self.throttle_failure()
+        self.history[:0] = [self.now] * self.weight
+        self.cache.set(self.key, self.history, self.duration)
+        return True
+
+    def wait(self) -> float:
+        """Seconds until enough earlier places expire for this request to fit."""
+        expiring = len(self.history) + self.weight - self.num_requests
+        if self.weight > self.num_requests or expiring > len(self.history) or expiring <= 0:
+            return float(self.duration)
+        return max(1.0, self.history[-expiring] + self.duration - self.now)
+
+
+class IntakeIPThrottle(_WeightedThrottle):
     scope = "intake-ip"
     setting = "THROTTLE_PER_IP"
+    counter_kind = IntakeCounter.Kind.THROTTLED_IP
 
     def get_cache_key(self, request, view) -> str | None:
         if getattr(request, "keyed_site", None) is not None:
@@ -31,9 +69,10 @@ class IntakeIPThrottle(_SettingRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class IntakeSiteThrottle(_SettingRateThrottle):
+class IntakeSiteThrottle(_WeightedThrottle):
     scope = "intake-site"
     setting = "THROTTLE_PER_SITE"
+    counter_kind = IntakeCounter.Kind.THROTTLED_SITE
 
     def get_cache_key(self, request, view) -> str | None:
         site = getattr(request, "keyed_site", None)

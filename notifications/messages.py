@@ -62,6 +62,12 @@ def alert(lead: Lead, reason: str) -> tuple[str, list[Button]]:
     return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead)
 
 
+def service_alert(text: str) -> str:
+    """An alert about the service itself, not one lead (a spending ceiling reached)."""
+    title = _("Leadcaller needs a person")
+    return fit(f"⚠️ <b>{esc(title)}</b>\n{esc(text[:600])}")
+
+
 def digest(leads: list[Lead]) -> str:
     title = ngettext("%(n)d new lead", "%(n)d new leads", len(leads)) % {"n": len(leads)}
     lines = [f"🆕 <b>{esc(title)}</b>"]

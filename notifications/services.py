@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from leadcaller import metrics
 from leadcaller.logging import lead_context
 from leads import ratelimit
-from leads.models import Lead
+from leads.models import Lead, Site
 from leads.pipeline import Done, Outcome, Skipped
 from notifications import messages, telegram
 from notifications.models import Notification, TelegramChat
@@ -86,6 +86,19 @@ def alert_manual(*, lead: Lead, reason: str) -> None:
         return
     alert = Notification.objects.create(lead=lead, chat=chat, kind=Kind.ALERT, reason=reason[:300],
                                         due_at=timezone.now())
+    _send_after_commit(alert.pk)
+
+
+def alert_service(*, text: str, site: Site | None = None) -> None:
+    """An alert about the service rather than one lead (a spending ceiling reached): to the alerts
+    chat, else the site's chat, else TELEGRAM_CHAT_ID."""
+    if telegram.client_from_settings() is None:
+        return
+    chat = _chat(settings.TELEGRAM_ALERT_CHAT_ID) or (site.telegram_chat if site else None) \
+        or _chat(settings.TELEGRAM_CHAT_ID)
+    if chat is None:
+        return
+    alert = Notification.objects.create(chat=chat, kind=Kind.ALERT, reason=text[:300], due_at=timezone.now())
     _send_after_commit(alert.pk)
 
 
@@ -178,7 +191,7 @@ def _render(note: Notification) -> tuple[str, list[telegram.Button]]:
     if note.kind == Kind.DIGEST:
         return messages.digest([card.lead for card in note.cards.select_related("lead__site").order_by("pk")]), []
     if note.kind == Kind.ALERT:
-        return messages.alert(note.lead, note.reason)
+        return messages.alert(note.lead, note.reason) if note.lead_id else (messages.service_alert(note.reason), [])
     return messages.card(note.lead)
 
 

@@ -4,7 +4,7 @@ from django.contrib import admin
 
 from leads.admin_paging import CappedCountPaginator
 
-from telephony.models import CallAttempt, ProbeCall
+from telephony.models import CallAttempt, CeilingHit, ProbeCall
 
 
 @admin.register(CallAttempt)
@@ -28,6 +28,15 @@ class ProbeCallAdmin(admin.ModelAdmin):
     list_display = ("created_at", "requested_by", "phone", "caller_id", "status", "outcome", "duration", "detail")
     list_filter = ("status", "outcome")
     readonly_fields = [field.name for field in ProbeCall._meta.fields]
+
+
+@admin.register(CeilingHit)
+class CeilingHitAdmin(admin.ModelAdmin):
+    """When a site's daily budget or the hourly ceiling stopped calls, and how many leads it held back."""
+
+    list_display = ("period_start", "kind", "site", "limit", "refused", "first_at", "last_at")
+    list_filter = ("kind", "site")
+    readonly_fields = [field.name for field in CeilingHit._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from rest_framework.views import APIView
 
+from leadcaller.parsers import BoundedJSONParser
 from telephony.models import CallAttempt
 from telephony.services import CallbackRefused, CallResult, call_result_record, call_settings_payload
 
 
+# Ids are 64-bit in the database; a larger number in a request is a 400, not an overflow there.
+MAX_ID = 2 ** 63 - 1
+
+
+class TokenField(serializers.CharField):
+    """Any text up to 200 characters: a token we did not issue (with a NUL, a lone surrogate, letters
+    beyond ASCII) is a wrong token, answered 403 like any other, not a malformed field."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=200, trim_whitespace=False, **kwargs)
+        self.validators = [v for v in self.validators
+                           if not isinstance(v, (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator))]
+
+
 class CallResultSerializer(serializers.Serializer):
-    attempt_id = serializers.IntegerField(min_value=1)
-    token = serializers.CharField(max_length=200)
+    attempt_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    token = TokenField()
     result = serializers.ChoiceField(choices=CallAttempt.Outcome.values)
     duration = serializers.IntegerField(min_value=0, max_value=86400, required=False, default=0)
     digits = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    call_session_history_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    call_session_history_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
+                                                       default=None)
     detail = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
     scenario_version = serializers.IntegerField(min_value=1, max_value=32767, required=False, allow_null=True,
                                                 default=None, help_text="The reporting scenario's SCENARIO_VERSION.")
@@ -29,8 +46,8 @@ class CallResultSerializer(serializers.Serializer):
 
 
 class CallSettingsQuerySerializer(serializers.Serializer):
-    attempt_id = serializers.IntegerField(min_value=1)
-    token = serializers.CharField(max_length=200)
+    attempt_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    token = TokenField()
 
 
 class CallSettingsSerializer(serializers.Serializer):
@@ -54,7 +71,7 @@ class VoximplantCallbackView(APIView):
     """The scenario's two requests: GET its call settings, POST its result. The probe-call view
     (telephony/probe_call_api.py) answers the same shapes for a test call's own rows."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     refused_detail = "Unknown attempt or wrong token."
 
     def settings_for(self, *, attempt_id: int, token: str) -> dict:
@@ -68,7 +85,8 @@ class VoximplantCallbackView(APIView):
         summary="Call settings for the VoxEngine scenario",
         parameters=[OpenApiParameter("attempt_id", int, required=True), OpenApiParameter("token", str, required=True)],
         responses={200: CallSettingsSerializer, 400: OpenApiResponse(description="Malformed query."),
-                   403: OpenApiResponse(description="Unknown attempt or wrong token.")},
+                   403: OpenApiResponse(description="Unknown attempt, wrong token, or an attempt that has "
+                                        "finished (its settings are no longer given out).")},
     )
     def get(self, request: Request) -> Response:
         query = CallSettingsQuerySerializer(data=request.query_params)
@@ -83,7 +101,9 @@ class VoximplantCallbackView(APIView):
         summary="A call's result from the VoxEngine scenario",
         description="Only the first valid result of an attempt counts; repeats answer 200 and change nothing.",
         request=CallResultSerializer,
-        responses={200: CallbackAckSerializer, 400: OpenApiResponse(description="Malformed body."),
+        responses={200: CallbackAckSerializer,
+                   400: OpenApiResponse(description="Malformed body: not JSON, nested too deeply, over "
+                                        "DATA_UPLOAD_MAX_MEMORY_SIZE, or a bad field."),
                    403: OpenApiResponse(description="Unknown attempt or wrong token.")},
     )
     def post(self, request: Request) -> Response:

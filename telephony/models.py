@@ -90,3 +90,35 @@ class ProbeCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone} {self.get_status_display()}"
+
+
+class CeilingHit(models.Model):
+    """A spending ceiling refused dials in one of its periods: written by the first refusal of the
+    period (so the alert goes out once, not per lead), counted on by the others; /healthz lists
+    the periods still running."""
+
+    class Kind(models.TextChoices):
+        SITE_DAILY = "site_daily", _("a site's daily call budget")
+        HOURLY = "hourly", _("the hourly ceiling on calls")
+
+    kind = models.CharField(_("ceiling"), max_length=10, choices=Kind.choices)
+    site = models.ForeignKey("leads.Site", on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("site"))
+    period_start = models.DateTimeField(_("period from"))
+    period_end = models.DateTimeField(_("period to"), db_index=True)
+    limit = models.PositiveIntegerField(_("limit"))
+    refused = models.PositiveIntegerField(_("leads not called"), default=1)
+    first_at = models.DateTimeField(_("first refusal"), auto_now_add=True)
+    last_at = models.DateTimeField(_("last refusal"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("ceiling reached")
+        verbose_name_plural = _("ceilings reached")
+        ordering = ["-period_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "site", "period_start"], name="ceilinghit_one_per_period"),
+            models.UniqueConstraint(fields=["kind", "period_start"], condition=models.Q(site=None),
+                                    name="ceilinghit_one_per_period_nosite"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.period_start:%Y-%m-%d %H:%M})"

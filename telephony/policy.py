@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from django.conf import settings
+from django.db import connection
 from django.utils.translation import gettext as _
 
-from leads.models import Lead, Site, parse_dates
+from leads.models import Lead, Site, parse_dates, split_codes
+from leads.phones import NUMBER_TYPES, number_type_allowed, number_type_code
 from telephony.calling_hours import CallingHours, next_call_time, parse_calling_hours
-from telephony.models import CallAttempt
+from telephony.models import CallAttempt, CeilingHit
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class CallSettings:
     tz: ZoneInfo
     closed: frozenset
     regions: tuple[str, ...]
+    number_types: tuple[str, ...]  # leads.phones.NUMBER_TYPES codes
     daily_budget: int  # 0: no limit
     max_per_number: int  # 0: no limit
     max_attempts: int
@@ -38,6 +41,7 @@ def call_settings_for(site: Site) -> CallSettings:
         tz=ZoneInfo(site.time_zone or settings.CALLING_TIME_ZONE),
         closed=parse_dates(site.non_calling_dates),
         regions=tuple(regions or settings.CALL_ALLOWED_REGIONS),
+        number_types=tuple(split_codes(site.call_number_types) or settings.CALL_NUMBER_TYPES),
         daily_budget=settings.CALL_DAILY_BUDGET if site.call_daily_budget is None else site.call_daily_budget,
         max_per_number=settings.CALL_MAX_PER_NUMBER if site.call_max_per_number is None else site.call_max_per_number,
         max_attempts=max(1, site.call_max_attempts),
@@ -61,27 +65,77 @@ def not_callable_reason(phone: str, cfg: CallSettings) -> str | None:
     if region not in cfg.regions:
         return _("%(phone)s is in %(region)s; calls go only to %(allowed)s.") % {
             "phone": phone, "region": region or "?", "allowed": ", ".join(cfg.regions)}
+    kind = number_type_code(number)
+    if not number_type_allowed(kind, cfg.number_types):
+        return _("%(phone)s is not called: kind of number: %(kind)s; this site calls: %(allowed)s.") % {
+            "phone": phone, "kind": _number_type_label(kind),
+            "allowed": ", ".join(_number_type_label(code) for code in cfg.number_types)}
+    return None
+
+
+def _number_type_label(code: str) -> str:
+    labels = {"premium_rate": _("premium-rate"), "voicemail": _("voicemail access"), "unknown": _("unknown")}
+    return str(NUMBER_TYPES[code][1]) if code in NUMBER_TYPES else labels.get(code, code)
+
+
+def unknown_site_reason(lead: Lead) -> str | None:
+    """Why a lead from an unknown site is not dialled (UNKNOWN_SITES=store), or None."""
+    if lead.site_unknown and settings.UNKNOWN_SITES != "accept":
+        return _("The lead came from a site that is not registered, so it is not called automatically "
+                 "(UNKNOWN_SITES=store). Register the site or call by hand.")
     return None
 
 
 # Attempts that reached the provider count against the budget; a request it refused does not.
 DIALLED = (CallAttempt.Status.STARTING, CallAttempt.Status.STARTED, CallAttempt.Status.FINISHED,
            CallAttempt.Status.LOST)
+# Taken by every dial while the hourly ceiling is on, so two workers cannot both take its last call.
+_CEILING_LOCK = 0x6C63_6365
 
 
-def budget_block_reason(lead: Lead, cfg: CallSettings, now: datetime) -> str | None:
-    """Why the bill forbids another dial of this lead today (site budget, number cooldown), or None.
+@dataclass(frozen=True)
+class Block:
+    """Why the bill forbids a dial. `ceiling`: the spending ceiling that did (CeilingHit.Kind), with
+    the period it counts over; empty for a limit that concerns the lead alone (the number's cooldown)."""
 
-    "Today" is the site's calendar day. Call it while holding the site's row lock, so two
-    workers cannot both take the last call of the budget.
+    reason: str
+    ceiling: str = ""
+    period: tuple[datetime, datetime] | None = None
+    limit: int = 0
+
+
+def budget_block(lead: Lead, cfg: CallSettings, now: datetime) -> Block | None:
+    """What forbids another dial of this lead now (site budget, hourly ceiling, number cooldown), or None.
+
+    "Today" is the site's calendar day; the hourly ceiling counts every site's dials in the last 60
+    minutes. Call it while holding the site's row lock, so two workers cannot both take the last
+    call of the budget.
     """
-    day_start = datetime.combine(now.astimezone(cfg.tz).date(), time(0), tzinfo=cfg.tz)
+    day = now.astimezone(cfg.tz).date()
+    day_start = datetime.combine(day, time(0), tzinfo=cfg.tz)
     today = CallAttempt.objects.filter(created_at__gte=day_start, status__in=DIALLED)
     if cfg.daily_budget and today.filter(lead__site=lead.site_id).count() >= cfg.daily_budget:
-        return _("The site's budget of %(n)d calls a day is used up.") % {"n": cfg.daily_budget}
+        return Block(_("The site's budget of %(n)d calls a day is used up.") % {"n": cfg.daily_budget},
+                     CeilingHit.Kind.SITE_DAILY, (day_start, datetime.combine(day + timedelta(days=1), time(0),
+                                                                              tzinfo=cfg.tz)), cfg.daily_budget)
+    ceiling = settings.CALL_HOURLY_CEILING
+    if ceiling and _dials_last_hour(now) >= ceiling:
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        return Block(_("The ceiling of %(n)d calls an hour (all sites) is reached.") % {"n": ceiling},
+                     CeilingHit.Kind.HOURLY, (hour, hour + timedelta(hours=1)), ceiling)
     if cfg.max_per_number and today.filter(phone=lead.phone).count() >= cfg.max_per_number:
-        return _("%(phone)s was already called %(n)d times today.") % {"phone": lead.phone, "n": cfg.max_per_number}
+        return Block(_("%(phone)s was already called %(n)d times today.") % {"phone": lead.phone,
+                                                                             "n": cfg.max_per_number})
     return None
+
+
+def _dials_last_hour(now: datetime) -> int:
+    """Every site's dials in the last 60 minutes. On PostgreSQL it first takes the ceiling's lock, held
+    until the caller's transaction ends (after its attempt is written); SQLite's writers queue anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CEILING_LOCK])
+    return CallAttempt.objects.filter(created_at__gte=now - timedelta(hours=1), status__in=DIALLED).count()
 
 
 def dials_of(lead: Lead) -> int:

@@ -26,8 +26,9 @@ from leads.models import Lead, LeadEvent, Site
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Wait, step_outcome_apply
 from telephony import voximplant
 from telephony.models import CallAttempt
+from telephony.ceilings import ceiling_hit_record
 from telephony.policy import (
-    CallSettings, budget_block_reason, call_settings_for, dials_of, next_allowed, not_callable_reason,
+    CallSettings, budget_block, call_settings_for, dials_of, next_allowed, not_callable_reason, unknown_site_reason,
 )
 from telephony.scenario import scenario_version
 from telephony.tokens import attempt_token, attempt_token_valid
@@ -60,6 +61,9 @@ class CallResult:
 
 # --- the step handler -------------------------------------------------------------------------
 def call_step_handle(lead: Lead) -> Outcome:
+    reason = unknown_site_reason(lead)
+    if reason:  # the card says so; an alert per lead would let anyone flood the alerts chat
+        return Manual(reason, alert=False)
     client = voximplant.client_from_settings()
     cfg = call_settings_for(lead.site)
     if client is None or not cfg.rule_id or not cfg.caller_id:
@@ -86,9 +90,11 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
         return Later(at, _("outside calling hours"))
     with transaction.atomic():
         Site.objects.select_for_update().filter(pk=lead.site_id).exists()  # serialises the budget check
-        reason = budget_block_reason(lead, cfg, now)
-        if reason:
-            return Manual(reason)
+        block = budget_block(lead, cfg, now)
+        if block is not None:
+            if block.ceiling:  # one alert for the period, not one per lead
+                ceiling_hit_record(block=block, site=lead.site)
+            return Manual(block.reason, alert=not block.ceiling)
         number = lead.call_attempts.count() + 1
         attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone)
         # One statement, not two: the site's row stays locked until this transaction ends.
@@ -251,8 +257,11 @@ def call_result_record(result: CallResult) -> str:
 
 
 def call_settings_payload(*, attempt_id: int, token: str) -> dict:
-    """What the scenario needs to place the call, fetched by it at start."""
+    """What the scenario needs to place the call, fetched by it at start. Not once the attempt has
+    ended: a token seen later (in a log, a history) must not give out the phone number."""
     attempt = _authorised_attempt(attempt_id, token)
+    if attempt.status not in (Status.STARTING, Status.STARTED):
+        raise CallbackRefused()
     site = attempt.lead.site
     cfg = call_settings_for(site)
     return {

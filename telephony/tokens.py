@@ -36,6 +36,7 @@ def _token(kind: str, object_id: int) -> str:
 
 
 def _valid(kind: str, object_id: int, token: str) -> bool:
-    if not settings.VOXIMPLANT_CALLBACK_SECRET or not token:
+    # compare_digest takes ASCII text only (it raises TypeError on the rest); no token of ours has more.
+    if not settings.VOXIMPLANT_CALLBACK_SECRET or not token or not token.isascii():
         return False
-    return hmac.compare_digest(_token(kind, object_id), token)
+    return hmac.compare_digest(_token(kind, object_id).encode(), token.encode())

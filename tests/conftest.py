@@ -142,6 +142,23 @@ def browser(tmp_path):
 
 
 @pytest.fixture
+def tg(settings):
+    """A running fake Bot API with one supergroup as the default chat (a fresh id per test, so the
+    shared rate-limit buckets of one test never slow another)."""
+    import random
+
+    from demo.fakes.telegram import FakeTelegram
+
+    with FakeTelegram(timeout_delay=0.6) as fake:
+        chat_id = -1000000000000 - random.randrange(10 ** 9)
+        fake.add_chat(chat_id, "supergroup", title="Sales")
+        fake.chat_id = chat_id
+        settings.TELEGRAM_API_URL, settings.TELEGRAM_BOT_TOKEN = fake.url, fake.token
+        settings.TELEGRAM_CHAT_ID, settings.TELEGRAM_ALERT_CHAT_ID = str(chat_id), ""
+        yield fake
+
+
+@pytest.fixture
 def groups(db):
     """The managers and administrators groups (a transactional test's flush removes what the migration made)."""
     from leads.roles import groups_ensure

@@ -44,3 +44,43 @@ def test_a_manager_logs_in_opens_the_queue_and_marks_a_lead_handled(browser, liv
     assert "called back from the office" in lead.events.get(kind="status").message
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert errors == []
+
+
+def _csp_violations(browser) -> list[dict]:
+    """Console entries of the page: Chromium reports each blocked script or style as a SEVERE one."""
+    return [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
+            or "Content Security Policy" in entry["message"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_docs_admin_and_demo_form_render_under_their_csp_without_a_violation(browser, live_server):
+    from django.contrib.auth.models import User
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.factories import SiteFactory
+
+    SiteFactory(domain="localhost")  # the demo form's own origin, as `make run` registers it
+    browser.get(f"{live_server.url.replace('127.0.0.1', 'localhost')}/api/docs/")
+    title = WebDriverWait(browser, 20).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".info .title"))
+    WebDriverWait(browser, 20).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".opblock"))
+
+    assert "Leadcaller API" in title[0].text
+    assert "/api/v1/leads/" in browser.page_source  # the operations drawn from the schema
+    assert _csp_violations(browser) == []
+
+    User.objects.create_superuser("root", password="correct-horse-battery")
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/leads/site/add/")
+    browser.find_element(By.NAME, "username").send_keys("root")
+    browser.find_element(By.NAME, "password").send_keys("correct-horse-battery")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, 15).until(lambda driver: driver.find_elements(By.NAME, "call_number_types"))
+    assert _csp_violations(browser) == []
+
+    browser.get(f"{live_server.url.replace('127.0.0.1', 'localhost')}/")
+    browser.find_element(By.NAME, "phone").send_keys("+7 912 345-67-89")
+    browser.find_element(By.CSS_SELECTOR, "#lead-form button").click()
+    result = WebDriverWait(browser, 15).until(
+        lambda driver: (text := driver.find_element(By.ID, "lead-result").text) != "…" and text)
+    assert result.startswith("Thank you!"), result
+    assert _csp_violations(browser) == []

@@ -23,12 +23,10 @@ from telephony.tokens import attempt_token
 from tests.conftest import ROOT, post_json, wait_for
 from tests.factories import LeadFactory, SiteFactory
 from tests.leads import conftest as leads_fixtures
-from tests.notifications import conftest as notifications_fixtures
 from tests.telephony import conftest as telephony_fixtures
 
-# The providers' fakes, configured as the apps' own tests have them.
+# The providers' fakes, configured as the apps' own tests have them (Telegram's `tg`: tests/conftest.py).
 b24, b24_oauth = leads_fixtures.b24, leads_fixtures.b24_oauth
-tg = notifications_fixtures.tg
 vox, short_timeouts = telephony_fixtures.vox, telephony_fixtures.short_timeouts
 ORIGIN = {"HTTP_ORIGIN": "https://shop.example"}
 

@@ -64,3 +64,19 @@ def test_admin_requires_login(client):
     response = client.get("/admin/leads/lead/")
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/api/docs/", "/admin/login/"])
+def test_the_demo_form_the_api_docs_and_the_admin_are_served_under_a_strict_csp(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+
+
+def test_the_api_docs_settings_script_is_a_file_of_its_own(client):
+    page = client.get("/api/docs/").content.decode()
+    script = client.get("/api/docs/?script=")
+
+    assert "<script>" not in page and "<style>" not in page
+    assert script.status_code == 200 and "SwaggerUIBundle(" in script.content.decode()

@@ -58,10 +58,15 @@ def test_web_line_serves_pages_static_files_and_health_with_debug_off(free_port,
         bundle = re.search(r'src="(/static/drf_spectacular_sidecar/[^"]+\.js)"', docs.text).group(1)
         assert requests.get(base + bundle, timeout=5).status_code == 200
         assert requests.get(f"{base}/admin/login/", timeout=5).status_code == 200
+        keyed = requests.post(f"{base}/api/v1/leads/?key=Zx9-not-a-real-key", json={"phone": "+79123456789"},
+                              timeout=5)
+        assert keyed.status_code == 403
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
         log.close()
+    access_log = (tmp_path / "web.log").read_text()
+    assert "/api/v1/leads/?key=[redacted]" in access_log and "Zx9-not-a-real-key" not in access_log
 
 
 def _answers(base: str) -> bool:

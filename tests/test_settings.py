@@ -26,6 +26,23 @@ def test_defaults_need_no_environment_at_all(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
+def test_var_and_the_sqlite_database_are_private_to_the_user(tmp_path):
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    var.chmod(0o755)  # an older var/, created under a loose umask
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}}
+    env.update(LEADCALLER_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="leadcaller.settings")
+    result = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stderr
+    assert var.stat().st_mode & 0o777 == 0o700
+    database = var / "leadcaller.sqlite3"
+    assert database.stat().st_mode & 0o777 == 0o600
+    for extra in var.glob("leadcaller.sqlite3-*"):  # SQLite's -wal and -shm follow the database's mode
+        assert extra.stat().st_mode & 0o077 == 0, extra
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -34,11 +51,15 @@ def test_defaults_need_no_environment_at_all(tmp_path):
         ("CALLING_HOURS", "weekdays 9-18", "CALLING_HOURS"),
         ("CALLING_TIME_ZONE", "Mars/Olympus", "CALLING_TIME_ZONE"),
         ("TIME_ZONE", "Nowhere", "TIME_ZONE"),
-        ("UNKNOWN_SITES", "maybe", "UNKNOWN_SITES must be one of accept, reject"),
+        ("UNKNOWN_SITES", "maybe", "UNKNOWN_SITES must be one of store, accept, reject"),
         ("PHONE_REGION", "XX", "PHONE_REGION"),
         ("CALL_ALLOWED_REGIONS", "RU,ZZ", "CALL_ALLOWED_REGIONS"),
         ("THROTTLE_PER_IP", "lots", "THROTTLE_PER_IP"),
         ("CALL_DAILY_BUDGET", "many", "CALL_DAILY_BUDGET"),
+        ("CALL_DAILY_BUDGET", "-1", "CALL_DAILY_BUDGET must be 0 or more"),
+        ("CALL_HOURLY_CEILING", "-5", "CALL_HOURLY_CEILING must be 0 or more"),
+        ("CALL_NUMBER_TYPES", "mobile,premium_rate", "CALL_NUMBER_TYPES"),
+        ("INTAKE_MAX_OPS", "0", "INTAKE_MAX_OPS must be 1 or more"),
         ("PROVIDER_TIMEOUT", "-1", "PROVIDER_TIMEOUT must be 0 or more"),
         ("BITRIX_PLAN", "gold", "BITRIX_PLAN must be one of standard, enterprise"),
         ("BITRIX_MAX_EXECUTION_TIME", "-5", "BITRIX_MAX_EXECUTION_TIME must be 0 or more"),

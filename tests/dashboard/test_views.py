@@ -263,3 +263,19 @@ def test_a_lead_reached_later_counts_as_reached_in_its_arrival_range(manager, sh
 
     totals = manager.get("/dashboard/", {"range": "7", "tz": "Europe/Moscow"}).context["totals"]
     assert totals["reached"] == 3 and totals["manual"] == 0
+
+
+def test_a_burst_of_numbers_from_one_address_shows_among_the_posts_refused_by_reason(manager, api, settings):
+    import re
+
+    settings.THROTTLE_PER_IP = "2/min"
+    SiteFactory(domain="shop.example")
+    for n in range(6):
+        api.post("/api/v1/leads/", {"phone": f"+791200011{n:02d}"}, format="json", HTTP_ORIGIN="https://shop.example")
+
+    page = manager.get("/dashboard/", {"range": "today"}).content.decode()
+
+    figures = dict(re.findall(r'<b data-refused="(\w+)">(\d+)</b>', page))
+    assert figures["throttled_ip"] == "4"
+    assert figures["too_many_ops"] == figures["unknown_site"] == "0"
+    assert "too many from one address" in page

@@ -63,7 +63,8 @@ def _stop(proc: subprocess.Popen, log_path: Path) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
-    for pid in map(int, re.findall(r"started \(pid=(\d+)\)", log_path.read_text())):
+    # honcho's own lines ("web.1 started (pid=…)"): the group leaders; a guarded command is in its leader's group.
+    for pid in map(int, re.findall(r"\S+\.\d+ started \(pid=(\d+)\)", log_path.read_text())):
         try:
             os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -128,3 +129,19 @@ def test_a_demo_form_lead_reaches_all_three_simulators_and_the_simulator_page(ma
     assert page.status_code == 200
     assert lead_id in page.text and f'class="call-result">{result}<' in page.text
     assert "Anna &lt;b&gt;" in page.text and "Anna <b>" not in page.text
+
+    # One process dying takes nothing else down: the worker is reported, started again, and calls the next lead.
+    os.kill(guarded_pids(log_path, "worker")[-1], signal.SIGKILL)  # the worker this test's `make run` started
+    assert wait_for(lambda: len(guarded_pids(log_path, "worker")) == 2, timeout=60), log_path.read_text()[-3000:]
+    assert "worker exited with code -9; starting it again" in log_path.read_text()
+    assert (health := _get(http, f"{base}/healthz")) is not None and health.status_code == 200
+    again = http.post(f"{base}/api/v1/leads/", json={"phone": "+7 912 345-67-90"},
+                      headers={"Origin": base.replace("127.0.0.1", "localhost")}, timeout=10)
+    assert again.status_code == 201, again.text
+    assert wait_for(lambda: any(call.get("custom_data", {}).get("phone") == "+79123456790"
+                                for call in state()["voximplant"]["calls"]), timeout=120), log_path.read_text()[-3000:]
+
+
+def guarded_pids(log_path: Path, name: str) -> list[int]:
+    """The pids demo/keepalive.py started for process `name`, oldest first."""
+    return [int(pid) for pid in re.findall(rf"\| {name} started \(pid=(\d+)\)", log_path.read_text())]

@@ -129,10 +129,15 @@ def test_console_warns_when_real_voximplant_has_no_rule():
     assert "VOXIMPLANT_RULE_ID not set" in lines[1]
 
 
-def test_the_demo_procfile_keeps_the_procfile_lines_and_adds_the_simulators(tmp_path):
-    path = launcher.write_procfile(tmp_path, simulators=True)
-    lines = path.read_text().splitlines()
+def test_the_demo_procfile_runs_each_procfile_line_and_the_simulators_under_the_keepalive_guard(tmp_path):
+    import shlex
 
-    assert lines[:-1] == [line for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
-    assert lines[-1].startswith("simulators: python -m demo.simulators ")
-    assert launcher.write_procfile(tmp_path, simulators=False).read_text() == (ROOT / "Procfile").read_text()
+    path = launcher.write_procfile(tmp_path, simulators=True)
+    guarded = [shlex.split(line.split(": ", 1)[1]) for line in path.read_text().splitlines()]
+
+    originals = [line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()]
+    assert [args[:4] for args in guarded] == [["python", "-m", "demo.keepalive", name]
+                                              for name in [name for name, _ in originals] + ["simulators"]]
+    assert [args[4] for args in guarded[:-1]] == [command for _, command in originals]  # unchanged, ${PORT} too
+    assert guarded[-1][4].startswith("python -m demo.simulators ")
+    assert len(launcher.write_procfile(tmp_path, simulators=False).read_text().splitlines()) == len(originals)

@@ -47,9 +47,49 @@ def test_envelope_lead_is_stored_and_answered_in_corezoid_shape():
         "ops": [{"proc": "ok", "obj": "task", "ref": "203.0.113.7", "obj_id": str(lead.public_id), "duplicate": False}],
     }
     assert (lead.site, lead.name, lead.phone, lead.ref) == (site, "Анна", "+79123456789", "203.0.113.7")
+    assert lead.raw_request["conv_id"] == "31754"
+    # Without the site's key the envelope's word on the visitor is kept as received, not believed.
+    assert str(lead.client_ip) == "127.0.0.1"
+    assert lead.raw_request["data"]["server"]["REMOTE_ADDR"] == "203.0.113.7"
+
+
+def test_with_the_sites_key_the_envelopes_visitor_address_and_browser_are_recorded(api):
+    site = SiteFactory(domain="shop.example")
+    api.generic("POST", f"/api/v1/leads/?key={site.intake_key}", json.dumps(php_envelope({"phone": "+79123456789"})),
+                content_type="application/x-www-form-urlencoded")
+
+    lead = Lead.objects.get()
     assert str(lead.client_ip) == "203.0.113.7"
     assert lead.user_agent.startswith("Mozilla/5.0")
-    assert lead.raw_request["conv_id"] == "31754"
+
+
+def test_without_the_key_an_envelope_cannot_forge_the_visitors_address_or_browser(api):
+    SiteFactory(domain="shop.example")
+    api.generic("POST", "/api/v1/leads/", json.dumps(php_envelope({"phone": "+79123456789"}, ref="198.51.100.1")),
+                content_type="application/x-www-form-urlencoded", HTTP_USER_AGENT="curl/8.5.0",
+                REMOTE_ADDR="192.0.2.44")
+
+    lead = Lead.objects.get()
+    assert (str(lead.client_ip), lead.user_agent) == ("192.0.2.44", "curl/8.5.0")
+
+
+def test_an_envelopes_host_cannot_name_a_site_that_requires_its_key(api):
+    SiteFactory(domain="shop.example", require_key=True)
+
+    response = post_like_curl_data(api, php_envelope({"phone": "+79123456789"}))
+
+    assert response.json()["ops"][0]["proc"] == "error"
+    assert not Lead.objects.exists()
+
+
+def test_an_envelopes_host_cannot_override_the_browsers_origin(api):
+    SiteFactory(domain="shop.example")
+    response = api.generic("POST", "/api/v1/leads/", json.dumps(php_envelope({"phone": "+79123456789"})),
+                           content_type="application/json", HTTP_ORIGIN="https://evil.example")
+
+    assert response.json()["ops"][0]["proc"] == "ok"
+    lead = Lead.objects.get()
+    assert lead.site.is_default and lead.site_unknown  # stored, and (UNKNOWN_SITES=store) never dialled
 
 
 def test_envelope_reads_utm_and_partner_from_cookies_when_the_form_has_none(api):

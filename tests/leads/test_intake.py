@@ -8,7 +8,7 @@ import pytest
 
 from leads.models import IntakeCounter, Lead, LeadEvent
 from tests.conftest import post_json
-from tests.factories import PartnerFactory, PartnerRuleFactory, SiteFactory
+from tests.factories import LeadFactory, PartnerFactory, PartnerRuleFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 ORIGIN = {"HTTP_ORIGIN": "https://www.shop.example"}
@@ -149,11 +149,25 @@ def test_get_is_not_allowed(api, site):
 
 
 # --- site resolution --------------------------------------------------------------------------
-def test_site_is_read_from_the_explicit_field_before_origin(api, site):
+def test_without_an_origin_the_site_is_read_from_the_explicit_field_first(api, site):
     other = SiteFactory(domain="other.example")
-    post_json(api, {"phone": "+79120001122", "site": "other.example"}, **ORIGIN)
+    post_json(api, {"phone": "+79120001122", "site": "other.example"}, HTTP_REFERER="https://shop.example/")
 
     assert Lead.objects.get().site == other
+
+
+def test_a_browsers_origin_names_the_site_whatever_the_site_field_says(api, site):
+    SiteFactory(domain="other.example")
+    post_json(api, {"phone": "+79120001122", "site": "other.example"}, **ORIGIN)
+
+    assert Lead.objects.get().site == site
+
+
+def test_a_page_on_an_unknown_origin_cannot_file_its_lead_under_a_known_site(api, site):
+    post_json(api, {"phone": "+79120001122", "site": "shop.example"}, HTTP_ORIGIN="https://evil.example")
+
+    lead = Lead.objects.get()
+    assert lead.site.is_default and lead.site_unknown
 
 
 def test_site_is_read_from_referer_when_there_is_no_origin(api, site):
@@ -241,10 +255,21 @@ def test_second_post_with_same_ref_is_a_duplicate_answered_200_with_the_first_id
     second = post_json(api, {"phone": "+79990001122", "ref": "order-1"}, **ORIGIN)
 
     assert second.status_code == 200
-    assert second.json() == {"id": first["id"], "status": "in_progress", "duplicate": True}
+    assert second.json() == {"id": first["id"], "duplicate": True}  # nothing more to a caller without the key
     assert Lead.objects.count() == 1
     assert Lead.objects.get().events.filter(kind=LeadEvent.Kind.DUPLICATE).count() == 1
     assert IntakeCounter.objects.get(kind="duplicate").count == 1
+
+
+def test_a_duplicate_answer_tells_its_status_only_to_a_caller_with_the_sites_key(api, site):
+    Lead.objects.filter(pk=LeadFactory(site=site, ref="order-1").pk).update(status=Lead.Status.SCHEDULED)
+
+    keyed = post_json(api, {"phone": "+79120001122", "ref": "order-1"}, HTTP_X_LEADCALLER_KEY=site.intake_key)
+    anonymous = post_json(api, {"phone": "+79120001122", "ref": "order-1"}, **ORIGIN)
+
+    assert keyed.json()["status"] == "scheduled"
+    assert anonymous.status_code == 200 and set(anonymous.json()) == {"id", "duplicate"}
+    assert anonymous.json()["id"] == keyed.json()["id"]
 
 
 def test_default_ref_is_the_normalised_phone(api, site):

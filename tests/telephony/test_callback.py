@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -220,3 +222,42 @@ def _declared_version() -> int:
     """Read from leadcaller.js here, independently of telephony.scenario."""
     source = (Path(__file__).resolve().parents[2] / "telephony" / "voxengine" / "leadcaller.js").read_text()
     return int(re.search(r"^\s*var SCENARIO_VERSION = (\d+);", source, re.MULTILINE).group(1))
+
+
+@pytest.mark.parametrize("status", [Status.FINISHED, Status.LOST, Status.FAILED])
+def test_a_finished_attempts_token_no_longer_gives_out_the_settings(api, calling, status):
+    lead, attempt = calling()
+    CallAttempt.objects.filter(pk=attempt.pk).update(status=status)
+
+    response = api.get(URL, {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk)})
+
+    assert response.status_code == 403 and lead.phone not in response.content.decode()
+
+
+def test_after_its_result_an_attempts_settings_are_refused_but_a_repeat_result_is_still_200(api, calling):
+    lead, attempt = calling()
+    post_result(api, attempt, "busy")
+
+    assert api.get(URL, {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk)}).status_code == 403
+    assert post_result(api, attempt, "busy").json() == {"status": "repeat"}
+
+
+@pytest.mark.parametrize("token", ["тест", "t\u00e9st", "\ud800", "a\x00b", "🔑" * 50])
+def test_a_token_that_is_not_ascii_is_403_not_a_server_error(api, calling, token):
+    lead, attempt = calling()
+
+    posted = api.generic("POST", URL, json.dumps({"attempt_id": attempt.pk, "token": token, "result": "human"}),
+                         content_type="application/json")
+    query = urlencode({"attempt_id": attempt.pk, "token": token}, encoding="utf-8", errors="surrogatepass")
+    fetched = api.get(f"{URL}?{query}")
+
+    assert (posted.status_code, fetched.status_code) == (403, 403)
+    assert CallAttempt.objects.get(pk=attempt.pk).status == Status.STARTED
+
+
+@pytest.mark.parametrize("field", ["attempt_id", "call_session_history_id"])
+def test_an_id_beyond_64_bits_is_400(api, calling, field):
+    lead, attempt = calling()
+
+    assert post_result(api, attempt, "human", **{field: 2 ** 64}).status_code == 400
+    assert api.get(URL, {"attempt_id": 2 ** 64, "token": "x"}).status_code == 400

@@ -1,0 +1,36 @@
+"""A site's kinds of numbers to call, as boxes to tick in the admin."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+
+from leads.models import Site
+from tests.factories import SiteFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_kinds_of_numbers_ticked_in_the_admin_are_what_the_call_step_reads(client):
+    from telephony.policy import call_settings_for, not_callable_reason
+
+    site = SiteFactory(domain="shop.example")
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    page = client.get(f"/admin/leads/site/{site.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "call_number_types"}
+    data.update({"telegram_chat": "", "bitrix_status_map": "{}", "call_number_types": ["mobile", "toll_free"]})
+
+    response = client.post(f"/admin/leads/site/{site.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    site = Site.objects.get(pk=site.pk)
+    assert site.call_number_types == "mobile,toll_free"
+    cfg = call_settings_for(site)
+    assert not_callable_reason("+78001234567", cfg) is None and not_callable_reason("+74951234567", cfg)
+    page = client.get(f"/admin/leads/site/{site.pk}/change/").content.decode()
+    boxes = {re.search(r'value="(\w+)"', tag)[1]: "checked" in tag
+             for tag in re.findall(r'<input type="checkbox" name="call_number_types"[^>]*>', page)}
+    assert boxes["mobile"] and boxes["toll_free"] and not boxes["fixed_line"] and len(boxes) == 8
