@@ -22,6 +22,7 @@ from django.views.generic import TemplateView
 from dashboard import stats
 from dashboard.filters import DashboardFilter
 from leadcaller import csp
+from leadcaller.spreadsheet import spreadsheet_text
 from leads.models import IntakeCounter
 from leads.roles import DASHBOARD_GROUPS
 from telephony.models import CallAttempt
@@ -29,7 +30,7 @@ from telephony.models import CallAttempt
 # The page loads its script, styles and chart data from this server only: no inline code, no CDN.
 CONTENT_SECURITY_POLICY = csp.POLICY
 OUTCOME_COLOURS = {"human": "#1a7f37", "voicemail": "#bf8700", "no_answer": "#8c959f", "busy": "#fb8f44",
-                   "failed": "#cf222e", "": "#54aeff"}
+                   "failed": "#cf222e", "opted_out": "#6e7781", "": "#54aeff"}
 CURRENCY_COLOURS = ["#1f6feb", "#8250df", "#bf3989", "#1a7f37", "#bc4c00"]
 
 
@@ -193,12 +194,6 @@ class TableCsv(ManagersOnly, View):
             writer.writerow([spreadsheet_text(row["name"]), row["leads"], row["reached"], row["percent"]]
                             + [value for cell in row["sums"] for value in (cell["orders"], cell["sum"])])
         return response
-
-
-def spreadsheet_text(value: str) -> str:
-    """Partner and site names come from Bitrix24 and the admin: a leading =, +, - or @ would make a
-    spreadsheet run the cell as a formula, so such a name is written as text."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 class PartnerCsv(TableCsv):

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from leads import handling
+from leads.admin_erasure import erase_people
 from leads.admin_paging import CappedCountPaginator
 from leads.models import (
     BitrixAuth, IntakeCounter, IntegrationCheck, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site, split_codes,
@@ -56,6 +57,9 @@ class SiteAdmin(admin.ModelAdmin):
                                    "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
                                    "call_number_types", "call_daily_budget", "call_max_per_number",
                                    "call_max_attempts", "call_retry_minutes")}),
+        (_("Disclosure and opt-out"), {"fields": ("disclosure_url", "disclosure_text", "opt_out_digit",
+                                                  "opt_out_scope")}),
+        (_("Personal data"), {"fields": ("retention_days",)}),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -189,15 +193,17 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
     inlines = [CallAttemptInline, NotificationInline, LeadEventInline]
+    actions = [*HANDLING_ACTIONS, erase_people]
     readonly_fields = (
-        "public_id", "status", "manual_reason", "manual_since", "assigned_to", "bitrix_lead_id",
+        "public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call", "erased_at",
+        "assigned_to", "bitrix_lead_id",
         "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
         "crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at", "call_tries",
         "notify_state", "notify_due_at", "notify_tries",
     )
     fieldsets = (
-        (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "assigned_to", "site",
-                           "site_unknown", "partner", "ref", "bitrix_lead_id")}),
+        (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call",
+                           "erased_at", "assigned_to", "site", "site_unknown", "partner", "ref", "bitrix_lead_id")}),
         (_("Contact"), {"fields": ("name", "phone_raw", "phone", "email", "comment")}),
         (_("Order"), {"fields": ("order_amount", "currency")}),
         (_("Source"), {"fields": ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
@@ -206,6 +212,20 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
                                     "call_tries", "notify_state", "notify_due_at", "notify_tries")}),
         (_("Times"), {"fields": ("created_at", "updated_at", "closed_at")}),
     )
+
+    @admin.display(description=_("do-not-call list"))
+    def do_not_call(self, obj: Lead) -> str:
+        """Whether the number may be called for this lead now, and if not, which entry forbids it."""
+        from dnc.services import dnc_entries
+
+        if not obj.phone:
+            return "—"
+        entries = dnc_entries(phone=obj.phone, site=obj.site, partner=obj.partner)
+        return "; ".join(f"{entry.target_label}, {entry.get_source_display()}, {entry.added_at:%Y-%m-%d}"
+                         for entry in entries) or _("not listed")
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("leads.erase_personal_data")
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

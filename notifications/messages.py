@@ -100,6 +100,8 @@ def _call_state(lead: Lead, tz: ZoneInfo) -> str:
         return "✅ " + _("Reached by phone")
     if lead.status == Lead.Status.MANUAL:
         return "⚠️ " + _("Manual handling: %(reason)s") % {"reason": lead.manual_reason}
+    if lead.status == Lead.Status.OPTED_OUT:
+        return "🚫 " + _("Opted out, never called again: %(reason)s") % {"reason": lead.opt_out_reason}
     if lead.status in (Lead.Status.HANDLED, Lead.Status.SPAM):
         return "☑️ " + lead.get_status_display()
     if lead.status == Lead.Status.SCHEDULED and lead.scheduled_at:
