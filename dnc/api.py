@@ -9,7 +9,7 @@ never in the URL, so they stay out of access logs. Bad input is a 400 that chang
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import BasePermission
@@ -112,6 +112,11 @@ _ERRORS = {400: OpenApiResponse(description="Malformed body, a phone that is no 
                                 "session.")}
 
 
+_EXAMPLES = [OpenApiExample("every site", value={"phone": "+7 912 111-22-33", "reason": "asked by phone"},
+                            request_only=True),
+             OpenApiExample("one site", value={"phone": "89121112233", "site": "shop.example"}, request_only=True)]
+
+
 class DncView(APIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [DncPermission]
@@ -129,7 +134,7 @@ class DncCheckView(DncView):
     required_permission = "dnc.view_entry"
 
     @extend_schema(operation_id="dnc_check", summary="Is a number on the do-not-call list?", request=TargetSerializer,
-                   responses={200: CheckResultSerializer, **_ERRORS})
+                   responses={200: CheckResultSerializer, **_ERRORS}, examples=_EXAMPLES)
     def post(self, request: Request) -> Response:
         data = self.valid_input(request)
         entries = list(dnc_entries(phone=data["phone"], site=data.get("site"), partner=data.get("partner")))
@@ -142,7 +147,7 @@ class DncAddView(DncView):
     input_class = ChangeSerializer
 
     @extend_schema(operation_id="dnc_add", summary="Put a number on the do-not-call list", request=ChangeSerializer,
-                   responses={201: AddResultSerializer, 200: AddResultSerializer, **_ERRORS})
+                   responses={201: AddResultSerializer, 200: AddResultSerializer, **_ERRORS}, examples=_EXAMPLES)
     def post(self, request: Request) -> Response:
         data = self.valid_input(request)
         entry, created = dnc_add(phone=data["phone"], source=Entry.Source.API, site=data.get("site"),
@@ -158,7 +163,7 @@ class DncRemoveView(DncView):
     @extend_schema(operation_id="dnc_remove", summary="Take a number off the do-not-call list",
                    description="Only the entry of exactly this scope (every site, the site, or the partner) is "
                                "removed; it is kept as history with who removed it, when and why.",
-                   request=ChangeSerializer, responses={200: RemoveResultSerializer, **_ERRORS})
+                   request=ChangeSerializer, responses={200: RemoveResultSerializer, **_ERRORS}, examples=_EXAMPLES)
     def post(self, request: Request) -> Response:
         data = self.valid_input(request)
         removed = dnc_remove(phone=data["phone"], site=data.get("site"), partner=data.get("partner"),

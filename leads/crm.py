@@ -54,9 +54,9 @@ def crm_step_run(*, lead_id: int) -> None:
         outcomes = {member.pk: Retry(f"{type(exc).__name__}: {exc}") for member, _ in group}
     for member, member_fence in group:
         _apply(member, outcomes[member.pk], member_fence)
-        if isinstance(outcomes[member.pk], Done) and _unwritten(member).exists():
-            # A call ended before the CRM step got here: its write-back is a task of its own, so
-            # no task holds a worker for a whole batch's worth of slow requests.
+        if isinstance(outcomes[member.pk], Done) and _write_back_due(member):
+            # A call ended (or the lead opted out) before the CRM step got here: its write-back is a
+            # task of its own, so no task holds a worker for a whole batch's worth of slow requests.
             pipeline.step_reopen(step_name="crm", lead_id=member.pk)
 
 
@@ -76,6 +76,10 @@ def crm_step_handle(lead: Lead) -> Outcome:
     except BitrixError as exc:
         return outcome_for(exc)
     return added or Done(_("Bitrix24 lead %(id)s") % {"id": lead.bitrix_lead_id})
+
+
+def _write_back_due(lead: Lead) -> bool:
+    return _unwritten(lead).exists() or (lead.status == Lead.Status.OPTED_OUT and not lead.crm_opt_out_written)
 
 
 def _unwritten(lead: Lead):

@@ -35,7 +35,7 @@ def card(lead: Lead) -> tuple[str, list[Button]]:
     if lead.name:
         lines.append(f"👤 {esc(lead.name[:200])}")
     # Plain text: Telegram makes a number tappable itself, and drops a tel: link it cannot check.
-    lines.append(f"📞 {esc(lead.phone)}")
+    lines.append(f"📞 {esc(lead.phone)}" if lead.phone else f"📞 — {esc(_('personal data erased'))}")
     if lead.order_amount is not None:
         amount = f"{lead.order_amount:,.2f}".replace(",", "\u00a0")
         lines.append(f"💰 {esc(amount)} {esc(lead.currency)}")

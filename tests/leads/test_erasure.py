@@ -157,6 +157,11 @@ def test_the_command_erases_every_lead_of_the_number_ends_the_open_ones_and_audi
     assert (erasure.kind, erasure.leads, erasure.dnc_entries, erasure.note) == ("request", 2, 1, "request #42")
     assert erasure.phone_hash == number_hash(PHONE) and erasure.username.startswith("manage.py erase_person (")
     assert "erased: 2 leads" in out.getvalue()
+    from notifications.messages import card
+
+    text = card(Lead.objects.get(pk=closed.pk))[0]
+    assert "personal data erased" in text and PHONE not in text and "Ivan" not in text
+    assert Notification.objects.get(lead=closed).status == "pending", "the sent card is edited to say so"
 
 
 @pytest.mark.parametrize("args, message", [(["no number"], "not a phone number"),
