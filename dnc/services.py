@@ -65,18 +65,22 @@ def dnc_entries_remove(*, entries: QuerySet[Entry], reason: str = "", user: Any 
 def dnc_entries(*, phone: str, site: Site | None = None, partner: Partner | None = None) -> QuerySet[Entry]:
     """The active entries for a number: all of them, or those that stop a lead of `site` and `partner`."""
     entries = Entry.objects.filter(ACTIVE, phone_hash=number_hash(phone)).select_related("site", "partner")
-    if site is None and partner is None:
-        return entries.order_by("added_at", "id")
-    return entries.filter(_applies(site.pk if site else None, partner.pk if partner else None)).order_by("added_at",
-                                                                                                         "id")
+    if site is not None or partner is not None:
+        entries = entries.filter(_applies(site.pk if site else None, partner.pk if partner else None))
+    return entries.order_by("added_at", "id")
+
+
+def dnc_entry_applying(*, phone: str, site_id: int, partner_id: int | None) -> Entry | None:
+    """The entry that forbids dialling this number for a lead of this site and partner, or None."""
+    return (Entry.objects.filter(ACTIVE, _applies(site_id, partner_id), phone_hash=number_hash(phone))
+            .order_by("added_at", "id").first())
 
 
 def dnc_entry_blocking(*, phone: str, site_id: int, partner_id: int | None) -> Entry | None:
-    """The entry that forbids dialling this number for a lead of this site and partner, or None. Takes the
-    number's lock for the rest of the caller's transaction: call it in the one that writes the attempt."""
+    """dnc_entry_applying(), under the number's lock for the rest of the caller's transaction: call it in
+    the one that writes the call attempt."""
     number_lock(phone)
-    return (Entry.objects.filter(ACTIVE, _applies(site_id, partner_id), phone_hash=number_hash(phone))
-            .order_by("added_at", "id").first())
+    return dnc_entry_applying(phone=phone, site_id=site_id, partner_id=partner_id)
 
 
 def _applies(site_id: int | None, partner_id: int | None) -> Q:

@@ -19,10 +19,10 @@ from dnc.services import dnc_entries
 from leads.models import Site
 from leads.phones import PhoneError, phone_normalize
 from telephony import voximplant
+from telephony.disclosure import CALLBACK_DIGIT, disclosure_settings
 from telephony.models import ProbeCall
 from telephony.policy import call_settings_for, not_callable_reason
 from telephony.scenario import scenario_version
-from telephony.disclosure import CALLBACK_DIGIT, disclosure_settings
 from telephony.services import CUSTOM_DATA_LIMIT, CallbackRefused, CallResult
 from telephony.tokens import probe_call_token, probe_call_token_valid
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dnc.numbers import number_lock
-from dnc.services import dnc_entry_blocking
+from dnc.services import dnc_entry_applying, dnc_entry_blocking
 from leadcaller import metrics
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, Site
@@ -83,6 +83,9 @@ def call_step_handle(lead: Lead) -> Outcome:
 
 def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) -> Outcome:
     now = timezone.now()
+    listed = dnc_entry_applying(phone=lead.phone, site_id=lead.site_id, partner_id=lead.partner_id)
+    if listed is not None:  # at once, rather than at the next calling hour
+        return listed_outcome(lead, listed)
     reason = not_callable_reason(lead.phone, cfg)
     if reason:
         return Manual(reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -216,3 +217,12 @@ def test_another_lead_of_the_number_due_later_is_not_called_after_the_opt_out(ap
     Lead.objects.filter(pk=twin.pk).update(scheduled_at=timezone.now())
 
     assert run_call(twin).status == Lead.Status.OPTED_OUT and len(vox.sessions) == 1
+
+
+def test_a_listed_numbers_lead_arriving_at_night_ends_at_once_instead_of_waiting_for_the_morning(vox, settings):
+    later = timezone.now().astimezone(ZoneInfo("UTC")) + timedelta(hours=2)
+    closed = f"mon-sun {later:%H}:00-{later:%H}:30"  # the window opens more than an hour from now
+    dnc_add(phone="+79121112233", source=Entry.Source.ADMIN)
+    lead = run_call(LeadFactory(phone="+79121112233", site=SiteFactory(calling_hours=closed, time_zone="UTC")))
+
+    assert lead.status == Lead.Status.OPTED_OUT and lead.scheduled_at is None and vox.sessions == []
