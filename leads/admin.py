@@ -55,7 +55,7 @@ class SiteAdmin(admin.ModelAdmin):
         (_("Calling"), {"fields": ("time_zone", "calling_hours", "non_calling_dates", "call_rule_id", "caller_id",
                                    "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
                                    "call_number_types", "call_daily_budget", "call_max_per_number",
-                                   "call_max_attempts", "call_retry_minutes")}),
+                                   "call_max_attempts", "call_retry_minutes", "skip_holidays")}),
     )
 
     def get_fieldsets(self, request, obj=None):
