@@ -68,25 +68,30 @@ def next_allowed(cfg: CallSettings, moment: datetime, *, phone: str) -> datetime
     return start + min(cfg.ramp, end - start) * _backlog_share(cfg, zones, moment, start)
 
 
-def wait_reason(cfg: CallSettings, moment: datetime, *, phone: str) -> str:
-    """Why `moment` is not allowed (the first rule that forbids it), for the timeline and the admin."""
+def wait_reason(cfg: CallSettings, moment: datetime, *, phone: str) -> str | None:
+    """Why no call may be made at `moment` (the first rule that forbids it), or None: every rule allows it."""
     if moment.astimezone(cfg.tz).date() in cfg.closed:
         return _("a day without calls at the site")
     if next_call_time(moment, cfg.hours, cfg.tz, horizon_days=0) != moment:
         return _("outside the site's calling hours, %(time)s in %(zone)s") % _clock(moment, cfg.tz)
-    zones, _window = _first_window(cfg, moment, phone)
+    zones = zones_in_force(cfg, moment, phone=phone)
     for zone in zones.zones:
         holiday = _holiday(cfg, zones.country, moment.astimezone(zone).date())
         if holiday:
             return _("a public holiday in %(country)s: %(holiday)s") % {"country": zones.country, "holiday": holiday}
         if next_call_time(moment, _lead_hours(cfg, zones), zone, horizon_days=0) != moment:
             return _("outside the lead's local hours, %(time)s in %(zone)s") % _clock(moment, zone)
-    return _("waiting for its turn after the window opened (oldest first)")
+    return None
+
+
+def zones_in_force(cfg: CallSettings, moment: datetime, *, phone: str) -> LeadZones:
+    """The zones whose window a call at `moment` must respect (after the no-common-hours fallback)."""
+    return _first_window(cfg, moment, phone)[0]
 
 
 def lead_local_time(cfg: CallSettings, moment: datetime, *, phone: str) -> str:
     """The lead's clock as the calls read it: "23:10 in Asia/Vladivostok (from the number)"."""
-    zones, _window = _first_window(cfg, moment, phone)
+    zones = zones_in_force(cfg, moment, phone=phone)
     clocks = ", ".join(_("%(time)s in %(zone)s") % _clock(moment, zone) for zone in zones.zones)
     if zones.from_number:
         return _("%(clocks)s (from the number)") % {"clocks": clocks}

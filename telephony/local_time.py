@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-import holidays
 import phonenumbers
 from phonenumbers.timezone import UNKNOWN_TIMEZONE, time_zones_for_number
 from phonenumbers.tzdata import TIMEZONE_DATA
@@ -90,6 +89,8 @@ def public_holiday(country: str, day: date) -> str | None:
 
 @lru_cache(maxsize=512)
 def _holidays(country: str, year: int) -> dict[date, str]:
+    import holidays  # ~90 ms to import: only in the processes that dial
+
     try:
         return dict(holidays.country_holidays(country, years=year))
     except NotImplementedError:

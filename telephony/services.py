@@ -88,7 +88,7 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
     if at is None:
         return Manual(_("There are no calling hours in the next three weeks."))
     if at > now:
-        return Later(at, wait_reason(cfg, now, phone=lead.phone))
+        return Later(at, wait_reason(cfg, now, phone=lead.phone) or _("outside calling hours"))
     with transaction.atomic():
         Site.objects.select_for_update().filter(pk=lead.site_id).exists()  # serialises the budget check
         block = budget_block(lead, cfg, now)
