@@ -42,17 +42,23 @@ class LeadZones:
 def lead_zones(phone: str, site_tz: ZoneInfo) -> LeadZones:
     """The zones a call to `phone` must respect before the no-common-hours fallback. Cached."""
     place = number_place(phone)
-    zones = tuple(ZoneInfo(name) for name in place.zones)
+    zones = tuple(_zone(name) for name in place.zones)
     if not zones:
         return LeadZones((site_tz,), place.country, False)
-    if len(zones) > 1 and not place.located and _offsets(site_tz) in {_offsets(zone) for zone in zones}:
+    year = datetime.now(UTC).year
+    if len(zones) > 1 and not place.located and _offsets(site_tz, year) in {_offsets(z, year) for z in zones}:
         return LeadZones((site_tz,), place.country, False)
     return LeadZones(zones, place.country, True)
 
 
-def _offsets(zone: ZoneInfo) -> tuple[timedelta | None, ...]:
-    """Winter and summer offsets this year: a zone with the same ones keeps (nearly) the same clock."""
-    year = datetime.now(UTC).year
+@lru_cache(maxsize=None)  # ZoneInfo keeps only a few zones strongly; a country's 14 would be read again
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=1024)
+def _offsets(zone: ZoneInfo, year: int) -> tuple[timedelta | None, ...]:
+    """Winter and summer offsets: a zone with the same ones keeps (nearly) the same clock."""
     return tuple(datetime(year, month, 15, 12, tzinfo=zone).utcoffset() for month in (1, 7))
 
 
