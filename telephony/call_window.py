@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
-from telephony.calling_hours import Interval, intersect, next_call_time, open_intervals
+from telephony.calling_hours import CallingHours, Interval, intersect, next_call_time, open_intervals
 from telephony.local_time import number_place, public_holiday
 from telephony.policy import CallSettings
 
@@ -116,18 +116,18 @@ def _first_window(cfg: CallSettings, moment: datetime, phone: str) -> tuple[Lead
 def _streams(cfg: CallSettings, zones: LeadZones, start: datetime) -> list[Iterator[Interval]]:
     hours = _lead_hours(cfg, zones)
 
-    def holiday(day) -> bool:
+    def holiday(day: date) -> bool:
         return _holiday(cfg, zones.country, day) is not None
 
     return [open_intervals(cfg.hours, cfg.tz, start, closed=cfg.closed.__contains__),
             *(open_intervals(hours, zone, start, closed=holiday) for zone in zones.zones)]
 
 
-def _lead_hours(cfg: CallSettings, zones: LeadZones):
+def _lead_hours(cfg: CallSettings, zones: LeadZones) -> CallingHours:
     return cfg.lead_hours_by_country.get(zones.country, cfg.lead_hours)
 
 
-def _holiday(cfg: CallSettings, country: str, day) -> str | None:
+def _holiday(cfg: CallSettings, country: str, day: date) -> str | None:
     return public_holiday(country, day) if cfg.skip_holidays else None
 
 
