@@ -181,6 +181,10 @@ class Site(models.Model):
         _("keep personal data, days"), null=True, blank=True,
         help_text=_("Leads older than this lose their personal data (the figures stay). 0: kept. "
                     "Blank: DATA_RETENTION_DAYS."))
+    skip_holidays = models.BooleanField(
+        _("no calls on public holidays"), null=True, blank=True,
+        choices=[(None, _("as SKIP_HOLIDAYS")), (True, _("yes: skip them")), (False, _("no: call on holidays too"))],
+        help_text=_("The public holidays of the country of the lead's number."))
 
     class Meta:
         verbose_name = _("site")

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0012_site_number_types_intake_kinds'),
+        ('leads', '0013_site_skip_holidays'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
