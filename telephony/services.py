@@ -84,13 +84,14 @@ def call_step_handle(lead: Lead) -> Outcome:
 
 def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) -> Outcome:
     now = timezone.now()
-    listed = dnc_entry_applying(phone=lead.phone, site_id=lead.site_id, partner_id=lead.partner_id)
-    if listed is not None:  # at once, rather than at the next calling hour
-        return listed_outcome(lead, listed)
     reason = not_callable_reason(lead.phone, cfg)
     if reason:
         return Manual(reason)
     at = now if lead.call_ignore_hours else next_allowed(cfg, now, phone=lead.phone)
+    if at is None or at > now:
+        listed = dnc_entry_applying(phone=lead.phone, site_id=lead.site_id, partner_id=lead.partner_id)
+        if listed is not None:  # ends now, rather than waiting for a calling hour to say so
+            return listed_outcome(lead, listed)
     if at is None:
         return Manual(_("There are no calling hours in the next three weeks."))
     if at > now:
