@@ -24,7 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import command_line, create_database, drop_database, machine_facts, source_facts, source_line  # noqa: E402
+from bench.stack import (  # noqa: E402
+    command_line, create_database, drop_database, machine_facts, source_facts, source_line,
+)
 
 DB_NAME = "leadcaller_dncbench"
 

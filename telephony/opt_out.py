@@ -37,6 +37,6 @@ def listed_outcome(lead: Lead, entry: Entry) -> Skipped:
 
 
 def listed_reason(entry: Entry) -> str:
+    listed_on = formats.date_format(timezone.localtime(entry.added_at), "SHORT_DATE_FORMAT")
     return _("Not called: the number is on the do-not-call list (%(target)s) since %(date)s, %(source)s.") % {
-        "target": entry.target_label, "date": formats.date_format(timezone.localtime(entry.added_at), "SHORT_DATE_FORMAT"),
-        "source": entry.get_source_display()}
+        "target": entry.target_label, "date": listed_on, "source": entry.get_source_display()}

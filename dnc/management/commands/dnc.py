@@ -42,7 +42,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{'listed' if created else 'already listed'}: {phone}, {entry.target_label}")
         elif action == "remove":
             removed = dnc_remove(phone=phone, reason=reason, actor_name=who, **target)
-            self.stdout.write(f"removed: {phone}, {removed} entry" if removed else f"not listed for this scope: {phone}")
+            self.stdout.write(f"removed: {phone}, {removed} entry" if removed
+                              else f"not listed for this scope: {phone}")
         else:
             entries = list(dnc_entries(phone=phone, **target))
             self.stdout.write(f"{'listed' if entries else 'not listed'}: {phone}")
