@@ -137,3 +137,12 @@ def test_a_site_requires_consent_from_its_admin_page(client, groups, settings):
     assert (site.consent_required, site.telegram_full_phone) == (True, True)
     assert not Lead.objects.exists()
     assert client.post("/api/v1/leads/", {"phone": "+79123456789"}, HTTP_ORIGIN="https://shop.example").status_code == 422
+
+
+def test_a_lead_with_a_proof_cannot_be_deleted_in_the_admin_even_by_a_superuser(client, proof):
+    client.force_login(User.objects.create_superuser("root", password="x"))
+
+    page = client.post(f"/admin/leads/lead/{proof.lead.pk}/delete/", {"post": "yes"})
+
+    assert page.status_code == 403
+    assert Lead.objects.filter(pk=proof.lead.pk).exists() and ConsentProof.objects.exists()
