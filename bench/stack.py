@@ -380,6 +380,8 @@ class Stack:
             "VOXIMPLANT_CALLBACK_SECRET": secrets.token_urlsafe(24),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{self.web_port}",
             "CALLING_HOURS": "mon-sun 00:00-24:00",
+            "LEAD_LOCAL_HOURS": "00:00-24:00",
+            "SKIP_HOLIDAYS": "false",
             "THROTTLE_PER_IP": "off",
             "THROTTLE_PER_PHONE": "off",
             "CALL_MAX_PER_NUMBER": "0",

@@ -16,9 +16,11 @@ MISSING = {
     "voximplant": "no VOXIMPLANT_CREDENTIALS or VOXIMPLANT_ACCOUNT_ID + VOXIMPLANT_API_KEY",
     "telegram": "no TELEGRAM_BOT_TOKEN",
 }
-# Simulated calls are made at any hour: nobody's phone rings, and a newcomer trying the demo at
-# night sees the whole flow instead of a lead scheduled for the morning.
+# Simulated calls are made at any hour (in the site's zone and in the lead's, holidays too): nobody's
+# phone rings, and a newcomer trying the demo at night sees the whole flow instead of a lead
+# scheduled for the morning.
 DEMO_CALLING_HOURS = "mon-sun 00:00-24:00"
+DEMO_HOURS = {"CALLING_HOURS": DEMO_CALLING_HOURS, "LEAD_LOCAL_HOURS": "00:00-24:00", "SKIP_HOLIDAYS": "false"}
 DEMO_RULE_ID = "1"
 DEMO_CALLER_ID = "74950000000"
 DEMO_CHAT_ID = "-1001000000001"
@@ -111,8 +113,7 @@ def simulator_environment(config: Any, environ: Mapping[str, str], urls: Mapping
                    VOXIMPLANT_RULE_ID=DEMO_RULE_ID,
                    VOXIMPLANT_CALLER_ID=config.VOXIMPLANT_CALLER_ID or DEMO_CALLER_ID,
                    VOXIMPLANT_CALLBACK_SECRET=config.VOXIMPLANT_CALLBACK_SECRET or callback_secret)
-        if not environ.get("CALLING_HOURS"):
-            env["CALLING_HOURS"] = DEMO_CALLING_HOURS
+        env.update({name: value for name, value in DEMO_HOURS.items() if not environ.get(name)})
     if "telegram" in urls:
         env.update(TELEGRAM_API_URL=urls["telegram"], TELEGRAM_BOT_TOKEN=telegram_token,
                    TELEGRAM_CHAT_ID=config.TELEGRAM_CHAT_ID or DEMO_CHAT_ID)

@@ -145,11 +145,24 @@ def caller_id(name: str, value: str, *, region: str) -> str:
 
 
 def calling_hours(name: str, value: str) -> str:
-    from telephony.calling_hours import CallingHoursError, parse_calling_hours
+    return _hours(name, value, "parse_calling_hours")
+
+
+def local_hours(name: str, value: str) -> str:
+    """`LEAD_LOCAL_HOURS`: calling-hours syntax, or bare windows for every day."""
+    return _hours(name, value, "parse_local_hours")
+
+
+def hours_by_country(name: str, value: str) -> str:
+    return _hours(name, value, "parse_hours_by_country")
+
+
+def _hours(name: str, value: str, parser: str) -> str:
+    from telephony import calling_hours
 
     try:
-        parse_calling_hours(value)
-    except CallingHoursError as exc:
+        getattr(calling_hours, parser)(value)
+    except calling_hours.CallingHoursError as exc:
         raise ImproperlyConfigured(f"{name}: {exc}") from exc
     return value
 

@@ -216,6 +216,15 @@ CONSENT_REQUIRED = config.read(env.bool, "CONSENT_REQUIRED", default=False)
 # --- Calling ----------------------------------------------------------------------------------
 CALLING_HOURS = config.calling_hours("CALLING_HOURS", env.str("CALLING_HOURS", default="mon-sun 09:00-21:00"))
 CALLING_TIME_ZONE = config.time_zone("CALLING_TIME_ZONE", env.str("CALLING_TIME_ZONE", default=TIME_ZONE))
+# A call must also fall inside this window in the lead's own zone, as the number tells (telephony/
+# call_window.py); per country another window: `US=08:00-20:00 | DE=mon-sat 09:00-20:00`.
+LEAD_LOCAL_HOURS = config.local_hours("LEAD_LOCAL_HOURS", env.str("LEAD_LOCAL_HOURS", default="08:00-21:00"))
+LEAD_LOCAL_HOURS_BY_COUNTRY = config.hours_by_country(
+    "LEAD_LOCAL_HOURS_BY_COUNTRY", env.str("LEAD_LOCAL_HOURS_BY_COUNTRY", default=""))
+# No calls on the public holidays of the number's country (a site may decide otherwise).
+SKIP_HOLIDAYS = config.read(env.bool, "SKIP_HOLIDAYS", default=True)
+# Leads that waited for a window are dialled over its first minutes, oldest first, not in one second.
+WINDOW_RAMP_MINUTES = config.not_negative("WINDOW_RAMP_MINUTES", config.read(env.int, "WINDOW_RAMP_MINUTES", default=10))
 CALL_ALLOWED_REGIONS = [
     config.region("CALL_ALLOWED_REGIONS", code)
     for code in env.list("CALL_ALLOWED_REGIONS", default=[PHONE_REGION])

@@ -23,6 +23,7 @@ from leads.phones import NUMBER_TYPES
 from leads.services import lead_event_add
 from notifications.models import Notification
 from telephony.models import CallAttempt
+from telephony.selectors import lead_call_wait, lead_clock
 
 
 class SiteForm(forms.ModelForm):
@@ -57,7 +58,7 @@ class SiteAdmin(admin.ModelAdmin):
         (_("Calling"), {"fields": ("time_zone", "calling_hours", "non_calling_dates", "call_rule_id", "caller_id",
                                    "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
                                    "call_number_types", "call_daily_budget", "call_max_per_number",
-                                   "call_max_attempts", "call_retry_minutes")}),
+                                   "call_max_attempts", "call_retry_minutes", "skip_holidays")}),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -199,7 +200,7 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
         "public_id", "status", "manual_reason", "manual_since", "assigned_to", "bitrix_lead_id",
         "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
         "crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at", "call_tries",
-        "notify_state", "notify_due_at", "notify_tries",
+        "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait",
     )
     fieldsets = (
         (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "assigned_to", "site",
@@ -209,9 +210,18 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
         (_("Source"), {"fields": ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
                                   "client_ip", "user_agent", "extra", "raw_request")}),
         (_("Pipeline"), {"fields": ("crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at",
-                                    "call_tries", "notify_state", "notify_due_at", "notify_tries")}),
+                                    "call_wait", "local_time", "call_tries", "notify_state", "notify_due_at",
+                                    "notify_tries")}),
         (_("Times"), {"fields": ("created_at", "updated_at", "closed_at")}),
     )
+
+    @admin.display(description=_("lead's local time"))
+    def local_time(self, obj: Lead) -> str:
+        return lead_clock(obj, timezone.now()) if obj.pk else "—"
+
+    @admin.display(description=_("why the call waits"))
+    def call_wait(self, obj: Lead) -> str:
+        return (lead_call_wait(obj, timezone.now()) if obj.pk else None) or "—"
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

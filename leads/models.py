@@ -147,6 +147,10 @@ class Site(models.Model):
         _("calls per lead"), default=3, help_text=_("Dials of one lead before it goes to manual handling."))
     call_retry_minutes = models.PositiveSmallIntegerField(
         _("minutes between calls"), default=20, help_text=_("After no answer, busy or voicemail."))
+    skip_holidays = models.BooleanField(
+        _("no calls on public holidays"), null=True, blank=True,
+        choices=[(None, _("as SKIP_HOLIDAYS")), (True, _("yes: skip them")), (False, _("no: call on holidays too"))],
+        help_text=_("The public holidays of the country of the lead's number."))
 
     # Consent and privacy (docs/compliance.md)
     consent_required = models.BooleanField(

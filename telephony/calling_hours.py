@@ -9,11 +9,15 @@ A day named in no group is a day without calls.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HORIZON_DAYS = 21  # how far ahead a free moment is looked for
+Interval = tuple[datetime, datetime]  # [start, end) in UTC
 _WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 
@@ -35,6 +39,7 @@ class CallingHours:
         return self.by_weekday[weekday]
 
 
+@lru_cache(maxsize=256)  # a few distinct texts, parsed before every dial
 def parse_calling_hours(text: str) -> CallingHours:
     days: list[list[Window]] = [[] for _ in DAY_NAMES]
     groups = [group.strip() for group in text.split(";") if group.strip()]
@@ -49,6 +54,26 @@ def parse_calling_hours(text: str) -> CallingHours:
         for weekday in _days(day_part.lower()):
             days[weekday].extend(windows)
     return CallingHours(tuple(tuple(sorted(ws, key=lambda w: w.start)) for ws in days))
+
+
+def parse_local_hours(text: str) -> CallingHours:
+    """`LEAD_LOCAL_HOURS`: the calling-hours syntax, or bare windows (`08:00-21:00`) for every day."""
+    stripped = text.strip()
+    return parse_calling_hours(f"mon-sun {stripped}" if stripped[:1].isdigit() else stripped)
+
+
+def parse_hours_by_country(text: str) -> dict[str, CallingHours]:
+    """`US=08:00-20:00 | DE=mon-sat 09:00-20:00` -> {"US": ..., "DE": ...}."""
+    result: dict[str, CallingHours] = {}
+    for item in (part.strip() for part in text.split("|")):
+        if not item:
+            continue
+        country, sep, hours = item.partition("=")
+        country = country.strip().upper()
+        if not sep or len(country) != 2 or not country.isalpha():
+            raise CallingHoursError(f"{item!r} should read like US=08:00-20:00 (a two-letter country code).")
+        result[country] = parse_local_hours(hours)
+    return result
 
 
 def _days(text: str) -> list[int]:
@@ -84,24 +109,54 @@ def _window(text: str) -> Window:
 
 def next_call_time(
     moment: datetime, hours: CallingHours, tz: ZoneInfo, *, closed: frozenset[date] = frozenset(),
-    horizon_days: int = 21,
+    horizon_days: int = HORIZON_DAYS,
 ) -> datetime | None:
-    """The first instant at or after `moment` inside the calling hours, in UTC; None if none soon.
+    """The first instant at or after `moment` inside the calling hours, in UTC; None if none soon."""
+    first = next(open_intervals(hours, tz, moment, closed=closed.__contains__, horizon_days=horizon_days), None)
+    return None if first is None else max(moment, first[0])
 
-    Windows are read in the site's local time, day by day, so a daylight-saving change moves
-    them with the clock on the wall rather than with UTC.
+
+def open_intervals(
+    hours: CallingHours, tz: ZoneInfo, start: datetime, *, closed: Callable[[date], bool] = lambda day: False,
+    horizon_days: int = HORIZON_DAYS,
+) -> Iterator[Interval]:
+    """The windows that end after `start`, as UTC intervals, in order; touching ones merged (a window
+    to 24:00 and the next day's from 00:00 are one). `closed(day)`: a local day without windows.
+
+    Windows are read in `tz` day by day, so a daylight-saving change moves them with the clock on the
+    wall rather than with UTC.
     """
-    local_day = moment.astimezone(tz).date()
-    for offset in range(horizon_days + 1):
-        day = local_day + timedelta(days=offset)
-        if day in closed:
+    current: Interval | None = None
+    local_day = start.astimezone(tz).date()
+    for day in (local_day + timedelta(days=offset) for offset in range(horizon_days + 1)):
+        if closed(day):
             continue
         for window in hours.windows(day.weekday()):
-            start = datetime.combine(day, window.start, tzinfo=tz).astimezone(UTC)
-            if window.end == time.max:
-                end = datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=tz).astimezone(UTC)
-            else:
-                end = datetime.combine(day, window.end, tzinfo=tz).astimezone(UTC)
-            if moment < end:
-                return max(moment, start)
-    return None
+            begin = datetime.combine(day, window.start, tzinfo=tz).astimezone(UTC)
+            end_day, end_time = (day + timedelta(days=1), time(0)) if window.end == time.max else (day, window.end)
+            end = datetime.combine(end_day, end_time, tzinfo=tz).astimezone(UTC)
+            if end <= start:
+                continue
+            if current is not None and begin <= current[1]:
+                current = (current[0], max(current[1], end))
+                continue
+            if current is not None:
+                yield current
+            current = (begin, end)
+    if current is not None:
+        yield current
+
+
+def intersect(streams: list[Iterator[Interval]]) -> Iterator[Interval]:
+    """The instants inside an interval of every stream, as intervals in order. Each stream must be
+    ordered, its intervals apart (as `open_intervals` gives them)."""
+    current = [next(stream, None) for stream in streams]
+    while current and all(current):
+        low = max(begin for begin, _end in current)
+        high = min(end for _begin, end in current)
+        if low < high:
+            yield low, high
+        # Move on every stream whose interval is used up: it ends where the common part does, or before.
+        for i, (_begin, end) in enumerate(current):
+            if end == high or end <= low:
+                current[i] = next(streams[i], None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from leads.models import Lead, Site, parse_dates, split_codes
 from leads.phones import NUMBER_TYPES, number_type_allowed, number_type_code
-from telephony.calling_hours import CallingHours, next_call_time, parse_calling_hours
+from telephony.calling_hours import CallingHours, parse_calling_hours, parse_hours_by_country, parse_local_hours
 from telephony.models import CallAttempt, CeilingHit
 
 
@@ -30,6 +31,11 @@ class CallSettings:
     max_per_number: int  # 0: no limit
     max_attempts: int
     retry_after: timedelta
+    # The window in the lead's own zone (telephony/call_window.py): by the number's country, else the default.
+    lead_hours: CallingHours
+    lead_hours_by_country: Mapping[str, CallingHours]
+    skip_holidays: bool
+    ramp: timedelta  # a backlog released when a window opens is dialled over this long
 
 
 def call_settings_for(site: Site) -> CallSettings:
@@ -46,11 +52,11 @@ def call_settings_for(site: Site) -> CallSettings:
         max_per_number=settings.CALL_MAX_PER_NUMBER if site.call_max_per_number is None else site.call_max_per_number,
         max_attempts=max(1, site.call_max_attempts),
         retry_after=timedelta(minutes=site.call_retry_minutes),
+        lead_hours=parse_local_hours(settings.LEAD_LOCAL_HOURS),
+        lead_hours_by_country=parse_hours_by_country(settings.LEAD_LOCAL_HOURS_BY_COUNTRY),
+        skip_holidays=settings.SKIP_HOLIDAYS if site.skip_holidays is None else site.skip_holidays,
+        ramp=timedelta(minutes=settings.WINDOW_RAMP_MINUTES),
     )
-
-
-def next_allowed(cfg: CallSettings, moment: datetime) -> datetime | None:
-    return next_call_time(moment, cfg.hours, cfg.tz, closed=cfg.closed)
 
 
 def not_callable_reason(phone: str, cfg: CallSettings) -> str | None:

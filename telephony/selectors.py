@@ -1,12 +1,17 @@
-"""Reads for the staff: which VoxEngine scenario is answering, against the one this server expects."""
+"""Reads for the staff: which VoxEngine scenario is answering, against the one this server expects;
+a lead's local time and why its call waits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.utils.translation import gettext as _
 
+from leads.models import Lead
+from telephony.call_window import lead_local_time, wait_reason
 from telephony.models import CallAttempt
+from telephony.policy import call_settings_for
 from telephony.scenario import scenario_version
 
 
@@ -42,3 +47,16 @@ def scenario_status() -> ScenarioStatus:
     else:
         warning = ""
     return ScenarioStatus(expected, seen, True, warning)
+
+
+def lead_clock(lead: Lead, now: datetime) -> str:
+    """The lead's local time as the calls read it, with the zone and where it comes from."""
+    return lead_local_time(call_settings_for(lead.site), now, phone=lead.phone)
+
+
+def lead_call_wait(lead: Lead, now: datetime) -> str | None:
+    """Why the lead's next call may not be made now (a rule of the calling window), or None: no call is
+    owed, or the call only waits for its due time (the spacing between calls, its turn after a window opened)."""
+    if lead.call_state != Lead.StepState.PENDING or lead.scheduled_at is None or lead.scheduled_at <= now:
+        return None
+    return wait_reason(call_settings_for(lead.site), now, phone=lead.phone)

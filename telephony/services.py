@@ -25,10 +25,11 @@ from leads import services as lead_services
 from leads.models import Lead, LeadEvent, Site
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Wait, step_outcome_apply
 from telephony import voximplant
+from telephony.call_window import next_allowed, wait_reason
 from telephony.models import CallAttempt
 from telephony.ceilings import ceiling_hit_record
 from telephony.policy import (
-    CallSettings, budget_block, call_settings_for, dials_of, next_allowed, not_callable_reason, unknown_site_reason,
+    CallSettings, budget_block, call_settings_for, dials_of, not_callable_reason, unknown_site_reason,
 )
 from telephony.scenario import scenario_version
 from telephony.tokens import attempt_token, attempt_token_valid
@@ -83,11 +84,11 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
     reason = not_callable_reason(lead.phone, cfg)
     if reason:
         return Manual(reason)
-    at = now if lead.call_ignore_hours else next_allowed(cfg, now)
+    at = now if lead.call_ignore_hours else next_allowed(cfg, now, phone=lead.phone)
     if at is None:
         return Manual(_("There are no calling hours in the next three weeks."))
     if at > now:
-        return Later(at, _("outside calling hours"))
+        return Later(at, wait_reason(cfg, now, phone=lead.phone) or _("outside calling hours"))
     with transaction.atomic():
         Site.objects.select_for_update().filter(pk=lead.site_id).exists()  # serialises the budget check
         block = budget_block(lead, cfg, now)
@@ -124,7 +125,7 @@ def _start(client: voximplant.VoximplantClient, attempt: CallAttempt, cfg: CallS
 
 def _speed_to_lead_observe(lead: Lead, cfg: CallSettings, now: datetime) -> None:
     # A lead that came outside calling hours waited for them on purpose: kept apart from the rest.
-    arrival = "in_hours" if next_allowed(cfg, lead.created_at) == lead.created_at else "out_of_hours"
+    arrival = "in_hours" if next_allowed(cfg, lead.created_at, phone=lead.phone) == lead.created_at else "out_of_hours"
     metrics.SPEED_TO_LEAD.labels(arrival=arrival).observe((now - lead.created_at).total_seconds())
 
 
@@ -207,7 +208,7 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
         dials = dials_of(lead)
         if dials >= cfg.max_attempts:
             return Manual(_("Not reached after %(n)d calls (last: %(label)s).") % {"n": dials, "label": label})
-        at = next_allowed(cfg, now + cfg.retry_after)
+        at = next_allowed(cfg, now + cfg.retry_after, phone=lead.phone)
         if at is None:
             return Manual(_("Not reached (%(label)s), and no calling hours soon.") % {"label": label})
         return Later(at, _("%(label)s; call %(next)d of %(max)d") % {"label": label, "next": dials + 1,

@@ -290,7 +290,7 @@ def test_a_real_worker_writes_its_counts_where_metrics_reads_them(celery_worker,
     proc, log_path = celery_worker(
         METRICS_DIR=str(metrics_dir), VOXIMPLANT_API_URL=vox.url, VOXIMPLANT_CREDENTIALS=settings.VOXIMPLANT_CREDENTIALS,
         VOXIMPLANT_RULE_ID="1", VOXIMPLANT_CALLER_ID="74950000000", VOXIMPLANT_CALLBACK_SECRET="test-callback-secret",
-        CALLING_HOURS="mon-sun 00:00-24:00",
+        CALLING_HOURS="mon-sun 00:00-24:00", LEAD_LOCAL_HOURS="00:00-24:00", SKIP_HOLIDAYS="false",
     )
     SiteFactory(domain="shop.example")
     from rest_framework.test import APIClient

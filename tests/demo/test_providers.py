@@ -90,6 +90,17 @@ def test_simulated_calls_are_made_all_day_unless_calling_hours_are_set(tmp_path)
     assert "CALLING_HOURS" not in real  # real calls keep the product's hours
 
 
+def test_simulated_calls_ignore_the_leads_local_hours_and_holidays_unless_those_are_set(tmp_path):
+    env, _, _ = launcher.prepare(config(), {}, tmp_path, port=8000)
+    assert (env["LEAD_LOCAL_HOURS"], env["SKIP_HOLIDAYS"]) == ("00:00-24:00", "false")
+
+    kept, _, _ = launcher.prepare(config(), {"LEAD_LOCAL_HOURS": "09:00-20:00"}, tmp_path, port=8000)
+    assert kept["LEAD_LOCAL_HOURS"] == "09:00-20:00"
+
+    real, _, _ = launcher.prepare(config(VOXIMPLANT_CREDENTIALS="/etc/vox.json"), {}, tmp_path, port=8000)
+    assert "LEAD_LOCAL_HOURS" not in real and "SKIP_HOLIDAYS" not in real
+
+
 def test_with_every_credential_nothing_is_simulated(tmp_path):
     everything = config(BITRIX_WEBHOOK_URL="https://shop.bitrix24.ru/rest/1/secret/", VOXIMPLANT_CREDENTIALS="/k",
                         VOXIMPLANT_RULE_ID="5", TELEGRAM_BOT_TOKEN="1:AA", TELEGRAM_CHAT_ID="-1")

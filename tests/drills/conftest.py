@@ -35,6 +35,8 @@ def drill_env(transactional_db) -> dict[str, str]:
         "THROTTLE_PER_IP": "off",
         "THROTTLE_PER_PHONE": "off",
         "CALLING_HOURS": "mon-sun 00:00-24:00",
+        "LEAD_LOCAL_HOURS": "00:00-24:00",
+        "SKIP_HOLIDAYS": "false",
         "RETRY_BACKOFF_SCALE": "0.01",
         "SWEEP_INTERVAL": "1",
         "BITRIX_BURST": "1000",

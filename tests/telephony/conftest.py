@@ -17,6 +17,8 @@ def vox(settings, tmp_path):
         settings.VOXIMPLANT_CALLER_ID = CALLER_ID
         settings.VOXIMPLANT_CALLBACK_SECRET = "test-callback-secret"
         settings.CALLING_HOURS = "mon-sun 00:00-24:00"
+        settings.LEAD_LOCAL_HOURS = "00:00-24:00"  # and in the lead's own zone, holidays included
+        settings.SKIP_HOLIDAYS = False
         yield fake
 
 

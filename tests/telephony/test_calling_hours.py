@@ -7,7 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from telephony.calling_hours import CallingHoursError, next_call_time, parse_calling_hours
+from telephony.calling_hours import (
+    CallingHoursError, intersect, next_call_time, open_intervals, parse_calling_hours, parse_hours_by_country,
+    parse_local_hours,
+)
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -92,3 +95,36 @@ def test_no_hours_in_the_horizon_gives_none():
 def test_malformed_hours_are_refused_with_a_reason(text):
     with pytest.raises(CallingHoursError):
         parse_calling_hours(text)
+
+
+def test_bare_windows_are_every_day_for_the_lead_local_hours():
+    assert parse_local_hours("08:00-21:00") == parse_calling_hours("mon-sun 08:00-21:00")
+    assert parse_local_hours("mon-fri 08:00-21:00") == parse_calling_hours("mon-fri 08:00-21:00")
+
+
+def test_hours_by_country_are_read_per_two_letter_code():
+    hours = parse_hours_by_country("us=08:00-20:00 | DE=mon-sat 09:00-20:00")
+
+    assert hours == {"US": parse_calling_hours("mon-sun 08:00-20:00"), "DE": parse_calling_hours("mon-sat 09:00-20:00")}
+    assert parse_hours_by_country("") == {}
+
+
+def test_a_window_to_midnight_and_the_next_from_midnight_are_one_interval():
+    hours = parse_calling_hours("mon-sun 00:00-02:00,22:00-24:00")
+
+    first = next(open_intervals(hours, MOSCOW, utc(2026, 11, 25, 12, 0)))
+
+    assert first == (utc(2026, 11, 25, 19, 0), utc(2026, 11, 25, 23, 0))  # 22:00 to 02:00 Moscow
+
+
+def test_the_common_part_of_several_schedules_is_every_instant_inside_all_of_them():
+    start = utc(2026, 11, 25, 0, 0)
+    site = open_intervals(parse_calling_hours("mon-sun 09:00-13:00,14:00-20:00"), MOSCOW, start)
+    lead = open_intervals(parse_calling_hours("mon-sun 08:00-21:00"), ZoneInfo("Asia/Yekaterinburg"), start)
+
+    common = list(intersect([site, lead]))[:3]
+
+    # Yekaterinburg is two hours ahead: its 21:00 is 19:00 in Moscow.
+    assert common == [(utc(2026, 11, 25, 6, 0), utc(2026, 11, 25, 10, 0)),
+                      (utc(2026, 11, 25, 11, 0), utc(2026, 11, 25, 16, 0)),
+                      (utc(2026, 11, 26, 6, 0), utc(2026, 11, 26, 10, 0))]

@@ -24,6 +24,8 @@ def calling_stack(live_server, celery_worker, settings, tmp_path):
             "VOXIMPLANT_CALLBACK_SECRET": "e2e-secret",
             "PUBLIC_BASE_URL": live_server.url,
             "CALLING_HOURS": "mon-sun 00:00-24:00",
+            "LEAD_LOCAL_HOURS": "00:00-24:00",
+            "SKIP_HOLIDAYS": "false",
         }
         settings.VOXIMPLANT_CALLBACK_SECRET = env["VOXIMPLANT_CALLBACK_SECRET"]  # the live server checks tokens
         proc, log = celery_worker(**env)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0012_site_number_types_intake_kinds'),
+        ('leads', '0013_site_skip_holidays'),
     ]
 
     operations = [
