@@ -11,6 +11,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: requirements.txt | $(BIN)/python
+	@# phonenumberslite (before the lead-local window) and phonenumbers share one package folder:
+	@# uninstalling the old one would take files of the new one with it, so both go, then the pinned one.
+	@if $(BIN)/python -m pip show -q phonenumberslite >/dev/null 2>&1; then \
+		$(BIN)/python -m pip uninstall --quiet -y phonenumberslite phonenumbers; fi
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
