@@ -22,6 +22,7 @@ from django.views.generic import TemplateView
 from dashboard import stats
 from dashboard.filters import DashboardFilter
 from leadcaller import csp
+from leadcaller.spreadsheet import spreadsheet_text
 from leads.models import IntakeCounter
 from leads.roles import DASHBOARD_GROUPS
 from telephony.models import CallAttempt
@@ -193,12 +194,6 @@ class TableCsv(ManagersOnly, View):
             writer.writerow([spreadsheet_text(row["name"]), row["leads"], row["reached"], row["percent"]]
                             + [value for cell in row["sums"] for value in (cell["orders"], cell["sum"])])
         return response
-
-
-def spreadsheet_text(value: str) -> str:
-    """Partner and site names come from Bitrix24 and the admin: a leading =, +, - or @ would make a
-    spreadsheet run the cell as a formula, so such a name is written as text."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 class PartnerCsv(TableCsv):

@@ -12,6 +12,7 @@ MANAGERS = {
               "view_partner", "view_partnerrule", "view_intakecounter"],
     "telephony": ["view_callattempt", "view_ceilinghit"],
     "notifications": ["view_notification", "view_telegramchat"],
+    "consent": ["view_consenttext", "view_consentproof"],
 }
 ADMINISTRATORS_EXTRA = {
     "leads": ["add_site", "change_site", "add_partner", "change_partner", "add_partnerrule", "change_partnerrule",
@@ -20,6 +21,7 @@ ADMINISTRATORS_EXTRA = {
     # Log-in lock-outs: see them, and unlock a colleague by deleting the access attempt.
     "axes": ["view_accessattempt", "delete_accessattempt", "view_accessfailurelog", "view_accesslog"],
     "telephony": ["view_probecall"],
+    "consent": ["add_consenttext", "change_consenttext", "delete_consenttext", "export_consentproof"],
 }
 
 
