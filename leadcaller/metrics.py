@@ -29,7 +29,8 @@ from typing import Any
 import requests
 
 # Why an answer with this status refused a submission.
-REFUSAL_BY_STATUS = {400: "invalid", 403: "forbidden", 413: "too_large", 415: "unsupported", 429: "throttled"}
+REFUSAL_BY_STATUS = {400: "invalid", 403: "forbidden", 413: "too_large", 415: "unsupported", 422: "consent",
+                     429: "throttled"}
 REFUSAL_REASONS = ("duplicate", "honeypot", *dict.fromkeys(REFUSAL_BY_STATUS.values()))
 CALL_OUTCOME_NAMES = ("human", "voicemail", "no_answer", "busy", "failed", "lost")
 PROVIDERS = ("voximplant", "bitrix24", "telegram")

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "notifications",
     "dashboard",
     "dnc",
+    "consent",
     "leads.apps.LoginLockoutConfig",  # django-axes, under a translated name in the admin
 ]
 
@@ -210,6 +211,9 @@ INTAKE_HONEYPOT_FIELD = env.str("INTAKE_HONEYPOT_FIELD", default="hp_website")
 THROTTLE_PER_IP = config.rate("THROTTLE_PER_IP", env.str("THROTTLE_PER_IP", default="30/min"))
 THROTTLE_PER_PHONE = config.rate("THROTTLE_PER_PHONE", env.str("THROTTLE_PER_PHONE", default="5/hour"))
 THROTTLE_PER_SITE = config.rate("THROTTLE_PER_SITE", env.str("THROTTLE_PER_SITE", default="600/min"))
+# A lead without the visitor's consent to be called is refused (422) and not stored; a site may say
+# otherwise in the admin (docs/compliance.md).
+CONSENT_REQUIRED = config.read(env.bool, "CONSENT_REQUIRED", default=False)
 
 # --- Calling ----------------------------------------------------------------------------------
 CALLING_HOURS = config.calling_hours("CALLING_HOURS", env.str("CALLING_HOURS", default="mon-sun 09:00-21:00"))

@@ -2,9 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from django.templatetags.static import static
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import RedirectView, TemplateView
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from demo.form import home
 from demo.views import demo_page
 from dnc.api import DncAddView, DncCheckView, DncRemoveView
 from leadcaller.health import healthz
@@ -20,7 +21,7 @@ admin.site.site_title = _("Leadcaller admin")
 admin.site.index_title = _("Leads, calls and settings")
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="index.html"), name="home"),
+    path("", home, name="home"),
     path("api/v1/leads/", LeadIntakeView.as_view(), name="lead-intake"),
     path("api/v1/telephony/voximplant/callback/", VoximplantCallbackView.as_view(), name="voximplant-callback"),
     path("api/v1/telephony/voximplant/probe-call/", ProbeCallCallbackView.as_view(), name="voximplant-probe-call"),

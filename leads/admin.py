@@ -13,6 +13,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from consent.admin import ConsentProofInline, site_consent_summary
 from leads import handling
 from leads.admin_erasure import erase_people
 from leads.admin_paging import CappedCountPaginator
@@ -50,10 +51,11 @@ class SiteAdmin(admin.ModelAdmin):
     list_display = ("domain", "name", "is_active", "is_default", "require_key", "time_zone", "calling_hours")
     list_filter = ("is_active", "require_key")
     search_fields = ("domain", "name")
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "consent_text")
     fieldsets = (
         (None, {"fields": ("domain", "name", "is_active", "is_default", "currency", "created_at")}),
         (_("Intake"), {"fields": ("intake_key", "require_key", "phone_region")}),
+        (_("Consent and privacy"), {"fields": ("consent_required", "consent_text", "telegram_full_phone")}),
         (_("Calling"), {"fields": ("time_zone", "calling_hours", "non_calling_dates", "call_rule_id", "caller_id",
                                    "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
                                    "call_number_types", "call_daily_budget", "call_max_per_number",
@@ -69,6 +71,10 @@ class SiteAdmin(admin.ModelAdmin):
             return self.fieldsets
         return [(name, {**options, "fields": [f for f in options["fields"] if f != "intake_key"]})
                 for name, options in self.fieldsets]
+
+    @admin.display(description=_("consent text"))
+    def consent_text(self, obj: Site) -> str:
+        return site_consent_summary(obj) if obj.pk else "—"
 
     def save_model(self, request, obj: Site, form, change) -> None:
         from leads.selectors import host_normalize
@@ -193,7 +199,7 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=public_id", "email", "=bitrix_lead_id")
     show_full_result_count = False
     paginator = CappedCountPaginator
-    inlines = [CallAttemptInline, NotificationInline, LeadEventInline]
+    inlines = [ConsentProofInline, CallAttemptInline, NotificationInline, LeadEventInline]
     actions = [*HANDLING_ACTIONS, erase_people]
     readonly_fields = (
         "public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call", "erased_at",

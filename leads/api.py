@@ -80,7 +80,8 @@ class LeadIntakeView(APIView):
             "(`{\"ops\": [...]}`, at most INTAKE_MAX_OPS ops), which is answered in Corezoid's shape; each op "
             "counts against the throttles like a request of its own. A second submission with the ref of a "
             "lead still in progress is answered 200 with that lead's id and `duplicate: true` (and its status "
-            "only to a caller with the site's intake key)."
+            "only to a caller with the site's intake key). With `consent` true, the proof (time, address, browser, page, "
+            "the text shown) is kept with the lead and never edited."
         ),
         request={
             "application/json": LeadInputSerializer,
@@ -103,6 +104,8 @@ class LeadIntakeView(APIView):
             413: OpenApiResponse(description="Body too large, or an envelope with more than INTAKE_MAX_OPS ops "
                                  "(answered in Corezoid's shape)."),
             415: OpenApiResponse(description="Unsupported content type."),
+            422: OpenApiResponse(description="Not stored: no consent (`consent`) where the site requires it, or a "
+                                 "`consent_version` the site does not have; the message names the field."),
             429: OpenApiResponse(description="Throttled; see Retry-After."),
             503: OpenApiResponse(description="The database is unreachable; nothing was stored. Retry after "
                                  "the Retry-After seconds."),
@@ -146,7 +149,7 @@ class LeadIntakeView(APIView):
                 accepted = submission_accept(sub, keyed_site=request.keyed_site)
             except Rejected as exc:
                 error = {"errors": exc.detail} if isinstance(exc.detail, dict) else {}
-                description = exc.detail if isinstance(exc.detail, str) else "invalid fields"
+                description = exc.summary or (exc.detail if isinstance(exc.detail, str) else "invalid fields")
                 ops.append({"proc": "error", **result, "description": description, **error})
                 continue
             ops.append({"proc": "ok", **result, "obj_id": str(accepted.id), "duplicate": accepted.duplicate})

@@ -3,7 +3,8 @@
 An erased lead keeps what the dashboard counts (site, partner, times, status, call outcomes, order
 sum and currency, UTM tags) and loses who it was: name, phone, email, comment, address, browser,
 the request as received, its extra form fields and its ref; its calls lose the number, the custom
-data and the recording; its timeline and Telegram texts lose those values. The do-not-call list
+data and the recording; its consent proof its address, browser and page (what was agreed to, and
+when, stay); its timeline and Telegram texts lose those values. The do-not-call list
 keeps the number as its keyed hash alone, so it still matches. Bitrix24 keeps its own copy: erase
 the person there too. Every erasure is audited (leads.models.Erasure) without the number in clear.
 """
@@ -21,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from consent.services import consent_proof_erase_personal
 from dnc.numbers import number_hash
 from dnc.services import dnc_number_erase
 from leads.models import Erasure, Lead, LeadEvent, Site
@@ -89,6 +91,7 @@ def _lead_erase(lead: Lead, *, card: bool) -> None:
         **PERSONAL_FIELDS, ref=f"erased-{lead.public_id}", erased_at=now, updated_at=now,
         manual_reason=_scrub(lead.manual_reason, values), opt_out_reason=_scrub(lead.opt_out_reason, values))
     CallAttempt.objects.filter(lead=lead).update(phone="", custom_data="", record_url="")
+    consent_proof_erase_personal(lead=lead)
     for event in LeadEvent.objects.filter(lead=lead):
         event.message = _scrub(event.message, values)
         event.data = {key: value for key, value in event.data.items() if key != "ip"}

@@ -9,16 +9,17 @@ from __future__ import annotations
 import ipaddress
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from consent.services import ConsentClaim, ConsentGiven, ConsentRefused, consent_check
 from leadcaller import metrics
 from leads.intake_input import Submission, scrub
 from leads.models import IntakeCounter, Lead, Site
-from leads.selectors import site_resolve
+from leads.selectors import host_normalize, site_resolve
 from leads.serializers import LeadInputSerializer
 from leads.services import IntakeResult, LeadData, intake_count, lead_intake
 from leads.throttles import phone_throttle_wait
@@ -27,11 +28,12 @@ logger = logging.getLogger(__name__)
 
 
 class Rejected(Exception):
-    """The submission is refused; `detail` is a message or a field -> messages map."""
+    """The submission is refused; `detail` is a message or a field -> messages map, `summary` one line
+    for an envelope's `description`."""
 
-    def __init__(self, status: int, detail: Any, *, retry_after: int | None = None):
+    def __init__(self, status: int, detail: Any, *, retry_after: int | None = None, summary: str = ""):
         super().__init__(detail)
-        self.status, self.detail, self.retry_after = status, detail, retry_after
+        self.status, self.detail, self.retry_after, self.summary = status, detail, retry_after, summary
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ def _accept(sub: Submission, keyed_site: Site | None) -> Accepted:
         intake_count(kind=IntakeCounter.Kind.HONEYPOT, site=site)
         logger.info("honeypot field filled; post swallowed")
         return Accepted(uuid.uuid4(), Lead.Status.IN_PROGRESS, duplicate=False, created=False)
-    data = _validated(sub, site)
+    data, claim = _validated(sub, site)
+    consent = _consent(sub, keyed_site, site, claim)
     wait = phone_throttle_wait(data.phone)
     if wait is not None:
         intake_count(kind=IntakeCounter.Kind.THROTTLED, site=site)
@@ -70,6 +73,7 @@ def _accept(sub: Submission, keyed_site: Site | None) -> Accepted:
     client_ip, user_agent = _sender(sub, keyed_site)
     result: IntakeResult = lead_intake(
         data=data, site=site, site_unknown=unknown, client_ip=client_ip, user_agent=user_agent, raw_request=sub.raw,
+        consent=consent,
     )
     return Accepted(result.lead.public_id, result.lead.status, result.duplicate, created=not result.duplicate)
 
@@ -79,8 +83,39 @@ def _sender(sub: Submission, keyed_site: Site | None) -> tuple[str | None, str]:
     shop's script saw them, and are believed only with the site's key; else the connection's own."""
     if keyed_site is not None:
         return (_ip_or_none(sub.reported_ip) or _ip_or_none(sub.peer.ip),
-                sub.reported_user_agent or sub.peer.user_agent)
+                scrub(sub.reported_user_agent) or sub.peer.user_agent)
     return _ip_or_none(sub.peer.ip), sub.peer.user_agent
+
+
+def _consent(sub: Submission, keyed_site: Site | None, site: Site, claim: ConsentClaim) -> ConsentGiven | None:
+    """The consent to prove with the lead, or None; a submission the site's rule refuses is a 422."""
+    try:
+        consent = consent_check(site=site, claim=claim)
+    except ConsentRefused as exc:
+        if exc.field == "consent":
+            intake_count(kind=IntakeCounter.Kind.NO_CONSENT, site=site)
+        raise Rejected(422, {exc.field: [exc.message]}, summary=exc.message) from None
+    if consent is None:
+        return None
+    url, source = _page(sub, keyed_site, site, claim.page)
+    return replace(consent, page_url=url, page_source=source)
+
+
+def _page(sub: Submission, keyed_site: Site | None, site: Site, posted: str) -> tuple[str, str]:
+    """(address of the form's page, where it was read), believed as far as the sender is: with the
+    site's key, the visitor's Referer as an envelope reports it, then the posted `page`; without it, the
+    posted `page` only on the site's own host, else the request's own Referer header."""
+    if keyed_site is not None:
+        candidates = [(sub.reported_referer, "envelope"), (posted, "form"), (sub.peer.referer, "referer")]
+    else:
+        host = host_normalize(posted)
+        on_site = bool(host) and (host == site.domain or host.endswith("." + site.domain))
+        candidates = [(posted if on_site else "", "form"), (sub.peer.referer, "referer")]
+    for url, source in candidates:
+        url = scrub(url).strip()[:2000]
+        if url:
+            return url, source
+    return "", ""
 
 
 def _site_for(sub: Submission, keyed_site: Site | None) -> tuple[Site, bool]:
@@ -95,7 +130,7 @@ def _site_for(sub: Submission, keyed_site: Site | None) -> tuple[Site, bool]:
     return match.site, match.unknown
 
 
-def _validated(sub: Submission, site: Site) -> LeadData:
+def _validated(sub: Submission, site: Site) -> tuple[LeadData, ConsentClaim]:
     serializer = LeadInputSerializer(
         data=sub.fields, context={"region": site.phone_region or settings.PHONE_REGION}
     )
@@ -122,7 +157,8 @@ def _validated(sub: Submission, site: Site) -> LeadData:
         utm_term=values["utm_term"],
         utm_content=values["utm_content"],
         extra=extra,
-    )
+    ), ConsentClaim(given=bool(values["consent"]), version=values["consent_version"], text=values["consent_text"],
+                    page=values["page"])
 
 
 def _ip_or_none(value: str | None) -> str | None:

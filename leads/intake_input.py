@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -11,6 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 FIELDS = (
     "phone", "name", "email", "comment", "order_amount", "currency", "site", "partner", "ref",
     "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "extra",
+    "consent", "consent_version", "consent_text", "page",
 )
 # Field names common in shop forms, mapped onto ours. Our own name wins when both are sent.
 ALIASES = {
@@ -22,6 +24,8 @@ ALIASES = {
 COOKIE_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content", "partner")
 RAW_LIMIT = 16 * 1024
 _IGNORED = {"csrfmiddlewaretoken"}
+# PostgreSQL stores neither a NUL nor half of a UTF-16 surrogate pair (JSON's "\ud800" decodes to one).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Submission:
     # What an envelope's `server` says of the visitor: believed only with the site's intake key.
     reported_ip: str | None = None
     reported_user_agent: str = ""
+    reported_referer: str = ""
 
 
 def ops_count(data: Any) -> int:
@@ -110,6 +115,7 @@ def _op_submission(op: Any, honeypot_field: str, peer: Peer) -> Submission:
                *(str(server.get(k) or "") for k in ("HTTP_ORIGIN", "HTTP_REFERER", "HTTP_HOST")), peer.referer],
         reported_ip=str(server.get("REMOTE_ADDR") or "") or None,
         reported_user_agent=str(server.get("HTTP_USER_AGENT") or ""),
+        reported_referer=str(server.get("HTTP_REFERER") or ""),
         raw=raw_capture(dict(op)),
         ref=str(op.get("ref") or ""),
         honeypot=honeypot,
@@ -141,9 +147,10 @@ def raw_capture(value: Any) -> dict[str, Any]:
 
 
 def scrub(value: Any) -> Any:
-    """JSON-safe data: NUL characters (which PostgreSQL cannot store) replaced, other objects as text."""
+    """JSON-safe data: NUL characters and lone surrogates (which PostgreSQL cannot store) replaced,
+    other objects as text."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, Mapping):
         return {scrub(str(k)): scrub(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

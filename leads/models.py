@@ -186,6 +186,15 @@ class Site(models.Model):
         choices=[(None, _("as SKIP_HOLIDAYS")), (True, _("yes: skip them")), (False, _("no: call on holidays too"))],
         help_text=_("The public holidays of the country of the lead's number."))
 
+    # Consent and privacy (docs/compliance.md)
+    consent_required = models.BooleanField(
+        _("consent required"), null=True, blank=True,
+        choices=[(None, _("as CONSENT_REQUIRED says")), (True, _("required")), (False, _("not required"))],
+        help_text=_("A lead without the visitor's consent is refused (422) and not stored."))
+    telegram_full_phone = models.BooleanField(
+        _("full phone numbers in Telegram"), default=False,
+        help_text=_("Off: Telegram cards show +7 ••• •••-12-34. The admin always shows the whole number."))
+
     class Meta:
         verbose_name = _("site")
         verbose_name_plural = _("sites")
@@ -427,6 +436,7 @@ class IntakeCounter(models.Model):
         THROTTLED_SITE = "throttled_site", _("too many with one site's key")
         TOO_MANY_OPS = "too_many_ops", _("too many leads in one post")
         UNKNOWN_SITE = "unknown_site", _("unknown site refused")
+        NO_CONSENT = "no_consent", _("no consent where required")
 
     slot = models.DateTimeField(_("quarter hour from"))
     site = models.ForeignKey(Site, on_delete=models.CASCADE, null=True, blank=True)

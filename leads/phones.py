@@ -59,3 +59,15 @@ def number_type_allowed(code_of_number: str, allowed: tuple[str, ...]) -> bool:
     if code_of_number == "fixed_line_or_mobile":
         return "mobile" in allowed or "fixed_line" in allowed
     return code_of_number in allowed
+
+
+def phone_mask(e164: str) -> str:
+    """`+79123451234` -> `+7 ••• •••-12-34`: the country code and the last four digits, never the
+    number's length, so that a message read over a seller's shoulder gives no one the number."""
+    digits = "".join(ch for ch in e164 if ch.isdigit())
+    tail = f"{digits[-4:-2]}-{digits[-2:]}" if len(digits) >= 4 else ""
+    try:
+        country = f"+{phonenumbers.parse(e164, None).country_code} "
+    except phonenumbers.NumberParseException:
+        country = ""
+    return f"{country}••• •••-{tail}" if tail else "••• •••"

@@ -14,6 +14,7 @@ MANAGERS = {
     "notifications": ["view_notification", "view_telegramchat"],
     # The do-not-call list: see it, and list a number a person asked not to be called on.
     "dnc": ["view_entry", "add_entry"],
+    "consent": ["view_consenttext", "view_consentproof"],
 }
 ADMINISTRATORS_EXTRA = {
     "leads": ["add_site", "change_site", "add_partner", "change_partner", "add_partnerrule", "change_partnerrule",
@@ -25,6 +26,7 @@ ADMINISTRATORS_EXTRA = {
     "telephony": ["view_probecall"],
     # Take a number off the do-not-call list (kept as history); erase a person's data on request.
     "dnc": ["delete_entry"],
+    "consent": ["add_consenttext", "change_consenttext", "delete_consenttext", "export_consentproof"],
 }
 
 

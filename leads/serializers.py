@@ -8,11 +8,40 @@ from typing import Any
 from django.core.validators import validate_email
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leads.phones import PhoneError, phone_normalize
 
 EXTRA_LIMIT = 8 * 1024
+CONSENT_GIVEN = {"true", "1", "on", "yes"}
+
+
+@extend_schema_field({"anyOf": [{"type": "boolean"}, {"type": "string"}, {"type": "integer"}], "nullable": True})
+class ConsentField(serializers.Field):
+    """`true`, `1`, `on` or `yes` (any case; JSON true and 1 too): given. Any other word, number, false or
+    null: not given. An object or a list is no answer at all: 400."""
+
+    default_error_messages = {"invalid": _("Send consent as one value such as true, on or yes.")}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, (str, int, float)):
+            return str(data).strip().lower() in CONSENT_GIVEN
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> bool:
+        return bool(value)
+
+
+class OptionalIntegerField(serializers.IntegerField):
+    """An integer, or nothing: a form's empty input counts as absent."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if isinstance(data, str) and not data.strip():
+            data = None
+        return super().run_validation(data)
 
 
 class AmountField(serializers.DecimalField):
@@ -46,6 +75,19 @@ class LeadInputSerializer(serializers.Serializer):
     utm_term = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     utm_content = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     extra = serializers.DictField(required=False, default=dict)
+    consent = ConsentField(required=False, allow_null=True, default=None, help_text=(
+        "The visitor agreed to be called: `true`, `1`, `on` or `yes`; anything else, or nothing, is no consent. "
+        "Required where the site or CONSENT_REQUIRED says so (else 422)."))
+    consent_version = OptionalIntegerField(
+        min_value=1, max_value=2**31 - 1, required=False, allow_null=True, default=None,
+        help_text="The version of the site's consent text the form showed (kept in Leadcaller's admin). "
+                  "Absent: the site's current text. A version the site does not have: 422.")
+    consent_text = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, default="",
+        help_text="The consent text itself, for a form that keeps its own; used only without consent_version.")
+    page = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="",
+        help_text="The address of the page the form was on, kept in the consent proof.")
 
     def validate_phone(self, value: str) -> str:
         try:

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
 from leads.models import IntakeCounter, Lead, LeadEvent, Site
 from leads.selectors import partner_resolve
@@ -53,8 +54,10 @@ def lead_intake(
     client_ip: str | None = None,
     user_agent: str = "",
     raw_request: dict[str, Any] | None = None,
+    consent: ConsentGiven | None = None,
 ) -> IntakeResult:
-    """Store a lead and start its pipeline after commit, unless its ref already has an open lead.
+    """Store a lead (with the proof of its consent, when given) and start its pipeline after commit,
+    unless its ref already has an open lead.
 
     The ref rule is enforced by a conditional unique index, so two concurrent posts with one ref
     cannot both insert: the loser's insert fails and it answers with the winner's lead.
@@ -91,11 +94,14 @@ def lead_intake(
                     **pipeline.initial_step_fields(now),
                 )
                 bind_lead(lead.public_id)  # before commit, so the queued tasks carry it
+                if consent is not None:
+                    consent_proof_record(lead=lead, consent=consent, ip=client_ip, user_agent=user_agent, at=now)
                 lead_event_add(
                     lead=lead,
                     kind=LeadEvent.Kind.RECEIVED,
                     message=f"from {site.domain}" + (" (unknown site)" if site_unknown else ""),
-                    data={"ip": client_ip, "partner": lead.partner.code if lead.partner else None},
+                    data={"ip": client_ip, "partner": lead.partner.code if lead.partner else None,
+                          "consent": consent is not None},
                 )
                 transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk))
         except IntegrityError:

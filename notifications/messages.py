@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from leads.models import Lead
+from leads.phones import phone_mask
 from notifications.links import public_url
 from notifications.telegram import Button
 from telephony.models import CallAttempt
@@ -35,7 +36,7 @@ def card(lead: Lead) -> tuple[str, list[Button]]:
     if lead.name:
         lines.append(f"👤 {esc(lead.name[:200])}")
     # Plain text: Telegram makes a number tappable itself, and drops a tel: link it cannot check.
-    lines.append(f"📞 {esc(lead.phone)}" if lead.phone else f"📞 — {esc(_('personal data erased'))}")
+    lines.append(f"📞 {esc(shown_phone(lead))}" if lead.phone else f"📞 — {esc(_('personal data erased'))}")
     if lead.order_amount is not None:
         amount = f"{lead.order_amount:,.2f}".replace(",", "\u00a0")
         lines.append(f"💰 {esc(amount)} {esc(lead.currency)}")
@@ -57,7 +58,7 @@ def alert(lead: Lead, reason: str) -> tuple[str, list[Button]]:
     lines = [
         f"⚠️ <b>{esc(title)}</b> · {esc(site.name or site.domain)}",
         f"{esc(reason[:600])}",
-        f"📞 {esc(lead.phone)}" + (f" · {esc(lead.name[:200])}" if lead.name else ""),
+        f"📞 {esc(shown_phone(lead))}" + (f" · {esc(lead.name[:200])}" if lead.name else ""),
     ]
     return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead)
 
@@ -73,8 +74,13 @@ def digest(leads: list[Lead]) -> str:
     lines = [f"🆕 <b>{esc(title)}</b>"]
     for lead in leads:
         name = f" · {esc(lead.name[:60])}" if lead.name else ""
-        lines.append(f"• {esc(lead.site.name or lead.site.domain)}: {esc(lead.phone)}{name}")
+        lines.append(f"• {esc(lead.site.name or lead.site.domain)}: {esc(shown_phone(lead))}{name}")
     return fit("\n".join(lines))
+
+
+def shown_phone(lead: Lead) -> str:
+    """The number as a chat may see it: masked unless the site allows whole numbers (the admin shows it)."""
+    return lead.phone if lead.site.telegram_full_phone else phone_mask(lead.phone)
 
 
 def plain(text: str) -> str:

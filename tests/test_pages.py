@@ -29,8 +29,11 @@ def test_openapi_schema_describes_the_intake_endpoint(client):
     assert response.status_code == 200
     schema = yaml.safe_load(response.content)
     operation = schema["paths"]["/api/v1/leads/"]["post"]
-    assert {"201", "400", "403", "413", "415", "429"} <= set(operation["responses"])
+    assert {"201", "400", "403", "413", "415", "422", "429"} <= set(operation["responses"])
     assert "application/x-www-form-urlencoded" in operation["requestBody"]["content"]
+    fields = schema["components"]["schemas"]["LeadInput"]["properties"]
+    assert {"consent", "consent_version", "consent_text", "page"} <= set(fields)
+    assert fields["consent_version"]["minimum"] == 1 and fields["consent_version"]["nullable"] is True
 
 
 def test_api_docs_page_loads_swagger_from_our_own_static_files(client):

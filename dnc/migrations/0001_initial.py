@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('leads', '0014_site_disclosure_opt_out_retention'),
+        ('leads', '0015_site_disclosure_opt_out_retention'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -13,6 +13,6 @@ def grant(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("dnc", "0001_initial"),
-        ("leads", "0014_site_disclosure_opt_out_retention"),
+        ("leads", "0015_site_disclosure_opt_out_retention"),
     ]
     operations = [migrations.RunPython(grant, migrations.RunPython.noop)]

@@ -22,6 +22,7 @@
     event.preventDefault();
     var data = {};
     new FormData(form).forEach(function (value, key) { if (value !== "") data[key] = value; });
+    data.page = window.location.href;  // kept in the consent proof
     out.className = "";
     out.textContent = "…";
     fetch(form.action, {

@@ -162,7 +162,8 @@ def test_an_order_edited_in_the_admin_follows_after_the_refresh(history, admin_c
         "utm_source": "", "utm_medium": "", "utm_campaign": "", "utm_term": "", "utm_content": "", "extra": "{}",
         "call_attempts-TOTAL_FORMS": "0", "call_attempts-INITIAL_FORMS": "0",
         "notifications-TOTAL_FORMS": "0", "notifications-INITIAL_FORMS": "0",
-        "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"}.items()}
+        "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0",
+        "consent_proof-TOTAL_FORMS": "0", "consent_proof-INITIAL_FORMS": "0"}.items()}
     response = admin_client.post(f"/admin/leads/lead/{lead.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     rollups.rollups_refresh()

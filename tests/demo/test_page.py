@@ -44,7 +44,7 @@ def test_no_demo_page_for_a_visitor_behind_a_proxy_on_this_machine(client, setti
     assert client.get("/demo/", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 404
 
 
-def test_pages_link_the_simulators_only_while_they_run(client, settings):
+def test_pages_link_the_simulators_only_while_they_run(client, settings, db):
     settings.DEMO_SIMULATORS_URL = ""
     assert 'href="/demo/"' not in client.get("/").content.decode()
 

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from consent.models import ConsentProof
 from dashboard import rollups, stats
 from dashboard.models import DailyCell
 from dnc.models import Entry
@@ -47,6 +48,9 @@ def old_lead(days: int, **fields) -> Lead:
     chat, _created = TelegramChat.objects.get_or_create(chat_id="-100")
     Notification.objects.create(lead=lead, chat=chat, kind="card", status="sent",
                                 text=f"🆕 Ivan Petrov\n📞 {lead.phone}\n💬 Call me after six")
+    ConsentProof.objects.create(lead=lead, site=lead.site, given_at=at, ip="203.0.113.7", user_agent="Firefox/140",
+                                page_url="https://shop.example/order?phone=79121112233", page_source="form",
+                                text="I agree to be called.")
     lead.refresh_from_db()
     return lead
 
@@ -63,6 +67,9 @@ def assert_erased(lead: Lead) -> None:
     texts += list(Notification.objects.filter(lead=lead).values_list("text", flat=True))
     for value in (PHONE, "8 (912) 111-22-33", "Ivan Petrov", "203.0.113.7", "Call me after six"):
         assert not any(value in text for text in texts), value
+    proof = ConsentProof.objects.get(lead=lead)
+    assert (proof.ip, proof.user_agent, proof.page_url, proof.page_source) == (None, "", "", "")
+    assert (proof.text, proof.given_at) == ("I agree to be called.", lead.created_at), "what and when stay"
     # What the dashboard counts stays.
     assert (lead.order_amount, lead.currency, lead.utm_source, lead.last_call_outcome) == (
         Decimal("990.00"), "RUB", "ads", "human") and lead.first_dial_at

@@ -6,6 +6,7 @@ import pytest
 
 from leads import pipeline, services
 from leads.models import Lead
+from leads.phones import phone_mask
 from notifications import messages
 from notifications.models import Notification, TelegramChat
 from notifications.services import notification_deliver
@@ -29,7 +30,8 @@ def test_the_card_is_sent_when_the_lead_is_accepted(tg, settings):
 
     [message] = tg.messages(tg.chat_id)
     assert card.status == Status.SENT and card.message_id == message.message_id
-    assert "Анна" in message.plain and "+79123456789" in message.plain and message.parse_mode == "HTML"
+    assert "Анна" in message.plain and "+7 ••• •••-67-89" in message.plain and message.parse_mode == "HTML"
+    assert "+79123456789" not in message.plain
     buttons = [b["url"] for row in message.reply_markup["inline_keyboard"] for b in row]
     assert buttons == [f"https://leads.example.com/admin/leads/lead/{lead.pk}/change/"]
     assert Lead.objects.get(pk=lead.pk).notify_state == Lead.StepState.DONE
@@ -171,7 +173,7 @@ def test_a_burst_of_100_leads_for_one_chat_provokes_no_429_and_loses_none(tg):
 
     shown = "\n".join(m.plain for m in tg.messages(tg.chat_id))
     assert tg.too_many_requests == 0
-    assert all(lead.phone in shown for lead in leads)
+    assert all(phone_mask(lead.phone) in shown for lead in leads)
     assert len(tg.messages(tg.chat_id)) <= 10
     assert not Notification.objects.exclude(status__in=[Status.SENT, Status.DIGESTED]).exists()
 

@@ -38,7 +38,7 @@ def test_card_shows_site_partner_name_phone_amount_utm_and_buttons(settings):
     text, buttons = messages.card(lead)
 
     assert "Shop" in text and "Анна" in text and "Acme" in text and "utm: ya" in text
-    assert "📞 +79123456789" in text and "tel:" not in text  # Telegram makes the number tappable itself
+    assert "📞 +7 ••• •••-67-89" in text and "+79123456789" not in text and "tel:" not in text
     assert "<code>" not in text  # the admin's address is a button, not text
     assert "1\u00a0500.50 RUB" in text
     assert [b.url for b in buttons] == ["https://shop.bitrix24.ru/crm/lead/details/77/",
@@ -105,3 +105,32 @@ def test_messages_are_translated_to_the_chats_language():
 
 def test_plain_text_drops_markup_and_decodes_entities():
     assert messages.plain('<b>A &amp; B</b> <a href="https://a.example/">1</a>') == "A & B 1"
+
+
+@pytest.mark.parametrize(("phone", "masked"), [
+    ("+79123456789", "+7 ••• •••-67-89"),
+    ("+12025550143", "+1 ••• •••-01-43"),
+    ("+4930123456", "+49 ••• •••-34-56"),
+    ("+375291234567", "+375 ••• •••-45-67"),
+])
+def test_the_card_alert_and_digest_show_a_masked_number_by_default(phone, masked):
+    lead = LeadFactory(phone=phone)
+
+    for text in (messages.card(lead)[0], messages.alert(lead, "why")[0], messages.digest([lead])):
+        assert masked in text and phone not in text and phone[-7:] not in text
+
+
+def test_a_site_that_allows_whole_numbers_gets_them_in_telegram():
+    lead = LeadFactory(site=SiteFactory(telegram_full_phone=True), phone="+79123456789")
+
+    for text in (messages.card(lead)[0], messages.alert(lead, "why")[0], messages.digest([lead])):
+        assert "📞 +79123456789" in text or ": +79123456789" in text
+
+
+def test_the_admin_still_shows_staff_the_whole_number(client):
+    from django.contrib.auth.models import User
+
+    lead = LeadFactory(phone="+79123456789")
+    client.force_login(User.objects.create_superuser("root", password="x"))
+
+    assert "+79123456789" in client.get(f"/admin/leads/lead/{lead.pk}/change/").content.decode()

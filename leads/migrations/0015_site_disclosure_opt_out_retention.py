@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0013_site_skip_holidays'),
+        ('leads', '0014_site_consent_and_telegram_phone'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
