@@ -75,6 +75,20 @@ def consent_proof_record(*, lead: Lead, consent: ConsentGiven, ip: str | None, u
     )
 
 
+def consent_proof_erase_personal(*, lead: Lead) -> bool:
+    """Erasure (leads/erasure.py): the proof loses where it came from (address, browser, page) and keeps
+    what was agreed to and when. A proof is never edited, so it is replaced by one without those parts.
+    Returns False when the lead has no proof or none of those parts."""
+    proof = ConsentProof.objects.filter(lead=lead).first()
+    if proof is None or not (proof.ip or proof.user_agent or proof.page_url):
+        return False
+    with transaction.atomic():
+        proof.delete()
+        ConsentProof.objects.create(lead=lead, site_id=proof.site_id, given_at=proof.given_at, text=proof.text,
+                                    consent_text_id=proof.consent_text_id)
+    return True
+
+
 def consent_text_add(*, site: Site, text: str, author: str = "") -> ConsentText:
     """A new version of the site's text, numbered after the newest (two admins at once get two numbers)."""
     for _attempt in range(5):

@@ -31,12 +31,14 @@ class DailyCell(models.Model):
     leads = models.IntegerField()
     reached = models.IntegerField()
     manual = models.IntegerField()
+    opted_out_leads = models.IntegerField(default=0)  # ended opted out: the opt-out key, or a listed number
     # Leads by the outcome of their latest call; the rest were not called (or have no result yet).
     human = models.IntegerField()
     voicemail = models.IntegerField()
     no_answer = models.IntegerField()
     busy = models.IntegerField()
     failed = models.IntegerField()
+    opted_out = models.IntegerField(default=0)
     orders = models.IntegerField()
     order_sum = models.DecimalField(max_digits=18, decimal_places=2, null=True)
 

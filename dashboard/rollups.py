@@ -46,11 +46,12 @@ OUTCOMES = [outcome.value for outcome in CallAttempt.Outcome]
 CELL_COUNTS = {
     "leads": Count("id"), "reached": Count("id", filter=Q(status=Lead.Status.REACHED)),
     "manual": Count("id", filter=Q(status=Lead.Status.MANUAL)),
+    "opted_out_leads": Count("id", filter=Q(status=Lead.Status.OPTED_OUT)),
     **{outcome: Count("id", filter=Q(last_call_outcome=outcome)) for outcome in OUTCOMES},
     "orders": Count("order_amount"), "order_sum": Sum("order_amount"),
 }
 # What the dashboard reads of a cell, from the rollups (summed) or from the leads (counted as above).
-CELL_FIGURES = ("leads", "reached", "manual", "voicemail", "no_answer", "orders")
+CELL_FIGURES = ("leads", "reached", "manual", "opted_out_leads", "voicemail", "no_answer", "orders")
 # Speed to lead of one lead: from its arrival to its first dial.
 FIRST_DIAL_WAIT = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
 

@@ -88,7 +88,8 @@ def _lead_cells(period: Period) -> list[dict]:
 
 
 def _totals(cells: list[dict], period: Period) -> dict:
-    counts = {key: sum(cell[key] for cell in cells) for key in ("leads", "reached", "manual", "voicemail", "no_answer")}
+    counts = {key: sum(cell[key] for cell in cells)
+              for key in ("leads", "reached", "manual", "opted_out_leads", "voicemail", "no_answer")}
     refused = refused_by_reason(period)
     return {**counts, "duplicates": refused[IntakeCounter.Kind.DUPLICATE], "refused": refused,
             "order_sums": _sums(cells)}

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",  # the do-not-call API's tokens (dnc/api.py)
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "telephony",
     "notifications",
     "dashboard",
+    "dnc",
     "consent",
     "leads.apps.LoginLockoutConfig",  # django-axes, under a translated name in the admin
 ]
@@ -184,7 +186,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Leadcaller API",
-    "DESCRIPTION": "Lead intake for web forms and the VoxImplant scenario callback.",
+    "DESCRIPTION": "Lead intake for web forms, the VoxImplant scenario callback and the do-not-call list.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -240,6 +242,14 @@ CALL_HOURLY_CEILING = config.not_negative("CALL_HOURLY_CEILING",
 CALL_MAX_PER_NUMBER = config.read(env.int, "CALL_MAX_PER_NUMBER", default=3)
 # The watchdog reconciles a call whose scenario has not reported after this many seconds.
 CALL_RESULT_TIMEOUT = config.read(env.int, "CALL_RESULT_TIMEOUT", default=300)
+
+# --- Do-not-call list and personal data (dnc/, leads/erasure.py) --------------------------------
+# The key of the numbers' hashes on the do-not-call list. An erased person's number is kept as this
+# hash alone, so changing the key (or SECRET_KEY while this is unset) unlists every erased number.
+DNC_HASH_SECRET = env.str("DNC_HASH_SECRET", default="") or SECRET_KEY
+# Days after which a lead's personal data is erased (a site may keep its own period); 0: kept.
+DATA_RETENTION_DAYS = config.not_negative("DATA_RETENTION_DAYS", config.read(env.int, "DATA_RETENTION_DAYS",
+                                                                            default=0))
 
 # --- Providers (an integration is on only when its credentials are set) ------------------------
 BITRIX_WEBHOOK_URL = config.optional_url("BITRIX_WEBHOOK_URL", env.str("BITRIX_WEBHOOK_URL", default=""))
@@ -344,6 +354,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-dashboard-rollups": {"task": "dashboard.tasks.refresh_rollups", "schedule": 300.0},
     "rebuild-dashboard-rollups": {"task": "dashboard.tasks.refresh_rollups", "schedule": 86_400.0,
                                   "kwargs": {"full": True}},
+    # Leads past their site's retention period lose their personal data (leads/erasure.py).
+    "erase-expired-personal-data": {"task": "leads.tasks.erase_expired", "schedule": 3_600.0},
 }
 
 # --- Logging ----------------------------------------------------------------------------------

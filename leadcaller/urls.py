@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from demo.form import home
 from demo.views import demo_page
+from dnc.api import DncAddView, DncCheckView, DncRemoveView
 from leadcaller.health import healthz
 from leadcaller.metrics_export import metrics_view
 from leads.api import LeadIntakeView
@@ -25,6 +26,9 @@ urlpatterns = [
     path("api/v1/telephony/voximplant/callback/", VoximplantCallbackView.as_view(), name="voximplant-callback"),
     path("api/v1/telephony/voximplant/probe-call/", ProbeCallCallbackView.as_view(), name="voximplant-probe-call"),
     path("api/v1/crm/bitrix/install/", bitrix_install, name="bitrix-install"),
+    path("api/v1/dnc/check/", DncCheckView.as_view(), name="dnc-check"),
+    path("api/v1/dnc/add/", DncAddView.as_view(), name="dnc-add"),
+    path("api/v1/dnc/remove/", DncRemoveView.as_view(), name="dnc-remove"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Split: the page's settings script is a request of its own, so the page needs no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

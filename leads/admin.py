@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from consent.admin import ConsentProofInline, site_consent_summary
 from leads import handling
+from leads.admin_erasure import erase_people
 from leads.admin_paging import CappedCountPaginator
 from leads.models import (
     BitrixAuth, IntakeCounter, IntegrationCheck, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site, split_codes,
@@ -59,6 +60,9 @@ class SiteAdmin(admin.ModelAdmin):
                                    "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
                                    "call_number_types", "call_daily_budget", "call_max_per_number",
                                    "call_max_attempts", "call_retry_minutes", "skip_holidays")}),
+        (_("Disclosure and opt-out"), {"fields": ("disclosure_url", "disclosure_text", "opt_out_digit",
+                                                  "opt_out_scope")}),
+        (_("Personal data"), {"fields": ("retention_days",)}),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -196,15 +200,17 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
     inlines = [ConsentProofInline, CallAttemptInline, NotificationInline, LeadEventInline]
+    actions = [*HANDLING_ACTIONS, erase_people]
     readonly_fields = (
-        "public_id", "status", "manual_reason", "manual_since", "assigned_to", "bitrix_lead_id",
+        "public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call", "erased_at",
+        "assigned_to", "bitrix_lead_id",
         "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
         "crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at", "call_tries",
         "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait",
     )
     fieldsets = (
-        (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "assigned_to", "site",
-                           "site_unknown", "partner", "ref", "bitrix_lead_id")}),
+        (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call",
+                           "erased_at", "assigned_to", "site", "site_unknown", "partner", "ref", "bitrix_lead_id")}),
         (_("Contact"), {"fields": ("name", "phone_raw", "phone", "email", "comment")}),
         (_("Order"), {"fields": ("order_amount", "currency")}),
         (_("Source"), {"fields": ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
@@ -214,6 +220,20 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
                                     "notify_tries")}),
         (_("Times"), {"fields": ("created_at", "updated_at", "closed_at")}),
     )
+
+    @admin.display(description=_("do-not-call list"))
+    def do_not_call(self, obj: Lead) -> str:
+        """Whether the number may be called for this lead now, and if not, which entry forbids it."""
+        from dnc.services import dnc_entries
+
+        if not obj.phone:
+            return "—"
+        entries = dnc_entries(phone=obj.phone, site=obj.site, partner=obj.partner)
+        return "; ".join(f"{entry.target_label}, {entry.get_source_display()}, {entry.added_at:%Y-%m-%d}"
+                         for entry in entries) or _("not listed")
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("leads.erase_personal_data")
 
     @admin.display(description=_("lead's local time"))
     def local_time(self, obj: Lead) -> str:

@@ -27,6 +27,7 @@ BATCH_LIMIT = 50  # Bitrix24's cap on commands in one batch
 # Leads deferred for the rate limit and due within this long ride along in the next batch.
 BATCH_EARLY = timedelta(seconds=5)
 WRITTEN_BACK = (CallAttempt.Status.FINISHED, CallAttempt.Status.LOST)
+OPTED_OUT = CallAttempt.Outcome.OPTED_OUT
 
 
 def crm_step_run(*, lead_id: int) -> None:
@@ -53,9 +54,9 @@ def crm_step_run(*, lead_id: int) -> None:
         outcomes = {member.pk: Retry(f"{type(exc).__name__}: {exc}") for member, _ in group}
     for member, member_fence in group:
         _apply(member, outcomes[member.pk], member_fence)
-        if isinstance(outcomes[member.pk], Done) and _unwritten(member).exists():
-            # A call ended before the CRM step got here: its write-back is a task of its own, so
-            # no task holds a worker for a whole batch's worth of slow requests.
+        if isinstance(outcomes[member.pk], Done) and _write_back_due(member):
+            # A call ended (or the lead opted out) before the CRM step got here: its write-back is a
+            # task of its own, so no task holds a worker for a whole batch's worth of slow requests.
             pipeline.step_reopen(step_name="crm", lead_id=member.pk)
 
 
@@ -77,13 +78,18 @@ def crm_step_handle(lead: Lead) -> Outcome:
     return added or Done(_("Bitrix24 lead %(id)s") % {"id": lead.bitrix_lead_id})
 
 
+def _write_back_due(lead: Lead) -> bool:
+    return _unwritten(lead).exists() or (lead.status == Lead.Status.OPTED_OUT and not lead.crm_opt_out_written)
+
+
 def _unwritten(lead: Lead):
     return CallAttempt.objects.filter(lead=lead, status__in=WRITTEN_BACK,
                                       number__gt=lead.crm_synced_attempt).order_by("number")
 
 
 def _write_back(client: BitrixClient, lead: Lead) -> None:
-    """A timeline comment per finished call (and the mapped status), each once, in order."""
+    """A timeline comment per finished call (and the mapped status), each once, in order; then, for an
+    opted-out lead, the "do not call" note."""
     attempts = _unwritten(lead)
     status_map = lead.site.bitrix_status_map or {}
     for attempt in attempts:
@@ -95,6 +101,23 @@ def _write_back(client: BitrixClient, lead: Lead) -> None:
                                             "params": {"REGISTER_SONET_EVENT": "N"}})
         Lead.objects.filter(pk=lead.pk).update(crm_synced_attempt=attempt.number)
         lead.crm_synced_attempt = attempt.number
+    if lead.status == Lead.Status.OPTED_OUT and not lead.crm_opt_out_written:
+        _write_opt_out(client, lead, status_map.get(OPTED_OUT))
+
+
+def _write_opt_out(client: BitrixClient, lead: Lead, status: str | None) -> None:
+    """Bitrix24 has no standard "do not call" field on leads (b24restdocs crm-lead-fields.md; contacts
+    only have EXPORT): a timeline comment says it, and the status map's `opted_out` status, if any, is set
+    (for a key press it was set with that call's comment already)."""
+    client.call("crm.timeline.comment.add", {"fields": {
+        "ENTITY_ID": lead.bitrix_lead_id, "ENTITY_TYPE": "lead",
+        "COMMENT": _("Leadcaller: do not call %(phone)s. %(reason)s") % {"phone": lead.phone,
+                                                                         "reason": lead.opt_out_reason}}})
+    if status and not lead.call_attempts.filter(outcome=OPTED_OUT).exists():
+        client.call("crm.lead.update", {"id": lead.bitrix_lead_id, "fields": {"STATUS_ID": status},
+                                        "params": {"REGISTER_SONET_EVENT": "N"}})
+    Lead.objects.filter(pk=lead.pk).update(crm_opt_out_written=True)
+    lead.crm_opt_out_written = True
 
 
 def _comment(attempt: CallAttempt) -> str:

@@ -13,7 +13,7 @@ from leads.models import Lead, LeadEvent
 from leads.services import lead_event_add
 
 State = Lead.StepState
-CLOSED = (Lead.Status.REACHED, Lead.Status.HANDLED, Lead.Status.SPAM)
+CLOSED = (Lead.Status.REACHED, Lead.Status.HANDLED, Lead.Status.SPAM, Lead.Status.OPTED_OUT)
 
 
 def lead_take(*, lead: Lead, user: AbstractBaseUser) -> bool:

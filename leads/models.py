@@ -58,6 +58,21 @@ def _validate_number_types(value: str) -> None:
         raise ValidationError(_("Unknown kinds of numbers: %(codes)s."), params={"codes": ", ".join(unknown)})
 
 
+def _validate_opt_out_digit(value: str) -> None:
+    from telephony.disclosure import CALLBACK_DIGIT, KEYS
+
+    if value not in KEYS:
+        raise ValidationError(_("The opt-out key is one of the phone's keys: 0-9, * or #."))
+    if value == CALLBACK_DIGIT:
+        raise ValidationError(_("%(key)s already asks for a call back; choose another opt-out key."),
+                              params={"key": value})
+
+
+class OptOutScope(models.TextChoices):
+    ALL = "all", _("every site")
+    SITE = "site", _("this site only")
+
+
 def split_codes(text: str) -> list[str]:
     """`mobile, fixed_line` -> ["mobile", "fixed_line"]."""
     return [code.strip().lower() for code in text.split(",") if code.strip()]
@@ -134,6 +149,21 @@ class Site(models.Model):
     tts_voice = models.CharField(_("voice"), max_length=64, blank=True,
                                  help_text=_("A VoxEngine VoiceList name, e.g. YandexV3.ru_RU_alena."))
     amd_model = models.CharField(_("answering machine model"), max_length=16, default="ru")
+    # Played before the message on every call (telephony/disclosure.py).
+    disclosure_url = models.URLField(
+        _("disclosure recording URL"), max_length=500, blank=True,
+        help_text=_("An mp3/wav played first on every call: who calls, that the call is automated, and which "
+                    "key stops further calls. Blank: the disclosure text is spoken."))
+    disclosure_text = models.TextField(
+        _("disclosure text"), max_length=1000, blank=True,
+        help_text=_("Spoken first when there is no disclosure recording. Blank: a standard text naming the site "
+                    "and the opt-out key."))
+    opt_out_digit = models.CharField(
+        _("opt-out key"), max_length=1, default="9", validators=[_validate_opt_out_digit],
+        help_text=_("The key a person presses, during or right after the message, not to be called again."))
+    opt_out_scope = models.CharField(
+        _("opt-out applies to"), max_length=8, choices=OptOutScope.choices, default=OptOutScope.ALL,
+        help_text=_("Where a number is no longer called after its owner pressed the opt-out key."))
     call_allowed_regions = models.CharField(_("regions that may be called"), max_length=100, blank=True,
                                             help_text=_("Two-letter codes, comma separated. Blank: CALL_ALLOWED_REGIONS."))
     call_number_types = models.CharField(
@@ -147,6 +177,10 @@ class Site(models.Model):
         _("calls per lead"), default=3, help_text=_("Dials of one lead before it goes to manual handling."))
     call_retry_minutes = models.PositiveSmallIntegerField(
         _("minutes between calls"), default=20, help_text=_("After no answer, busy or voicemail."))
+    retention_days = models.PositiveIntegerField(
+        _("keep personal data, days"), null=True, blank=True,
+        help_text=_("Leads older than this lose their personal data (the figures stay). 0: kept. "
+                    "Blank: DATA_RETENTION_DAYS."))
     skip_holidays = models.BooleanField(
         _("no calls on public holidays"), null=True, blank=True,
         choices=[(None, _("as SKIP_HOLIDAYS")), (True, _("yes: skip them")), (False, _("no: call on holidays too"))],
@@ -235,6 +269,8 @@ class Lead(models.Model):
         REACHED = "reached", _("reached")
         HANDLED = "handled", _("handled by a person")
         SPAM = "spam", _("spam or invalid")
+        # The person pressed the opt-out key, or the number was on the do-not-call list: never called.
+        OPTED_OUT = "opted_out", _("opted out")
 
     # A lead in one of these holds its ref: a second copy is refused until it finishes.
     OPEN_STATUSES = (Status.IN_PROGRESS, Status.SCHEDULED, Status.MANUAL)
@@ -273,6 +309,9 @@ class Lead(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
     manual_reason = models.CharField(_("manual handling reason"), max_length=300, blank=True)
     manual_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    opt_out_reason = models.CharField(_("why not called"), max_length=300, blank=True,
+                                      help_text=_("For an opted-out lead: the key press, or the do-not-call entry."))
+    erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
     assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                     related_name="+", verbose_name=_("taken by"))
     call_ignore_hours = models.BooleanField(
@@ -295,6 +334,7 @@ class Lead(models.Model):
     crm_sent_at = models.DateTimeField(null=True, blank=True)
     crm_synced_attempt = models.PositiveIntegerField(default=0)
     crm_resync = models.BooleanField(default=False)
+    crm_opt_out_written = models.BooleanField(default=False)  # the "do not call" comment is in Bitrix24
     call_state = models.CharField(max_length=8, choices=StepState.choices, default=StepState.PENDING)
     scheduled_at = models.DateTimeField(_("call scheduled at"), null=True, blank=True)
     call_tries = models.PositiveSmallIntegerField(default=0)
@@ -471,6 +511,36 @@ class ManualLead(Lead):
         proxy = True
         verbose_name = _("lead needing attention")
         verbose_name_plural = _("needs attention")
+
+
+class Erasure(models.Model):
+    """The audit of erasures of personal data (leads/erasure.py): one person's, on request, or a run of the
+    retention task. It keeps no number in clear: a request's number only as the do-not-call list's hash."""
+
+    class Kind(models.TextChoices):
+        REQUEST = "request", _("on the person's request")
+        RETENTION = "retention", _("retention period over")
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    phone_hash = models.CharField(_("number's hash"), max_length=64, blank=True, db_index=True,
+                                  help_text=_("For a request: the keyed hash of the number, as on the do-not-call "
+                                              "list."))
+    leads = models.PositiveIntegerField(_("leads erased"), default=0)
+    dnc_entries = models.PositiveIntegerField(_("do-not-call entries reduced to the hash"), default=0)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+",
+                             verbose_name=_("by"))
+    username = models.CharField(_("by (name)"), max_length=150, help_text=_("Kept when the user is deleted."))
+    note = models.CharField(_("note"), max_length=300, blank=True, help_text=_("e.g. the request's reference."))
+
+    class Meta:
+        verbose_name = _("erasure of personal data")
+        verbose_name_plural = _("erasures of personal data")
+        ordering = ["-at", "-id"]
+        permissions = [("erase_personal_data", _("Can erase a person's personal data"))]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M})"
 
 
 class IntegrationCheck(models.Model):

@@ -12,15 +12,20 @@ MANAGERS = {
               "view_partner", "view_partnerrule", "view_intakecounter"],
     "telephony": ["view_callattempt", "view_ceilinghit"],
     "notifications": ["view_notification", "view_telegramchat"],
+    # The do-not-call list: see it, and list a number a person asked not to be called on.
+    "dnc": ["view_entry", "add_entry"],
     "consent": ["view_consenttext", "view_consentproof"],
 }
 ADMINISTRATORS_EXTRA = {
     "leads": ["add_site", "change_site", "add_partner", "change_partner", "add_partnerrule", "change_partnerrule",
-              "delete_partnerrule", "view_bitrixauth", "view_integrationcheck", "test_integrations"],
+              "delete_partnerrule", "view_bitrixauth", "view_integrationcheck", "test_integrations",
+              "view_erasure", "erase_personal_data"],
     "notifications": ["add_telegramchat", "change_telegramchat"],
     # Log-in lock-outs: see them, and unlock a colleague by deleting the access attempt.
     "axes": ["view_accessattempt", "delete_accessattempt", "view_accessfailurelog", "view_accesslog"],
     "telephony": ["view_probecall"],
+    # Take a number off the do-not-call list (kept as history); erase a person's data on request.
+    "dnc": ["delete_entry"],
     "consent": ["add_consenttext", "change_consenttext", "delete_consenttext", "export_consentproof"],
 }
 

@@ -169,6 +169,26 @@ def lead_reached(*, lead: Lead) -> bool:
     return bool(moved)
 
 
+def lead_opted_out(*, lead: Lead, reason: str) -> bool:
+    """The number may not be called (its owner pressed the opt-out key, or it is on the do-not-call
+    list): an open lead ends "opted out", a call still due is cancelled, its ref is free again, and the
+    CRM and the card say why. Returns False when the lead had ended already (it stays as it was)."""
+    now = timezone.now()
+    moved = Lead.objects.filter(pk=lead.pk, status__in=Lead.OPEN_STATUSES).update(
+        status=Lead.Status.OPTED_OUT, opt_out_reason=reason[:300], closed_at=now, updated_at=now)
+    if not moved:
+        return False
+    Lead.objects.filter(pk=lead.pk, call_state=Lead.StepState.PENDING).update(
+        call_state=Lead.StepState.SKIPPED, scheduled_at=None)
+    from notifications.services import card_refresh
+
+    lead.status, lead.opt_out_reason, lead.closed_at = Lead.Status.OPTED_OUT, reason[:300], now
+    lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=f"opted out: {reason}")
+    lead_outcome_announce(lead=lead)
+    card_refresh(lead=lead)
+    return True
+
+
 def lead_outcome_announce(*, lead: Lead) -> None:
     """A call outcome is known: the steps that report it (the CRM's write-back) learn of it here."""
     from leads import pipeline

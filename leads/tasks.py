@@ -20,3 +20,12 @@ def sync_partners() -> dict:
 @shared_task(name="leads.tasks.dispatch_due")
 def dispatch_due() -> int:
     return pipeline.dispatch_due()
+
+
+@shared_task(name="leads.tasks.erase_expired")
+def erase_expired() -> int:
+    """Beat: leads past their site's retention period lose their personal data."""
+    from leads.erasure import retention_erase_due
+
+    erasure = retention_erase_due()
+    return erasure.leads if erasure else 0

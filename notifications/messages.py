@@ -36,7 +36,7 @@ def card(lead: Lead) -> tuple[str, list[Button]]:
     if lead.name:
         lines.append(f"👤 {esc(lead.name[:200])}")
     # Plain text: Telegram makes a number tappable itself, and drops a tel: link it cannot check.
-    lines.append(f"📞 {esc(shown_phone(lead))}")
+    lines.append(f"📞 {esc(shown_phone(lead))}" if lead.phone else f"📞 — {esc(_('personal data erased'))}")
     if lead.order_amount is not None:
         amount = f"{lead.order_amount:,.2f}".replace(",", "\u00a0")
         lines.append(f"💰 {esc(amount)} {esc(lead.currency)}")
@@ -106,6 +106,8 @@ def _call_state(lead: Lead, tz: ZoneInfo) -> str:
         return "✅ " + _("Reached by phone")
     if lead.status == Lead.Status.MANUAL:
         return "⚠️ " + _("Manual handling: %(reason)s") % {"reason": lead.manual_reason}
+    if lead.status == Lead.Status.OPTED_OUT:
+        return "🚫 " + _("Opted out, never called again: %(reason)s") % {"reason": lead.opt_out_reason}
     if lead.status in (Lead.Status.HANDLED, Lead.Status.SPAM):
         return "☑️ " + lead.get_status_display()
     if lead.status == Lead.Status.SCHEDULED and lead.scheduled_at:

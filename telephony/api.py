@@ -60,6 +60,11 @@ class CallSettingsSerializer(serializers.Serializer):
     amd_timeout_ms = serializers.IntegerField()
     callback_digit = serializers.CharField(allow_blank=True)
     key_wait_seconds = serializers.IntegerField()
+    disclosure_url = serializers.CharField(allow_blank=True, help_text="Played first on every call; blank: "
+                                           "disclosure_text is spoken instead.")
+    disclosure_text = serializers.CharField(help_text="Who calls, that the call is automated, and the opt-out key.")
+    opt_out_digit = serializers.CharField(help_text="The key that ends the call with the result opted_out.")
+    opt_out_text = serializers.CharField(help_text="Spoken after the opt-out key, before hanging up.")
     scenario_version = serializers.IntegerField(help_text="The SCENARIO_VERSION this server expects.")
 
 

@@ -21,6 +21,7 @@ class CallAttempt(models.Model):
         NO_ANSWER = "no_answer", _("no answer")
         BUSY = "busy", _("busy")
         FAILED = "failed", _("failed")
+        OPTED_OUT = "opted_out", _("opted out (pressed the opt-out key)")
 
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="call_attempts")
     number = models.PositiveSmallIntegerField(_("attempt"), help_text=_("1 for the first dial of this lead."))

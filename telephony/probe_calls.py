@@ -15,13 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dnc.services import dnc_entries
 from leads.models import Site
 from leads.phones import PhoneError, phone_normalize
 from telephony import voximplant
+from telephony.disclosure import CALLBACK_DIGIT, disclosure_settings
 from telephony.models import ProbeCall
 from telephony.policy import call_settings_for, not_callable_reason
 from telephony.scenario import scenario_version
-from telephony.services import CALLBACK_DIGIT, CUSTOM_DATA_LIMIT, CallbackRefused, CallResult
+from telephony.services import CUSTOM_DATA_LIMIT, CallbackRefused, CallResult
 from telephony.tokens import probe_call_token, probe_call_token_valid
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ def probe_call_start(*, user: AbstractBaseUser, phone: str, site: Site | None) -
     reason = not_callable_reason(number, cfg)
     if reason:
         raise ProbeCallRefused(reason)
+    if dnc_entries(phone=number, site=site).exists():  # a test is a call too
+        raise ProbeCallRefused(_("%(phone)s is on the do-not-call list.") % {"phone": number})
     call = ProbeCall.objects.create(phone=number, caller_id=cfg.caller_id, site=site, requested_by=user)
     try:
         started = client.start_scenarios(rule_id=cfg.rule_id, custom_data=_custom_data(call))
@@ -86,6 +90,7 @@ def probe_call_settings(*, attempt_id: int, token: str) -> dict:
         "amd_timeout_ms": 6500,
         "callback_digit": CALLBACK_DIGIT,
         "key_wait_seconds": 5,
+        **disclosure_settings(site),
         "scenario_version": scenario_version(),
     }
 

@@ -20,14 +20,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dnc.numbers import number_lock
+from dnc.services import dnc_entry_applying, dnc_entry_blocking
 from leadcaller import metrics
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, Site
-from leads.pipeline import Done, Later, Manual, Outcome, Retry, Wait, step_outcome_apply
+from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
 from telephony import voximplant
 from telephony.call_window import next_allowed, wait_reason
 from telephony.models import CallAttempt
 from telephony.ceilings import ceiling_hit_record
+from telephony.disclosure import CALLBACK_DIGIT, disclosure_settings
+from telephony.opt_out import listed_outcome, opt_out_record
 from telephony.policy import (
     CallSettings, budget_block, call_settings_for, dials_of, not_callable_reason, unknown_site_reason,
 )
@@ -37,7 +41,6 @@ from telephony.tokens import attempt_token, attempt_token_valid
 logger = logging.getLogger(__name__)
 
 Status, Result = CallAttempt.Status, CallAttempt.Outcome
-CALLBACK_DIGIT = "1"
 CUSTOM_DATA_LIMIT = 200  # bytes; the documented cap on a session's custom data
 # The call history may lag behind StartScenarios; absence is trusted only after this long.
 HISTORY_LAG = timedelta(seconds=20)
@@ -85,11 +88,19 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
     if reason:
         return Manual(reason)
     at = now if lead.call_ignore_hours else next_allowed(cfg, now, phone=lead.phone)
+    if at is None or at > now:
+        listed = dnc_entry_applying(phone=lead.phone, site_id=lead.site_id, partner_id=lead.partner_id)
+        if listed is not None:  # ends now, rather than waiting for a calling hour to say so
+            return listed_outcome(lead, listed)
     if at is None:
         return Manual(_("There are no calling hours in the next three weeks."))
     if at > now:
         return Later(at, wait_reason(cfg, now, phone=lead.phone) or _("outside calling hours"))
     with transaction.atomic():
+        # First, under the number's lock (dnc/numbers.py): an opt-out either shows here or comes after the attempt.
+        listed = dnc_entry_blocking(phone=lead.phone, site_id=lead.site_id, partner_id=lead.partner_id)
+        if listed is not None:
+            return listed_outcome(lead, listed)
         Site.objects.select_for_update().filter(pk=lead.site_id).exists()  # serialises the budget check
         block = budget_block(lead, cfg, now)
         if block is not None:
@@ -204,6 +215,8 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
     label = Result(result).label
     if result == Result.HUMAN:
         return Done(_("reached: %(detail)s") % {"detail": detail} if detail else _("reached"))
+    if result == Result.OPTED_OUT:
+        return Skipped(_("The person pressed the opt-out key."))
     if result in RETRY_LATER:
         dials = dials_of(lead)
         if dials >= cfg.max_attempts:
@@ -222,6 +235,8 @@ def call_result_record(result: CallResult) -> str:
     attempt = _authorised_attempt(result.attempt_id, result.token)
     now = timezone.now()
     with transaction.atomic():
+        if result.result == Result.OPTED_OUT:
+            number_lock(attempt.phone)  # first, as a dial does: the rows locked next include the site's
         attempt = CallAttempt.objects.select_for_update().select_related("lead__site").get(pk=attempt.pk)
         if attempt.status == Status.FINISHED:
             return "repeat"
@@ -249,6 +264,8 @@ def call_result_record(result: CallResult) -> str:
         if CALLBACK_DIGIT in result.digits and result.result == Result.HUMAN:
             lead_services.lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="call",
                                          message=_("The person pressed %(digit)s: call back now.") % {"digit": CALLBACK_DIGIT})
+        if result.result == Result.OPTED_OUT:  # late or not: a "stop" is never dropped
+            opt_out_record(attempt=attempt)
         if late:
             return "late"
         outcome = route_outcome(lead, result.result, result.detail, call_settings_for(lead.site), now)
@@ -278,6 +295,7 @@ def call_settings_payload(*, attempt_id: int, token: str) -> dict:
         "amd_timeout_ms": 6500,
         "callback_digit": CALLBACK_DIGIT,
         "key_wait_seconds": 5,
+        **disclosure_settings(site),
         "scenario_version": scenario_version(),
     }
 

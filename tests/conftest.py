@@ -164,3 +164,23 @@ def groups(db):
     from leads.roles import groups_ensure
 
     groups_ensure()
+
+
+def _staff_in(group: str, name: str):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(name, password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def manager(groups):
+    """A staff user in the managers group."""
+    return _staff_in("managers", "manager")
+
+
+@pytest.fixture
+def administrator(groups):
+    """A staff user in the administrators group."""
+    return _staff_in("administrators", "administrator")

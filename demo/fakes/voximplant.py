@@ -55,7 +55,7 @@ __all__ = [
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # GetCallHistory dates, UTC
 FAULT_KINDS = ("auth", "invalid", "internal", "http429", "http5xx", "timeout", "drop")
-RESULTS = ("human", "voicemail", "no_answer", "busy", "failed")  # the callback's `result` values (DESIGN.md)
+RESULTS = ("human", "voicemail", "no_answer", "busy", "failed", "opted_out")  # the callback's `result` (DESIGN.md)
 DELIVER_MODES = ("once", "twice", "never", "late")
 
 Outcome = dict[str, Any]  # keys: result, duration, digits, detail; optional delay, deliver, late_after
@@ -116,6 +116,7 @@ _DEFAULT_OUTCOMES: dict[str, Outcome] = {
     "no_answer": {"duration": 0, "detail": "408 Request Timeout"},
     "busy": {"duration": 0, "detail": "486 Busy Here"},
     "failed": {"duration": 0, "detail": "404 Not Found"},
+    "opted_out": {"duration": 9, "digits": "9", "detail": "AMD HUMAN"},  # the person pressed the opt-out key
 }
 
 
@@ -519,7 +520,7 @@ class FakeVoximplant(LocalHttpFake):
         # The call is over before the scenario reports, so GetCallHistory already shows it.
         result, duration = outcome["result"], int(outcome.get("duration", 0))
         code = re.match(r"\d+", str(outcome.get("detail", "")))
-        self.set_call(session.id, successful=result in ("human", "voicemail"), duration=duration,
+        self.set_call(session.id, successful=result in ("human", "voicemail", "opted_out"), duration=duration,
                       end_reason={"code": int(code.group()), "reason": outcome.get("detail")} if code else None)
         payload = {**ident, "result": result, "duration": duration, "digits": outcome.get("digits", ""),
                    "call_session_history_id": session.id, "detail": outcome.get("detail", "")}

@@ -12,7 +12,8 @@
  *
  * Settings: GET <callback_url>?attempt_id=<id>&token=<token>, Accept: application/json, answers
  *   {"phone", "caller_id", "recording_url", "tts_text", "tts_voice", "amd_model", "amd_timeout_ms",
- *    "callback_digit", "key_wait_seconds", "scenario_version"}
+ *    "callback_digit", "key_wait_seconds", "disclosure_url", "disclosure_text", "opt_out_digit", "opt_out_text",
+ *    "scenario_version"}
  * The request is tried up to 4 times (1 s, 2 s, 4 s apart, each given 6 s). If it never succeeds and there
  * is no phone and caller id to fall back on, the attempt is reported as failed ("settings unavailable").
  * A scenario_version other than this file's SCENARIO_VERSION is logged and reported; the call goes ahead.
@@ -21,15 +22,20 @@
  *   - not answered (CallEvents.Failed): 486/603 -> busy; 408/480/487 -> no_answer; anything else -> failed
  *     (404/484 invalid number, 402 insufficient funds, ...); detail "<code> <reason>".
  *   - answered, AMD says VOICEMAIL -> hang up, voicemail.
- *   - answered, AMD says HUMAN or TIMEOUT (or fails: "amd error: ...") -> play recording_url (or say tts_text),
- *     collect keys, wait key_wait_seconds after the message, hang up -> human with the keys pressed.
- *     The callback digit ends the call at once (playback is stopped).
+ *   - answered, AMD says HUMAN or TIMEOUT (or fails: "amd error: ...") -> the disclosure first (disclosure_url,
+ *     or disclosure_text spoken: who calls, that the call is automated, which key stops further calls), then
+ *     recording_url (or tts_text spoken); keys are collected from the disclosure on; wait key_wait_seconds after
+ *     the message, hang up -> human with the keys pressed. The callback digit ends the call at once (playback
+ *     is stopped).
+ *   - the opt-out digit, pressed at any time from the disclosure to the end of the wait -> playback stopped,
+ *     opt_out_text spoken, hang up -> opted_out with the keys pressed (also when the callee hangs up first).
+ *     It is checked before the callback digit, should a misconfiguration make them equal.
  *   - AMD says CALL_ENDED, or the callee hangs up before AMD decided -> no_answer "hung up during detection".
  *
  * Report: one result per session, POST <callback_url> with a JSON body
  *   {"attempt_id", "token", "result", "duration", "digits", "call_session_history_id", "detail",
  *    "scenario_version", "version_mismatch"}
- * result is one of human, voicemail, no_answer, busy, failed; duration is the connected time in seconds
+ * result is one of human, voicemail, no_answer, busy, failed, opted_out; duration is the connected time in seconds
  * (0 when never answered). A 2xx answer ends the session; 400 and 403 are final; anything else (other
  * status, or a VoxEngine network error code <= 0) is retried, 4 tries in all, 1 s, 3 s and 9 s apart,
  * each given 8 s. While no try succeeded, AppEvents.Terminating sends the same body once more: whether
@@ -44,7 +50,7 @@
 
   // Raised whenever what the scenario does or sends changes; the server names the version it expects
   // (telephony/scenario.py reads this line), so an old upload shows instead of misbehaving.
-  var SCENARIO_VERSION = 2;
+  var SCENARIO_VERSION = 3;
 
   // Net.httpRequestAsync timeouts, in seconds (VoxEngine's unit; its defaults, 90 s and 6 s to connect, can only be
   // lowered). A session without a call is ended 60 s after its start or after its call ended, so: the settings
@@ -59,11 +65,14 @@
   var MAX_KEY_WAIT_SECONDS = 60;
   var MAX_AMD_TIMEOUT_MS = 20000;
   var DEFAULT_VOICE_PATHS = ['YandexV3.ru_RU_alena', 'Amazon.ru_RU_Tatyana'];
+  var OPT_OUT_MAX_MS = 15000; // the confirmation's longest say; then the call is ended whatever VoxEngine reports
 
   // Types for the check against VoxImplant's typings (README.md, "Type check"); VoxEngine ignores them.
   /**
    * @typedef {{phone: string, caller_id: string, recording_url: string, tts_text: string, tts_voice: string,
-   *   amd_model: string, amd_timeout_ms: number, callback_digit: string, key_wait_seconds: number}} CallSettings
+   *   amd_model: string, amd_timeout_ms: number, callback_digit: string, key_wait_seconds: number,
+   *   disclosure_url: string, disclosure_text: string, opt_out_digit: string, opt_out_text: string}} CallSettings
+   * @typedef {{url: string, text: string}} Segment  one thing to play: a recording, else (or if it fails) the text
    * @typedef {{[key: string]: unknown}} JsonObject  the settings answer, as parsed
    * @typedef {JsonObject & {attempt_id: number, token: string, callback_url: string}} CustomData  as the server built it
    * @typedef {{attempt_id: number, token: string, result: string, duration: number, digits: string,
@@ -80,13 +89,21 @@
     amd_model: 'ru',
     amd_timeout_ms: 6500,
     callback_digit: '1',
-    key_wait_seconds: 5
+    key_wait_seconds: 5,
+    // Used only when the server's settings never came: the server sends the site's own (telephony/disclosure.py).
+    disclosure_url: '',
+    disclosure_text: 'Это автоматический звонок. Если вы не хотите, чтобы мы вам звонили, нажмите 9.',
+    opt_out_digit: '9',
+    opt_out_text: 'Мы больше не будем вам звонить. До свидания.'
   };
+  // Never emptied by a "" from the server or the custom data: no call goes without its disclosure and opt-out.
+  var NEVER_EMPTY = ['phone', 'caller_id', 'disclosure_text', 'opt_out_digit', 'opt_out_text'];
 
   /**
    * @type {{custom: CustomData | null, settings: CallSettings | null, sessionId: number | null, call: Call | null,
    *   connected: boolean, connectedAt: number, callEnded: boolean, duration: number, amdDone: boolean,
-   *   person: boolean, personDetail: string, messageStarted: boolean, playing: boolean, saidText: boolean,
+   *   person: boolean, personDetail: string, messageStarted: boolean, playing: boolean, segments: Segment[],
+   *   current: Segment | null, optingOut: boolean,
    *   digits: string, result: string | null, detail: string, expectedVersion: number | null,
    *   reportStarted: boolean, reportSettled: boolean, lastReportSent: boolean, terminated: boolean,
    *   timers: {[name: string]: number | null}}}
@@ -105,7 +122,9 @@
     personDetail: '',
     messageStarted: false,
     playing: false,
-    saidText: false,
+    segments: [], // what is still to play: the disclosure, then the message
+    current: null, // what is playing
+    optingOut: false, // the opt-out key was pressed: the confirmation plays, then the call ends
     digits: '',
     result: null,
     detail: '',
@@ -114,7 +133,7 @@
     reportSettled: false, // the server took the report (2xx) or refused it for good (400, 403)
     lastReportSent: false, // the one request AppEvents.Terminating allows
     terminated: false,
-    timers: { safety: null, keyWait: null, hangupGrace: null }
+    timers: { safety: null, keyWait: null, hangupGrace: null, optOut: null }
   };
 
   VoxEngine.addEventListener(AppEvents.Started, onStarted);
@@ -210,7 +229,7 @@
   }
 
   // Fetched settings win; custom data fills the gaps; then the defaults. An explicit "" is kept
-  // (e.g. callback_digit "" disables ending early), except for phone and caller_id.
+  // (e.g. callback_digit "" disables ending early), except for those in NEVER_EMPTY.
   /**
    * @param {JsonObject | null} fetched
    * @returns {CallSettings}
@@ -220,7 +239,7 @@
     var settings = {};
     var keys = /** @type {Array<keyof CallSettings>} */ (Object.keys(DEFAULT_SETTINGS));
     keys.forEach(function (key) {
-      var skipEmpty = key === 'phone' || key === 'caller_id';
+      var skipEmpty = NEVER_EMPTY.indexOf(key) !== -1;
       settings[key] = firstGiven([fetched && fetched[key], state.custom[key], DEFAULT_SETTINGS[key]], skipEmpty);
     });
     return /** @type {CallSettings} */ (settings);
@@ -367,6 +386,9 @@
     if (!state.connected) {
       return { result: 'no_answer', detail: joinDetail('disconnected before answer', event && event.reason) };
     }
+    if (state.optingOut) {
+      return { result: 'opted_out', detail: state.personDetail }; // hung up during the confirmation
+    }
     if (state.person) {
       return { result: 'human', detail: state.personDetail };
     }
@@ -417,24 +439,39 @@
     }
     state.messageStarted = true;
     state.call.handleTones(true);
-    if (state.settings.recording_url) {
-      state.playing = true;
-      state.call.startPlayback(String(state.settings.recording_url));
-    } else if (state.settings.tts_text) {
-      sayText();
-    } else {
+    var settings = state.settings;
+    state.segments = [
+      { url: String(settings.disclosure_url || ''), text: String(settings.disclosure_text || '') },
+      { url: String(settings.recording_url || ''), text: String(settings.tts_text || '') }
+    ];
+    playNext();
+  }
+
+  // The next segment: its recording, or its text when there is none; the key wait once all have played.
+  function playNext() {
+    var segment = state.segments.shift();
+    if (!segment) {
       startKeyWait();
+    } else if (segment.url) {
+      state.current = segment;
+      state.playing = true;
+      state.call.startPlayback(segment.url);
+    } else if (segment.text) {
+      state.current = segment;
+      say(segment.text);
+    } else {
+      playNext();
     }
   }
 
-  function sayText() {
+  /** @param {string} text */
+  function say(text) {
     var voice = resolveVoice(state.settings.tts_voice);
     state.playing = true;
-    state.saidText = true;
     if (voice) {
-      state.call.say(String(state.settings.tts_text), { voice: voice });
+      state.call.say(text, { voice: voice });
     } else {
-      state.call.say(String(state.settings.tts_text));
+      state.call.say(text);
     }
   }
 
@@ -490,14 +527,20 @@
       return;
     }
     state.playing = false;
+    if (state.optingOut) {
+      finishOptOut();
+      return;
+    }
+    var current = state.current;
     if (event && event.error) {
       log('playback error: ' + event.error);
-      if (!state.saidText && state.settings.tts_text) {
-        sayText(); // the recording could not be played: fall back to the text
+      if (current && current.url && current.text) {
+        state.current = { url: '', text: current.text };
+        say(current.text); // the recording could not be played: fall back to the text
         return;
       }
     }
-    startKeyWait();
+    playNext();
   }
 
   function startKeyWait() {
@@ -507,19 +550,42 @@
 
   /** @param {_ToneReceivedEvent} event */
   function onTone(event) {
-    if (state.result) {
+    if (state.result || state.optingOut) {
       return;
     }
     var tone = String(event.tone);
     state.digits += tone;
+    if (tone === String(state.settings.opt_out_digit)) {
+      optOut(); // first: were it also the callback digit, "stop calling me" is the safe reading
+      return;
+    }
     var callbackDigit = String(state.settings.callback_digit || '');
     if (callbackDigit && tone === callbackDigit) {
-      if (state.playing) {
-        state.playing = false;
-        state.call.stopPlayback();
-      }
+      stopPlaying();
       finishPerson();
     }
+  }
+
+  function stopPlaying() {
+    if (state.playing) {
+      state.playing = false;
+      state.call.stopPlayback();
+    }
+  }
+
+  // The person asked not to be called again: confirm it in a few words, then end the call.
+  function optOut() {
+    state.optingOut = true;
+    state.segments = [];
+    clearTimer('keyWait');
+    stopPlaying();
+    say(String(state.settings.opt_out_text));
+    state.timers.optOut = setTimeout(finishOptOut, OPT_OUT_MAX_MS);
+  }
+
+  function finishOptOut() {
+    clearTimer('optOut');
+    finish('opted_out', state.personDetail);
   }
 
   function finishPerson() {
@@ -541,6 +607,7 @@
     state.result = result;
     state.detail = detail;
     clearTimer('keyWait');
+    clearTimer('optOut');
     if (state.call && !state.callEnded) {
       var wasConnected = state.connected;
       hangUp();

@@ -129,6 +129,22 @@ def test_a_lead_reached_after_its_day_was_rolled_up_counts_once_the_refresh_has_
     assert (totals["reached"], totals["manual"]) == (3, 0) and same_as_leads(monkeypatch, period)
 
 
+def test_an_opt_out_counts_among_the_totals_and_the_outcomes_from_the_rollups_as_from_the_leads(history,
+                                                                                                  monkeypatch):
+    period = long_period(MOSCOW)
+    last = history["leads"]["last"]
+    called(last, "opted_out", 2500, number=3)
+    services.lead_opted_out(lead=last, reason="Pressed 9 during call 3: do not call again.")
+    listed = lead_at(history["day"] + timedelta(hours=12), site=history["sites"][0], partner=None)
+    services.lead_opted_out(lead=listed, reason="Not called: the number is on the do-not-call list.")
+    rollups.rollups_refresh()
+
+    totals = stats.totals(period)
+    assert (totals["leads"], totals["opted_out_leads"]) == (6, 2), "the key press and the listed number"
+    assert stats.outcome_breakdown(period) == {"human": 2, "busy": 1, "opted_out": 1, "": 2}
+    assert same_as_leads(monkeypatch, period)
+
+
 def test_a_lead_handled_by_a_person_days_later_follows_after_the_refresh(history, monkeypatch, admin_user):
     lead = Lead.objects.get(pk=history["leads"]["manual"].pk)
     handling.lead_mark_handled(lead=lead, user=admin_user, outcome="called back")

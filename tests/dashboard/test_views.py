@@ -181,6 +181,21 @@ def test_the_outcome_chart_counts_leads_by_their_latest_call(manager, shop):
     assert dict(zip(data["labels"], data["datasets"][0]["data"])) == {"answered by a person": 2, "voicemail": 1}
 
 
+def test_opted_out_leads_show_among_the_totals_and_in_the_outcome_chart(manager, shop):
+    from leads.services import lead_opted_out
+
+    lead = shop["leads"][1]
+    called(lead, "opted_out", 60, number=2)
+    lead_opted_out(lead=lead, reason="Pressed 9 during call 2: do not call again.")
+    page = manager.get("/dashboard/", {"range": "7", "tz": "Europe/Moscow"})
+    data = manager.get("/dashboard/charts/outcomes/", {"range": "7", "tz": "Europe/Moscow"}).json()
+
+    assert page.context["totals"]["opted_out_leads"] == 1
+    assert '<b data-total="opted_out">1</b>' in page.content.decode()
+    assert dict(zip(data["labels"], data["datasets"][0]["data"])) == {
+        "answered by a person": 2, "opted out (pressed the opt-out key)": 1}
+
+
 def test_partner_sums_are_one_dataset_per_currency_never_added_together(manager, shop):
     data = manager.get("/dashboard/charts/partner-sums/", {"range": "7", "tz": "Europe/Moscow"}).json()
 

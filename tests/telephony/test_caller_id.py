@@ -48,7 +48,8 @@ def test_the_site_form_stores_a_typed_caller_id_as_digits(client):
     site = SiteFactory(domain="shop.example", name="Shop")
     data = {"domain": "shop.example", "name": "Shop", "currency": "RUB", "intake_key": site.intake_key,
             "bitrix_source_id": "WEB", "amd_model": "ru", "call_max_attempts": 3, "call_retry_minutes": 20,
-            "is_active": "on", "bitrix_status_map": "{}", "caller_id": "+7 (495) 123-45-67"}
+            "is_active": "on", "bitrix_status_map": "{}", "caller_id": "+7 (495) 123-45-67",
+            "opt_out_digit": "9", "opt_out_scope": "all"}
 
     response = client.post(f"/admin/leads/site/{site.pk}/change/", data)
 

@@ -38,7 +38,8 @@ def calling_stack(live_server, celery_worker, settings, tmp_path):
         vox.stop()
 
 
-@pytest.mark.parametrize(("result", "status"), [("human", Lead.Status.REACHED), ("busy", Lead.Status.SCHEDULED)])
+@pytest.mark.parametrize(("result", "status"), [("human", Lead.Status.REACHED), ("busy", Lead.Status.SCHEDULED),
+                                                ("opted_out", Lead.Status.OPTED_OUT)])
 def test_a_lead_is_called_and_its_result_routed(calling_stack, live_server, result, status):
     vox, log = calling_stack(always(result, duration=7))
     SiteFactory(domain="shop.example")

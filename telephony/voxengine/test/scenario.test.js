@@ -19,6 +19,10 @@ const CALLBACK_URL = 'https://leads.example.test/api/v1/telephony/voximplant/cal
 const TOKEN = '42.a+b/c=d';
 const SESSION_ID = 987654321;
 const RECORDING_URL = 'https://cdn.example.test/recordings/hello.mp3';
+const DISCLOSURE = 'This is an automated call from Shop. If you do not want us to call you again, press 9.';
+const OPT_OUT_TEXT = 'You will not be called again. Goodbye.';
+// What the scenario says when the server's settings never came (its built-in texts).
+const DEFAULT_DISCLOSURE = 'Это автоматический звонок. Если вы не хотите, чтобы мы вам звонили, нажмите 9.';
 
 const CUSTOM = { attempt_id: 42, token: TOKEN, phone: '+79120000001', callback_url: CALLBACK_URL };
 const CUSTOM_WITHOUT_PHONE = { attempt_id: 42, token: TOKEN, callback_url: CALLBACK_URL };
@@ -33,6 +37,10 @@ const SETTINGS = {
   amd_timeout_ms: 6500,
   callback_digit: '1',
   key_wait_seconds: 5,
+  disclosure_url: '',
+  disclosure_text: DISCLOSURE,
+  opt_out_digit: '9',
+  opt_out_text: OPT_OUT_TEXT,
 };
 
 /** The exact JSON body the scenario must POST, with the fields a test cares about. */
@@ -77,6 +85,13 @@ async function assertReportedOnce(emu, expected) {
   });
   assert.equal(typeof post.options.postData, 'string');
   assertTerminatedOnce(emu);
+}
+
+/** The disclosure is said first (no recording of it in SETTINGS); it ends now and the message begins. */
+async function disclosed(emu, text = DISCLOSURE) {
+  assert.equal(emu.call.says[0].text, text);
+  assert.deepEqual(emu.call.playbacks, [], 'nothing else plays during the disclosure');
+  await emu.finishPlayback();
 }
 
 function assertTerminatedOnce(emu) {
@@ -189,10 +204,11 @@ test('settings unavailable but custom data has phone and caller_id: dials and re
 
   await emu.connect();
   await emu.amdResult('HUMAN');
-  // nothing to play: keys are collected for key_wait_seconds (default 5 s)
+  // the built-in disclosure, then no message: keys are collected for key_wait_seconds (default 5 s)
   assert.deepEqual(emu.call.handleTonesCalls, [true]);
+  await disclosed(emu, DEFAULT_DISCLOSURE);
   assert.deepEqual(emu.call.playbacks, []);
-  assert.deepEqual(emu.call.says, []);
+  assert.equal(emu.call.says.length, 1);
   await emu.advance(5000);
   await assertReportedOnce(emu, report({ result: 'human', duration: 5, detail: 'amd:HUMAN' }));
 });
@@ -212,8 +228,9 @@ test('person answered: plays the recording, waits for keys, hangs up, reports hu
   await emu.advance(2000);
   await emu.amdResult('HUMAN'); // t = 12 s
 
+  assert.deepEqual(emu.call.handleTonesCalls, [true], 'keys are heard from the disclosure on');
+  await disclosed(emu);
   assert.deepEqual(emu.call.playbacks.map((p) => p.url), [RECORDING_URL]);
-  assert.deepEqual(emu.call.handleTonesCalls, [true]);
   assert.equal(emu.call.hangupCalls, 0);
 
   await emu.advance(20000);
@@ -243,6 +260,7 @@ test('person pressed the callback key during playback: playback stopped early, h
 test('other keys are collected; the callback key during the wait ends the call at once', async () => {
   const emu = await answered();
   await emu.amdResult('HUMAN');
+  await disclosed(emu);
   await emu.pressKey('3');
   assert.equal(emu.call.stopPlaybackCalls, 0);
   assert.equal(emu.call.hangupCalls, 0);
@@ -258,6 +276,7 @@ test('other keys are collected; the callback key during the wait ends the call a
 test('callback_digit "" disables ending early: keys are only collected', async () => {
   const emu = await answered({ settings: { ...SETTINGS, callback_digit: '', key_wait_seconds: 3 } });
   await emu.amdResult('HUMAN');
+  await disclosed(emu);
   await emu.pressKey('1');
   assert.equal(emu.call.hangupCalls, 0);
   await emu.advance(4000);
@@ -281,6 +300,7 @@ test('AMD TIMEOUT is treated as a person: human with detail "amd:TIMEOUT"', asyn
   const emu = await answered();
   await emu.advance(6500);
   await emu.amdResult('TIMEOUT');
+  await disclosed(emu);
   assert.deepEqual(emu.call.playbacks.map((p) => p.url), [RECORDING_URL]);
   await emu.advance(10000);
   await emu.finishPlayback();
@@ -301,6 +321,7 @@ test('AMD error is treated as a person: plays, human with "amd error: <message>"
   const emu = await answered();
   await emu.advance(1000);
   await emu.amdError('AMD service unavailable');
+  await disclosed(emu);
   assert.deepEqual(emu.call.playbacks.map((p) => p.url), [RECORDING_URL]);
   await emu.advance(9000);
   await emu.finishPlayback();
@@ -335,10 +356,12 @@ test('no recording: says tts_text with the configured VoiceList voice', async ()
     settings: { ...SETTINGS, recording_url: '', tts_text: 'Здравствуйте! Нажмите 1.', tts_voice: 'YandexV3.ru_RU_filipp' },
   });
   await emu.amdResult('HUMAN');
+  await disclosed(emu);
   assert.deepEqual(emu.call.playbacks, []);
-  assert.equal(emu.call.says.length, 1);
-  assert.equal(emu.call.says[0].text, 'Здравствуйте! Нажмите 1.');
-  assert.equal(emu.call.says[0].parameters.voice.name, 'YandexV3.ru_RU_filipp');
+  assert.equal(emu.call.says.length, 2);
+  assert.equal(emu.call.says[1].text, 'Здравствуйте! Нажмите 1.');
+  assert.deepEqual(emu.call.says.map((say) => say.parameters.voice.name), ['YandexV3.ru_RU_filipp',
+    'YandexV3.ru_RU_filipp'], 'the disclosure and the message in the same voice');
   await emu.advance(6000);
   await emu.finishPlayback();
   await emu.advance(5000);
@@ -363,14 +386,164 @@ test('TTS voice: empty or unknown falls back to a Russian voice; legacy names ar
 test('recording that cannot be played falls back to tts_text', async () => {
   const emu = await answered({ settings: { ...SETTINGS, tts_text: 'Запасной текст' } });
   await emu.amdResult('HUMAN');
+  await disclosed(emu);
   await emu.advance(1000);
   await emu.finishPlayback({ error: 'HTTP 404' });
-  assert.deepEqual(emu.call.says.map((s) => s.text), ['Запасной текст']);
+  assert.deepEqual(emu.call.says.map((s) => s.text), [DISCLOSURE, 'Запасной текст']);
   assert.equal(emu.call.hangupCalls, 0);
   await emu.advance(4000);
   await emu.finishPlayback();
   await emu.advance(5000);
   await assertReportedOnce(emu, report({ result: 'human', duration: 10, detail: 'amd:HUMAN' }));
+});
+
+// ---- the disclosure and the opt-out key ----------------------------------------------------------
+
+test('a disclosure recording plays first, then the message; keys are heard from the disclosure on', async () => {
+  const disclosureUrl = 'https://cdn.example.test/recordings/disclosure.mp3';
+  const emu = await answered({ settings: { ...SETTINGS, disclosure_url: disclosureUrl } });
+  await emu.amdResult('HUMAN');
+  assert.deepEqual(emu.call.handleTonesCalls, [true]);
+  assert.deepEqual(emu.call.playbacks.map((p) => p.url), [disclosureUrl]);
+  await emu.advance(4000);
+  await emu.pressKey('5'); // any key but the two is only collected
+  await emu.finishPlayback();
+  assert.deepEqual(emu.call.playbacks.map((p) => p.url), [disclosureUrl, RECORDING_URL]);
+  assert.deepEqual(emu.call.says, []);
+  await emu.advance(6000);
+  await emu.finishPlayback();
+  await emu.advance(5000);
+  await assertReportedOnce(emu, report({ result: 'human', duration: 15, digits: '5', detail: 'amd:HUMAN' }));
+});
+
+test('a disclosure recording that cannot be played falls back to the disclosure text', async () => {
+  const emu = await answered({ settings: { ...SETTINGS, disclosure_url: 'https://cdn.example.test/missing.mp3' } });
+  await emu.amdResult('HUMAN');
+  await emu.finishPlayback({ error: 'HTTP 404' });
+  assert.deepEqual(emu.call.says.map((say) => say.text), [DISCLOSURE]);
+  assert.equal(emu.call.playbacks.length, 1, 'the message waits for the disclosure');
+  await emu.finishPlayback();
+  assert.deepEqual(emu.call.playbacks.map((p) => p.url), ['https://cdn.example.test/missing.mp3', RECORDING_URL]);
+});
+
+test('a server that sends an empty disclosure or opt-out key does not silence them: the built-in ones are used',
+  async () => {
+    const emu = await answered({ settings: { ...SETTINGS, disclosure_text: '', opt_out_digit: '', opt_out_text: '' } });
+    await emu.amdResult('HUMAN');
+    await disclosed(emu, DEFAULT_DISCLOSURE);
+    await emu.pressKey('9');
+    assert.equal(emu.call.says[1].text, 'Мы больше не будем вам звонить. До свидания.');
+    await emu.finishPlayback();
+    await assertReportedOnce(emu, report({ result: 'opted_out', digits: '9', detail: 'amd:HUMAN' }));
+  });
+
+test('the opt-out key during the disclosure: it stops, the confirmation is said, then opted_out', async () => {
+  const emu = await answered();
+  await emu.amdResult('HUMAN');
+  await emu.advance(3000);
+  await emu.pressKey('9');
+
+  assert.equal(emu.call.stopPlaybackCalls, 1, 'the disclosure is cut short');
+  assert.deepEqual(emu.call.says.map((say) => say.text), [DISCLOSURE, OPT_OUT_TEXT]);
+  assert.equal(emu.call.says[1].parameters.voice.name, 'YandexV3.ru_RU_alena', 'the site\'s voice');
+  assert.equal(emu.call.hangupCalls, 0, 'the person hears the confirmation first');
+  await emu.pressKey('1'); // keys during the confirmation change nothing
+  await emu.advance(2000);
+  await emu.finishPlayback();
+
+  assert.equal(emu.call.hangupCalls, 1);
+  assert.deepEqual(emu.call.playbacks, [], 'the message is never played');
+  await assertReportedOnce(emu, report({ result: 'opted_out', duration: 5, digits: '9', detail: 'amd:HUMAN' }));
+});
+
+test('the opt-out key during the message stops the recording; opted_out with every key pressed', async () => {
+  const emu = await answered();
+  await emu.amdResult('HUMAN');
+  await disclosed(emu);
+  await emu.advance(2000);
+  await emu.pressKey('3');
+  await emu.pressKey('9');
+
+  assert.deepEqual(emu.call.playbacks.map((p) => p.url), [RECORDING_URL]);
+  assert.equal(emu.call.stopPlaybackCalls, 1);
+  assert.equal(emu.call.says[1].text, OPT_OUT_TEXT);
+  await emu.advance(3000);
+  await emu.finishPlayback();
+  await assertReportedOnce(emu, report({ result: 'opted_out', duration: 5, digits: '39', detail: 'amd:HUMAN' }));
+});
+
+test('the opt-out key right after the message, while keys are awaited: opted_out, not human', async () => {
+  const emu = await answered();
+  await emu.amdResult('HUMAN');
+  await disclosed(emu);
+  await emu.advance(8000);
+  await emu.finishPlayback();
+  await emu.advance(4000); // 1 s of the wait left
+  await emu.pressKey('9');
+  await emu.advance(1000); // the wait would have ended here
+  assert.equal(emu.call.hangupCalls, 0, 'the wait no longer ends the call');
+  assert.equal(emu.call.stopPlaybackCalls, 0, 'nothing was playing');
+  await emu.advance(2000);
+  await emu.finishPlayback();
+  await assertReportedOnce(emu, report({ result: 'opted_out', duration: 15, digits: '9', detail: 'amd:HUMAN' }));
+});
+
+test('the callee hangs up during the confirmation: still opted_out, duration from the event', async () => {
+  const emu = await answered();
+  await emu.amdResult('HUMAN');
+  await emu.pressKey('9');
+  await emu.advance(1000);
+  await emu.disconnect({ duration: 2 });
+  assert.equal(emu.call.hangupCalls, 0);
+  await assertReportedOnce(emu, report({ result: 'opted_out', duration: 2, digits: '9', detail: 'amd:HUMAN' }));
+});
+
+test('a confirmation whose end never comes: the call is ended 15 s after the key', async () => {
+  const emu = await answered();
+  await emu.amdResult('HUMAN');
+  await emu.pressKey('9');
+  await emu.advance(14999);
+  assert.equal(emu.call.hangupCalls, 0);
+  await emu.advance(1);
+  assert.equal(emu.call.hangupCalls, 1);
+  await assertReportedOnce(emu, report({ result: 'opted_out', duration: 15, digits: '9', detail: 'amd:HUMAN' }));
+});
+
+test('the callback key during the disclosure asks for a call back, as before: human "1", no opt-out', async () => {
+  const emu = await answered();
+  await emu.amdResult('HUMAN');
+  await emu.pressKey('1');
+  assert.equal(emu.call.stopPlaybackCalls, 1);
+  assert.deepEqual(emu.call.says.map((say) => say.text), [DISCLOSURE], 'no confirmation of an opt-out');
+  await assertReportedOnce(emu, report({ result: 'human', digits: '1', detail: 'amd:HUMAN' }));
+});
+
+test('the site\'s own opt-out key: 0 opts out, 9 is only collected', async () => {
+  const emu = await answered({ settings: { ...SETTINGS, opt_out_digit: '0' } });
+  await emu.amdResult('HUMAN');
+  await emu.pressKey('9');
+  assert.equal(emu.call.says.length, 1, 'still the disclosure');
+  await emu.pressKey('0');
+  assert.equal(emu.call.says[1].text, OPT_OUT_TEXT);
+  await emu.finishPlayback();
+  await assertReportedOnce(emu, report({ result: 'opted_out', digits: '90', detail: 'amd:HUMAN' }));
+});
+
+test('an opt-out key equal to the callback key (a misconfiguration) opts out: the safe reading', async () => {
+  const emu = await answered({ settings: { ...SETTINGS, opt_out_digit: '1' } });
+  await emu.amdResult('HUMAN');
+  await emu.pressKey('1');
+  assert.equal(emu.call.says[1].text, OPT_OUT_TEXT);
+  await emu.finishPlayback();
+  await assertReportedOnce(emu, report({ result: 'opted_out', digits: '1', detail: 'amd:HUMAN' }));
+});
+
+test('voicemail never hears the disclosure and cannot opt out', async () => {
+  const emu = await answered();
+  await emu.amdResult('VOICEMAIL');
+  await emu.pressKey('9'); // tones were never turned on
+  assert.deepEqual(emu.call.says, []);
+  await assertReportedOnce(emu, report({ result: 'voicemail', detail: 'amd:VOICEMAIL' }));
 });
 
 // ---- not answered --------------------------------------------------------------------------------
