@@ -138,7 +138,7 @@
     panel = el("div", { "class": "panel", role: "dialog", "aria-labelledby": titleId, hidden: "" }, [
       el("div", { "class": "head" }, [el("h2", { id: titleId, text: TEXT.title }), closer]), form, stateBox
     ]);
-    opener = el("button", { type: "button", "class": "btn", "aria-expanded": "false", text: "☎ " + TEXT.open });
+    opener = el("button", { type: "button", "class": "btn open", "aria-expanded": "false", text: "☎ " + TEXT.open });
     root.appendChild(el("div", {}, [panel, opener]));
 
     opener.addEventListener("click", function () { toggle(panel.hidden); });
