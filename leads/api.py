@@ -84,7 +84,11 @@ class LeadIntakeView(APIView):
             "counts against the throttles like a request of its own. A second submission with the ref of a "
             "lead still in progress is answered 200 with that lead's id and `duplicate: true` (and its status "
             "only to a caller with the site's intake key). With `consent` true, the proof (time, address, browser, page, "
-            "the text shown) is kept with the lead and never edited."
+            "the text shown) is kept with the lead and never edited. A new lead's answer carries `status_token` for "
+            "GET /api/v1/leads/status/. Form builders' webhooks (Tilda, Elementor Pro, Contact Form 7, or any "
+            "builder through the site's field mapping; docs/forms.md) post here with `?key=`: they are answered "
+            "200 (Tilda: the text `ok`), Tilda's `test=test` stores nothing, and a builder's submission id "
+            "(Tilda's `tranid`) answers a repeat with the first lead."
         ),
         request={
             "application/json": LeadInputSerializer,
@@ -96,6 +100,9 @@ class LeadIntakeView(APIView):
                              description="The site's intake key, for server-to-server posts."),
             OpenApiParameter("key", str, OpenApiParameter.QUERY, required=False,
                              description="The site's intake key, when a header cannot be set."),
+            OpenApiParameter("source", str, OpenApiParameter.QUERY, required=False,
+                             enum=["tilda", "elementor", "cf7", "generic"],
+                             description="A form builder's shape, named outright (else recognised)."),
         ],
         responses={
             201: LeadAcceptedSerializer,
