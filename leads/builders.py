@@ -64,8 +64,9 @@ def builder_detect(data: Mapping[str, Any], *, source: str = "") -> str:
     keys = set(data.keys())
     if "tranid" in keys or "formid" in keys or keys - {"COOKIES"} == {"test"}:
         return "tilda"
-    if "form[id]" in keys or "form_id" in keys or any(k.startswith(("fields[", "meta[")) for k in keys) \
-            or isinstance(data.get("fields"), Mapping):
+    # `form_id` alone is a common field name in shops' own forms: Elementor sends it with `form_name`.
+    if "form[id]" in keys or {"form_id", "form_name"} <= keys or any(str(k).startswith("fields[") for k in keys) \
+            or (isinstance(data.get("fields"), Mapping) and "form" in keys):
         return "elementor"
     if "_wpcf7" in keys or any(str(k).startswith("your-") for k in keys):
         return "cf7"
@@ -104,8 +105,10 @@ def _named(flat: dict[str, Any], *, mapping: Mapping[str, str], post: BuilderPos
             post.submission_id = str(flat[key] or "")
         else:
             out[ours] = flat[key]
-    for key in [k for k in out if k != k.strip().lower() and k.strip().lower() in _NAMES and k.strip().lower() in out]:
-        del out[key]  # `Phone` beside our `phone`: ours (perhaps from the mapping) is the one read
+    for key in list(out):
+        lower = key.strip().lower()
+        if key != lower and lower in _NAMES and lower in out:
+            del out[key]  # `Phone` beside our `phone`: ours (perhaps from the mapping) is the one read
     return out
 
 

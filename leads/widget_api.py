@@ -27,6 +27,10 @@ class StatusThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
+class ConfigThrottle(StatusThrottle):
+    scope = "widget-config"  # page views, counted apart from a visitor's polling
+
+
 class LeadStatusSerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         ["waiting", "calling", "scheduled", "reached", "manual", "closed"],
@@ -71,7 +75,7 @@ class WidgetConfigSerializer(serializers.Serializer):
 class WidgetConfigView(APIView):
     authentication_classes: list = []
     permission_classes: list = []
-    throttle_classes = [StatusThrottle]
+    throttle_classes = [ConfigThrottle]
 
     @extend_schema(
         operation_id="widget_config",

@@ -19,7 +19,8 @@ from tests.factories import SiteFactory
 # A shop whose CSS would break a naive widget: everything hidden, shrunk, recoloured, our tag targeted,
 # and class names that our own styles also use.
 HOSTILE_CSS = """
-* { font-size: 3px !important; color: #ff0 !important; background: #f0f !important; letter-spacing: 9px !important; }
+* { font-size: 3px !important; color: #ff0 !important; background: #f0f !important; letter-spacing: 9px !important;
+    font-family: "Comic Sans MS" !important; }
 div, button, input, form, label, p, h2 { display: none !important; visibility: hidden !important; }
 body * { opacity: 0 !important; transform: scale(0) !important; }
 leadcaller-widget { display: none !important; position: absolute !important; left: -9999px !important; }

@@ -226,7 +226,7 @@
     var polls = 0;
     (function poll() {
       request("GET", "/api/v1/leads/status/?token=" + encodeURIComponent(token), null, function (status, answer) {
-        var final = status === 200 && render(answer);
+        var final = status === 404 || (status === 200 && render(answer));  // 404: the token expired
         if (!final && ++polls < 300) poller = setTimeout(poll, status === 429 ? 10000 : 2000);
       });
     })();

@@ -265,3 +265,16 @@ def test_a_plain_post_is_unchanged_and_answered_201(api, site):
 
     assert response.status_code == 201 and not Lead.objects.get().extra.get("form_builder")
     assert LeadEvent.objects.filter(kind=LeadEvent.Kind.RECEIVED).count() == 1
+
+
+def test_a_shops_own_form_id_field_does_not_make_its_post_a_builders(api, site):
+    response = api.post(_url(site), {"phone": "+79120001122", "form_id": "checkout"}, format="json")
+
+    assert response.status_code == 201 and Lead.objects.get().extra == {"form_id": "checkout"}
+
+
+def test_the_source_parameter_names_the_builder_outright(api, site):
+    response = api.post(_url(site, source="tilda"), {"Phone": "+79120001122", "lead_id": "9"}, format="json")
+
+    assert response.status_code == 200 and response.content == b"ok"
+    assert Lead.objects.get().extra["form_builder"] == "tilda"
