@@ -7,8 +7,12 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 import requests
+from django.utils import timezone
 
 from consent.models import ConsentText
 from leads.models import Lead
@@ -104,10 +108,23 @@ def test_the_widget_on_a_hostile_shop_page_posts_and_follows_the_call(browser, l
         WebDriverWait(browser, 10).until(lambda d: state() == "Сейчас позвоним")
         assert root.find_element(By.CSS_SELECTOR, "[role=timer]").text.startswith("0:0")
 
+        # Outside calling hours the lead waits: the widget says when we will call, in the visitor's time.
+        at = (timezone.now() + timedelta(minutes=30)).replace(second=0, microsecond=0)
+        Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.SCHEDULED, scheduled_at=at)
+        zone = ZoneInfo(browser.execute_script("return Intl.DateTimeFormat().resolvedOptions().timeZone"))
+        local = at.astimezone(zone)
+        expected = "Перезвоним в " + (local.strftime("%H:%M") if local.date() == timezone.now().astimezone(zone).date()
+                                      else "")
+        WebDriverWait(browser, 10).until(lambda d: state().startswith("Перезвоним в "))
+        assert state().startswith(expected)
+        assert browser.execute_script("return arguments[0].shadowRoot.querySelector('[role=timer]')", host) is None
+
         # The call starts, then our scenario reports that a person answered.
-        Lead.objects.filter(pk=lead.pk).update(call_state=Lead.StepState.RUNNING)
+        Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.IN_PROGRESS, call_state=Lead.StepState.RUNNING)
         attempt = CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.STARTED)
         WebDriverWait(browser, 10).until(lambda d: state() == "Звоним вам")
+        WebDriverWait(browser, 5).until(  # counting again, from this call
+            lambda d: root.find_element(By.CSS_SELECTOR, "[role=timer]").text in ("0:01", "0:02", "0:03"))
         answer = requests.post(f"{live_server.url}/api/v1/telephony/voximplant/callback/", timeout=10, json={
             "attempt_id": attempt.pk, "token": attempt_token(attempt.pk), "result": "human", "duration": 20,
             "digits": "", "call_session_history_id": None, "detail": ""})

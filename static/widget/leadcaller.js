@@ -232,14 +232,20 @@
     })();
   }
 
+  var lastState = null;
+
   // Shows a status answer; true when nothing more will change.
   function render(answer) {
-    var state = answer.state;
+    var state = answer.state, before = lastState;
+    lastState = state;
     if (state === "waiting" || state === "calling") {
+      if (before === "scheduled") started = Date.now();  // the timer counts this call, not the wait
+      if (!ticker) ticker = setInterval(tick, 1000);
       show(state === "calling" ? TEXT.calling : TEXT.waiting, true);
       return false;
     }
     clearInterval(ticker);
+    ticker = null;
     if (state === "scheduled") {
       show(TEXT.scheduled.replace("{time}", when(new Date(answer.next_call_at))), null);
       return false;

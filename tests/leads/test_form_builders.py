@@ -278,3 +278,15 @@ def test_the_source_parameter_names_the_builder_outright(api, site):
 
     assert response.status_code == 200 and response.content == b"ok"
     assert Lead.objects.get().extra["form_builder"] == "tilda"
+
+
+def test_a_tilda_post_for_a_number_with_an_open_lead_binds_its_tranid_to_that_lead(api, site):
+    widget_lead = lead_intake(data=LeadData(phone_raw="+79123456789", phone="+79123456789"), site=site).lead
+
+    first = _form(api, _url(site), TILDA)
+    events = widget_lead.events.count()
+    again = _form(api, _url(site), TILDA)
+
+    assert first["X-Leadcaller-Lead"] == again["X-Leadcaller-Lead"] == str(widget_lead.public_id)
+    assert first["X-Leadcaller-Duplicate"] == "true" and Lead.objects.count() == 1
+    assert SubmissionKey.objects.get().lead == widget_lead and widget_lead.events.count() == events
