@@ -155,8 +155,8 @@
     else opener.focus();
   }
 
-  // "+7 (912) 345-67-89" for +7 numbers (8 or 7 typed first is the trunk or country code);
-  // elsewhere the country code and groups of three digits.
+  // "+7 (912) 345-67-89" for +7 numbers (8 or 7 typed first is the trunk or country code). Elsewhere
+  // the number as typed, in phone characters only: the server reads it in the site's region.
   function mask(value) {
     var digits = value.replace(/\D/g, "");
     var prefix = (config.phone_prefix || "").replace("+", "");
@@ -170,14 +170,12 @@
       if (digits.length > 8) out += "-" + digits.slice(8, 10);
       return out;
     }
-    if (prefix && digits.indexOf(prefix) !== 0 && !/^\s*\+/.test(value)) digits = prefix + digits;
-    digits = digits.slice(0, 15);
-    return digits ? "+" + digits.replace(/(\d{1,3})(?=(\d{3})+$)/g, "$1 ").trim() : "";
+    return value.replace(/[^\d+()\s-]/g, "").slice(0, 24);
   }
 
   function phoneComplete() {
     var digits = phone.value.replace(/\D/g, "");
-    return config.phone_prefix === "+7" ? digits.length === 11 : digits.length >= 8 && digits.length <= 15;
+    return config.phone_prefix === "+7" ? digits.length === 11 : digits.length >= 6 && digits.length <= 15;
   }
 
   function showError(message, field) {
