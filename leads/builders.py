@@ -39,6 +39,7 @@ _NAMES = {
     "email": ("email", "e-mail", "your-email", "почта"),
     "comment": ("message", "your-message", "comments", "comment", "комментарий", "сообщение", "textarea"),
     "order_amount": ("sum", "amount", "price", "сумма", "total"),
+    "consent": ("consent", "согласие", "agreement"),
 }
 _META = {"page url": "page", "page_url": "page"}
 _BRACKETS = re.compile(r"^(\w+)\[([^\[\]]*)\](?:\[([^\[\]]*)\])?$")

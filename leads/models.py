@@ -24,7 +24,7 @@ def _new_widget_key() -> str:
 
 
 # What a site's form field mapping may name (leads/builders.py): our field -> the posted field's name.
-FORM_MAP_FIELDS = ("phone", "name", "email", "comment", "order_amount", "submission_id")
+FORM_MAP_FIELDS = ("phone", "name", "email", "comment", "order_amount", "consent", "submission_id")
 
 
 def _validate_form_field_map(value: object) -> None:

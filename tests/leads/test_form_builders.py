@@ -290,3 +290,13 @@ def test_a_tilda_post_for_a_number_with_an_open_lead_binds_its_tranid_to_that_le
     assert first["X-Leadcaller-Lead"] == again["X-Leadcaller-Lead"] == str(widget_lead.public_id)
     assert first["X-Leadcaller-Duplicate"] == "true" and Lead.objects.count() == 1
     assert SubmissionKey.objects.get().lead == widget_lead and widget_lead.events.count() == events
+
+
+def test_a_builders_consent_box_is_read_through_the_mapping_where_consent_is_required(api):
+    site = SiteFactory(domain="shop.example", consent_required=True, form_field_map={"consent": "acceptance-231"})
+
+    refused = api.post(_url(site), {**CF7, "acceptance-231": ""}, format="json")
+    taken = api.post(_url(site), CF7, format="json")
+
+    assert refused.status_code == 422 and taken.status_code == 200
+    assert Lead.objects.get().consent_proof.given_at is not None
