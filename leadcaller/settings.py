@@ -195,7 +195,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Browser forms post cross-origin; leads/cors.py allows the active sites' domains only.
-CORS_URLS_REGEX = r"^/api/v1/leads/$"
+# The widget (static/widget/) also reads its site's public settings and its lead's state.
+CORS_URLS_REGEX = r"^/api/v1/(leads/|leads/status/|widget/config/)$"
 CORS_ALLOW_HEADERS = ["accept", "content-type", "x-leadcaller-key", "x-requested-with"]
 
 # --- Intake -----------------------------------------------------------------------------------
@@ -211,6 +212,14 @@ INTAKE_HONEYPOT_FIELD = env.str("INTAKE_HONEYPOT_FIELD", default="hp_website")
 THROTTLE_PER_IP = config.rate("THROTTLE_PER_IP", env.str("THROTTLE_PER_IP", default="30/min"))
 THROTTLE_PER_PHONE = config.rate("THROTTLE_PER_PHONE", env.str("THROTTLE_PER_PHONE", default="5/hour"))
 THROTTLE_PER_SITE = config.rate("THROTTLE_PER_SITE", env.str("THROTTLE_PER_SITE", default="600/min"))
+# The widget's look at its own lead (GET /api/v1/leads/status/): per visitor IP, and how long the
+# token handed out at intake stays good.
+THROTTLE_STATUS = config.rate("THROTTLE_STATUS", env.str("THROTTLE_STATUS", default="60/min"))
+STATUS_TOKEN_HOURS = config.at_least("STATUS_TOKEN_HOURS", config.read(env.int, "STATUS_TOKEN_HOURS", default=24), 1)
+# A form builder's submission id (Tilda's tranid) answers repeats with the first lead for this many
+# days; Tilda itself retries twice, a minute apart (docs/forms.md).
+SUBMISSION_KEY_DAYS = config.at_least("SUBMISSION_KEY_DAYS",
+                                      config.read(env.int, "SUBMISSION_KEY_DAYS", default=30), 1)
 # A lead without the visitor's consent to be called is refused (422) and not stored; a site may say
 # otherwise in the admin (docs/compliance.md).
 CONSENT_REQUIRED = config.read(env.bool, "CONSENT_REQUIRED", default=False)
@@ -356,6 +365,8 @@ CELERY_BEAT_SCHEDULE = {
                                   "kwargs": {"full": True}},
     # Leads past their site's retention period lose their personal data (leads/erasure.py).
     "erase-expired-personal-data": {"task": "leads.tasks.erase_expired", "schedule": 3_600.0},
+    # Form builders' submission ids older than SUBMISSION_KEY_DAYS (leads/builders.py).
+    "purge-submission-keys": {"task": "leads.tasks.purge_submission_keys", "schedule": 3_600.0},
 }
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from leadcaller.metrics_export import metrics_view
 from leads.api import LeadIntakeView
 from leads.admin_views import integrations_try_view, integrations_view
 from leads.bitrix_install import bitrix_install
+from leads.widget_api import LeadStatusView, WidgetConfigView
 from telephony.api import VoximplantCallbackView
 from telephony.probe_call_api import ProbeCallCallbackView
 
@@ -23,6 +24,8 @@ admin.site.index_title = _("Leads, calls and settings")
 urlpatterns = [
     path("", home, name="home"),
     path("api/v1/leads/", LeadIntakeView.as_view(), name="lead-intake"),
+    path("api/v1/leads/status/", LeadStatusView.as_view(), name="lead-status"),
+    path("api/v1/widget/config/", WidgetConfigView.as_view(), name="widget-config"),
     path("api/v1/telephony/voximplant/callback/", VoximplantCallbackView.as_view(), name="voximplant-callback"),
     path("api/v1/telephony/voximplant/probe-call/", ProbeCallCallbackView.as_view(), name="voximplant-probe-call"),
     path("api/v1/crm/bitrix/install/", bitrix_install, name="bitrix-install"),

@@ -8,6 +8,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +26,14 @@ from leads.services import lead_event_add
 from notifications.models import Notification
 from telephony.models import CallAttempt
 from telephony.selectors import lead_call_wait, lead_clock
+
+
+def widget_snippet_tag(site: Site) -> str:
+    """The widget's tag for a site, with this server's public address (PUBLIC_BASE_URL)."""
+    from django.conf import settings
+
+    src = settings.PUBLIC_BASE_URL.rstrip("/") + static("widget/leadcaller.js")
+    return f'<script src="{src}" data-site-key="{site.widget_key}" async></script>'
 
 
 class SiteForm(forms.ModelForm):
@@ -51,7 +60,7 @@ class SiteAdmin(admin.ModelAdmin):
     list_display = ("domain", "name", "is_active", "is_default", "require_key", "time_zone", "calling_hours")
     list_filter = ("is_active", "require_key")
     search_fields = ("domain", "name")
-    readonly_fields = ("created_at", "consent_text")
+    readonly_fields = ("created_at", "consent_text", "widget_key", "widget_snippet")
     fieldsets = (
         (None, {"fields": ("domain", "name", "is_active", "is_default", "currency", "created_at")}),
         (_("Intake"), {"fields": ("intake_key", "require_key", "phone_region")}),
@@ -63,6 +72,7 @@ class SiteAdmin(admin.ModelAdmin):
         (_("Disclosure and opt-out"), {"fields": ("disclosure_url", "disclosure_text", "opt_out_digit",
                                                   "opt_out_scope")}),
         (_("Personal data"), {"fields": ("retention_days",)}),
+        (_("Callback widget and form builders"), {"fields": ("widget_key", "widget_snippet", "form_field_map")}),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -75,6 +85,24 @@ class SiteAdmin(admin.ModelAdmin):
     @admin.display(description=_("consent text"))
     def consent_text(self, obj: Site) -> str:
         return site_consent_summary(obj) if obj.pk else "—"
+
+    @admin.display(description=_("widget snippet"))
+    def widget_snippet(self, obj: Site) -> str:
+        """The tag to paste into the shop's pages, a button to copy it, and the widget itself as a
+        preview (static/widget/leadcaller.js in preview mode: it sends nothing)."""
+        if not obj.pk:
+            return "—"
+        return format_html(
+            '<textarea id="lc-snippet" readonly rows="2" cols="90">{snippet}</textarea>'
+            '<p><button type="button" class="button" id="lc-snippet-copy" data-done="{done}">{copy}</button> '
+            '<span>{hint}</span></p><div class="lc-preview">'
+            '<script src="{src}" data-site-key="{key}" data-preview></script></div>'
+            '<script src="{copy_js}"></script>',
+            snippet=widget_snippet_tag(obj), copy=_("Copy"), done=_("Copied"), src=static("widget/leadcaller.js"),
+            key=obj.widget_key, copy_js=static("widget/admin-copy.js"),
+            hint=_("Paste it before </body> on every page of the site (docs/forms.md). The preview below "
+                   "sends nothing."),
+        )
 
     def save_model(self, request, obj: Site, form, change) -> None:
         from leads.selectors import host_normalize

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, PermissionDenied
@@ -15,6 +16,7 @@ from rest_framework.views import APIView
 
 from leadcaller import metrics
 from leadcaller.parsers import BoundedJSONParser
+from leads.builders import builder_detect, builder_read, submission_key
 from leads.intake import Accepted, Rejected, submission_accept
 from leads.intake_input import (
     EnvelopeError, Peer, Submission, envelope_submissions, is_envelope, ops_count, raw_capture, split_fields,
@@ -24,6 +26,7 @@ from leads.parsers import FormOrJsonParser
 from leads.selectors import site_by_key
 from leads.serializers import EnvelopeResultSerializer, LeadAcceptedSerializer, LeadInputSerializer
 from leads.services import intake_count
+from leads.status import status_token_make
 from leads.throttles import IntakeIPThrottle, IntakeSiteThrottle
 
 _RAW_HEADERS = ("Origin", "Referer", "User-Agent", "X-Forwarded-For", "X-Request-ID")
@@ -81,7 +84,11 @@ class LeadIntakeView(APIView):
             "counts against the throttles like a request of its own. A second submission with the ref of a "
             "lead still in progress is answered 200 with that lead's id and `duplicate: true` (and its status "
             "only to a caller with the site's intake key). With `consent` true, the proof (time, address, browser, page, "
-            "the text shown) is kept with the lead and never edited."
+            "the text shown) is kept with the lead and never edited. A new lead's answer carries `status_token` for "
+            "GET /api/v1/leads/status/. Form builders' webhooks (Tilda, Elementor Pro, Contact Form 7, or any "
+            "builder through the site's field mapping; docs/forms.md) post here with `?key=`: they are answered "
+            "200 (Tilda: the text `ok`), Tilda's `test=test` stores nothing, and a builder's submission id "
+            "(Tilda's `tranid`) answers a repeat with the first lead."
         ),
         request={
             "application/json": LeadInputSerializer,
@@ -93,6 +100,9 @@ class LeadIntakeView(APIView):
                              description="The site's intake key, for server-to-server posts."),
             OpenApiParameter("key", str, OpenApiParameter.QUERY, required=False,
                              description="The site's intake key, when a header cannot be set."),
+            OpenApiParameter("source", str, OpenApiParameter.QUERY, required=False,
+                             enum=["tilda", "elementor", "cf7", "generic"],
+                             description="A form builder's shape, named outright (else recognised)."),
         ],
         responses={
             201: LeadAcceptedSerializer,
@@ -118,10 +128,48 @@ class LeadIntakeView(APIView):
             return self._envelope(request, data)
         if not hasattr(data, "keys"):
             raise ParseError("Expected an object of fields.")
+        builder = builder_detect(data, source=request.query_params.get("source", ""))
+        if not builder and request.keyed_site is not None and request.keyed_site.form_field_map:
+            builder = "generic"
+        if builder:
+            return self._builder(request, data, builder)
         fields, extra, honeypot = split_fields(data, honeypot_field=settings.INTAKE_HONEYPOT_FIELD)
         peer = self._peer(request)
         sub = Submission(fields=fields, extra=extra, peer=peer, hints=[str(fields.get("site") or ""), peer.referer],
                          raw=raw_capture(self._raw(request)), honeypot=honeypot)
+        return self._accept(request, sub)
+
+    def _builder(self, request: Request, data: Any, builder: str) -> Response | HttpResponse:
+        """A form builder's webhook (leads/builders.py). Builders count any answer but 200 as a failure
+        (Elementor, Tilda), so a new lead is answered 200 too; Tilda gets the text "ok" it looks for."""
+        post = builder_read(data, builder=builder, site=request.keyed_site)
+        if post.test:
+            if request.keyed_site is None:
+                metrics.intake_refused(status.HTTP_400_BAD_REQUEST)
+                return Response({"key": [_MISSING_KEY]}, status=status.HTTP_400_BAD_REQUEST)
+            return _ok_text() if builder == "tilda" else Response({"status": "ok", "test": True})
+        fields, extra, honeypot = split_fields(post.data, honeypot_field=settings.INTAKE_HONEYPOT_FIELD)
+        peer = self._peer(request)
+        keyed = request.keyed_site is not None
+        sub = Submission(
+            fields=fields, extra={**extra, **{k: v for k, v in post.extra.items() if v}, "form_builder": builder},
+            peer=peer, hints=[str(fields.get("site") or ""), peer.referer], raw=raw_capture(self._raw(request)),
+            honeypot=honeypot, reported_ip=post.reported_ip or None, reported_user_agent=post.reported_user_agent,
+            # Only the shop's own builder (it has the key) may name a submission: a stranger could otherwise
+            # take a future id and have the real submission answered with a lead of theirs.
+            submission_key=submission_key(builder, post.submission_id) if keyed else "",
+        )
+        response = self._accept(request, sub)
+        if response.status_code == status.HTTP_201_CREATED:
+            response.status_code = status.HTTP_200_OK
+        if builder == "tilda" and response.status_code == status.HTTP_200_OK:
+            answer = _ok_text()
+            answer["X-Leadcaller-Lead"] = response.data["id"]
+            answer["X-Leadcaller-Duplicate"] = "true" if response.data["duplicate"] else "false"
+            return answer
+        return response
+
+    def _accept(self, request: Request, sub: Submission) -> Response:
         try:
             accepted = submission_accept(sub, keyed_site=request.keyed_site)
         except Rejected as exc:
@@ -174,8 +222,20 @@ class LeadIntakeView(APIView):
         }
 
 
+_MISSING_KEY = ("Add the site's intake key to the webhook address: /api/v1/leads/?key=<intake key> "
+                "(the site's page in the admin shows it).")
+
+
+def _ok_text() -> HttpResponse:
+    # Tilda's documentation: the receiver answers 200 with the text "ok".
+    return HttpResponse("ok", content_type="text/plain; charset=utf-8")
+
+
 def _accepted_body(accepted: Accepted, *, keyed: bool) -> dict[str, Any]:
     if accepted.duplicate and not keyed:
         # Anyone may post a phone number: the answer confirms the copy, and tells nothing of the lead.
         return {"id": str(accepted.id), "duplicate": True}
-    return {"id": str(accepted.id), "status": accepted.status, "duplicate": accepted.duplicate}
+    body = {"id": str(accepted.id), "status": accepted.status, "duplicate": accepted.duplicate}
+    # For the widget: its own lead's state and next call (GET /api/v1/leads/status/), nothing else.
+    body["status_token"] = status_token_make(accepted.id)
+    return body

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from consent.services import ConsentClaim, ConsentGiven, ConsentRefused, consent_check
 from leadcaller import metrics
+from leads.builders import submission_key_lead
 from leads.intake_input import Submission, scrub
 from leads.models import IntakeCounter, Lead, Site
 from leads.selectors import host_normalize, site_resolve
@@ -64,6 +65,13 @@ def _accept(sub: Submission, keyed_site: Site | None) -> Accepted:
         intake_count(kind=IntakeCounter.Kind.HONEYPOT, site=site)
         logger.info("honeypot field filled; post swallowed")
         return Accepted(uuid.uuid4(), Lead.Status.IN_PROGRESS, duplicate=False, created=False)
+    if sub.submission_key:
+        # A builder repeating a submission (Tilda retries what it thinks failed) gets the first
+        # lead back, whatever became of it, before any check that could answer otherwise.
+        first = submission_key_lead(site=site, key=sub.submission_key)
+        if first is not None:
+            logger.info("builder submission repeated; answered with its lead")
+            return Accepted(first.public_id, first.status, duplicate=True, created=False)
     data, claim = _validated(sub, site)
     consent = _consent(sub, keyed_site, site, claim)
     wait = phone_throttle_wait(data.phone)
@@ -73,7 +81,7 @@ def _accept(sub: Submission, keyed_site: Site | None) -> Accepted:
     client_ip, user_agent = _sender(sub, keyed_site)
     result: IntakeResult = lead_intake(
         data=data, site=site, site_unknown=unknown, client_ip=client_ip, user_agent=user_agent, raw_request=sub.raw,
-        consent=consent,
+        consent=consent, submission_key=sub.submission_key,
     )
     return Accepted(result.lead.public_id, result.lead.status, result.duplicate, created=not result.duplicate)
 

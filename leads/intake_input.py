@@ -54,6 +54,7 @@ class Submission:
     reported_ip: str | None = None
     reported_user_agent: str = ""
     reported_referer: str = ""
+    submission_key: str = ""  # a form builder's own id of the submission (leads/builders.py)
 
 
 def ops_count(data: Any) -> int:

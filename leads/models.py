@@ -19,6 +19,25 @@ def _new_intake_key() -> str:
     return secrets.token_urlsafe(24)
 
 
+def _new_widget_key() -> str:
+    return "pk_" + secrets.token_urlsafe(12)
+
+
+# What a site's form field mapping may name (leads/builders.py): our field -> the posted field's name.
+FORM_MAP_FIELDS = ("phone", "name", "email", "comment", "order_amount", "consent", "submission_id")
+
+
+def _validate_form_field_map(value: object) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError(_('A JSON object such as {"phone": "Ваш телефон", "order_amount": "total"}.'))
+    unknown = [key for key in value if key not in FORM_MAP_FIELDS]
+    if unknown:
+        raise ValidationError(_("Unknown fields %(fields)s; known: %(known)s."),
+                              params={"fields": ", ".join(map(str, unknown)), "known": ", ".join(FORM_MAP_FIELDS)})
+    if not all(isinstance(name, str) and name.strip() and len(name) <= 200 for name in value.values()):
+        raise ValidationError(_("Each value is the name of a posted field (text, at most 200 characters)."))
+
+
 def _validate_calling_hours(value: str) -> None:
     from telephony.calling_hours import CallingHoursError, parse_calling_hours
 
@@ -134,6 +153,15 @@ class Site(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Form builders and the widget (docs/forms.md)
+    form_field_map = models.JSONField(
+        _("form field mapping"), default=dict, blank=True, validators=[_validate_form_field_map],
+        help_text=_('Which posted field is which, for a form builder whose names we do not know, e.g. '
+                    '{"phone": "Ваш телефон", "name": "fio_client", "order_amount": "total", '
+                    '"submission_id": "entry_id"}. Names are matched ignoring case.'))
+    widget_key = models.CharField(
+        _("widget key"), max_length=32, default=_new_widget_key, unique=True,
+        help_text=_("Public: names the site in the callback widget's snippet. It cannot post as the site."))
 
     # Calling (blank or empty: the global settings)
     call_rule_id = models.CharField(_("VoxImplant rule id"), max_length=32, blank=True,
@@ -382,6 +410,22 @@ class Lead(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+
+class SubmissionKey(models.Model):
+    """A form builder's own id of one submission (Tilda's `tranid`): a repeat of it answers with the
+    lead it made and changes nothing. Kept SUBMISSION_KEY_DAYS (leads/builders.py)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    lead = models.ForeignKey("Lead", on_delete=models.CASCADE, related_name="submission_keys")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "key"], name="submission_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class LeadEvent(models.Model):

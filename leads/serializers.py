@@ -116,6 +116,9 @@ class LeadAcceptedSerializer(serializers.Serializer):
     status = serializers.CharField(required=False, help_text="Left out of a duplicate's answer unless the caller "
                                    "sent the site's intake key.")
     duplicate = serializers.BooleanField(help_text="True when an open lead with the same ref already existed.")
+    status_token = serializers.CharField(
+        required=False, help_text="For GET /api/v1/leads/status/: this lead's state and next call, nothing else "
+        "(valid STATUS_TOKEN_HOURS). Left out of a duplicate's answer unless the caller sent the site's intake key.")
 
 
 class EnvelopeOpResultSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
-from leads.models import IntakeCounter, Lead, LeadEvent, Site
+from leads.models import IntakeCounter, Lead, LeadEvent, Site, SubmissionKey
 from leads.selectors import partner_resolve
 
 logger = logging.getLogger(__name__)
@@ -55,16 +55,22 @@ def lead_intake(
     user_agent: str = "",
     raw_request: dict[str, Any] | None = None,
     consent: ConsentGiven | None = None,
+    submission_key: str = "",
 ) -> IntakeResult:
     """Store a lead (with the proof of its consent, when given) and start its pipeline after commit,
     unless its ref already has an open lead.
 
     The ref rule is enforced by a conditional unique index, so two concurrent posts with one ref
     cannot both insert: the loser's insert fails and it answers with the winner's lead.
+    A form builder's `submission_key` is unique per site the same way: a repeat, even one racing
+    the first, answers with the first post's lead and changes nothing.
     """
     from leads import pipeline  # the pipeline imports this module
+    from leads.builders import submission_key_bind, submission_key_bind_expired_clear, submission_key_lead
 
     ref = data.ref or data.phone
+    if submission_key:
+        submission_key_bind_expired_clear(site=site, key=submission_key)
     existing = _open_lead(site, ref)
     if existing is None:
         now = timezone.now()
@@ -94,6 +100,8 @@ def lead_intake(
                     **pipeline.initial_step_fields(now),
                 )
                 bind_lead(lead.public_id)  # before commit, so the queued tasks carry it
+                if submission_key:
+                    SubmissionKey.objects.create(site=site, key=submission_key, lead=lead)
                 if consent is not None:
                     consent_proof_record(lead=lead, consent=consent, ip=client_ip, user_agent=user_agent, at=now)
                 lead_event_add(
@@ -105,12 +113,19 @@ def lead_intake(
                 )
                 transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk))
         except IntegrityError:
+            first = submission_key_lead(site=site, key=submission_key) if submission_key else None
+            if first is not None:
+                return IntakeResult(first, duplicate=True)
             existing = _open_lead(site, ref)
             if existing is None:
                 raise
         else:
             logger.info("lead stored", extra={"site": site.domain})
             return IntakeResult(lead, duplicate=False)
+    if submission_key:
+        first = submission_key_bind(site=site, key=submission_key, lead=existing)
+        if first.pk != existing.pk:
+            return IntakeResult(first, duplicate=True)
     bind_lead(existing.public_id)
     lead_event_add(
         lead=existing, kind=LeadEvent.Kind.DUPLICATE, message=f"second post with ref {ref!r} refused",

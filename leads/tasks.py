@@ -29,3 +29,11 @@ def erase_expired() -> int:
 
     erasure = retention_erase_due()
     return erasure.leads if erasure else 0
+
+
+@shared_task(name="leads.tasks.purge_submission_keys")
+def purge_submission_keys() -> int:
+    """Beat: form builders' submission ids past SUBMISSION_KEY_DAYS are forgotten."""
+    from leads.builders import submission_keys_purge
+
+    return submission_keys_purge()
