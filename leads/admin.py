@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
@@ -20,8 +22,9 @@ from leads.admin_paging import CappedCountPaginator
 from leads.models import (
     BitrixAuth, IntakeCounter, IntegrationCheck, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site, split_codes,
 )
-from leads.phones import NUMBER_TYPES
-from leads.services import lead_event_add
+from leads.phones import NUMBER_TYPES, phone_search_term
+from leads.services import UNKNOWN_PARTNER_KEY, lead_event_add
+from leads.texts import text
 from notifications.models import Notification
 from telephony.models import CallAttempt
 from telephony.selectors import lead_call_wait, lead_clock
@@ -42,6 +45,21 @@ class SiteForm(forms.ModelForm):
     def clean_call_number_types(self) -> str:
         return ",".join(self.cleaned_data["call_number_types"])
 
+    def clean_bitrix_status_map(self) -> dict:
+        """Call outcomes (as the CRM step names them) to Bitrix24 STATUS_ID strings; anything else is refused
+        here, not found out when the CRM step skips it."""
+        value = self.cleaned_data["bitrix_status_map"] or {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_('Write an object such as {"human": "IN_PROCESS"}.'))
+        outcomes = CallAttempt.Outcome.values
+        unknown = [key for key in value if key not in outcomes]
+        if unknown:
+            raise forms.ValidationError(_("Unknown call outcomes: %(keys)s. Use: %(outcomes)s."),
+                                        params={"keys": ", ".join(unknown), "outcomes": ", ".join(outcomes)})
+        if not all(isinstance(status, str) and status.strip() for status in value.values()):
+            raise forms.ValidationError(_("Each status is a Bitrix24 STATUS_ID such as IN_PROCESS or JUNK."))
+        return {key: status.strip() for key, status in value.items()}
+
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
@@ -55,6 +73,8 @@ class SiteAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("domain", "name", "is_active", "is_default", "currency", "created_at")}),
         (_("Intake"), {"fields": ("intake_key", "require_key", "phone_region")}),
+        (_("Bitrix24 and Telegram"), {"fields": ("telegram_chat", "bitrix_source_id", "bitrix_assigned_by_id",
+                                                 "bitrix_status_map")}),
         (_("Consent and privacy"), {"fields": ("consent_required", "consent_text", "telegram_full_phone")}),
         (_("Calling"), {"fields": ("time_zone", "calling_hours", "non_calling_dates", "call_rule_id", "caller_id",
                                    "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
@@ -99,11 +119,20 @@ class PartnerAdmin(admin.ModelAdmin):
 
 class LeadEventInline(admin.TabularInline):
     model = LeadEvent
-    fields = ("at", "kind", "step", "message", "actor")
+    fields = ("moment", "kind", "step", "entry", "actor")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ("at", "id")
+    verbose_name_plural = _("timeline")
+
+    @admin.display(description=_("at"))
+    def moment(self, obj: LeadEvent) -> str:
+        return date_format(timezone.localtime(obj.at), "Y-m-d H:i:s")
+
+    @admin.display(description=_("what happened"))
+    def entry(self, obj: LeadEvent) -> str:
+        return obj.text
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -135,6 +164,21 @@ class NotificationInline(admin.TabularInline):
         return False
 
 
+class PartnerCodeFilter(admin.SimpleListFilter):
+    """Leads posted with a partner code that named no partner (a mistyped or retired referral code)."""
+
+    title = _("partner code")
+    parameter_name = "partner_code"
+
+    def lookups(self, request, model_admin):
+        return [("unknown", _("not known"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unknown":
+            return queryset.filter(extra__has_key=UNKNOWN_PARTNER_KEY)
+        return queryset
+
+
 class HandlingForm(ActionForm):
     outcome = forms.ChoiceField(label=_("outcome"), required=False, choices=[
         ("", "—"), ("called back", _("called back")), ("order placed", _("order placed")),
@@ -145,9 +189,12 @@ class HandlingForm(ActionForm):
 def _handle(action, label: str, **extra):
     """A changelist action calling one handling service per selected lead (safe to click twice)."""
     def run(modeladmin, request, queryset):
+        # Counted before acting: an action may take a lead out of the queryset (the needs-attention
+        # queue lists manual leads only), and counting afterwards said "-1 leads left as they were".
+        selected = list(queryset.select_related("site"))
         done = sum(bool(action(lead=lead, user=request.user, **{k: f(request) for k, f in extra.items()}))
-                   for lead in queryset.select_related("site"))
-        skipped = queryset.count() - done
+                   for lead in selected)
+        skipped = len(selected) - done
         modeladmin.message_user(request, ngettext("%(n)d lead: %(label)s.", "%(n)d leads: %(label)s.", done)
                                 % {"n": done, "label": label}, messages.SUCCESS)
         if skipped:
@@ -184,6 +231,14 @@ class HandlingAdminMixin:
     action_form = HandlingForm
     actions = HANDLING_ACTIONS
 
+    def get_search_results(self, request, queryset, search_term):
+        """A number typed any common way (8..., without the country code, with spaces and dashes) finds
+        the lead by its E.164 phone; other text is searched as usual."""
+        phone = phone_search_term(search_term, region=settings.PHONE_REGION)
+        if phone is not None:
+            return queryset.filter(phone=phone), False
+        return super().get_search_results(request, queryset, search_term)
+
     def has_handle_permission(self, request) -> bool:
         return request.user.has_perm("leads.handle_lead")
 
@@ -194,7 +249,7 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
         "created_at", "phone", "name", "site", "partner", "status", "manual_reason",
         "crm_state", "call_state", "notify_state", "assigned_to",
     )
-    list_filter = ("status", "site", "partner", "site_unknown", "created_at")
+    list_filter = ("status", "site", "partner", PartnerCodeFilter, "site_unknown", "created_at")
     list_select_related = ("site", "partner", "assigned_to")
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=public_id", "email", "=bitrix_lead_id")
     show_full_result_count = False
@@ -248,7 +303,7 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
         if change and form.changed_data:
             # On the timeline, like every other change; the dashboard's rollups follow the timeline.
             lead_event_add(lead=obj, kind=LeadEvent.Kind.NOTE, actor=request.user,
-                           message=_("edited: %(fields)s") % {"fields": ", ".join(form.changed_data)})
+                           message=text("edited", fields=", ".join(form.changed_data)))
 
 
 class ReasonFilter(admin.SimpleListFilter):

@@ -67,6 +67,26 @@ def test_queue_filters_by_reason_and_searches_by_phone(client, manager):
     assert "+79120000001" in by_phone and "+79120000002" not in by_phone
 
 
+@pytest.mark.parametrize("url", [QUEUE, LEADS])
+@pytest.mark.parametrize("typed", ["89124001000", "9124001000", "8 912 400-10-00", "+7 (912) 400-10-00"])
+def test_a_number_typed_any_common_way_finds_the_lead(client, manager, url, typed):
+    manual_lead(phone="+79124001000", name="Wanted")
+    manual_lead(phone="+79124001001", name="Other")
+
+    page = client.get(url, {"q": typed}).content.decode()
+
+    assert "Wanted" in page and "Other" not in page
+
+
+def test_a_name_is_still_searched_as_a_name(client, manager):
+    manual_lead(phone="+79124001000", name="Wanted")
+    manual_lead(phone="+79124001001", name="Other")
+
+    page = client.get(LEADS, {"q": "Wanted"}).content.decode()
+
+    assert "+79124001000" in page and "+79124001001" not in page
+
+
 def test_queue_costs_the_same_queries_for_5_or_50_leads(client, manager, django_assert_max_num_queries):
     for _ in range(5):
         manual_lead()
@@ -153,6 +173,15 @@ def test_mark_handled_closes_the_lead_with_outcome_and_comment(client, manager):
     assert (lead.status, lead.assigned_to) == (Lead.Status.HANDLED, manager) and lead.closed_at
     event = lead.events.get(kind=LeadEvent.Kind.STATUS)
     assert "order placed" in event.message and "paid by card" in event.message and event.actor == manager
+
+
+@pytest.mark.parametrize("action", ["lead_mark_handled", "lead_call_now"])
+def test_an_action_that_takes_leads_out_of_the_queue_counts_them_right(client, manager, action):
+    leads = [manual_lead(), manual_lead()]
+    page = act(client, QUEUE, action, leads, outcome="order placed").content.decode()
+
+    assert "2 leads:" in page
+    assert "left as" not in page and "-1 lead" not in page
 
 
 def test_mark_spam_closes_the_lead_and_cancels_its_scheduled_call(client, manager):
