@@ -46,7 +46,7 @@ CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
 DEMO_SIMULATORS_URL = env.str("DEMO_SIMULATORS_URL", default="")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "leadcaller.admin_site.LeadcallerAdminConfig",  # django.contrib.admin, with the queue size in the menu
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

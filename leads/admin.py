@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db import models
+from django.contrib.admin.views.main import ChangeList
+from django.urls import path
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +22,7 @@ from django.utils.translation import ngettext
 from consent.admin import ConsentProofInline, site_consent_summary
 from leads import handling
 from leads.admin_erasure import erase_people
+from leads.admin_lead_page import bitrix_lead_url, lead_do_view, lead_page_context
 from leads.admin_paging import CappedCountPaginator
 from leads.models import (
     BitrixAuth, IntakeCounter, IntegrationCheck, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site, split_codes,
@@ -101,6 +106,12 @@ class SiteAdmin(admin.ModelAdmin):
 
         obj.domain = host_normalize(obj.domain) or obj.domain
         super().save_model(request, obj, form, change)
+
+
+def order_label(lead: Lead) -> str:
+    if lead.order_amount is None:
+        return "—"
+    return f"{number_format(lead.order_amount, decimal_pos=2, use_l10n=True, force_grouping=True)} {lead.currency}"
 
 
 class PartnerRuleInline(admin.TabularInline):
@@ -243,29 +254,42 @@ class HandlingAdminMixin:
         return request.user.has_perm("leads.handle_lead")
 
 
+class LeadChangeList(ChangeList):
+    """Counts each listed lead's dials with one query for the page (never for the whole table)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        dials = Counter(CallAttempt.objects.filter(lead__in=[lead.pk for lead in self.result_list])
+                        .values_list("lead", flat=True))
+        for lead in self.result_list:
+            lead.dials = dials.get(lead.pk, 0)
+
+
 @admin.register(Lead)
 class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/leads/lead/change_form.html"
     list_display = (
-        "created_at", "phone", "name", "site", "partner", "status", "manual_reason",
-        "crm_state", "call_state", "notify_state", "assigned_to",
+        "created_at", "phone", "name", "site", "partner", "status", "order", "last_outcome", "next_call", "tries",
+        "assigned_to",
     )
     list_filter = ("status", "site", "partner", PartnerCodeFilter, "site_unknown", "created_at")
     list_select_related = ("site", "partner", "assigned_to")
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=public_id", "email", "=bitrix_lead_id")
     show_full_result_count = False
     paginator = CappedCountPaginator
-    inlines = [ConsentProofInline, CallAttemptInline, NotificationInline, LeadEventInline]
+    # The timeline is at the top of the page (templates/admin/leads/lead/_timeline.html).
+    inlines = [ConsentProofInline, CallAttemptInline, NotificationInline]
     actions = [*HANDLING_ACTIONS, erase_people]
     readonly_fields = (
-        "public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call", "erased_at",
-        "assigned_to", "bitrix_lead_id",
+        "public_id", "status", "reason", "manual_since", "opt_out_reason", "do_not_call", "erased_at",
+        "assigned_to", "bitrix_lead",
         "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
         "crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at", "call_tries",
         "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait",
     )
     fieldsets = (
-        (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call",
-                           "erased_at", "assigned_to", "site", "site_unknown", "partner", "ref", "bitrix_lead_id")}),
+        (None, {"fields": ("public_id", "status", "reason", "manual_since", "opt_out_reason", "do_not_call",
+                           "erased_at", "assigned_to", "site", "site_unknown", "partner", "ref", "bitrix_lead")}),
         (_("Contact"), {"fields": ("name", "phone_raw", "phone", "email", "comment")}),
         (_("Order"), {"fields": ("order_amount", "currency")}),
         (_("Source"), {"fields": ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
@@ -275,6 +299,52 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
                                     "notify_tries")}),
         (_("Times"), {"fields": ("created_at", "updated_at", "closed_at")}),
     )
+
+    def get_changelist(self, request, **kwargs):
+        return LeadChangeList
+
+    def get_urls(self):
+        def do(request, object_id, action):
+            return lead_do_view(request, object_id, action, may_handle=self.has_handle_permission(request))
+
+        return [path("<path:object_id>/do/<str:action>/", self.admin_site.admin_view(do), name="leads_lead_do"),
+                *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        lead = self.get_object(request, object_id)
+        if lead is not None:
+            extra_context = {**(extra_context or {}),
+                             **lead_page_context(request, lead, may_handle=self.has_handle_permission(request))}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("order"), ordering="order_amount")
+    def order(self, obj: Lead) -> str:
+        return order_label(obj)
+
+    @admin.display(description=_("last call"), ordering="last_call_outcome")
+    def last_outcome(self, obj: Lead) -> str:
+        return dict(CallAttempt.Outcome.choices).get(obj.last_call_outcome, obj.last_call_outcome) or "—"
+
+    @admin.display(description=_("next call"), ordering="scheduled_at")
+    def next_call(self, obj: Lead) -> str:
+        if obj.call_state != Lead.StepState.PENDING or obj.scheduled_at is None or not obj.is_open:
+            return "—"
+        return date_format(timezone.localtime(obj.scheduled_at), "Y-m-d H:i")
+
+    @admin.display(description=_("calls"))
+    def tries(self, obj: Lead) -> int:
+        return getattr(obj, "dials", None) or 0
+
+    @admin.display(description=_("manual handling reason"))
+    def reason(self, obj: Lead) -> str:
+        return obj.manual_reason_text or "—"
+
+    @admin.display(description=_("Bitrix24 lead id"))
+    def bitrix_lead(self, obj: Lead) -> str:
+        url = bitrix_lead_url(obj.bitrix_lead_id)
+        if url:
+            return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, obj.bitrix_lead_id)
+        return str(obj.bitrix_lead_id or "—")
 
     @admin.display(description=_("do-not-call list"))
     def do_not_call(self, obj: Lead) -> str:
@@ -337,14 +407,15 @@ class ReasonFilter(admin.SimpleListFilter):
 
 @admin.register(ManualLead)
 class ManualLeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
-    """Leads that need a person, oldest first: what to do next, at a glance."""
+    """Leads that need a person, newest first (with the order at stake): what to do next, at a glance."""
 
-    list_display = ("manual_since", "waited", "manual_reason", "lead_link", "name", "site", "partner", "assigned_to")
+    list_display = ("manual_since", "waited", "reason", "lead_link", "name", "order", "site", "partner",
+                    "assigned_to")
     list_display_links = None
     list_filter = (ReasonFilter, "site", "partner", "assigned_to", "created_at")
     list_select_related = ("site", "partner", "assigned_to")
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=bitrix_lead_id")
-    ordering = ("manual_since", "id")
+    ordering = ("-manual_since", "-id")  # newest first: the one whose visitor still remembers the form
     show_full_result_count = False
     paginator = CappedCountPaginator
     list_per_page = 50
@@ -355,6 +426,14 @@ class ManualLeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("phone"))
     def lead_link(self, obj: Lead) -> str:
         return format_html('<a href="{}">{}</a>', reverse("admin:leads_lead_change", args=[obj.pk]), obj.phone)
+
+    @admin.display(description=_("order"), ordering="order_amount")
+    def order(self, obj: Lead) -> str:
+        return order_label(obj)
+
+    @admin.display(description=_("reason"))
+    def reason(self, obj: Lead) -> str:
+        return obj.manual_reason_text
 
     @admin.display(description=_("waiting"))
     def waited(self, obj: Lead) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leads import pipeline
 from leads.models import Lead, LeadEvent
@@ -91,3 +92,21 @@ def _close(lead: Lead, user: AbstractBaseUser, status: str, message: Text) -> bo
 
     card_refresh(lead=lead)
     return True
+
+
+def lead_call_soon(*, lead: Lead, user: AbstractBaseUser) -> tuple[bool, str]:
+    """The lead page's "Call now": dial at once when every rule allows it (calling hours, the lead's
+    local window, holidays), else at the first moment they do; never a number on the do-not-call list.
+    Returns (whether a call was asked for, what to tell the person)."""
+    from dnc.services import dnc_entries
+    from telephony.call_window import wait_reason
+    from telephony.policy import call_settings_for
+
+    if lead.phone and dnc_entries(phone=lead.phone, site=lead.site, partner=lead.partner).exists():
+        return False, _("The number is on the do-not-call list: it is not called.")
+    if not lead_call_again(lead=lead, user=user):
+        return False, _("Nothing to do: the lead is closed or a call is under way.")
+    wait = wait_reason(call_settings_for(lead.site), timezone.now(), phone=lead.phone)
+    if wait is None:
+        return True, _("Calling now.")
+    return True, _("Not now (%(reason)s): the call goes at the first allowed moment.") % {"reason": wait}

@@ -540,7 +540,7 @@ class BitrixAuth(models.Model):
 
 
 class ManualLead(Lead):
-    """The needs-attention queue in the admin: leads in manual handling, oldest first."""
+    """The needs-attention queue in the admin: leads in manual handling, newest first."""
 
     class Meta:
         proxy = True

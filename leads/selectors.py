@@ -100,3 +100,15 @@ def partner_match(*, code: str, utm_source: str) -> tuple[Partner | None, bool]:
     if utm_source:
         return active.filter(rules__kind=PartnerRule.Kind.UTM_SOURCE, rules__value=utm_source).first(), bool(code)
     return None, bool(code)
+
+
+QUEUE_SIZE_CAP = 1000
+
+
+def manual_queue_size() -> str:
+    """How many leads wait for a person, as the menu shows it: counted up to a cap (a count over the
+    queue's partial index, on every admin page), "999+" beyond it."""
+    from leads.models import Lead
+
+    size = Lead.objects.filter(status=Lead.Status.MANUAL).order_by()[:QUEUE_SIZE_CAP].count()
+    return f"{QUEUE_SIZE_CAP - 1}+" if size >= QUEUE_SIZE_CAP else str(size)

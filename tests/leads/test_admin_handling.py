@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -47,13 +48,14 @@ def act(client, url: str, action: str, leads: list[Lead], **fields):
                              **fields}, follow=True)
 
 
-def test_queue_lists_only_leads_in_manual_handling_oldest_first_with_reason_and_wait(client, manager):
-    manual_lead(ago=5, name="Newer")
+def test_queue_lists_only_leads_in_manual_handling_newest_first_with_reason_wait_and_order(client, manager):
+    manual_lead(ago=5, name="Newer", order_amount=Decimal("12500.00"), currency="RUB")
     manual_lead(ago=90, name="Older", reason="Bitrix24 refused")
     LeadFactory(name="Busy one")
     page = client.get(QUEUE).content.decode()
 
-    assert page.index("Older") < page.index("Newer") and "Busy one" not in page
+    assert page.index("Newer") < page.index("Older") and "Busy one" not in page
+    assert "12,500.00 RUB" in page
     assert "Bitrix24 refused" in page and "1\xa0hour" in page
 
 
