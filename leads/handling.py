@@ -22,6 +22,7 @@ def lead_take(*, lead: Lead, user: AbstractBaseUser) -> bool:
     if not Lead.objects.filter(pk=lead.pk).exclude(assigned_to=user).update(assigned_to=user):
         return False
     lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, message=text("taken", user=str(user)), actor=user)
+    _alerts_refresh(lead)
     return True
 
 
@@ -91,7 +92,14 @@ def _close(lead: Lead, user: AbstractBaseUser, status: str, message: Text) -> bo
     from notifications.services import card_refresh
 
     card_refresh(lead=lead)
+    _alerts_refresh(lead)
     return True
+
+
+def _alerts_refresh(lead: Lead) -> None:
+    from notifications.services import alert_refresh
+
+    alert_refresh(lead=lead)
 
 
 def lead_call_soon(*, lead: Lead, user: AbstractBaseUser) -> tuple[bool, str]:
