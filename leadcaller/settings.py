@@ -337,6 +337,7 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ROUTES = {
     "leads.tasks.crm_step": {"queue": "crm"},
     "leads.tasks.sync_partners": {"queue": "crm"},
+    "leads.tasks.sync_partners_at_start": {"queue": "crm"},
     "telephony.tasks.call_step": {"queue": "call"},
     "notifications.tasks.notify_step": {"queue": "notify"},
     "notifications.tasks.deliver": {"queue": "notify"},
