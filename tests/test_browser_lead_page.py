@@ -1,0 +1,60 @@
+"""The lead page's buttons in a real browser (Debian's headless Chromium, the `browser` fixture of
+tests/conftest.py): Call now, Take and Handled, each answered on the page, the timeline following."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from leads.models import Lead
+from tests.factories import LeadFactory, SiteFactory
+
+
+def _log_in(browser, live_server, user: User) -> None:
+    """The session cookie of a logged-in client, so the test spends no time on the login form (its own
+    browser test is tests/test_browser.py)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.add_cookie({"name": "sessionid", "value": client.cookies["sessionid"].value, "path": "/"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_manager_calls_takes_and_closes_a_lead_from_its_page(browser, live_server, groups):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    manager = User.objects.create_user("maria", password="x", is_staff=True)
+    manager.groups.add(Group.objects.get(name="managers"))
+    lead = LeadFactory(site=SiteFactory(calling_hours="mon-sun 00:00-23:59", time_zone="UTC"),
+                       status=Lead.Status.MANUAL, call_state=Lead.StepState.FAILED, name="Иван Кнопкин")
+    _log_in(browser, live_server, manager)
+    page = f"{live_server.url}/admin/leads/lead/{lead.pk}/change/"
+
+    def press(button_id: str) -> str:
+        browser.find_element(By.ID, button_id).click()
+        return WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, "ul.messagelist"))).text
+
+    browser.get(page)
+    assert "Иван Кнопкин" in browser.page_source
+    said = press("lead-call")
+    assert "Calling now." in said or "Not now" in said
+    assert Lead.objects.get(pk=lead.pk).call_state == Lead.StepState.PENDING
+
+    assert "The lead is yours." in press("lead-take")
+    assert "taken by maria" in browser.find_element(By.ID, "lead-timeline").text
+
+    Select(browser.find_element(By.NAME, "outcome")).select_by_value("order placed")
+    browser.find_element(By.NAME, "comment").send_keys("paid by card")
+    assert "Marked as handled." in press("lead-handled")
+
+    lead.refresh_from_db()
+    assert (lead.status, lead.assigned_to) == (Lead.Status.HANDLED, manager)
+    timeline = browser.find_element(By.ID, "lead-timeline").text
+    assert timeline.index("handled: order placed — paid by card") < timeline.index("taken by maria")  # newest first
+    assert browser.find_element(By.ID, "lead-call").get_attribute("disabled") is not None
+    assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
