@@ -15,7 +15,7 @@ from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
 from leads.models import IntakeCounter, Lead, LeadEvent, Site
 from leads.selectors import partner_match
-from leads.texts import Text, text
+from leads.texts import Text, text, text_parse
 
 logger = logging.getLogger(__name__)
 
@@ -149,10 +149,13 @@ def lead_event_add(
 
 
 def _text_parts(message: str | Text) -> tuple[str, dict, str]:
-    """(code, params, English sentence) of what is to be stored."""
+    """(code, params, English sentence) of what is to be stored. A sentence written the old way is stored
+    with its code too when it is one of leads/texts.py's messages (the step engine's reasons are)."""
     if isinstance(message, Text):
         return message.code, message.params, message.english()
-    return "", {}, str(message)
+    message = str(message)
+    code, params = text_parse(message) or ("", {})
+    return code, params, message
 
 
 def lead_to_manual(*, lead: Lead, reason: str | Text, step: str = "", actor: Any = None, alert: bool = True) -> bool:
