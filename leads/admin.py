@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from consent.admin import ConsentProofInline, site_consent_summary
 from leads import handling
 from leads.admin_erasure import erase_people
-from leads.admin_lead_page import bitrix_lead_url, lead_do_view, lead_page_context
+from leads.admin_lead_page import OUTCOMES, bitrix_lead_url, lead_do_view, lead_page_context
 from leads.admin_paging import CappedCountPaginator
 from leads.models import (
     BitrixAuth, IntakeCounter, IntegrationCheck, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site, split_codes,
@@ -191,9 +191,7 @@ class PartnerCodeFilter(admin.SimpleListFilter):
 
 
 class HandlingForm(ActionForm):
-    outcome = forms.ChoiceField(label=_("outcome"), required=False, choices=[
-        ("", "—"), ("called back", _("called back")), ("order placed", _("order placed")),
-        ("not interested", _("not interested")), ("unreachable", _("unreachable")), ("other", _("other"))])
+    outcome = forms.ChoiceField(label=_("outcome"), required=False, choices=[("", "—"), *OUTCOMES])
     comment = forms.CharField(label=_("comment"), required=False, max_length=300)
 
 
