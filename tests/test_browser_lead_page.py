@@ -35,7 +35,9 @@ def test_a_manager_calls_takes_and_closes_a_lead_from_its_page(browser, live_ser
     page = f"{live_server.url}/admin/leads/lead/{lead.pk}/change/"
 
     def press(button_id: str) -> str:
-        browser.find_element(By.ID, button_id).click()
+        button = browser.find_element(By.ID, button_id)
+        button.click()
+        WebDriverWait(browser, 15).until(expected_conditions.staleness_of(button))  # the next page, not this one
         return WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located(
             (By.CSS_SELECTOR, "ul.messagelist"))).text
 
