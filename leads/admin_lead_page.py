@@ -43,7 +43,7 @@ def bitrix_lead_url(lead_id: int | None) -> str:
 
 def lead_page_context(request: HttpRequest, lead: Lead, *, may_handle: bool) -> dict:
     events = [{"at": date_format(timezone.localtime(event.at), "Y-m-d H:i:s"), "kind": event.get_kind_display(),
-               "text": event.text, "actor": event.actor, "step": event.step}
+               "text": event.text or event.get_kind_display(), "actor": event.actor, "step": event.step}
               for event in lead.events.select_related("actor").order_by("-at", "-id")]
     return {
         "lead_timeline": events,

@@ -451,9 +451,13 @@ class LeadEvent(models.Model):
 
 
 def _outcome_code(label: str) -> str:
+    """`answered by a person` (as the worker wrote it, in English) -> `human`."""
+    from django.utils import translation
+
     from telephony.models import CallAttempt
 
-    return {str(name): value for value, name in CallAttempt.Outcome.choices}.get(label, label)
+    with translation.override("en"):
+        return {str(name): value for value, name in CallAttempt.Outcome.choices}.get(label, label)
 
 
 class IntakeCounter(models.Model):

@@ -68,3 +68,13 @@ def test_lead_counts_use_russian_plural_forms():
                 for n in (1, 2, 5, 21, 23)]
 
     assert said == ["1 лид: x.", "2 лида: x.", "5 лидов: x.", "21 лид: x.", "23 лида: x."]
+
+
+def test_a_call_result_written_the_old_way_reads_in_plain_russian(db):
+    event = LeadEvent.objects.create(lead=LeadFactory(), kind=LeadEvent.Kind.CALL_RESULT, step="call",
+                                     message="answered by a person: amd:HUMAN")
+
+    with translation.override("ru"):
+        assert LeadEvent.objects.get(pk=event.pk).text == "ответил человек"
+    with translation.override("en"):
+        assert LeadEvent.objects.get(pk=event.pk).text == "answered by a person"
