@@ -1,5 +1,6 @@
 """The lead page's buttons in a real browser (Debian's headless Chromium, the `browser` fixture of
-tests/conftest.py): Call now, Take and Handled, each answered on the page, the timeline following."""
+tests/conftest.py): Call now, Take and Handled, each answered on the page, the timeline following; and
+/demo/'s folded Bitrix24 cards, which stay as the reader left them when the page refreshes itself."""
 
 from __future__ import annotations
 
@@ -60,3 +61,32 @@ def test_a_manager_calls_takes_and_closes_a_lead_from_its_page(browser, live_ser
     assert timeline.index("handled: order placed — paid by card") < timeline.index("taken by maria")  # newest first
     assert browser.find_element(By.ID, "lead-call").get_attribute("disabled") is not None
     assert [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bitrix24_card_opened_on_the_demo_page_stays_open_when_the_page_refreshes(browser, live_server, settings):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from demo.launcher import free_ports
+    from demo.simulators import Simulators
+    from leads.bitrix import BitrixClient
+
+    bitrix, state = free_ports(2)
+    simulators = Simulators({"state_port": state, "bitrix24": {"port": bitrix, "webhook_code": "c0de",
+                                                                "webhook_user_id": 1}})
+    simulators.start()
+    try:
+        settings.DEMO_SIMULATORS_URL = f"http://127.0.0.1:{state}/state.json"
+        lead_id = BitrixClient(base_url=simulators.bitrix24.webhook_url).call(
+            "crm.lead.add", {"fields": {"TITLE": "Demo shop: Anna", "NAME": "Anna"}})
+        browser.get(f"{live_server.url}/demo/")
+        card = browser.find_element(By.ID, f"bitrix-{lead_id}")
+        assert card.get_attribute("open") is None  # folded
+        card.find_element(By.TAG_NAME, "summary").click()
+
+        WebDriverWait(browser, 15).until(expected_conditions.staleness_of(card))  # the page refreshed itself
+        assert browser.find_element(By.ID, f"bitrix-{lead_id}").get_attribute("open") is not None
+    finally:
+        simulators.stop()
