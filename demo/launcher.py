@@ -27,6 +27,8 @@ from typing import Any
 from demo import providers
 
 ROOT = Path(__file__).resolve().parent.parent
+# The demo form's own site: what the admin, the dashboard, Bitrix24 and Telegram call it.
+DEMO_SITE_NAME = "Demo shop"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,9 +135,12 @@ def demo_sites_register(base_url: str) -> None:
     from leads.selectors import host_normalize
 
     try:
-        for host in dict.fromkeys([host_normalize(base_url), "localhost", "127.0.0.1"]):
-            if host:
-                Site.objects.get_or_create(domain=host, defaults={"name": f"Demo form ({host})"})
+        hosts = [host for host in dict.fromkeys([host_normalize(base_url), "localhost", "127.0.0.1"]) if host]
+        for index, host in enumerate(hosts):
+            name = DEMO_SITE_NAME if index == 0 else f"{DEMO_SITE_NAME} ({host})"
+            site, created = Site.objects.get_or_create(domain=host, defaults={"name": name})
+            if not created and site.name.startswith("Demo form ("):  # the name earlier versions gave it
+                Site.objects.filter(pk=site.pk).update(name=name)
     except DatabaseError as exc:
         print(f"  The demo form's site could not be registered ({exc}); run `make migrate` first.", flush=True)
 

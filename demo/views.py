@@ -33,6 +33,7 @@ def demo_page(request: HttpRequest) -> HttpResponse:
         "bitrix24": _bitrix24(state.get("bitrix24")),
         "voximplant": _voximplant(state.get("voximplant")),
         "telegram": _telegram(state.get("telegram")),
+        "followed": request.GET.get("lead", "")[:36],  # the lead the demo form's visitor follows
     }
     return render(request, "demo/simulators.html", context)
 
@@ -58,7 +59,7 @@ def _state(url: str) -> tuple[dict[str, Any], bool]:
 
 
 def _our_leads() -> list[Lead]:
-    leads = list(Lead.objects.select_related("site").prefetch_related("call_attempts")
+    leads = list(Lead.objects.select_related("site", "partner").prefetch_related("call_attempts")
                  .order_by("-created_at")[:LEADS_SHOWN])
     now = timezone.now()
     for lead in leads:  # a retry later, or a lead outside calling hours: say when the next call is

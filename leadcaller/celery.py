@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from celery.signals import before_task_publish, celeryd_init, task_postrun, task_prerun, worker_process_shutdown
+from celery.signals import beat_init, before_task_publish, celeryd_init, task_postrun, task_prerun, worker_process_shutdown
 from kombu import Queue
 
 from leadcaller import broker  # noqa: F401  (registers the embedded broker's transport before any connection)
@@ -45,6 +45,16 @@ def _clear_log_context(**_: object) -> None:
     from leadcaller.logging import restore_context
 
     restore_context(None)
+
+
+@beat_init.connect
+def _demo_partners(**_: object) -> None:
+    """Under `make run` (simulators running) partners come from the Bitrix24 simulator at start, not
+    BITRIX_PARTNER_SYNC_INTERVAL later."""
+    from django.conf import settings
+
+    if settings.DEMO_SIMULATORS_URL:
+        app.send_task("leads.tasks.sync_partners_at_start", countdown=2)
 
 
 @celeryd_init.connect

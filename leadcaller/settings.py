@@ -46,7 +46,7 @@ CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL]
 DEMO_SIMULATORS_URL = env.str("DEMO_SIMULATORS_URL", default="")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "leadcaller.admin_site.LeadcallerAdminConfig",  # django.contrib.admin, with the queue size in the menu
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -346,6 +346,7 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ROUTES = {
     "leads.tasks.crm_step": {"queue": "crm"},
     "leads.tasks.sync_partners": {"queue": "crm"},
+    "leads.tasks.sync_partners_at_start": {"queue": "crm"},
     "telephony.tasks.call_step": {"queue": "call"},
     "notifications.tasks.notify_step": {"queue": "notify"},
     "notifications.tasks.deliver": {"queue": "notify"},

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db import models
+from django.contrib.admin.views.main import ChangeList
+from django.urls import path
 from django.urls import reverse
 from django.utils import timezone
 from django.templatetags.static import static
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
@@ -17,12 +23,14 @@ from django.utils.translation import ngettext
 from consent.admin import ConsentProofInline, site_consent_summary
 from leads import handling
 from leads.admin_erasure import erase_people
+from leads.admin_lead_page import OUTCOMES, bitrix_lead_url, lead_do_view, lead_page_context
 from leads.admin_paging import CappedCountPaginator
 from leads.models import (
     BitrixAuth, IntakeCounter, IntegrationCheck, Lead, LeadEvent, ManualLead, Partner, PartnerRule, Site, split_codes,
 )
-from leads.phones import NUMBER_TYPES
-from leads.services import lead_event_add
+from leads.phones import NUMBER_TYPES, phone_search_term
+from leads.services import UNKNOWN_PARTNER_KEY, lead_event_add
+from leads.texts import text
 from notifications.models import Notification
 from telephony.models import CallAttempt
 from telephony.selectors import lead_call_wait, lead_clock
@@ -51,6 +59,21 @@ class SiteForm(forms.ModelForm):
     def clean_call_number_types(self) -> str:
         return ",".join(self.cleaned_data["call_number_types"])
 
+    def clean_bitrix_status_map(self) -> dict:
+        """Call outcomes (as the CRM step names them) to Bitrix24 STATUS_ID strings; anything else is refused
+        here, not found out when the CRM step skips it."""
+        value = self.cleaned_data["bitrix_status_map"] or {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError(_('Write an object such as {"human": "IN_PROCESS"}.'))
+        outcomes = CallAttempt.Outcome.values
+        unknown = [key for key in value if key not in outcomes]
+        if unknown:
+            raise forms.ValidationError(_("Unknown call outcomes: %(keys)s. Use: %(outcomes)s."),
+                                        params={"keys": ", ".join(unknown), "outcomes": ", ".join(outcomes)})
+        if not all(isinstance(status, str) and status.strip() for status in value.values()):
+            raise forms.ValidationError(_("Each status is a Bitrix24 STATUS_ID such as IN_PROCESS or JUNK."))
+        return {key: status.strip() for key, status in value.items()}
+
 
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
@@ -64,6 +87,8 @@ class SiteAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("domain", "name", "is_active", "is_default", "currency", "created_at")}),
         (_("Intake"), {"fields": ("intake_key", "require_key", "phone_region")}),
+        (_("Bitrix24 and Telegram"), {"fields": ("telegram_chat", "bitrix_source_id", "bitrix_assigned_by_id",
+                                                 "bitrix_status_map")}),
         (_("Consent and privacy"), {"fields": ("consent_required", "consent_text", "telegram_full_phone")}),
         (_("Calling"), {"fields": ("time_zone", "calling_hours", "non_calling_dates", "call_rule_id", "caller_id",
                                    "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
@@ -111,6 +136,12 @@ class SiteAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+def order_label(lead: Lead) -> str:
+    if lead.order_amount is None:
+        return "—"
+    return f"{number_format(lead.order_amount, decimal_pos=2, use_l10n=True, force_grouping=True)} {lead.currency}"
+
+
 class PartnerRuleInline(admin.TabularInline):
     model = PartnerRule
     extra = 1
@@ -127,11 +158,20 @@ class PartnerAdmin(admin.ModelAdmin):
 
 class LeadEventInline(admin.TabularInline):
     model = LeadEvent
-    fields = ("at", "kind", "step", "message", "actor")
+    fields = ("moment", "kind", "step", "entry", "actor")
     readonly_fields = fields
     extra = 0
     can_delete = False
     ordering = ("at", "id")
+    verbose_name_plural = _("timeline")
+
+    @admin.display(description=_("at"))
+    def moment(self, obj: LeadEvent) -> str:
+        return date_format(timezone.localtime(obj.at), "Y-m-d H:i:s")
+
+    @admin.display(description=_("what happened"))
+    def entry(self, obj: LeadEvent) -> str:
+        return obj.text
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -163,19 +203,35 @@ class NotificationInline(admin.TabularInline):
         return False
 
 
+class PartnerCodeFilter(admin.SimpleListFilter):
+    """Leads posted with a partner code that named no partner (a mistyped or retired referral code)."""
+
+    title = _("partner code")
+    parameter_name = "partner_code"
+
+    def lookups(self, request, model_admin):
+        return [("unknown", _("not known"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unknown":
+            return queryset.filter(extra__has_key=UNKNOWN_PARTNER_KEY)
+        return queryset
+
+
 class HandlingForm(ActionForm):
-    outcome = forms.ChoiceField(label=_("outcome"), required=False, choices=[
-        ("", "—"), ("called back", _("called back")), ("order placed", _("order placed")),
-        ("not interested", _("not interested")), ("unreachable", _("unreachable")), ("other", _("other"))])
+    outcome = forms.ChoiceField(label=_("outcome"), required=False, choices=[("", "—"), *OUTCOMES])
     comment = forms.CharField(label=_("comment"), required=False, max_length=300)
 
 
 def _handle(action, label: str, **extra):
     """A changelist action calling one handling service per selected lead (safe to click twice)."""
     def run(modeladmin, request, queryset):
+        # Counted before acting: an action may take a lead out of the queryset (the needs-attention
+        # queue lists manual leads only), and counting afterwards said "-1 leads left as they were".
+        selected = list(queryset.select_related("site"))
         done = sum(bool(action(lead=lead, user=request.user, **{k: f(request) for k, f in extra.items()}))
-                   for lead in queryset.select_related("site"))
-        skipped = queryset.count() - done
+                   for lead in selected)
+        skipped = len(selected) - done
         modeladmin.message_user(request, ngettext("%(n)d lead: %(label)s.", "%(n)d leads: %(label)s.", done)
                                 % {"n": done, "label": label}, messages.SUCCESS)
         if skipped:
@@ -212,33 +268,54 @@ class HandlingAdminMixin:
     action_form = HandlingForm
     actions = HANDLING_ACTIONS
 
+    def get_search_results(self, request, queryset, search_term):
+        """A number typed any common way (8..., without the country code, with spaces and dashes) finds
+        the lead by its E.164 phone; other text is searched as usual."""
+        phone = phone_search_term(search_term, region=settings.PHONE_REGION)
+        if phone is not None:
+            return queryset.filter(phone=phone), False
+        return super().get_search_results(request, queryset, search_term)
+
     def has_handle_permission(self, request) -> bool:
         return request.user.has_perm("leads.handle_lead")
 
 
+class LeadChangeList(ChangeList):
+    """Counts each listed lead's dials with one query for the page (never for the whole table)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        dials = Counter(CallAttempt.objects.filter(lead__in=[lead.pk for lead in self.result_list])
+                        .values_list("lead", flat=True))
+        for lead in self.result_list:
+            lead.dials = dials.get(lead.pk, 0)
+
+
 @admin.register(Lead)
 class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/leads/lead/change_form.html"
     list_display = (
-        "created_at", "phone", "name", "site", "partner", "status", "manual_reason",
-        "crm_state", "call_state", "notify_state", "assigned_to",
+        "created_at", "phone", "name", "site", "partner", "status", "order", "last_outcome", "next_call", "tries",
+        "assigned_to",
     )
-    list_filter = ("status", "site", "partner", "site_unknown", "created_at")
+    list_filter = ("status", "site", "partner", PartnerCodeFilter, "site_unknown", "created_at")
     list_select_related = ("site", "partner", "assigned_to")
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=public_id", "email", "=bitrix_lead_id")
     show_full_result_count = False
     paginator = CappedCountPaginator
-    inlines = [ConsentProofInline, CallAttemptInline, NotificationInline, LeadEventInline]
+    # The timeline is at the top of the page (templates/admin/leads/lead/_timeline.html).
+    inlines = [ConsentProofInline, CallAttemptInline, NotificationInline]
     actions = [*HANDLING_ACTIONS, erase_people]
     readonly_fields = (
-        "public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call", "erased_at",
-        "assigned_to", "bitrix_lead_id",
+        "public_id", "status", "reason", "manual_since", "opt_out_reason", "do_not_call", "erased_at",
+        "assigned_to", "bitrix_lead",
         "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
         "crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at", "call_tries",
         "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait",
     )
     fieldsets = (
-        (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call",
-                           "erased_at", "assigned_to", "site", "site_unknown", "partner", "ref", "bitrix_lead_id")}),
+        (None, {"fields": ("public_id", "status", "reason", "manual_since", "opt_out_reason", "do_not_call",
+                           "erased_at", "assigned_to", "site", "site_unknown", "partner", "ref", "bitrix_lead")}),
         (_("Contact"), {"fields": ("name", "phone_raw", "phone", "email", "comment")}),
         (_("Order"), {"fields": ("order_amount", "currency")}),
         (_("Source"), {"fields": ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
@@ -248,6 +325,52 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
                                     "notify_tries")}),
         (_("Times"), {"fields": ("created_at", "updated_at", "closed_at")}),
     )
+
+    def get_changelist(self, request, **kwargs):
+        return LeadChangeList
+
+    def get_urls(self):
+        def do(request, object_id, action):
+            return lead_do_view(request, object_id, action, may_handle=self.has_handle_permission(request))
+
+        return [path("<path:object_id>/do/<str:action>/", self.admin_site.admin_view(do), name="leads_lead_do"),
+                *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        lead = self.get_object(request, object_id)
+        if lead is not None:
+            extra_context = {**(extra_context or {}),
+                             **lead_page_context(request, lead, may_handle=self.has_handle_permission(request))}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description=_("order"), ordering="order_amount")
+    def order(self, obj: Lead) -> str:
+        return order_label(obj)
+
+    @admin.display(description=_("last call"), ordering="last_call_outcome")
+    def last_outcome(self, obj: Lead) -> str:
+        return dict(CallAttempt.Outcome.choices).get(obj.last_call_outcome, obj.last_call_outcome) or "—"
+
+    @admin.display(description=_("next call"), ordering="scheduled_at")
+    def next_call(self, obj: Lead) -> str:
+        if obj.call_state != Lead.StepState.PENDING or obj.scheduled_at is None or not obj.is_open:
+            return "—"
+        return date_format(timezone.localtime(obj.scheduled_at), "Y-m-d H:i")
+
+    @admin.display(description=_("calls"))
+    def tries(self, obj: Lead) -> int:
+        return getattr(obj, "dials", None) or 0
+
+    @admin.display(description=_("manual handling reason"))
+    def reason(self, obj: Lead) -> str:
+        return obj.manual_reason_text or "—"
+
+    @admin.display(description=_("Bitrix24 lead id"))
+    def bitrix_lead(self, obj: Lead) -> str:
+        url = bitrix_lead_url(obj.bitrix_lead_id)
+        if url:
+            return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, obj.bitrix_lead_id)
+        return str(obj.bitrix_lead_id or "—")
 
     @admin.display(description=_("do-not-call list"))
     def do_not_call(self, obj: Lead) -> str:
@@ -276,7 +399,7 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
         if change and form.changed_data:
             # On the timeline, like every other change; the dashboard's rollups follow the timeline.
             lead_event_add(lead=obj, kind=LeadEvent.Kind.NOTE, actor=request.user,
-                           message=_("edited: %(fields)s") % {"fields": ", ".join(form.changed_data)})
+                           message=text("edited", fields=", ".join(form.changed_data)))
 
 
 class ReasonFilter(admin.SimpleListFilter):
@@ -310,14 +433,15 @@ class ReasonFilter(admin.SimpleListFilter):
 
 @admin.register(ManualLead)
 class ManualLeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
-    """Leads that need a person, oldest first: what to do next, at a glance."""
+    """Leads that need a person, newest first (with the order at stake): what to do next, at a glance."""
 
-    list_display = ("manual_since", "waited", "manual_reason", "lead_link", "name", "site", "partner", "assigned_to")
+    list_display = ("manual_since", "waited", "reason", "lead_link", "name", "order", "site", "partner",
+                    "assigned_to")
     list_display_links = None
     list_filter = (ReasonFilter, "site", "partner", "assigned_to", "created_at")
     list_select_related = ("site", "partner", "assigned_to")
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=bitrix_lead_id")
-    ordering = ("manual_since", "id")
+    ordering = ("-manual_since", "-id")  # newest first: the one whose visitor still remembers the form
     show_full_result_count = False
     paginator = CappedCountPaginator
     list_per_page = 50
@@ -328,6 +452,14 @@ class ManualLeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("phone"))
     def lead_link(self, obj: Lead) -> str:
         return format_html('<a href="{}">{}</a>', reverse("admin:leads_lead_change", args=[obj.pk]), obj.phone)
+
+    @admin.display(description=_("order"), ordering="order_amount")
+    def order(self, obj: Lead) -> str:
+        return order_label(obj)
+
+    @admin.display(description=_("reason"))
+    def reason(self, obj: Lead) -> str:
+        return obj.manual_reason_text
 
     @admin.display(description=_("waiting"))
     def waited(self, obj: Lead) -> str:

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample, OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema,
+)
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, PermissionDenied
 from rest_framework.parsers import MultiPartParser
@@ -40,6 +42,17 @@ class PayloadTooLarge(APIException):
 
 class TooManyOps(PayloadTooLarge):
     default_detail = "Too many leads in one request."
+
+
+# "Try it out" on /api/docs/ posts this as it is: no `site`, so the site is the page's own origin (the demo
+# shop under `make run`; else UNKNOWN_SITES decides). A second try is a duplicate (200): change the phone.
+_EXAMPLE = {"phone": "+7 912 345-67-89", "name": "Anna", "email": "anna@example.com", "order_amount": "1500.50",
+            "currency": "RUB", "comment": "Call after 6 pm", "utm_source": "newsletter"}
+INTAKE_EXAMPLES = [
+    OpenApiExample("A form's lead", request_only=True, value={**_EXAMPLE, "consent": True}),
+    *[OpenApiExample("A form's lead", request_only=True, media_type=media_type, value={**_EXAMPLE, "consent": "yes"})
+      for media_type in ("application/x-www-form-urlencoded", "multipart/form-data")],
+]
 
 
 class LeadIntakeView(APIView):
@@ -106,8 +119,10 @@ class LeadIntakeView(APIView):
         ],
         responses={
             201: LeadAcceptedSerializer,
-            200: OpenApiResponse(LeadAcceptedSerializer, description="Duplicate, or a Corezoid envelope answer "
-                                 "(see EnvelopeResult)."),
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(component_name="LeadAcceptedOrEnvelope", resource_type_field_name=None,
+                                           serializers=[LeadAcceptedSerializer, EnvelopeResultSerializer]),
+                description="Duplicate (LeadAccepted), or a Corezoid envelope answer (EnvelopeResult)."),
             400: OpenApiResponse(description="Invalid input (a message per field), or a body that is not "
                                  "JSON or is nested too deeply."),
             403: OpenApiResponse(description="Missing or wrong intake key."),
@@ -120,7 +135,7 @@ class LeadIntakeView(APIView):
             503: OpenApiResponse(description="The database is unreachable; nothing was stored. Retry after "
                                  "the Retry-After seconds."),
         },
-        extensions={"x-envelope-response": EnvelopeResultSerializer.__name__},
+        examples=INTAKE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
         data = request.data

@@ -26,6 +26,7 @@ from consent.services import consent_proof_erase_personal
 from dnc.numbers import number_hash
 from dnc.services import dnc_number_erase
 from leads.models import Erasure, Lead, LeadEvent, Site
+from leads import texts
 from leads.services import lead_event_add, lead_opted_out
 from notifications.models import Notification
 from telephony.models import CallAttempt, ProbeCall
@@ -89,13 +90,15 @@ def _lead_erase(lead: Lead, *, card: bool) -> None:
     now = timezone.now()
     Lead.objects.filter(pk=lead.pk).update(
         **PERSONAL_FIELDS, ref=f"erased-{lead.public_id}", erased_at=now, updated_at=now,
-        manual_reason=_scrub(lead.manual_reason, values), opt_out_reason=_scrub(lead.opt_out_reason, values))
+        manual_reason=_scrub(lead.manual_reason, values), opt_out_reason=_scrub(lead.opt_out_reason, values),
+        manual_params=_scrub_params(lead.manual_params, values))
     CallAttempt.objects.filter(lead=lead).update(phone="", custom_data="", record_url="")
     consent_proof_erase_personal(lead=lead)
     for event in LeadEvent.objects.filter(lead=lead):
         event.message = _scrub(event.message, values)
+        event.params = _scrub_params(event.params, values)
         event.data = {key: value for key, value in event.data.items() if key != "ip"}
-        event.save(update_fields=["message", "data"])
+        event.save(update_fields=["message", "params", "data"])
     Notification.objects.filter(lead=lead).update(text="")
     for digest in Notification.objects.filter(cards__lead=lead).distinct():
         digest.text = _scrub(digest.text, values)
@@ -103,7 +106,7 @@ def _lead_erase(lead: Lead, *, card: bool) -> None:
     for name, value in PERSONAL_FIELDS.items():
         setattr(lead, name, value)
     lead.erased_at = now
-    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, message="personal data erased")
+    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, message=texts.text("erased"))
     if card:
         from notifications.services import card_refresh
 
@@ -126,3 +129,8 @@ def _scrub(text: str, values: list[str]) -> str:
     for value in values:
         text = text.replace(value, ERASED)
     return text
+
+
+def _scrub_params(params: dict, values: list[str]) -> dict:
+    """A timeline entry's parameters (leads/texts.py), scrubbed like its sentence."""
+    return {key: _scrub(value, values) if isinstance(value, str) else value for key, value in (params or {}).items()}

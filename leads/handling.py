@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from leads import pipeline
 from leads.models import Lead, LeadEvent
 from leads.services import lead_event_add
+from leads.texts import Text, text
 
 State = Lead.StepState
 CLOSED = (Lead.Status.REACHED, Lead.Status.HANDLED, Lead.Status.SPAM, Lead.Status.OPTED_OUT)
@@ -20,7 +21,8 @@ def lead_take(*, lead: Lead, user: AbstractBaseUser) -> bool:
     """Assign the lead to `user`. False when it already was theirs."""
     if not Lead.objects.filter(pk=lead.pk).exclude(assigned_to=user).update(assigned_to=user):
         return False
-    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, message=_("taken by %(user)s") % {"user": user}, actor=user)
+    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, message=text("taken", user=str(user)), actor=user)
+    _alerts_refresh(lead)
     return True
 
 
@@ -32,10 +34,11 @@ def lead_call_again(*, lead: Lead, user: AbstractBaseUser, ignore_hours: bool = 
         reopened = Lead.objects.filter(pk=lead.pk, call_state__in=[State.DONE, State.FAILED, State.SKIPPED,
                                                                    State.PENDING]).update(
             call_state=State.PENDING, scheduled_at=timezone.now(), call_tries=0, call_queued_at=timezone.now(),
-            call_ignore_hours=ignore_hours, status=Lead.Status.IN_PROGRESS, manual_reason="", manual_since=None)
+            call_ignore_hours=ignore_hours, status=Lead.Status.IN_PROGRESS, manual_reason="", manual_code="", manual_params={},
+            manual_since=None)
         if not reopened:  # a call is under way
             return False
-        message = _("call again now, outside calling hours") if ignore_hours else _("call again")
+        message = text("call_now") if ignore_hours else text("call_again")
         lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="call", message=message, actor=user)
         transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk, steps=["call"]))
     return True
@@ -52,7 +55,7 @@ def lead_retry_crm(*, lead: Lead, user: AbstractBaseUser) -> bool:
         if not Lead.objects.filter(pk=lead.pk, crm_state__in=[State.FAILED, State.SKIPPED]).update(
                 crm_state=State.PENDING, crm_due_at=timezone.now(), crm_tries=0, crm_queued_at=timezone.now()):
             return False
-        lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="crm", message=_("retry the CRM step"), actor=user)
+        lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="crm", message=text("retry_crm"), actor=user)
         transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk, steps=["crm"]))
     return True
 
@@ -63,20 +66,21 @@ def lead_resend_notification(*, lead: Lead, user: AbstractBaseUser) -> bool:
 
     if not card_resend(lead=lead):
         return False
-    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="notify", message=_("resend the card"), actor=user)
+    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="notify", message=text("resend_card"), actor=user)
     return True
 
 
 def lead_mark_handled(*, lead: Lead, user: AbstractBaseUser, outcome: str, comment: str = "") -> bool:
-    return _close(lead, user, Lead.Status.HANDLED,
-                  _("handled: %(outcome)s") % {"outcome": outcome} + (f" — {comment}" if comment else ""))
+    message = (text("handled_comment", outcome=outcome, comment=comment) if comment
+               else text("handled", outcome=outcome))
+    return _close(lead, user, Lead.Status.HANDLED, message)
 
 
 def lead_mark_spam(*, lead: Lead, user: AbstractBaseUser, comment: str = "") -> bool:
-    return _close(lead, user, Lead.Status.SPAM, _("marked as spam or invalid") + (f" — {comment}" if comment else ""))
+    return _close(lead, user, Lead.Status.SPAM, text("spam_comment", comment=comment) if comment else text("spam"))
 
 
-def _close(lead: Lead, user: AbstractBaseUser, status: str, message: str) -> bool:
+def _close(lead: Lead, user: AbstractBaseUser, status: str, message: Text) -> bool:
     """Finish the lead; steps still waiting (a scheduled call) are cancelled, nothing else is undone."""
     now = timezone.now()
     with transaction.atomic():
@@ -88,4 +92,29 @@ def _close(lead: Lead, user: AbstractBaseUser, status: str, message: str) -> boo
     from notifications.services import card_refresh
 
     card_refresh(lead=lead)
+    _alerts_refresh(lead)
     return True
+
+
+def _alerts_refresh(lead: Lead) -> None:
+    from notifications.services import alert_refresh
+
+    alert_refresh(lead=lead)
+
+
+def lead_call_soon(*, lead: Lead, user: AbstractBaseUser) -> tuple[bool, str]:
+    """The lead page's "Call now": dial at once when every rule allows it (calling hours, the lead's
+    local window, holidays), else at the first moment they do; never a number on the do-not-call list.
+    Returns (whether a call was asked for, what to tell the person)."""
+    from dnc.services import dnc_entries
+    from telephony.call_window import wait_reason
+    from telephony.policy import call_settings_for
+
+    if lead.phone and dnc_entries(phone=lead.phone, site=lead.site, partner=lead.partner).exists():
+        return False, _("The number is on the do-not-call list: it is not called.")
+    if not lead_call_again(lead=lead, user=user):
+        return False, _("Nothing to do: the lead is closed or a call is under way.")
+    wait = wait_reason(call_settings_for(lead.site), timezone.now(), phone=lead.phone)
+    if wait is None:
+        return True, _("Calling now.")
+    return True, _("Not now (%(reason)s): the call goes at the first allowed moment.") % {"reason": wait}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from leads.models import BitrixAuth
+from leads.models import BitrixAuth, Partner
 from notifications.models import Notification, TelegramChat
 from telephony.models import CallAttempt
 from telephony.selectors import scenario_status
@@ -20,10 +24,31 @@ class Integration:
     configured: bool
     mode: str
     last_error: str
+    simulated: bool = False  # `make run`'s local simulator, not the real service
+    note: str = ""
 
 
 def integrations_status() -> list[Integration]:
-    return [_bitrix(), _voximplant(), _telegram()]
+    bitrix = _bitrix()
+    bitrix = replace(bitrix, simulated=_simulated(settings.BITRIX_WEBHOOK_URL or settings.BITRIX_PORTAL_URL),
+                     note=_partners_note())
+    return [bitrix,
+            replace(_voximplant(), simulated=_simulated(settings.VOXIMPLANT_API_URL)),
+            replace(_telegram(), simulated=_simulated(settings.TELEGRAM_API_URL))]
+
+
+def _simulated(url: str) -> bool:
+    """`make run` points a provider without credentials at a simulator on this machine (demo/launcher.py)."""
+    return bool(settings.DEMO_SIMULATORS_URL and url) and urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def _partners_note() -> str:
+    synced = Partner.objects.aggregate(last=Max("synced_at"), count=Count("pk", filter=Q(is_active=True)))
+    if synced["last"] is None:
+        return _("Partners: never synced from Bitrix24.")
+    return ngettext("%(count)d active partner, last synced from Bitrix24 %(at)s.",
+                    "%(count)d active partners, last synced from Bitrix24 %(at)s.", synced["count"]) % {
+        "count": synced["count"], "at": date_format(timezone.localtime(synced["last"]), "Y-m-d H:i:s")}
 
 
 def _bitrix() -> Integration:

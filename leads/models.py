@@ -337,6 +337,10 @@ class Lead(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.IN_PROGRESS)
     manual_reason = models.CharField(_("manual handling reason"), max_length=300, blank=True)
     manual_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+    # The reason as a code of leads/texts.py and its parameters, rendered in the viewer's language;
+    # `manual_reason` keeps the English sentence (and is all that rows from before codes have).
+    manual_code = models.CharField(max_length=40, blank=True)
+    manual_params = models.JSONField(default=dict, blank=True)
     opt_out_reason = models.CharField(_("why not called"), max_length=300, blank=True,
                                       help_text=_("For an opted-out lead: the key press, or the do-not-call entry."))
     erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
@@ -411,6 +415,15 @@ class Lead(models.Model):
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
 
+    @property
+    def manual_reason_text(self) -> str:
+        """The manual-handling reason in the active language."""
+        from leads.texts import message_render, text_render
+
+        if self.manual_code:
+            return text_render(self.manual_code, self.manual_params, fallback=self.manual_reason)
+        return message_render(self.manual_reason)
+
 
 class SubmissionKey(models.Model):
     """A form builder's own id of one submission (Tilda's `tranid`): a repeat of it answers with the
@@ -450,6 +463,9 @@ class LeadEvent(models.Model):
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     step = models.CharField(_("step"), max_length=8, blank=True)
     message = models.CharField(_("message"), max_length=500, blank=True)
+    # The message as a code of leads/texts.py and its parameters (blank for old-style rows).
+    code = models.CharField(max_length=40, blank=True)
+    params = models.JSONField(default=dict, blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("by")
@@ -463,6 +479,29 @@ class LeadEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
+
+    @property
+    def text(self) -> str:
+        """The entry in the active language, in plain words."""
+        from leads.texts import message_render, text_render
+
+        if self.code:
+            return text_render(self.code, self.params, fallback=self.message)
+        if self.kind == self.Kind.CALL_RESULT:  # old rows: "<outcome label>: <scenario detail>"
+            label, _sep, detail = self.message.partition(": ")
+            return text_render("call_result_detail", {"outcome": _outcome_code(label), "detail": detail},
+                               fallback=self.message)
+        return message_render(self.message)
+
+
+def _outcome_code(label: str) -> str:
+    """`answered by a person` (as the worker wrote it, in English) -> `human`."""
+    from django.utils import translation
+
+    from telephony.models import CallAttempt
+
+    with translation.override("en"):
+        return {str(name): value for value, name in CallAttempt.Outcome.choices}.get(label, label)
 
 
 class IntakeCounter(models.Model):
@@ -549,7 +588,7 @@ class BitrixAuth(models.Model):
 
 
 class ManualLead(Lead):
-    """The needs-attention queue in the admin: leads in manual handling, oldest first."""
+    """The needs-attention queue in the admin: leads in manual handling, newest first."""
 
     class Meta:
         proxy = True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -71,3 +73,18 @@ def phone_mask(e164: str) -> str:
     except phonenumbers.NumberParseException:
         country = ""
     return f"{country}••• •••-{tail}" if tail else "••• •••"
+
+
+_SEARCHABLE = re.compile(r"^\+?[\d\s().-]{7,30}$")
+
+
+def phone_search_term(term: str, *, region: str) -> str | None:
+    """The E.164 number a search box's text means (`89124001000`, `9124001000`, `8 912 400-10-00` all
+    mean +79124001000 in RU), or None when the text is not a whole phone number (a name, a ref)."""
+    text = term.strip()
+    if not _SEARCHABLE.match(text) or sum(ch.isdigit() for ch in text) < 7:
+        return None
+    try:
+        return phone_normalize(text, region=region)
+    except PhoneError:
+        return None

@@ -83,6 +83,12 @@ def active_site_domains() -> frozenset[str]:
 
 def partner_resolve(*, code: str, utm_source: str) -> Partner | None:
     """Explicit code (a partner's code or a referral rule) first, then a utm_source rule."""
+    return partner_match(code=code, utm_source=utm_source)[0]
+
+
+def partner_match(*, code: str, utm_source: str) -> tuple[Partner | None, bool]:
+    """(partner, whether a code was given that names no active partner). The flag is kept on the lead:
+    a mistyped or retired referral code otherwise vanishes without a trace."""
     code, utm_source = code.strip().lower(), utm_source.strip().lower()
     active = Partner.objects.filter(is_active=True)
     if code:
@@ -90,7 +96,19 @@ def partner_resolve(*, code: str, utm_source: str) -> Partner | None:
             Q(code=code) | Q(rules__kind=PartnerRule.Kind.REFERRAL, rules__value=code)
         ).first()
         if partner is not None:
-            return partner
+            return partner, False
     if utm_source:
-        return active.filter(rules__kind=PartnerRule.Kind.UTM_SOURCE, rules__value=utm_source).first()
-    return None
+        return active.filter(rules__kind=PartnerRule.Kind.UTM_SOURCE, rules__value=utm_source).first(), bool(code)
+    return None, bool(code)
+
+
+QUEUE_SIZE_CAP = 1000
+
+
+def manual_queue_size() -> str:
+    """How many leads wait for a person, as the menu shows it: counted up to a cap (a count over the
+    queue's partial index, on every admin page), "999+" beyond it."""
+    from leads.models import Lead
+
+    size = Lead.objects.filter(status=Lead.Status.MANUAL).order_by()[:QUEUE_SIZE_CAP].count()
+    return f"{QUEUE_SIZE_CAP - 1}+" if size >= QUEUE_SIZE_CAP else str(size)

@@ -14,9 +14,13 @@ from django.utils import timezone
 from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
 from leads.models import IntakeCounter, Lead, LeadEvent, Site, SubmissionKey
-from leads.selectors import partner_resolve
+from leads.selectors import partner_match
+from leads.texts import Text, text, text_parse
 
 logger = logging.getLogger(__name__)
+
+# In a lead's extra fields: the partner code it was posted with when that code names no active partner.
+UNKNOWN_PARTNER_KEY = "unknown_partner_code"
 
 
 @dataclass(frozen=True)
@@ -74,13 +78,14 @@ def lead_intake(
     existing = _open_lead(site, ref)
     if existing is None:
         now = timezone.now()
+        partner, code_unknown = partner_match(code=data.partner_code, utm_source=data.utm_source)
         try:
             with transaction.atomic():
                 lead = Lead.objects.create(
                     ref=ref,
                     site=site,
                     site_unknown=site_unknown,
-                    partner=partner_resolve(code=data.partner_code, utm_source=data.utm_source),
+                    partner=partner,
                     name=data.name,
                     phone_raw=data.phone_raw,
                     phone=data.phone,
@@ -93,7 +98,7 @@ def lead_intake(
                     utm_campaign=data.utm_campaign,
                     utm_term=data.utm_term,
                     utm_content=data.utm_content,
-                    extra=data.extra,
+                    extra={**data.extra, UNKNOWN_PARTNER_KEY: data.partner_code.strip()} if code_unknown else data.extra,
                     client_ip=client_ip,
                     user_agent=user_agent[:400],
                     raw_request=raw_request or {},
@@ -107,10 +112,13 @@ def lead_intake(
                 lead_event_add(
                     lead=lead,
                     kind=LeadEvent.Kind.RECEIVED,
-                    message=f"from {site.domain}" + (" (unknown site)" if site_unknown else ""),
+                    message=text("received_unknown_site" if site_unknown else "received", domain=site.domain),
                     data={"ip": client_ip, "partner": lead.partner.code if lead.partner else None,
                           "consent": consent is not None},
                 )
+                if code_unknown:
+                    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE,
+                                   message=text("partner_unknown", code=data.partner_code.strip()))
                 transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk))
         except IntegrityError:
             first = submission_key_lead(site=site, key=submission_key) if submission_key else None
@@ -128,7 +136,7 @@ def lead_intake(
             return IntakeResult(first, duplicate=True)
     bind_lead(existing.public_id)
     lead_event_add(
-        lead=existing, kind=LeadEvent.Kind.DUPLICATE, message=f"second post with ref {ref!r} refused",
+        lead=existing, kind=LeadEvent.Kind.DUPLICATE, message=text("duplicate", ref=ref),
         data={"ip": client_ip},
     )
     intake_count(kind=IntakeCounter.Kind.DUPLICATE, site=site)
@@ -144,25 +152,43 @@ def _open_lead(site: Site, ref: str) -> Lead | None:
 
 
 def lead_event_add(
-    *, lead: Lead, kind: str, step: str = "", message: str = "", data: dict | None = None, actor: Any = None
+    *, lead: Lead, kind: str, step: str = "", message: str | Text = "", data: dict | None = None, actor: Any = None
 ) -> LeadEvent:
+    """Append to the timeline. `message` is a `Text` (a code shown in the viewer's language) or, the old
+    way, a sentence (shown as written, or translated when leads/texts.py knows it)."""
+    code, params, message = _text_parts(message)
     return LeadEvent.objects.create(
-        lead=lead, kind=kind, step=step, message=message[:500], data=data or {}, actor=actor
+        lead=lead, kind=kind, step=step, message=message[:500], code=code, params=params, data=data or {},
+        actor=actor,
     )
 
 
-def lead_to_manual(*, lead: Lead, reason: str, step: str = "", actor: Any = None, alert: bool = True) -> bool:
+def _text_parts(message: str | Text) -> tuple[str, dict, str]:
+    """(code, params, English sentence) of what is to be stored. A sentence written the old way is stored
+    with its code too when it is one of leads/texts.py's messages (the step engine's reasons are)."""
+    if isinstance(message, Text):
+        return message.code, message.params, message.english()
+    message = str(message)
+    code, params = text_parse(message) or ("", {})
+    return code, params, message
+
+
+def lead_to_manual(*, lead: Lead, reason: str | Text, step: str = "", actor: Any = None, alert: bool = True) -> bool:
     """Put an open lead into manual handling (with a Telegram alert unless `alert` is False).
-    Returns False when it already was (or is closed)."""
+    Returns False when it already was (or is closed). `reason`: a `Text`, or (the old way) a sentence."""
+    code, params, sentence = _text_parts(reason)
     moved = Lead.objects.filter(
         pk=lead.pk, status__in=[Lead.Status.IN_PROGRESS, Lead.Status.SCHEDULED]
-    ).update(status=Lead.Status.MANUAL, manual_reason=reason[:300], manual_since=timezone.now(),
-             updated_at=timezone.now())
+    ).update(status=Lead.Status.MANUAL, manual_reason=sentence[:300], manual_code=code, manual_params=params,
+             manual_since=timezone.now(), updated_at=timezone.now())
     if moved:
         from notifications.services import alert_manual, card_refresh
 
-        lead.status, lead.manual_reason = Lead.Status.MANUAL, reason[:300]
-        lead_event_add(lead=lead, kind=LeadEvent.Kind.MANUAL, step=step, message=reason, actor=actor)
+        lead.status, lead.manual_reason = Lead.Status.MANUAL, sentence[:300]
+        lead.manual_code, lead.manual_params = code, params
+        reason = sentence
+        lead_event_add(lead=lead, kind=LeadEvent.Kind.MANUAL, step=step, message=Text(code, params) if code
+                       else sentence, actor=actor)
         if alert:
             alert_manual(lead=lead, reason=reason)
         card_refresh(lead=lead)
@@ -179,7 +205,7 @@ def lead_reached(*, lead: Lead) -> bool:
         from notifications.services import card_refresh
 
         lead.status, lead.closed_at = Lead.Status.REACHED, now
-        lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message="reached by phone")
+        lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=text("reached_by_phone"))
         card_refresh(lead=lead)
     return bool(moved)
 
@@ -198,7 +224,7 @@ def lead_opted_out(*, lead: Lead, reason: str) -> bool:
     from notifications.services import card_refresh
 
     lead.status, lead.opt_out_reason, lead.closed_at = Lead.Status.OPTED_OUT, reason[:300], now
-    lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=f"opted out: {reason}")
+    lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=text("opted_out", reason=reason))
     lead_outcome_announce(lead=lead)
     card_refresh(lead=lead)
     return True

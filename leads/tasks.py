@@ -17,6 +17,17 @@ def sync_partners() -> dict:
     return partners.partners_sync_if_connected()
 
 
+@shared_task(name="leads.tasks.sync_partners_at_start", bind=True, max_retries=10, default_retry_delay=3)
+def sync_partners_at_start(self) -> dict:
+    """`make run`'s first sync, as soon as the Bitrix24 simulator answers (beat's own waits its interval)."""
+    from leads.bitrix import BitrixError
+
+    try:
+        return partners.partners_sync_if_connected()
+    except BitrixError as exc:
+        raise self.retry(exc=exc) from None
+
+
 @shared_task(name="leads.tasks.dispatch_due")
 def dispatch_due() -> int:
     return pipeline.dispatch_due()

@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 
 from leads.models import Lead
 from leads.phones import phone_mask
+from leads.texts import message_render
 from notifications.links import public_url
 from notifications.telegram import Button
 from telephony.models import CallAttempt
@@ -57,10 +58,22 @@ def alert(lead: Lead, reason: str) -> tuple[str, list[Button]]:
     title = _("A lead needs a person")
     lines = [
         f"⚠️ <b>{esc(title)}</b> · {esc(site.name or site.domain)}",
-        f"{esc(reason[:600])}",
+        f"{esc(message_render(reason)[:600])}",
         f"📞 {esc(shown_phone(lead))}" + (f" · {esc(lead.name[:200])}" if lead.name else ""),
     ]
+    taken = _alert_taken(lead)
+    if taken:
+        lines.insert(1, f"✅ <b>{esc(taken)}</b>")
     return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead)
+
+
+def _alert_taken(lead: Lead) -> str:
+    """Who has the lead now, once a person took or closed it (edited into the alert)."""
+    user = lead.assigned_to.get_username() if lead.assigned_to_id else ""
+    if lead.status != Lead.Status.MANUAL and not lead.is_open:
+        return (_("%(status)s (%(user)s)") % {"status": lead.get_status_display(), "user": user} if user
+                else str(lead.get_status_display()))
+    return _("taken by %(user)s") % {"user": user} if user else ""
 
 
 def service_alert(text: str) -> str:

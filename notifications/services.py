@@ -62,6 +62,18 @@ def card_refresh(*, lead: Lead) -> None:
         _send_after_commit(pk)
 
 
+def alert_refresh(*, lead: Lead) -> None:
+    """Someone took or handled the lead: its "needs a person" alerts are edited to say so, so that
+    nobody else in the chat picks it up too."""
+    alerts = Notification.objects.filter(lead=lead, kind=Kind.ALERT, status__in=[Status.PENDING, Status.SENDING,
+                                                                                 Status.SENT])
+    ids = list(alerts.values_list("pk", flat=True))
+    alerts.update(version=F("version") + 1)
+    Notification.objects.filter(pk__in=ids, status=Status.SENT).update(status=Status.PENDING, due_at=timezone.now())
+    for pk in ids:
+        _send_after_commit(pk)
+
+
 def card_resend(*, lead: Lead) -> bool:
     """Send the card again as a new message. False when the lead has no card (Telegram was off)."""
     cards = Notification.objects.filter(lead=lead, kind=Kind.CARD)
@@ -176,7 +188,7 @@ def _send(client: telegram.TelegramClient, note: Notification, *, html: bool = T
     if not html:
         text = messages.plain(text)
     try:
-        if note.kind == Kind.CARD and note.message_id:
+        if note.kind in (Kind.CARD, Kind.ALERT) and note.message_id:  # an alert is edited once taken
             client.edit_message(note.chat.chat_id, note.message_id, text, buttons=keyboard, html=html)
             message_id = note.message_id
         else:

@@ -14,7 +14,13 @@
       .then(function (text) {
         if (!text) return;
         var fresh = new DOMParser().parseFromString(text, "text/html").getElementById("demo-state");
-        if (fresh) current.replaceWith(document.importNode(fresh, true));
+        if (!fresh) return;
+        // Bitrix24 cards are folded: the ones the reader opened stay open across the refresh.
+        current.querySelectorAll("details[open][id]").forEach(function (opened) {
+          var again = fresh.querySelector("#" + CSS.escape(opened.id));
+          if (again) again.open = true;
+        });
+        current.replaceWith(document.importNode(fresh, true));
       })
       .catch(function () { /* the server restarts: try again next time */ })
       .then(function () { busy = false; });

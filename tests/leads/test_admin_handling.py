@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -47,13 +48,14 @@ def act(client, url: str, action: str, leads: list[Lead], **fields):
                              **fields}, follow=True)
 
 
-def test_queue_lists_only_leads_in_manual_handling_oldest_first_with_reason_and_wait(client, manager):
-    manual_lead(ago=5, name="Newer")
+def test_queue_lists_only_leads_in_manual_handling_newest_first_with_reason_wait_and_order(client, manager):
+    manual_lead(ago=5, name="Newer", order_amount=Decimal("12500.00"), currency="RUB")
     manual_lead(ago=90, name="Older", reason="Bitrix24 refused")
     LeadFactory(name="Busy one")
     page = client.get(QUEUE).content.decode()
 
-    assert page.index("Older") < page.index("Newer") and "Busy one" not in page
+    assert page.index("Newer") < page.index("Older") and "Busy one" not in page
+    assert "12,500.00 RUB" in page
     assert "Bitrix24 refused" in page and "1\xa0hour" in page
 
 
@@ -65,6 +67,26 @@ def test_queue_filters_by_reason_and_searches_by_phone(client, manager):
     by_phone = client.get(QUEUE, {"q": "+79120000001"}).content.decode()
     assert "+79120000002" in by_reason and "+79120000001" not in by_reason
     assert "+79120000001" in by_phone and "+79120000002" not in by_phone
+
+
+@pytest.mark.parametrize("url", [QUEUE, LEADS])
+@pytest.mark.parametrize("typed", ["89124001000", "9124001000", "8 912 400-10-00", "+7 (912) 400-10-00"])
+def test_a_number_typed_any_common_way_finds_the_lead(client, manager, url, typed):
+    manual_lead(phone="+79124001000", name="Wanted")
+    manual_lead(phone="+79124001001", name="Other")
+
+    page = client.get(url, {"q": typed}).content.decode()
+
+    assert "Wanted" in page and "Other" not in page
+
+
+def test_a_name_is_still_searched_as_a_name(client, manager):
+    manual_lead(phone="+79124001000", name="Wanted")
+    manual_lead(phone="+79124001001", name="Other")
+
+    page = client.get(LEADS, {"q": "Wanted"}).content.decode()
+
+    assert "+79124001000" in page and "+79124001001" not in page
 
 
 def test_queue_costs_the_same_queries_for_5_or_50_leads(client, manager, django_assert_max_num_queries):
@@ -153,6 +175,15 @@ def test_mark_handled_closes_the_lead_with_outcome_and_comment(client, manager):
     assert (lead.status, lead.assigned_to) == (Lead.Status.HANDLED, manager) and lead.closed_at
     event = lead.events.get(kind=LeadEvent.Kind.STATUS)
     assert "order placed" in event.message and "paid by card" in event.message and event.actor == manager
+
+
+@pytest.mark.parametrize("action", ["lead_mark_handled", "lead_call_now"])
+def test_an_action_that_takes_leads_out_of_the_queue_counts_them_right(client, manager, action):
+    leads = [manual_lead(), manual_lead()]
+    page = act(client, QUEUE, action, leads, outcome="order placed").content.decode()
+
+    assert "2 leads:" in page
+    assert "left as" not in page and "-1 lead" not in page
 
 
 def test_mark_spam_closes_the_lead_and_cancels_its_scheduled_call(client, manager):

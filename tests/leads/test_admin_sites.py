@@ -39,3 +39,41 @@ def site_form_data(client, site: Site) -> dict:
     form = client.get(f"/admin/leads/site/{site.pk}/change/").context["adminform"].form
     data = {name: value for name, value in form.initial.items() if value is not None and name != "call_number_types"}
     return {**data, "telegram_chat": "", "bitrix_status_map": "{}", "call_number_types": []}
+
+
+def test_the_crm_and_telegram_settings_the_docs_promise_are_on_the_site_form_and_used(client):
+    """README and docs/operations.md: per site, the Telegram chat, the Bitrix24 source, the responsible user
+    and the status by call outcome are set in the admin; the CRM step and the cards read them."""
+    from leads.crm_leads import lead_fields
+    from notifications.models import TelegramChat
+    from notifications.services import chat_for
+    from tests.factories import LeadFactory
+
+    site = SiteFactory(domain="shop.example")
+    chat = TelegramChat.objects.create(chat_id="-100200", title="Sellers")
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    data = site_form_data(client, site)
+    data.update({"telegram_chat": chat.pk, "bitrix_source_id": "CALLBACK", "bitrix_assigned_by_id": "17",
+                 "bitrix_status_map": '{"human": "IN_PROCESS", "failed": "JUNK"}'})
+
+    response = client.post(f"/admin/leads/site/{site.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    lead = LeadFactory(site=Site.objects.get(pk=site.pk))
+    fields = lead_fields(lead)
+    assert fields["SOURCE_ID"] == "CALLBACK" and fields["ASSIGNED_BY_ID"] == 17
+    assert lead.site.bitrix_status_map == {"human": "IN_PROCESS", "failed": "JUNK"}
+    assert chat_for(lead) == chat
+
+
+def test_a_status_map_naming_an_unknown_outcome_is_refused_and_changes_nothing(client):
+    site = SiteFactory(domain="shop.example")
+    client.force_login(User.objects.create_superuser("root", password="x"))
+    data = site_form_data(client, site)
+    data["bitrix_status_map"] = '{"answered": "IN_PROCESS"}'
+
+    response = client.post(f"/admin/leads/site/{site.pk}/change/", data)
+
+    assert response.status_code == 200
+    assert "answered" in str(response.context["adminform"].form.errors["bitrix_status_map"])
+    assert Site.objects.get(pk=site.pk).bitrix_status_map == {}

@@ -249,6 +249,22 @@ def test_unknown_or_inactive_partner_leaves_the_lead_without_partner(api, site):
     assert list(Lead.objects.values_list("partner", flat=True)) == [None, None]
 
 
+def test_an_unknown_partner_code_leaves_a_trace_on_the_lead_that_the_admin_shows(api, site, admin_client):
+    by_utm = PartnerRuleFactory(kind="utm_source", value="cashback").partner
+    post_json(api, {"phone": "+79120001122", "partner": "Nobody-42", "utm_source": "cashback"}, **ORIGIN)
+    post_json(api, {"phone": "+79120003344", "utm_source": "cashback"}, **ORIGIN)
+
+    flagged, plain = Lead.objects.order_by("id")
+    assert (flagged.partner, plain.partner) == (by_utm, by_utm)
+    assert flagged.extra["unknown_partner_code"] == "Nobody-42" and "unknown_partner_code" not in plain.extra
+    assert flagged.events.filter(code="partner_unknown", params={"code": "Nobody-42"}).exists()
+    assert not plain.events.filter(code="partner_unknown").exists()
+    page = admin_client.get(f"/admin/leads/lead/{flagged.pk}/change/").content.decode()
+    assert "partner code Nobody-42 is not known" in page
+    listed = admin_client.get("/admin/leads/lead/", {"partner_code": "unknown"}).content.decode()
+    assert "+79120001122" in listed and "+79120003344" not in listed
+
+
 # --- the ref rule -----------------------------------------------------------------------------
 def test_second_post_with_same_ref_is_a_duplicate_answered_200_with_the_first_id(api, site):
     first = post_json(api, {"phone": "+79120001122", "ref": "order-1"}, **ORIGIN).json()

@@ -239,3 +239,25 @@ def test_telegram_being_down_holds_back_no_other_step(tg):
     lead.refresh_from_db()
     assert (lead.notify_state, lead.call_state, lead.crm_state) == ("done", "failed", "skipped")
     assert lead.status == Lead.Status.MANUAL
+
+
+def test_the_needs_a_person_alert_is_edited_when_someone_takes_and_then_handles_the_lead(tg, django_user_model):
+    from leads import handling
+
+    maria = django_user_model.objects.create_user("maria", password="x", is_staff=True)
+    lead = LeadFactory()
+    services.lead_to_manual(lead=lead, reason="Automatic calling is not configured; call the lead by hand.")
+    drain()
+    [alert] = tg.messages(tg.chat_id)
+    assert "A lead needs a person" in alert.plain and "maria" not in alert.plain
+
+    handling.lead_take(lead=Lead.objects.get(pk=lead.pk), user=maria)
+    drain()
+    [alert] = tg.messages(tg.chat_id)
+    assert "taken by maria" in alert.plain and len(alert.edits) == 1
+
+    handling.lead_mark_handled(lead=Lead.objects.get(pk=lead.pk), user=maria, outcome="order placed")
+    drain()
+    [alert] = tg.messages(tg.chat_id)  # edited in place, no new message
+    assert "handled by a person (maria)" in alert.plain and "taken by" in alert.edits[-1].plain
+    assert Notification.objects.filter(lead=lead, kind=Kind.ALERT).count() == 1
