@@ -13,7 +13,7 @@ from leadcaller.metrics_export import metrics_view
 from leads.api import LeadIntakeView
 from leads.admin_views import integrations_try_view, integrations_view
 from leads.bitrix_install import bitrix_install
-from telephony.api import VoximplantCallbackView
+from telephony.api import VoximplantCallbackView, VoximplantSellersView
 from telephony.probe_call_api import ProbeCallCallbackView
 
 admin.site.site_header = _("Leadcaller administration")
@@ -24,6 +24,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("api/v1/leads/", LeadIntakeView.as_view(), name="lead-intake"),
     path("api/v1/telephony/voximplant/callback/", VoximplantCallbackView.as_view(), name="voximplant-callback"),
+    path("api/v1/telephony/voximplant/sellers/", VoximplantSellersView.as_view(), name="voximplant-sellers"),
     path("api/v1/telephony/voximplant/probe-call/", ProbeCallCallbackView.as_view(), name="voximplant-probe-call"),
     path("api/v1/crm/bitrix/install/", bitrix_install, name="bitrix-install"),
     path("api/v1/dnc/check/", DncCheckView.as_view(), name="dnc-check"),
