@@ -65,6 +65,8 @@ class DashboardPage(ManagersOnly, TemplateView):
     template_name = "dashboard/index.html"
 
     def get_context_data(self, **kwargs):
+        from dashboard.sellers import seller_context  # it builds on this module's helpers
+
         form = DashboardFilter(self.request.GET or None)
         self.filter_refused = form.is_bound and not form.is_valid()
         period = form.period()
@@ -80,7 +82,7 @@ class DashboardPage(ManagersOnly, TemplateView):
                 "refused": refused_figures(summary["totals"]["refused"]),
                 "query": query, "charts": chart_urls(query),
                 "partner_table": table(partners, "partner__name", _("no partner")),
-                "site_table": table(sites, "site__name", "")}
+                "site_table": table(sites, "site__name", ""), **seller_context(period)}
 
     def render_to_response(self, context, **kwargs):
         # A filter that is not valid (dates out of range, say) is a 400; the page still shows the
