@@ -129,13 +129,17 @@ def demo_sites_register(base_url: str) -> None:
     django.setup()
     from django.db import DatabaseError
 
-    from leads.models import Site
+    from leads.models import CallMode, Site
     from leads.selectors import host_normalize
+    from sellers.demo import demo_seller_ensure
 
     try:
+        sites = []
         for host in dict.fromkeys([host_normalize(base_url), "localhost", "127.0.0.1"]):
-            if host:
-                Site.objects.get_or_create(domain=host, defaults={"name": f"Demo form ({host})"})
+            if host:  # offer mode: a person who answers may press 1 and talk to the demo seller
+                sites.append(Site.objects.get_or_create(domain=host, defaults={
+                    "name": f"Demo form ({host})", "call_mode": CallMode.OFFER, "record_calls": True})[0])
+        demo_seller_ensure(sites)
     except DatabaseError as exc:
         print(f"  The demo form's site could not be registered ({exc}); run `make migrate` first.", flush=True)
 
