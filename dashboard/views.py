@@ -30,7 +30,8 @@ from telephony.models import CallAttempt
 # The page loads its script, styles and chart data from this server only: no inline code, no CDN.
 CONTENT_SECURITY_POLICY = csp.POLICY
 OUTCOME_COLOURS = {"human": "#1a7f37", "voicemail": "#bf8700", "no_answer": "#8c959f", "busy": "#fb8f44",
-                   "failed": "#cf222e", "opted_out": "#6e7781", "": "#54aeff"}
+                   "failed": "#cf222e", "opted_out": "#6e7781", "connected": "#0969da", "seller_missed": "#d1242f",
+                   "": "#54aeff"}
 CURRENCY_COLOURS = ["#1f6feb", "#8250df", "#bf3989", "#1a7f37", "#bc4c00"]
 
 

@@ -11,11 +11,13 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from dashboard.stats import Period
+from dashboard import rollups
+from dashboard.stats import Period, outcome_breakdown
 from sellers import stats
 from sellers.models import SellerOffer
 from telephony.models import CallAttempt
-from tests.dashboard.test_stats import lead_at
+from tests.dashboard.test_rollups import long_period, local_midnight, same_as_leads
+from tests.dashboard.test_stats import called, lead_at
 from tests.factories import SiteFactory
 from tests.sellers.factories import SellerFactory
 
@@ -87,3 +89,15 @@ def test_the_page_shows_the_seller_panel_and_the_csv_has_the_same_numbers(client
 
 def test_the_seller_csv_is_for_managers_only(client):
     assert client.get("/dashboard/sellers.csv").status_code == 302
+
+
+def test_the_daily_rollups_count_connected_and_seller_missed_like_the_leads(monkeypatch):
+    day = local_midnight(10, MOSCOW)
+    site = SiteFactory(time_zone="Europe/Moscow")
+    called(lead_at(day + timedelta(hours=1), site=site, status="reached"), "connected", 5)
+    called(lead_at(day + timedelta(hours=2), site=site, status="manual"), "seller_missed", 5)
+    rollups.rollups_refresh()
+    period = long_period(MOSCOW)
+    assert same_as_leads(monkeypatch, period)
+    breakdown = outcome_breakdown(period)
+    assert (breakdown["connected"], breakdown["seller_missed"]) == (1, 1)
