@@ -19,6 +19,7 @@ from telephony.models import CallAttempt
 
 CONNECT_DIGIT = "1"  # the seller's "put me through", and the lead's "a manager now" in offer mode
 SIMULTANEOUS_MAX = 3  # sellers rung at once; more would have several answer for one lead
+CONVERSATION_LIMIT = timedelta(hours=2)
 
 
 def seller_settings(site: Site) -> dict:
@@ -52,6 +53,12 @@ def sellers_next(*, attempt: CallAttempt, missed: list[int]) -> list[dict]:
     return [{"id": pick.seller.pk, "name": pick.seller.name, "phone": pick.seller.phone,
              "whisper_text": whisper_text(attempt.lead)}
             for pick in sellers_claim(attempt=attempt, count=count)]
+
+
+def in_progress_limit(attempt: CallAttempt) -> timedelta:
+    """How long past the result timeout a session the call history shows running is still waited for:
+    a conversation with a seller may take much longer than a message."""
+    return CONVERSATION_LIMIT if attempt.seller_offers.exists() else timedelta(minutes=10)
 
 
 def whisper_text(lead: Lead) -> str:

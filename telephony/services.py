@@ -36,7 +36,8 @@ from telephony.policy import (
     CallSettings, budget_block, call_settings_for, dials_of, not_callable_reason, unknown_site_reason,
 )
 from telephony.scenario import scenario_version
-from telephony.seller_calls import seller_result_apply, seller_settings, sellers_next
+from sellers.routing import sellers_release
+from telephony.seller_calls import in_progress_limit, seller_result_apply, seller_settings, sellers_next
 from telephony.tokens import attempt_token, attempt_token_valid
 
 logger = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ def _watchdog(client: voximplant.VoximplantClient, lead: Lead, attempt: CallAtte
     except voximplant.VoximplantError as exc:
         return Retry(_("No call result, and the call history cannot be read: %(error)s") % {"error": exc})
     session = sessions[0] if sessions else None
-    if session is not None and not session.get("finish_reason") and now < deadline + timedelta(minutes=10):
+    if session is not None and not session.get("finish_reason") and now < deadline + in_progress_limit(attempt):
         return Wait(now + timedelta(minutes=1), _("the call is still in progress"))
     answered = session is not None and any(
         call.get("successful") and (call.get("duration") or 0) > 0 for call in session.get("calls") or []
@@ -204,6 +205,7 @@ def _watchdog(client: voximplant.VoximplantClient, lead: Lead, attempt: CallAtte
         status=Status.LOST, finished_at=now, detail=(session or {}).get("finish_reason") or _("no result"))
     if not lost:  # the result arrived meanwhile and has been routed
         return Wait(now)
+    sellers_release(attempt=attempt)
     metrics.CALL_OUTCOMES.labels(outcome="lost").inc()
     lead_services.lead_outcome_announce(lead=lead)
     if answered:

@@ -3,9 +3,11 @@ results connected and seller_missed (sellers/, telephony/seller_calls.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.utils import timezone
 
 from leads import pipeline
 from leads.models import Lead
@@ -116,3 +118,30 @@ def test_a_recording_mode_site_rings_no_seller(api, vox):
     lead = LeadFactory(site=site)
     pipeline.step_run(step_name="call", lead_id=lead.pk)
     assert ask(api, CallAttempt.objects.get(lead=lead)).json() == {"sellers": []}
+
+
+def past_result_timeout(lead, settings, minutes: int) -> None:
+    """The attempt started CALL_RESULT_TIMEOUT + `minutes` ago, and the lead's call step is due."""
+    long_ago = timezone.now() - timedelta(seconds=settings.CALL_RESULT_TIMEOUT, minutes=minutes)
+    CallAttempt.objects.filter(lead=lead).update(started_at=long_ago, created_at=long_ago)
+    Lead.objects.filter(pk=lead.pk).update(scheduled_at=timezone.now())
+
+
+def test_a_long_conversation_with_a_seller_is_not_taken_for_a_lost_call(api, offer_call, settings):
+    lead, attempt, *_ = offer_call
+    ask(api, attempt)
+    past_result_timeout(lead, settings, minutes=30)  # a recording-mode call would be lost after 10
+    pipeline.step_run(step_name="call", lead_id=lead.pk)
+    attempt.refresh_from_db()
+    assert attempt.status == CallAttempt.Status.STARTED
+
+
+def test_a_lost_call_frees_the_sellers_it_held(api, offer_call, settings, vox):
+    lead, attempt, anna, _ = offer_call
+    ask(api, attempt)
+    vox.set_call(attempt.session_id, successful=False)  # the history shows the session over, without a result
+    past_result_timeout(lead, settings, minutes=1)
+    pipeline.step_run(step_name="call", lead_id=lead.pk)
+    attempt.refresh_from_db()
+    anna.refresh_from_db()
+    assert attempt.status == CallAttempt.Status.LOST and anna.claimed_until is None
