@@ -49,8 +49,10 @@ class CallResultSerializer(serializers.Serializer):
                                          help_text="Result connected: the seller who talked to the lead.")
     talk_time = serializers.IntegerField(min_value=0, max_value=86400, required=False, allow_null=True,
                                          default=None, help_text="Result connected: seconds the two were joined.")
-    recording_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="",
-                                         help_text="The call's recording, when the site records calls.")
+    # Any text: a recording link we cannot keep must not cost the call's result (a 400 is final for the scenario).
+    recording_url = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
+                                          help_text="The call's recording, when the site records calls; kept when "
+                                          "it is an http(s) URL of at most 500 characters.")
 
 
 class CallSettingsQuerySerializer(serializers.Serializer):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -79,6 +81,16 @@ def seller_result_apply(attempt: CallAttempt, result, now: datetime) -> None:
         talk = result.talk_time or 0
         answered_at = now - timedelta(seconds=talk)
         attempt.seller_id, attempt.talk_time, attempt.seller_connected_at = seller_id, talk, answered_at
-    if result.recording_url:
-        attempt.record_url = result.recording_url[:500]
+    if _keepable_url(result.recording_url):
+        attempt.record_url = result.recording_url
     sellers_release(attempt=attempt, connected_id=seller_id, talk_time=attempt.talk_time, answered_at=answered_at)
+
+
+def _keepable_url(url: str) -> bool:
+    if not url or len(url) > 500:
+        return False
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return False
+    return True

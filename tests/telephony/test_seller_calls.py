@@ -145,3 +145,11 @@ def test_a_lost_call_frees_the_sellers_it_held(api, offer_call, settings, vox):
     attempt.refresh_from_db()
     anna.refresh_from_db()
     assert attempt.status == CallAttempt.Status.LOST and anna.claimed_until is None
+
+
+@pytest.mark.parametrize("url", ["not a url", "javascript:alert(1)", "https://x.example/" + "a" * 600])
+def test_a_recording_link_that_cannot_be_kept_does_not_cost_the_result(api, offer_call, url):
+    _lead, attempt, *_ = offer_call
+    assert report(api, attempt, "human", recording_url=url).status_code == 200
+    attempt.refresh_from_db()
+    assert attempt.outcome == "human" and attempt.record_url == ""
