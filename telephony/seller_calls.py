@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from leadcaller import metrics
 from leads.models import CallMode, Lead, RingStrategy, Site
 from sellers.routing import sellers_claim, sellers_missed, sellers_release
 from telephony.models import CallAttempt
@@ -81,6 +83,8 @@ def seller_result_apply(attempt: CallAttempt, result, now: datetime) -> None:
         talk = result.talk_time or 0
         answered_at = now - timedelta(seconds=talk)
         attempt.seller_id, attempt.talk_time, attempt.seller_connected_at = seller_id, talk, answered_at
+        wait = (answered_at - attempt.lead.created_at).total_seconds()
+        transaction.on_commit(lambda: metrics.SPEED_TO_CONVERSATION.observe(max(0.0, wait)))
     if _keepable_url(result.recording_url):
         attempt.record_url = result.recording_url
     sellers_release(attempt=attempt, connected_id=seller_id, talk_time=attempt.talk_time, answered_at=answered_at)

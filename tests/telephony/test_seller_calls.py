@@ -153,3 +153,18 @@ def test_a_recording_link_that_cannot_be_kept_does_not_cost_the_result(api, offe
     assert report(api, attempt, "human", recording_url=url).status_code == 200
     attempt.refresh_from_db()
     assert attempt.outcome == "human" and attempt.record_url == ""
+
+
+def test_a_connected_call_observes_speed_to_conversation(api, offer_call, django_capture_on_commit_callbacks):
+    from tests.test_metrics import scrape, value
+
+    _lead, attempt, anna, _ = offer_call
+    ask(api, attempt)
+    before = scrape(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        report(api, attempt, "connected", seller_id=anna.pk, talk_time=5)
+    after = scrape(api)
+    count = "leadcaller_speed_to_conversation_seconds_count"
+    assert value(after, count) - value(before, count) == 1
+    outcomes = "leadcaller_call_outcomes_total"
+    assert value(after, outcomes, outcome="connected") - value(before, outcomes, outcome="connected") == 1
