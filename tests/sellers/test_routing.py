@@ -89,6 +89,21 @@ def test_round_robin_spreads_many_leads_evenly_over_the_sellers(site):
     assert order[:6] == ["a", "b", "c", "a", "b", "c"]
 
 
+@pytest.mark.parametrize("routing", [SellerRouting.LEAST_RECENT, SellerRouting.CRM_OWNER])
+def test_least_recent_routing_is_fair_over_many_leads(site, routing):
+    site.seller_routing = routing
+    site.save()
+    for name in ("a", "b", "c"):
+        SellerFactory(name=name, sites=[site])
+    taken = Counter()
+    for i in range(30):
+        attempt = attempt_for(site)
+        picks = sellers_claim(attempt=attempt, count=1, now=timezone.now() + timedelta(seconds=i))
+        taken[picks[0].seller.name] += 1
+        sellers_release(attempt=attempt)
+    assert taken == {"a": 10, "b": 10, "c": 10}
+
+
 def test_least_recently_called_goes_to_whoever_waited_longest(site):
     site.seller_routing = SellerRouting.LEAST_RECENT
     site.save()
