@@ -224,7 +224,7 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
     if result == Result.CONNECTED:
         return Done(_("talked to a seller"))
     if result == Result.SELLER_MISSED:  # the promise the lead heard is kept by a person: alerted now
-        due = timezone.localtime(now + timedelta(minutes=lead.site.callback_promise_minutes))
+        due = (now + timedelta(minutes=lead.site.callback_promise_minutes)).astimezone(cfg.tz)  # the site's clock
         return Manual(_("Call back due by %(time)s: the lead asked for a manager and no seller took the call.")
                       % {"time": due.strftime("%H:%M")})
     if result == Result.OPTED_OUT:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -168,3 +169,13 @@ def test_a_connected_call_observes_speed_to_conversation(api, offer_call, django
     assert value(after, count) - value(before, count) == 1
     outcomes = "leadcaller_call_outcomes_total"
     assert value(after, outcomes, outcome="connected") - value(before, outcomes, outcome="connected") == 1
+
+
+def test_the_call_back_time_is_on_the_sites_clock(api, offer_call):
+    lead, attempt, *_ = offer_call
+    lead.site.time_zone = "Asia/Vladivostok"
+    lead.site.save()
+    report(api, attempt, "seller_missed")
+    lead.refresh_from_db()
+    due = (timezone.now() + timedelta(minutes=10)).astimezone(ZoneInfo("Asia/Vladivostok"))
+    assert f"by {due:%H:%M}" in lead.manual_reason or f"by {due - timedelta(minutes=1):%H:%M}" in lead.manual_reason
