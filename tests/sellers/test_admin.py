@@ -41,3 +41,18 @@ def test_the_lists_and_the_site_form_render(admin_client):
     assert 'name="call_mode"' in page and 'name="ring_strategy"' in page and 'name="record_calls"' in page
     assert admin_client.get("/admin/sellers/selleroffer/add/").status_code == 403
     assert not SellerOffer.objects.exists()
+
+
+def test_managers_may_put_a_seller_on_a_break_but_only_administrators_add_one(client, groups):
+    from django.contrib.auth.models import Group, User
+
+    manager = User.objects.create_user("m", is_staff=True)
+    manager.groups.add(Group.objects.get(name="managers"))
+    admin = User.objects.create_user("a", is_staff=True)
+    admin.groups.add(Group.objects.get(name="administrators"))
+    seller = SellerFactory()
+    assert manager.has_perm("sellers.change_seller") and not manager.has_perm("sellers.add_seller")
+    client.force_login(manager)
+    assert client.get(f"/admin/sellers/seller/{seller.pk}/change/").status_code == 200
+    assert client.get("/admin/sellers/seller/add/").status_code == 403
+    assert User.objects.get(pk=admin.pk).has_perm("sellers.add_seller")
