@@ -39,6 +39,8 @@ class DailyCell(models.Model):
     busy = models.IntegerField()
     failed = models.IntegerField()
     opted_out = models.IntegerField(default=0)
+    connected = models.IntegerField(default=0)  # talked to a seller (sellers/)
+    seller_missed = models.IntegerField(default=0)  # asked for a seller, none took the call
     orders = models.IntegerField()
     order_sum = models.DecimalField(max_digits=18, decimal_places=2, null=True)
 

@@ -2,6 +2,7 @@ from django.contrib.auth.views import LoginView
 from django.urls import path, reverse_lazy
 
 from dashboard import views
+from dashboard.sellers import SellerCsv
 
 app_name = "dashboard"
 urlpatterns = [
@@ -14,4 +15,5 @@ urlpatterns = [
     path("charts/partner-sums/", views.PartnerSumChart.as_view(), name="partner-sums"),
     path("partners.csv", views.PartnerCsv.as_view(), name="partners-csv"),
     path("sites.csv", views.SiteCsv.as_view(), name="sites-csv"),
+    path("sellers.csv", SellerCsv.as_view(), name="sellers-csv"),
 ]

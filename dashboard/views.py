@@ -30,7 +30,8 @@ from telephony.models import CallAttempt
 # The page loads its script, styles and chart data from this server only: no inline code, no CDN.
 CONTENT_SECURITY_POLICY = csp.POLICY
 OUTCOME_COLOURS = {"human": "#1a7f37", "voicemail": "#bf8700", "no_answer": "#8c959f", "busy": "#fb8f44",
-                   "failed": "#cf222e", "opted_out": "#6e7781", "": "#54aeff"}
+                   "failed": "#cf222e", "opted_out": "#6e7781", "connected": "#0969da", "seller_missed": "#d1242f",
+                   "": "#54aeff"}
 CURRENCY_COLOURS = ["#1f6feb", "#8250df", "#bf3989", "#1a7f37", "#bc4c00"]
 
 
@@ -65,6 +66,8 @@ class DashboardPage(ManagersOnly, TemplateView):
     template_name = "dashboard/index.html"
 
     def get_context_data(self, **kwargs):
+        from dashboard.sellers import seller_context  # it builds on this module's helpers
+
         form = DashboardFilter(self.request.GET or None)
         self.filter_refused = form.is_bound and not form.is_valid()
         period = form.period()
@@ -80,7 +83,7 @@ class DashboardPage(ManagersOnly, TemplateView):
                 "refused": refused_figures(summary["totals"]["refused"]),
                 "query": query, "charts": chart_urls(query),
                 "partner_table": table(partners, "partner__name", _("no partner")),
-                "site_table": table(sites, "site__name", "")}
+                "site_table": table(sites, "site__name", ""), **seller_context(period)}
 
     def render_to_response(self, context, **kwargs):
         # A filter that is not valid (dates out of range, say) is a 400; the page still shows the

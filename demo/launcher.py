@@ -131,16 +131,22 @@ def demo_sites_register(base_url: str) -> None:
     django.setup()
     from django.db import DatabaseError
 
-    from leads.models import Site
+    from leads.models import CallMode, Site
     from leads.selectors import host_normalize
+    from sellers.demo import demo_seller_ensure
 
     try:
+        sites = []
         hosts = [host for host in dict.fromkeys([host_normalize(base_url), "localhost", "127.0.0.1"]) if host]
         for index, host in enumerate(hosts):
             name = DEMO_SITE_NAME if index == 0 else f"{DEMO_SITE_NAME} ({host})"
-            site, created = Site.objects.get_or_create(domain=host, defaults={"name": name})
+            # offer mode: a person who answers may press 1 and talk to the demo seller
+            site, created = Site.objects.get_or_create(domain=host, defaults={
+                "name": name, "call_mode": CallMode.OFFER, "record_calls": True})
             if not created and site.name.startswith("Demo form ("):  # the name earlier versions gave it
                 Site.objects.filter(pk=site.pk).update(name=name)
+            sites.append(site)
+        demo_seller_ensure(sites)
     except DatabaseError as exc:
         print(f"  The demo form's site could not be registered ({exc}); run `make migrate` first.", flush=True)
 

@@ -87,7 +87,8 @@ def _voximplant(data: dict[str, Any] | None) -> list[dict[str, Any]] | None:
         return None
     calls = []
     for call in data.get("calls", []):
-        posts = [r for r in call.get("requests", []) if r.get("method") == "POST"]
+        # The result, not the scenario's request for a seller (offer mode), which is a POST too.
+        posts = [r for r in call.get("requests", []) if r.get("method") == "POST" and "result" in (r.get("payload") or {})]
         fetches = [r for r in call.get("requests", []) if r.get("method") == "GET"]
         result = posts[-1] if posts else None
         custom = call.get("custom_data") or {}

@@ -32,7 +32,7 @@ import requests
 REFUSAL_BY_STATUS = {400: "invalid", 403: "forbidden", 413: "too_large", 415: "unsupported", 422: "consent",
                      429: "throttled"}
 REFUSAL_REASONS = ("duplicate", "honeypot", *dict.fromkeys(REFUSAL_BY_STATUS.values()))
-CALL_OUTCOME_NAMES = ("human", "voicemail", "no_answer", "busy", "failed", "lost")
+CALL_OUTCOME_NAMES = ("human", "voicemail", "no_answer", "busy", "failed", "lost", "connected", "seller_missed")
 PROVIDERS = ("voximplant", "bitrix24", "telegram")
 ERROR_KINDS = ("timeout", "connection", "rate_limited", "server_error", "permanent")
 # Which provider a pipeline step talks to (leads/pipeline.py's step names).
@@ -54,6 +54,10 @@ def _made() -> dict[str, Any]:
             "From a lead's arrival to VoxImplant accepting its first StartScenarios. arrival=out_of_hours: the "
             "lead came outside its site's calling hours and waited for them on purpose.",
             ["arrival"], buckets=SPEED_BUCKETS),
+        "SPEED_TO_CONVERSATION": Histogram(
+            "leadcaller_speed_to_conversation_seconds",
+            "From a lead's arrival to a seller joined to it on the call (call modes offer and seller_first).",
+            buckets=SPEED_BUCKETS),
         "CALL_OUTCOMES": Counter(
             "leadcaller_call_outcomes",
             "Call attempts by how they ended: the scenario's result (human, voicemail, no_answer, busy, failed), "

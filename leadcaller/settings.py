@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "dashboard",
     "dnc",
     "consent",
+    "sellers",
     "leads.apps.LoginLockoutConfig",  # django-axes, under a translated name in the admin
 ]
 

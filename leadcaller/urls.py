@@ -14,7 +14,7 @@ from leads.api import LeadIntakeView
 from leads.admin_views import integrations_try_view, integrations_view
 from leads.bitrix_install import bitrix_install
 from leads.widget_api import LeadStatusView, WidgetConfigView
-from telephony.api import VoximplantCallbackView
+from telephony.api import VoximplantCallbackView, VoximplantSellersView
 from telephony.probe_call_api import ProbeCallCallbackView
 
 admin.site.site_header = _("Leadcaller administration")
@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/leads/status/", LeadStatusView.as_view(), name="lead-status"),
     path("api/v1/widget/config/", WidgetConfigView.as_view(), name="widget-config"),
     path("api/v1/telephony/voximplant/callback/", VoximplantCallbackView.as_view(), name="voximplant-callback"),
+    path("api/v1/telephony/voximplant/sellers/", VoximplantSellersView.as_view(), name="voximplant-sellers"),
     path("api/v1/telephony/voximplant/probe-call/", ProbeCallCallbackView.as_view(), name="voximplant-probe-call"),
     path("api/v1/crm/bitrix/install/", bitrix_install, name="bitrix-install"),
     path("api/v1/dnc/check/", DncCheckView.as_view(), name="dnc-check"),

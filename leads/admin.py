@@ -75,6 +75,11 @@ class SiteForm(forms.ModelForm):
         return {key: status.strip() for key, status in value.items()}
 
 
+# Site fields of the seller modes (sellers/, docs/operations.md "Sellers on the line").
+SELLER_FIELDS = ("call_mode", "seller_routing", "ring_strategy", "seller_ring_seconds", "seller_wait_seconds",
+                 "callback_promise_minutes", "seller_first_fallback", "record_calls")
+
+
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     form = SiteForm
@@ -98,6 +103,7 @@ class SiteAdmin(admin.ModelAdmin):
                                                   "opt_out_scope")}),
         (_("Personal data"), {"fields": ("retention_days",)}),
         (_("Callback widget and form builders"), {"fields": ("widget_key", "widget_snippet", "form_field_map")}),
+        (_("A seller on the line"), {"fields": SELLER_FIELDS}),
     )
 
     def get_fieldsets(self, request, obj=None):
@@ -182,7 +188,8 @@ class LeadEventInline(admin.TabularInline):
 
 class CallAttemptInline(admin.TabularInline):
     model = CallAttempt
-    fields = ("number", "status", "outcome", "detail", "duration", "created_at", "finished_at", "record_url")
+    fields = ("number", "status", "outcome", "detail", "duration", "seller", "talk_time", "created_at", "finished_at",
+              "record_url")
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -90,14 +90,16 @@ def _unwritten(lead: Lead):
 def _write_back(client: BitrixClient, lead: Lead) -> None:
     """A timeline comment per finished call (and the mapped status), each once, in order; then, for an
     opted-out lead, the "do not call" note."""
-    attempts = _unwritten(lead)
+    attempts = _unwritten(lead).select_related("seller")
     status_map = lead.site.bitrix_status_map or {}
     for attempt in attempts:
         client.call("crm.timeline.comment.add", {"fields": {
             "ENTITY_ID": lead.bitrix_lead_id, "ENTITY_TYPE": "lead", "COMMENT": _comment(attempt)}})
-        status = status_map.get(attempt.outcome)
-        if status:
-            client.call("crm.lead.update", {"id": lead.bitrix_lead_id, "fields": {"STATUS_ID": status},
+        fields = {"STATUS_ID": status_map[attempt.outcome]} if status_map.get(attempt.outcome) else {}
+        if attempt.seller_id and attempt.seller.bitrix_user_id:  # the seller who talked becomes responsible
+            fields["ASSIGNED_BY_ID"] = attempt.seller.bitrix_user_id
+        if fields:
+            client.call("crm.lead.update", {"id": lead.bitrix_lead_id, "fields": fields,
                                             "params": {"REGISTER_SONET_EVENT": "N"}})
         Lead.objects.filter(pk=lead.pk).update(crm_synced_attempt=attempt.number)
         lead.crm_synced_attempt = attempt.number
@@ -130,6 +132,10 @@ def _comment(attempt: CallAttempt) -> str:
         text += _(", keys pressed: %(digits)s") % {"digits": attempt.digits}
     if attempt.detail:
         text += f" ({attempt.detail})"
+    if attempt.seller_id:
+        text += _(". Seller: %(name)s, talked %(s)d s") % {"name": attempt.seller, "s": attempt.talk_time or 0}
+    if attempt.record_url:
+        text += _(". Recording: %(url)s") % {"url": attempt.record_url}
     return text
 
 

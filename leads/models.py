@@ -9,6 +9,7 @@ from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -117,6 +118,28 @@ def parse_dates(text: str) -> frozenset:
     return frozenset(dates)
 
 
+class CallMode(models.TextChoices):
+    RECORDING = "recording", _("play the recording")
+    OFFER = "offer", _("play the recording, then offer a manager (press 1)")
+    SELLER_FIRST = "seller_first", _("call a seller first, then the lead")
+
+
+class SellerRouting(models.TextChoices):
+    ROUND_ROBIN = "round_robin", _("round robin")
+    LEAST_RECENT = "least_recent", _("least recently called")
+    CRM_OWNER = "crm_owner", _("the Bitrix24 responsible user first")
+
+
+class RingStrategy(models.TextChoices):
+    SEQUENTIAL = "sequential", _("one after another")
+    SIMULTANEOUS = "simultaneous", _("several at once")
+
+
+class SellerFirstFallback(models.TextChoices):
+    OFFER = "offer", _("call the lead and offer a manager")
+    RECORDING = "recording", _("call the lead and play the recording")
+
+
 class Site(models.Model):
     """A shop's website whose form sends leads. Blank settings fall back to the global ones."""
 
@@ -222,6 +245,25 @@ class Site(models.Model):
     telegram_full_phone = models.BooleanField(
         _("full phone numbers in Telegram"), default=False,
         help_text=_("Off: Telegram cards show +7 ••• •••-12-34. The admin always shows the whole number."))
+
+    # A seller on the line (sellers/, docs/operations.md "Sellers on the line")
+    call_mode = models.CharField(_("call mode"), max_length=12, choices=CallMode.choices, default=CallMode.RECORDING)
+    seller_routing = models.CharField(_("which seller first"), max_length=12, choices=SellerRouting.choices,
+                                      default=SellerRouting.ROUND_ROBIN)
+    ring_strategy = models.CharField(_("ringing sellers"), max_length=12, choices=RingStrategy.choices,
+                                     default=RingStrategy.SEQUENTIAL)
+    seller_ring_seconds = models.PositiveSmallIntegerField(
+        _("ring each seller, s"), default=20, validators=[MinValueValidator(5), MaxValueValidator(120)])
+    seller_wait_seconds = models.PositiveSmallIntegerField(
+        _("wait for a seller, s"), default=60, validators=[MinValueValidator(10), MaxValueValidator(300)],
+        help_text=_("No seller took the call by then: the lead hears the callback promise."))
+    callback_promise_minutes = models.PositiveSmallIntegerField(
+        _("call back within, minutes"), default=15, validators=[MinValueValidator(1), MaxValueValidator(1440)])
+    seller_first_fallback = models.CharField(
+        _("no seller free (seller first)"), max_length=12, choices=SellerFirstFallback.choices,
+        default=SellerFirstFallback.OFFER)
+    record_calls = models.BooleanField(_("record calls"), default=False,
+                                       help_text=_("The recording is linked from the lead, Telegram and Bitrix24."))
 
     class Meta:
         verbose_name = _("site")
@@ -379,7 +421,7 @@ class Lead(models.Model):
     # over call attempts: when the first attempt was written, and the outcome of the latest
     # attempt that has one.
     first_dial_at = models.DateTimeField(_("first dialled"), null=True, blank=True)
-    last_call_outcome = models.CharField(_("last call outcome"), max_length=10, blank=True)
+    last_call_outcome = models.CharField(_("last call outcome"), max_length=16, blank=True)
 
     class Meta:
         verbose_name = _("lead")

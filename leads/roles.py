@@ -15,6 +15,8 @@ MANAGERS = {
     # The do-not-call list: see it, and list a number a person asked not to be called on.
     "dnc": ["view_entry", "add_entry"],
     "consent": ["view_consenttext", "view_consentproof"],
+    # Sellers: see them and their offers, and put one on a break or back (the list's "on a break" column).
+    "sellers": ["view_seller", "change_seller", "view_selleroffer"],
 }
 ADMINISTRATORS_EXTRA = {
     "leads": ["add_site", "change_site", "add_partner", "change_partner", "add_partnerrule", "change_partnerrule",
@@ -27,6 +29,7 @@ ADMINISTRATORS_EXTRA = {
     # Take a number off the do-not-call list (kept as history); erase a person's data on request.
     "dnc": ["delete_entry"],
     "consent": ["add_consenttext", "change_consenttext", "delete_consenttext", "export_consentproof"],
+    "sellers": ["add_seller", "delete_seller"],
 }
 
 

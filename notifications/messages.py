@@ -115,6 +115,8 @@ def fit(text: str, limit: int = LIMIT - 96) -> str:
 
 def _call_state(lead: Lead, tz: ZoneInfo) -> str:
     attempt = lead.call_attempts.order_by("-number").first()
+    if lead.status == Lead.Status.REACHED and attempt and attempt.seller_id:
+        return "✅ " + _("Talked to %(seller)s for %(s)d s") % {"seller": attempt.seller, "s": attempt.talk_time or 0}
     if lead.status == Lead.Status.REACHED:
         return "✅ " + _("Reached by phone")
     if lead.status == Lead.Status.MANUAL:
@@ -141,6 +143,9 @@ def _buttons(lead: Lead) -> list[Button]:
         buttons.append(Button(_("Open in Bitrix24"),
                               f"{parts.scheme}://{parts.netloc}/crm/lead/details/{lead.bitrix_lead_id}/"))
     buttons.append(Button(_("Open in admin"), _admin_url(lead)))
+    recording = lead.call_attempts.exclude(record_url="").order_by("-number").values_list("record_url", flat=True).first()
+    if recording:
+        buttons.append(Button(_("Listen to the call"), recording))
     return [button for button in buttons if public_url(button.url)]
 
 

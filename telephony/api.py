@@ -12,7 +12,9 @@ from rest_framework.views import APIView
 
 from leadcaller.parsers import BoundedJSONParser
 from telephony.models import CallAttempt
-from telephony.services import CallbackRefused, CallResult, call_result_record, call_settings_payload
+from telephony.services import (
+    CallbackRefused, CallResult, call_result_record, call_settings_payload, sellers_for_attempt,
+)
 
 
 # Ids are 64-bit in the database; a larger number in a request is a 400, not an overflow there.
@@ -43,6 +45,14 @@ class CallResultSerializer(serializers.Serializer):
     version_mismatch = serializers.BooleanField(
         required=False, default=False,
         help_text="The scenario's version differs from the scenario_version of the settings answer.")
+    seller_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True, default=None,
+                                         help_text="Result connected: the seller who talked to the lead.")
+    talk_time = serializers.IntegerField(min_value=0, max_value=86400, required=False, allow_null=True,
+                                         default=None, help_text="Result connected: seconds the two were joined.")
+    # Any text: a recording link we cannot keep must not cost the call's result (a 400 is final for the scenario).
+    recording_url = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
+                                          help_text="The call's recording, when the site records calls; kept when "
+                                          "it is an http(s) URL of at most 500 characters.")
 
 
 class CallSettingsQuerySerializer(serializers.Serializer):
@@ -66,6 +76,18 @@ class CallSettingsSerializer(serializers.Serializer):
     opt_out_digit = serializers.CharField(help_text="The key that ends the call with the result opted_out.")
     opt_out_text = serializers.CharField(help_text="Spoken after the opt-out key, before hanging up.")
     scenario_version = serializers.IntegerField(help_text="The SCENARIO_VERSION this server expects.")
+    call_mode = serializers.ChoiceField(["recording", "offer", "seller_first"], required=False,
+                                        help_text="Absent: recording (a probe call).")
+    seller_first_fallback = serializers.ChoiceField(["offer", "recording"], required=False)
+    ring_strategy = serializers.ChoiceField(["sequential", "simultaneous"], required=False)
+    seller_ring_seconds = serializers.IntegerField(required=False, help_text="How long each seller is rung.")
+    seller_wait_seconds = serializers.IntegerField(required=False, help_text="The lead waits this long at most.")
+    connect_digit = serializers.CharField(required=False, help_text="The key for 'a manager now' and 'connect'.")
+    record_calls = serializers.BooleanField(required=False)
+    sellers_url = serializers.CharField(required=False, help_text="POST here for the next seller(s).")
+    offer_text = serializers.CharField(required=False)
+    hold_text = serializers.CharField(required=False)
+    promise_text = serializers.CharField(required=False)
 
 
 class CallbackAckSerializer(serializers.Serializer):
@@ -121,7 +143,8 @@ class VoximplantCallbackView(APIView):
             outcome = self.record(CallResult(
                 attempt_id=data["attempt_id"], token=data["token"], result=data["result"], duration=data["duration"],
                 digits=data["digits"], session_id=data["call_session_history_id"], detail=data["detail"],
-                scenario_version=data["scenario_version"],
+                scenario_version=data["scenario_version"], seller_id=data["seller_id"], talk_time=data["talk_time"],
+                recording_url=data["recording_url"],
             ))
         except CallbackRefused:
             return self._refused()
@@ -129,3 +152,47 @@ class VoximplantCallbackView(APIView):
 
     def _refused(self) -> Response:
         return Response({"detail": self.refused_detail}, status=status.HTTP_403_FORBIDDEN)
+
+
+class SellersRequestSerializer(serializers.Serializer):
+    attempt_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    token = TokenField()
+    missed = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), max_length=50,
+                                   required=False, default=list,
+                                   help_text="Sellers rung for this attempt who did not take the call.")
+
+
+class SellerOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    whisper_text = serializers.CharField(help_text="Spoken to the seller who answers, before the connect key.")
+
+
+class SellersAnswerSerializer(serializers.Serializer):
+    sellers = SellerOutSerializer(many=True, help_text="Empty: no seller is free now.")
+
+
+class VoximplantSellersView(APIView):
+    """The scenario asks for the next seller(s) to ring for its attempt; the routing is decided here."""
+
+    parser_classes = [BoundedJSONParser]
+
+    @extend_schema(
+        operation_id="voximplant_next_sellers",
+        summary="The next seller(s) for a call attempt",
+        request=SellersRequestSerializer,
+        responses={200: SellersAnswerSerializer, 400: OpenApiResponse(description="Malformed body."),
+                   403: OpenApiResponse(description="Unknown attempt, wrong token, or an attempt that has ended.")},
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            return Response({"detail": "Expected a JSON object."}, status=status.HTTP_400_BAD_REQUEST)
+        body = SellersRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        try:
+            sellers = sellers_for_attempt(attempt_id=data["attempt_id"], token=data["token"], missed=data["missed"])
+        except CallbackRefused:
+            return Response({"detail": VoximplantCallbackView.refused_detail}, status=status.HTTP_403_FORBIDDEN)
+        return Response({"sellers": sellers})

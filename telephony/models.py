@@ -22,12 +22,14 @@ class CallAttempt(models.Model):
         BUSY = "busy", _("busy")
         FAILED = "failed", _("failed")
         OPTED_OUT = "opted_out", _("opted out (pressed the opt-out key)")
+        CONNECTED = "connected", _("talked to a seller")
+        SELLER_MISSED = "seller_missed", _("asked for a seller, none took the call")
 
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="call_attempts")
     number = models.PositiveSmallIntegerField(_("attempt"), help_text=_("1 for the first dial of this lead."))
     phone = models.CharField(_("phone"), max_length=20)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.STARTING)
-    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, blank=True)
     detail = models.CharField(_("detail"), max_length=300, blank=True)
     digits = models.CharField(_("keys pressed"), max_length=32, blank=True)
     duration = models.PositiveIntegerField(_("duration, s"), null=True, blank=True)
@@ -36,6 +38,10 @@ class CallAttempt(models.Model):
     custom_data = models.CharField(_("scenario custom data"), max_length=1000, blank=True,
                                    help_text=_("Exactly as sent; GetCallHistory finds the session by it."))
     record_url = models.URLField(_("recording"), max_length=500, blank=True)
+    seller = models.ForeignKey("sellers.Seller", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                               verbose_name=_("seller"), help_text=_("Who talked to the lead on this call."))
+    seller_connected_at = models.DateTimeField(_("seller joined"), null=True, blank=True)
+    talk_time = models.PositiveIntegerField(_("talk time with the seller, s"), null=True, blank=True)
     scenario_version = models.PositiveSmallIntegerField(
         _("scenario version"), null=True, blank=True,
         help_text=_("SCENARIO_VERSION of the VoxEngine scenario that reported the result; empty: it sent none."))
@@ -75,7 +81,7 @@ class ProbeCall(models.Model):
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                                      related_name="+", verbose_name=_("by"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.STARTING)
-    outcome = models.CharField(_("outcome"), max_length=10, choices=CallAttempt.Outcome.choices, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=CallAttempt.Outcome.choices, blank=True)
     detail = models.CharField(_("detail"), max_length=300, blank=True)
     digits = models.CharField(_("keys pressed"), max_length=32, blank=True)
     duration = models.PositiveIntegerField(_("duration, s"), null=True, blank=True)

@@ -36,6 +36,8 @@ from telephony.policy import (
     CallSettings, budget_block, call_settings_for, dials_of, not_callable_reason, unknown_site_reason,
 )
 from telephony.scenario import scenario_version
+from sellers.routing import sellers_release
+from telephony.seller_calls import in_progress_limit, seller_result_apply, seller_settings, sellers_next
 from telephony.tokens import attempt_token, attempt_token_valid
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,9 @@ class CallResult:
     session_id: int | None = None
     detail: str = ""
     scenario_version: int | None = None  # None: a scenario older than the version handshake
+    seller_id: int | None = None  # result "connected": who talked to the lead
+    talk_time: int | None = None  # seconds the seller and the lead were joined
+    recording_url: str = ""
 
 
 # --- the step handler -------------------------------------------------------------------------
@@ -191,7 +196,7 @@ def _watchdog(client: voximplant.VoximplantClient, lead: Lead, attempt: CallAtte
     except voximplant.VoximplantError as exc:
         return Retry(_("No call result, and the call history cannot be read: %(error)s") % {"error": exc})
     session = sessions[0] if sessions else None
-    if session is not None and not session.get("finish_reason") and now < deadline + timedelta(minutes=10):
+    if session is not None and not session.get("finish_reason") and now < deadline + in_progress_limit(attempt):
         return Wait(now + timedelta(minutes=1), _("the call is still in progress"))
     answered = session is not None and any(
         call.get("successful") and (call.get("duration") or 0) > 0 for call in session.get("calls") or []
@@ -200,6 +205,7 @@ def _watchdog(client: voximplant.VoximplantClient, lead: Lead, attempt: CallAtte
         status=Status.LOST, finished_at=now, detail=(session or {}).get("finish_reason") or _("no result"))
     if not lost:  # the result arrived meanwhile and has been routed
         return Wait(now)
+    sellers_release(attempt=attempt)
     metrics.CALL_OUTCOMES.labels(outcome="lost").inc()
     lead_services.lead_outcome_announce(lead=lead)
     if answered:
@@ -215,6 +221,12 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
     label = Result(result).label
     if result == Result.HUMAN:
         return Done(_("reached: %(detail)s") % {"detail": detail} if detail else _("reached"))
+    if result == Result.CONNECTED:
+        return Done(_("talked to a seller"))
+    if result == Result.SELLER_MISSED:  # the promise the lead heard is kept by a person: alerted now
+        due = (now + timedelta(minutes=lead.site.callback_promise_minutes)).astimezone(cfg.tz)  # the site's clock
+        return Manual(_("Call back due by %(time)s: the lead asked for a manager and no seller took the call.")
+                      % {"time": due.strftime("%H:%M")})
     if result == Result.OPTED_OUT:
         return Skipped(_("The person pressed the opt-out key."))
     if result in RETRY_LATER:
@@ -245,6 +257,7 @@ def call_result_record(result: CallResult) -> str:
         attempt.duration, attempt.digits, attempt.detail = result.duration, result.digits[:32], result.detail[:300]
         attempt.session_id = attempt.session_id or result.session_id
         attempt.scenario_version = result.scenario_version
+        seller_result_apply(attempt, result, now)
         attempt.save()
         if result.scenario_version != scenario_version():  # still applied: the call happened
             logger.warning("call attempt %s was reported by scenario version %s, this server expects %s",
@@ -296,8 +309,17 @@ def call_settings_payload(*, attempt_id: int, token: str) -> dict:
         "callback_digit": CALLBACK_DIGIT,
         "key_wait_seconds": 5,
         **disclosure_settings(site),
+        **seller_settings(site),
         "scenario_version": scenario_version(),
     }
+
+
+def sellers_for_attempt(*, attempt_id: int, token: str, missed: list[int]) -> list[dict]:
+    """The scenario's request for the next seller(s); refused once the attempt has ended, like the settings."""
+    attempt = _authorised_attempt(attempt_id, token)
+    if attempt.status not in (Status.STARTING, Status.STARTED):
+        raise CallbackRefused()
+    return sellers_next(attempt=attempt, missed=missed)
 
 
 def _authorised_attempt(attempt_id: int, token: str) -> CallAttempt:

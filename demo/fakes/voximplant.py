@@ -55,7 +55,7 @@ __all__ = [
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"  # GetCallHistory dates, UTC
 FAULT_KINDS = ("auth", "invalid", "internal", "http429", "http5xx", "timeout", "drop")
-RESULTS = ("human", "voicemail", "no_answer", "busy", "failed", "opted_out")  # the callback's `result` (DESIGN.md)
+RESULTS = ("human", "voicemail", "no_answer", "busy", "failed", "opted_out", "connected", "seller_missed")  # the callback's `result` (DESIGN.md)
 DELIVER_MODES = ("once", "twice", "never", "late")
 
 Outcome = dict[str, Any]  # keys: result, duration, digits, detail; optional delay, deliver, late_after
@@ -505,9 +505,12 @@ class FakeVoximplant(LocalHttpFake):
         ident = {"attempt_id": data.get("attempt_id"), "token": data.get("token")}
         if not url:
             return self._record(session.id, "POST", "", None, None, "no callback_url in custom data or fake", "")
+        settings: dict[str, Any] = {}
         if self.fetch_settings:
             sep = "&" if urlsplit(url).query else "?"
-            self._http(session.id, "GET", f"{url}{sep}{urlencode({k: v or '' for k, v in ident.items()})}", None)
+            status, text = self._http(session.id, "GET", f"{url}{sep}{urlencode({k: v or '' for k, v in ident.items()})}",
+                                      None)
+            settings = _json_object(text) if status == 200 else {}
         try:
             outcome = policy(data)
             deliver = outcome.get("deliver", "once")
@@ -524,12 +527,30 @@ class FakeVoximplant(LocalHttpFake):
                       end_reason={"code": int(code.group()), "reason": outcome.get("detail")} if code else None)
         payload = {**ident, "result": result, "duration": duration, "digits": outcome.get("digits", ""),
                    "call_session_history_id": session.id, "detail": outcome.get("detail", "")}
+        if result == "human" and settings.get("call_mode") in ("offer", "seller_first") and settings.get("sellers_url"):
+            payload.update(self._seller_on_the_line(session, settings, ident, duration))
         if deliver == "late" and self._stopping.wait(float(outcome.get("late_after", 2.0))):
             return
         for _ in range({"never": 0, "twice": 2}.get(deliver, 1)):
             self._http(session.id, "POST", url, payload)
 
-    def _http(self, session_id: int, method: str, url: str, payload: dict[str, Any] | None) -> None:
+    def _seller_on_the_line(self, session: Session, settings: Mapping[str, Any], ident: dict[str, Any],
+                            duration: int) -> dict[str, Any]:
+        """Both parties of leadcaller.js's seller branch: the lead presses the connect key (offer mode), the
+        scenario asks the server for a seller, the seller presses the key and talks. Nobody free: seller_missed."""
+        digit = str(settings.get("connect_digit") or "1")
+        status, text = self._http(session.id, "POST", str(settings["sellers_url"]), {**ident, "missed": []})
+        sellers = _json_object(text).get("sellers") if status == 200 else None
+        if not sellers:
+            return {"result": "seller_missed", "digits": digit, "detail": "no seller took the call"}
+        talk = max(5, duration - 5)
+        fields = {"result": "connected", "digits": digit, "seller_id": sellers[0]["id"], "talk_time": talk,
+                  "detail": "the lead hung up"}
+        if settings.get("record_calls"):
+            fields["recording_url"] = f"{self.base_url}/records/{session.id}.mp3"
+        return fields
+
+    def _http(self, session_id: int, method: str, url: str, payload: dict[str, Any] | None) -> tuple[int | None, str]:
         body = json.dumps(payload).encode() if payload is not None else None
         headers = {"User-Agent": "VoxEngine/1.0", **self.callback_headers}
         if body is not None:
@@ -546,6 +567,7 @@ class FakeVoximplant(LocalHttpFake):
         except (urllib.error.URLError, OSError) as exc:
             status, error, text = None, str(exc), ""
         self._record(session_id, method, url, payload, status, error, text)
+        return status, text
 
     def _record(self, session_id: int, method: str, url: str, payload: dict[str, Any] | None,
                 status: int | None, error: str | None, response: str) -> None:
@@ -555,6 +577,14 @@ class FakeVoximplant(LocalHttpFake):
         if self.verbose:  # the demo shows what the "scenario" did and what our server answered
             result = (payload or {}).get("result", "")
             print(f"scenario {session_id}: {method} {url} {result} -> {status or error}", file=sys.stderr, flush=True)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def main(argv: list[str] | None = None) -> None:

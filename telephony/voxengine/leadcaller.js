@@ -13,7 +13,9 @@
  * Settings: GET <callback_url>?attempt_id=<id>&token=<token>, Accept: application/json, answers
  *   {"phone", "caller_id", "recording_url", "tts_text", "tts_voice", "amd_model", "amd_timeout_ms",
  *    "callback_digit", "key_wait_seconds", "disclosure_url", "disclosure_text", "opt_out_digit", "opt_out_text",
- *    "scenario_version"}
+ *    "scenario_version", and the seller keys: "call_mode", "seller_first_fallback", "ring_strategy",
+ *    "seller_ring_seconds", "seller_wait_seconds", "connect_digit", "record_calls", "sellers_url", "offer_text",
+ *    "hold_text", "promise_text"}
  * The request is tried up to 4 times (1 s, 2 s, 4 s apart, each given 6 s). If it never succeeds and there
  * is no phone and caller id to fall back on, the attempt is reported as failed ("settings unavailable").
  * A scenario_version other than this file's SCENARIO_VERSION is logged and reported; the call goes ahead.
@@ -32,16 +34,33 @@
  *     It is checked before the callback digit, should a misconfiguration make them equal.
  *   - AMD says CALL_ENDED, or the callee hangs up before AMD decided -> no_answer "hung up during detection".
  *
+ * A seller on the line (call_mode from the settings; "recording" when there is no sellers_url):
+ *   - offer: after the message, offer_text ("press 1 to talk to a manager now"). The connect digit -> hold_text to
+ *     the lead, then POST <sellers_url> {"attempt_id", "token", "missed": [seller ids rung who did not take it]}
+ *     answers {"sellers": [{"id", "name", "phone", "whisper_text"}]} (the server routes and claims them; an
+ *     empty list: nobody free, asked again 5 s later). Each seller is dialled with callPSTN (no AMD), rung for
+ *     seller_ring_seconds; one who answers hears whisper_text and has 20 s to press the connect digit; the first
+ *     to press it is joined to the lead (VoxEngine.sendMediaBetween), the others are hung up. With
+ *     ring_strategy "simultaneous" the server hands out several at once. Nobody within seller_wait_seconds ->
+ *     the lead hears promise_text, result seller_missed. The lead hanging up while waiting -> seller_missed.
+ *     Joined: whoever hangs up first ends both calls; result connected with seller_id and talk_time (seconds
+ *     joined). record_calls -> the lead's call is recorded from the join (call.record), recording_url reported.
+ *   - seller_first: sellers are rung before the lead; the one who presses the connect digit waits while the
+ *     lead is dialled (with AMD as usual), hears the disclosure, and is joined. No seller free at the first
+ *     ask, or none within seller_wait_seconds -> the lead is called in seller_first_fallback mode (offer or
+ *     recording). The lead not reached -> the seller is hung up and the lead's result is reported.
+ *
  * Report: one result per session, POST <callback_url> with a JSON body
  *   {"attempt_id", "token", "result", "duration", "digits", "call_session_history_id", "detail",
  *    "scenario_version", "version_mismatch"}
- * result is one of human, voicemail, no_answer, busy, failed, opted_out; duration is the connected time in seconds
+ * and, when they say something, "seller_id", "talk_time" (result connected) and "recording_url";
+ * result is one of human, voicemail, no_answer, busy, failed, opted_out, connected, seller_missed; duration is the connected time in seconds
  * (0 when never answered). A 2xx answer ends the session; 400 and 403 are final; anything else (other
  * status, or a VoxEngine network error code <= 0) is retried, 4 tries in all, 1 s, 3 s and 9 s apart,
  * each given 8 s. While no try succeeded, AppEvents.Terminating sends the same body once more: whether
  * the scenario gave up, or VoxEngine ended the session (60 s without a call) before a retry's timer fired.
  * The session always ends with VoxEngine.terminate(). A safety timer reports "failed"/"scenario timeout"
- * when nothing was reported after 180 s.
+ * when nothing was reported after 180 s (past the seller wait while sellers are rung; none once a seller is joined).
  *
  * No secret lives here: the token is the attempt's own HMAC, checked by the server.
  */
@@ -50,7 +69,7 @@
 
   // Raised whenever what the scenario does or sends changes; the server names the version it expects
   // (telephony/scenario.py reads this line), so an old upload shows instead of misbehaving.
-  var SCENARIO_VERSION = 3;
+  var SCENARIO_VERSION = 4;
 
   // Net.httpRequestAsync timeouts, in seconds (VoxEngine's unit; its defaults, 90 s and 6 s to connect, can only be
   // lowered). A session without a call is ended 60 s after its start or after its call ended, so: the settings
@@ -66,17 +85,28 @@
   var MAX_AMD_TIMEOUT_MS = 20000;
   var DEFAULT_VOICE_PATHS = ['YandexV3.ru_RU_alena', 'Amazon.ru_RU_Tatyana'];
   var OPT_OUT_MAX_MS = 15000; // the confirmation's longest say; then the call is ended whatever VoxEngine reports
+  var WHISPER_MAX_MS = 20000; // a seller who answered has this long, from the answer, to press the connect key
+  var SELLER_RETRY_MS = 5000; // nobody free: ask again this much later, while the lead still waits
+  var SELLERS_TIMEOUT_S = 6;
+  var MAX_SELLER_WAIT_SECONDS = 300;
+  var MAX_RING_SECONDS = 120;
 
   // Types for the check against VoxImplant's typings (README.md, "Type check"); VoxEngine ignores them.
   /**
    * @typedef {{phone: string, caller_id: string, recording_url: string, tts_text: string, tts_voice: string,
    *   amd_model: string, amd_timeout_ms: number, callback_digit: string, key_wait_seconds: number,
-   *   disclosure_url: string, disclosure_text: string, opt_out_digit: string, opt_out_text: string}} CallSettings
+   *   disclosure_url: string, disclosure_text: string, opt_out_digit: string, opt_out_text: string,
+   *   call_mode: string, seller_first_fallback: string, ring_strategy: string, seller_ring_seconds: number,
+   *   seller_wait_seconds: number, connect_digit: string, record_calls: boolean, sellers_url: string,
+   *   offer_text: string, hold_text: string, promise_text: string}} CallSettings
+   * @typedef {{id: number, name: string, phone: string, whisper_text: string}} SellerInfo  one seller to ring
+   * @typedef {{seller: SellerInfo, call: Call, timer: string, answered: boolean, ended: boolean}} SellerLeg
    * @typedef {{url: string, text: string}} Segment  one thing to play: a recording, else (or if it fails) the text
    * @typedef {{[key: string]: unknown}} JsonObject  the settings answer, as parsed
    * @typedef {JsonObject & {attempt_id: number, token: string, callback_url: string}} CustomData  as the server built it
    * @typedef {{attempt_id: number, token: string, result: string, duration: number, digits: string,
-   *   call_session_history_id: number, detail: string, scenario_version: number, version_mismatch: boolean}} Report
+   *   call_session_history_id: number, detail: string, scenario_version: number, version_mismatch: boolean,
+   *   seller_id?: number, talk_time?: number, recording_url?: string}} Report
    */
 
   /** @type {CallSettings} */
@@ -94,7 +124,19 @@
     disclosure_url: '',
     disclosure_text: 'Это автоматический звонок. Если вы не хотите, чтобы мы вам звонили, нажмите 9.',
     opt_out_digit: '9',
-    opt_out_text: 'Мы больше не будем вам звонить. До свидания.'
+    opt_out_text: 'Мы больше не будем вам звонить. До свидания.',
+    // A seller on the line (docs/operations.md, "Sellers on the line"); "recording" without a sellers_url.
+    call_mode: 'recording',
+    seller_first_fallback: 'offer',
+    ring_strategy: 'sequential',
+    seller_ring_seconds: 20,
+    seller_wait_seconds: 60,
+    connect_digit: '1',
+    record_calls: false,
+    sellers_url: '',
+    offer_text: 'Нажмите 1, чтобы поговорить с менеджером прямо сейчас.',
+    hold_text: 'Соединяю с менеджером, оставайтесь на линии.',
+    promise_text: 'Все менеджеры заняты. Менеджер перезвонит вам в ближайшее время. До свидания.'
   };
   // Never emptied by a "" from the server or the custom data: no call goes without its disclosure and opt-out.
   var NEVER_EMPTY = ['phone', 'caller_id', 'disclosure_text', 'opt_out_digit', 'opt_out_text'];
@@ -106,6 +148,8 @@
    *   current: Segment | null, optingOut: boolean,
    *   digits: string, result: string | null, detail: string, expectedVersion: number | null,
    *   reportStarted: boolean, reportSettled: boolean, lastReportSent: boolean, terminated: boolean,
+   *   mode: string, sellerPhase: string, legs: SellerLeg[], missed: number[], seller: SellerLeg | null,
+   *   joinedAt: number, talkTime: number | null, recordingUrl: string,
    *   timers: {[name: string]: number | null}}}
    */
   var state = {
@@ -133,7 +177,17 @@
     reportSettled: false, // the server took the report (2xx) or refused it for good (400, 403)
     lastReportSent: false, // the one request AppEvents.Terminating allows
     terminated: false,
-    timers: { safety: null, keyWait: null, hangupGrace: null, optOut: null }
+    mode: 'recording', // recording, offer or seller_first: what this call does (a fallback may change it)
+    // none -> searching (sellers rung) -> taken (a seller pressed the key) -> joined; or searching -> promising
+    sellerPhase: 'none',
+    legs: [], // the sellers' calls
+    missed: [], // sellers rung who did not take the call, not yet told to the server
+    seller: null, // the leg that took the call
+    joinedAt: 0,
+    talkTime: null,
+    recordingUrl: '',
+    timers: { safety: null, keyWait: null, hangupGrace: null, optOut: null, sellerWait: null, sellerAsk: null,
+      promise: null }
   };
 
   VoxEngine.addEventListener(AppEvents.Started, onStarted);
@@ -274,7 +328,16 @@
       return;
     }
     state.settings = settings;
+    state.mode = settings.sellers_url ? String(settings.call_mode) : 'recording';
+    if (state.mode === 'seller_first') {
+      startSellerSearch(); // the lead is dialled once a seller took the call, or by the fallback
+      return;
+    }
+    dialLead();
+  }
 
+  function dialLead() {
+    var settings = state.settings;
     var detector = AMD.create({
       model: amdModel(settings.amd_model),
       timeout: clampNumber(settings.amd_timeout_ms, 0, MAX_AMD_TIMEOUT_MS, DEFAULT_SETTINGS.amd_timeout_ms)
@@ -389,6 +452,12 @@
     if (state.optingOut) {
       return { result: 'opted_out', detail: state.personDetail }; // hung up during the confirmation
     }
+    if (state.sellerPhase === 'joined') {
+      return { result: 'connected', detail: 'the lead hung up' };
+    }
+    if (state.sellerPhase !== 'none') {
+      return { result: 'seller_missed', detail: 'the lead hung up waiting for a seller' };
+    }
     if (state.person) {
       return { result: 'human', detail: state.personDetail };
     }
@@ -444,13 +513,20 @@
       { url: String(settings.disclosure_url || ''), text: String(settings.disclosure_text || '') },
       { url: String(settings.recording_url || ''), text: String(settings.tts_text || '') }
     ];
+    if (state.sellerPhase === 'taken') {
+      state.segments = state.segments.slice(0, 1); // seller first: the disclosure, then the seller
+    } else if (state.mode === 'offer') {
+      state.segments.push({ url: '', text: String(settings.offer_text || '') });
+    }
     playNext();
   }
 
   // The next segment: its recording, or its text when there is none; the key wait once all have played.
   function playNext() {
     var segment = state.segments.shift();
-    if (!segment) {
+    if (!segment && state.sellerPhase === 'taken') {
+      join();
+    } else if (!segment) {
       startKeyWait();
     } else if (segment.url) {
       state.current = segment;
@@ -531,6 +607,13 @@
       finishOptOut();
       return;
     }
+    if (state.sellerPhase === 'promising') {
+      finish('seller_missed', 'no seller took the call');
+      return;
+    }
+    if (state.sellerPhase === 'searching') {
+      return; // the hold message is over; the lead waits in silence for a seller
+    }
     var current = state.current;
     if (event && event.error) {
       log('playback error: ' + event.error);
@@ -550,13 +633,24 @@
 
   /** @param {_ToneReceivedEvent} event */
   function onTone(event) {
-    if (state.result || state.optingOut) {
-      return;
+    if (state.result || state.optingOut || state.sellerPhase === 'joined') {
+      return; // talking to a seller: the keys are theirs
     }
     var tone = String(event.tone);
     state.digits += tone;
     if (tone === String(state.settings.opt_out_digit)) {
       optOut(); // first: were it also the callback digit, "stop calling me" is the safe reading
+      return;
+    }
+    if (state.sellerPhase === 'taken') {
+      return; // seller first, the disclosure plays: only the opt-out key counts
+    }
+    if (state.mode === 'offer' && state.sellerPhase === 'none' && tone === String(state.settings.connect_digit)) {
+      state.segments = [];
+      clearTimer('keyWait');
+      stopPlaying();
+      say(String(state.settings.hold_text));
+      startSellerSearch();
       return;
     }
     var callbackDigit = String(state.settings.callback_digit || '');
@@ -578,6 +672,9 @@
     state.optingOut = true;
     state.segments = [];
     clearTimer('keyWait');
+    clearTimer('sellerWait'); // no seller for someone who asked not to be called
+    clearTimer('sellerAsk');
+    state.legs.forEach(hangUpLeg);
     stopPlaying();
     say(String(state.settings.opt_out_text));
     state.timers.optOut = setTimeout(finishOptOut, OPT_OUT_MAX_MS);
@@ -590,6 +687,249 @@
 
   function finishPerson() {
     finish('human', state.personDetail);
+  }
+
+  // ---- a seller on the line ---------------------------------------------------------------------
+  // offer: the lead pressed the connect key; seller_first: before the lead is dialled. The server picks the
+  // sellers (POST sellers_url); each is rung with callPSTN, hears the lead's details (whisper_text) and
+  // presses the connect key; then the two calls are joined with VoxEngine.sendMediaBetween.
+
+  function startSellerSearch() {
+    state.sellerPhase = 'searching';
+    var waitMs = clampNumber(state.settings.seller_wait_seconds, 10, MAX_SELLER_WAIT_SECONDS,
+      DEFAULT_SETTINGS.seller_wait_seconds) * 1000;
+    state.timers.sellerWait = setTimeout(onSellerWaitOver, waitMs);
+    clearTimer('safety'); // the wait is bounded by its own timer; the safety net moves past it
+    state.timers.safety = setTimeout(onSafetyTimeout, waitMs + SAFETY_TIMEOUT_MS);
+    askSellers(true);
+  }
+
+  /** @param {boolean} first */
+  function askSellers(first) {
+    state.timers.sellerAsk = null;
+    /** @type {Net.HttpRequestOptions} */
+    var options = {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      postData: JSON.stringify({ attempt_id: state.custom.attempt_id, token: state.custom.token,
+        missed: state.missed.splice(0) }),
+      timeout: SELLERS_TIMEOUT_S,
+      connectionTimeout: CONNECT_TIMEOUT_S
+    };
+    httpRequest(String(state.settings.sellers_url), options).then(function (response) {
+      if (state.result || state.optingOut || state.sellerPhase !== 'searching') {
+        return;
+      }
+      var sellers = parseSellers(response);
+      if (sellers.length) {
+        sellers.forEach(ringSeller);
+      } else if (first && state.mode === 'seller_first') {
+        sellerFirstFallback('no seller free');
+      } else {
+        state.timers.sellerAsk = setTimeout(function () {
+          askSellers(false);
+        }, SELLER_RETRY_MS);
+      }
+    });
+  }
+
+  /**
+   * @param {Net.HttpRequestResult} response
+   * @returns {SellerInfo[]}
+   */
+  function parseSellers(response) {
+    if (!isSuccess(response.code)) {
+      log('sellers request answered ' + response.code);
+      return [];
+    }
+    try {
+      var body = JSON.parse(response.text || '');
+      var list = body && Array.isArray(body.sellers) ? body.sellers : [];
+      return list.filter(function (/** @type {SellerInfo} */ seller) {
+        return seller && typeof seller.phone === 'string' && seller.phone && typeof seller.id === 'number';
+      });
+    } catch (e) {
+      log('sellers answer is not JSON');
+      return [];
+    }
+  }
+
+  /** @param {SellerInfo} seller */
+  function ringSeller(seller) {
+    var call;
+    try {
+      call = VoxEngine.callPSTN(String(seller.phone), String(state.settings.caller_id));
+    } catch (e) {
+      log('seller dial error: ' + errorText(e));
+      state.missed.push(seller.id);
+      scheduleNextAsk();
+      return;
+    }
+    /** @type {SellerLeg} */
+    var leg = { seller: seller, call: call, timer: 'seller' + state.legs.length, answered: false, ended: false };
+    state.legs.push(leg);
+    var ringMs = clampNumber(state.settings.seller_ring_seconds, 5, MAX_RING_SECONDS,
+      DEFAULT_SETTINGS.seller_ring_seconds) * 1000;
+    state.timers[leg.timer] = setTimeout(function () {
+      legGaveUp(leg);
+    }, ringMs);
+    call.addEventListener(CallEvents.Connected, function () {
+      onSellerAnswered(leg);
+    });
+    call.addEventListener(CallEvents.Failed, function () {
+      onSellerGone(leg);
+    });
+    call.addEventListener(CallEvents.Disconnected, function () {
+      onSellerGone(leg);
+    });
+    call.addEventListener(CallEvents.ToneReceived, function (/** @type {_ToneReceivedEvent} */ event) {
+      if (state.sellerPhase === 'searching' && !state.result &&
+          String(event.tone) === String(state.settings.connect_digit)) {
+        sellerTakes(leg);
+      }
+    });
+  }
+
+  /** @param {SellerLeg} leg */
+  function onSellerAnswered(leg) {
+    leg.answered = true;
+    clearTimer(leg.timer);
+    if (state.result || state.sellerPhase !== 'searching') {
+      hangUpLeg(leg); // another seller was quicker
+      return;
+    }
+    state.timers[leg.timer] = setTimeout(function () {
+      legGaveUp(leg);
+    }, WHISPER_MAX_MS);
+    leg.call.handleTones(true);
+    var voice = resolveVoice(state.settings.tts_voice);
+    var text = String(leg.seller.whisper_text || '');
+    if (voice) {
+      leg.call.say(text, { voice: voice });
+    } else {
+      leg.call.say(text);
+    }
+  }
+
+  // Not answered in time, or answered without pressing the key: hung up, and counted as missed when it ends.
+  /** @param {SellerLeg} leg */
+  function legGaveUp(leg) {
+    state.timers[leg.timer] = null;
+    hangUpLeg(leg);
+  }
+
+  /** @param {SellerLeg} leg */
+  function hangUpLeg(leg) {
+    if (leg.ended) {
+      return;
+    }
+    try {
+      leg.call.hangup();
+    } catch (e) {
+      log('seller hangup failed: ' + errorText(e));
+    }
+  }
+
+  /** @param {SellerLeg} leg */
+  function onSellerGone(leg) {
+    if (leg.ended) {
+      return;
+    }
+    leg.ended = true;
+    clearTimer(leg.timer);
+    if (state.result) {
+      return;
+    }
+    if (leg === state.seller) {
+      sellerLeft();
+      return;
+    }
+    state.missed.push(leg.seller.id);
+    scheduleNextAsk();
+  }
+
+  // Every seller rung so far has ended without taking the call: ask for the next ones.
+  function scheduleNextAsk() {
+    var ringing = state.legs.filter(function (leg) {
+      return !leg.ended;
+    });
+    if (state.sellerPhase === 'searching' && !state.optingOut && !ringing.length && !state.timers.sellerAsk) {
+      state.timers.sellerAsk = setTimeout(function () {
+        askSellers(false);
+      }, 0);
+    }
+  }
+
+  /** @param {SellerLeg} leg */
+  function sellerTakes(leg) {
+    state.sellerPhase = 'taken';
+    state.seller = leg;
+    clearTimer(leg.timer);
+    clearTimer('sellerWait');
+    clearTimer('sellerAsk');
+    state.legs.forEach(function (other) {
+      if (other !== leg) {
+        hangUpLeg(other);
+      }
+    });
+    leg.call.stopPlayback();
+    if (!state.call) {
+      dialLead(); // seller first: now the lead; joined once the disclosure has played to them
+    } else {
+      join();
+    }
+  }
+
+  function join() {
+    state.sellerPhase = 'joined';
+    state.segments = [];
+    stopPlaying();
+    VoxEngine.sendMediaBetween(state.call, state.seller.call);
+    state.joinedAt = Date.now();
+    clearTimer('safety'); // a conversation lasts as long as it lasts
+    if (state.settings.record_calls === true) {
+      state.call.addEventListener(CallEvents.RecordStarted, function (/** @type {_RecordStartedEvent} */ event) {
+        state.recordingUrl = String(event.url || '');
+      });
+      state.call.record({ stereo: true });
+    }
+  }
+
+  // The seller who took the call hung up: the conversation is over, or (seller first) the lead is not
+  // joined yet and is let go.
+  function sellerLeft() {
+    if (state.sellerPhase === 'joined') {
+      finish('connected', 'the seller hung up');
+    } else {
+      finish('seller_missed', 'the seller hung up before the lead was joined');
+    }
+  }
+
+  function onSellerWaitOver() {
+    state.timers.sellerWait = null;
+    if (state.result || state.sellerPhase !== 'searching') {
+      return;
+    }
+    clearTimer('sellerAsk');
+    state.legs.forEach(hangUpLeg);
+    if (state.mode === 'seller_first') {
+      sellerFirstFallback('no seller took the call');
+      return;
+    }
+    state.sellerPhase = 'promising';
+    stopPlaying();
+    say(String(state.settings.promise_text));
+    state.timers.promise = setTimeout(function () {
+      finish('seller_missed', 'no seller took the call');
+    }, OPT_OUT_MAX_MS);
+  }
+
+  /** @param {string} why */
+  function sellerFirstFallback(why) {
+    log('seller first: ' + why + ', calling the lead in ' + state.settings.seller_first_fallback + ' mode');
+    state.sellerPhase = 'none';
+    state.mode = String(state.settings.seller_first_fallback) === 'offer' ? 'offer' : 'recording';
+    dialLead();
   }
 
   // ---- choosing the result and reporting it ----------------------------------------------------
@@ -608,6 +948,13 @@
     state.detail = detail;
     clearTimer('keyWait');
     clearTimer('optOut');
+    clearTimer('sellerWait');
+    clearTimer('sellerAsk');
+    clearTimer('promise');
+    if (state.sellerPhase === 'joined' && state.talkTime === null) {
+      state.talkTime = Math.max(0, Math.round((Date.now() - state.joinedAt) / 1000));
+    }
+    state.legs.forEach(hangUpLeg);
     if (state.call && !state.callEnded) {
       var wasConnected = state.connected;
       hangUp();
@@ -644,7 +991,8 @@
    * @returns {Report}
    */
   function buildPayload(result, detail) {
-    return {
+    /** @type {Report} */
+    var payload = {
       attempt_id: state.custom.attempt_id,
       token: state.custom.token,
       result: result,
@@ -655,6 +1003,14 @@
       scenario_version: SCENARIO_VERSION,
       version_mismatch: state.expectedVersion !== null && state.expectedVersion !== SCENARIO_VERSION
     };
+    if (result === 'connected' && state.seller) { // the seller fields are sent only when they say something
+      payload.seller_id = state.seller.seller.id;
+      payload.talk_time = state.talkTime === null ? elapsedSinceJoined() : state.talkTime;
+    }
+    if (state.recordingUrl) {
+      payload.recording_url = state.recordingUrl;
+    }
+    return payload;
   }
 
   // A retry waits on a timer. Should VoxEngine end the session meanwhile, the timer never fires and
@@ -789,6 +1145,10 @@
       clearTimeout(state.timers[name]);
       state.timers[name] = null;
     }
+  }
+
+  function elapsedSinceJoined() {
+    return state.joinedAt ? Math.max(0, Math.round((Date.now() - state.joinedAt) / 1000)) : 0;
   }
 
   function elapsedSinceConnected() {

@@ -63,6 +63,9 @@ const CALL_EVENTS = Object.freeze({
   PlaybackFinished: 'Call.PlaybackFinished',
   PlaybackReady: 'Call.PlaybackReady',
   PlaybackStarted: 'Call.PlaybackStarted',
+  RecordError: 'Call.RecordError',
+  RecordStarted: 'Call.RecordStarted',
+  RecordStopped: 'Call.RecordStopped',
   Ringing: 'Call.Ringing',
   ToneReceived: 'Call.ToneReceived',
 });
@@ -123,6 +126,13 @@ const MODULES = Object.freeze({
   Yandex: { id: 'yandex', globals: ['Yandex'] },
   VoximplantAPI: { id: 'voximplantapi', globals: ['VoximplantAPI'] },
 });
+
+// [d.ts] CallRecordParameters extends BaseRecorderParameters: the members Call.record takes; anything else is a
+// mistake in the scenario.
+const RECORD_PARAMETER_KEYS = new Set([
+  'secure', 'transcribe', 'language', 'hd_audio', 'expire', 'lossless', 'video', 'videoParameters',
+  'recordNamePrefix', 'stereo', 'dict', 'labels', 'provider', 'format',
+]);
 
 /** A stand-in for a VoiceList voice: tests compare it by `name`. */
 function fakeVoice(name) {
@@ -199,8 +209,11 @@ class FakeDetector {
 }
 
 class FakeCall {
-  constructor(emu, number, callerid, parameters) {
+  constructor(emu, number, callerid, parameters, index) {
     this.emu = emu;
+    this.index = index;
+    this.records = []; // Call.record parameters
+    this.mediaWith = null; // the call sendMediaBetween joined this one to
     this.dialedNumber = number;
     this.dialedCallerId = callerid;
     this.parameters = parameters;
@@ -217,7 +230,7 @@ class FakeCall {
   }
 
   id() {
-    return 'call-1';
+    return `call-${this.index}`;
   }
 
   number() {
@@ -241,13 +254,13 @@ class FakeCall {
   }
 
   startPlayback(url, parameters) {
-    this.emu._requireConnected('startPlayback');
+    this.emu._requireConnected('startPlayback', this);
     this.playbacks.push({ url, parameters });
     this.playing = true;
   }
 
   say(text, parameters) {
-    this.emu._requireConnected('say');
+    this.emu._requireConnected('say', this);
     this.says.push({ text, parameters });
     this.playing = true;
   }
@@ -255,6 +268,23 @@ class FakeCall {
   stopPlayback() {
     this.stopPlaybackCalls += 1;
     this.playing = false; // VoxEngine does not fire PlaybackFinished after stopPlayback
+  }
+
+  /**
+   * [d.ts] Call.record(parameters: CallRecordParameters): "This method triggers the [CallEvents.RecordStarted]
+   * event", whose `url` links the record file; RecordStopped comes after Disconnected. Recording a call that is
+   * not connected is unconfirmed: refused here (strict side).
+   */
+  record(parameters) {
+    this.emu._requireConnected('record', this);
+    if (!parameters || typeof parameters !== 'object') throw new TypeError('Call.record: parameters are required');
+    for (const key of Object.keys(parameters)) {
+      if (!RECORD_PARAMETER_KEYS.has(key)) throw new TypeError(`Call.record: unknown parameter ${key}`);
+    }
+    this.records.push(plainCopy(parameters));
+    const url = `https://records.example.test/${this.emu.sessionId}/${this.id()}.mp3`;
+    this.recordUrl = url;
+    queueMicrotask(() => this.emit(CALL_EVENTS.RecordStarted, { url }));
   }
 
   handleTones(doHandle) {
@@ -270,7 +300,7 @@ class FakeCall {
     queueMicrotask(() => {
       if (wasConnected) {
         this.emit(CALL_EVENTS.Disconnected, {
-          internalCode: 200, reason: 'Normal call clearing', duration: this.emu._secondsSinceConnect(),
+          internalCode: 200, reason: 'Normal call clearing', duration: this.emu._secondsSinceConnect(this),
           cost: 0, direction: 'pstn',
         });
       } else {
@@ -280,8 +310,12 @@ class FakeCall {
   }
 
   emit(name, fields) {
-    if (name === CALL_EVENTS.Failed || name === CALL_EVENTS.Disconnected) this.emu._callEnded();
+    if (name === CALL_EVENTS.Failed || name === CALL_EVENTS.Disconnected) this.emu._callEnded(this);
     this.listeners.emit(name, { call: this, name, id: this.id(), ...fields });
+    if (name === CALL_EVENTS.Disconnected && this.recordUrl) {
+      this.listeners.emit(CALL_EVENTS.RecordStopped, { call: this, name: CALL_EVENTS.RecordStopped, id: this.id(),
+        url: this.recordUrl });
+    }
   }
 }
 
@@ -341,6 +375,7 @@ class VoxEmulator {
    *               Defaults: GET 200 with `settings`, POST 200.
    *   autoEndOnHangup: whether call.hangup() makes the fake network end the call (default true)
    *   dialError:  if set, VoxEngine.callPSTN throws an Error with this message
+   *   dialErrors: {number: message}: callPSTN to that number throws
    *   source:     scenario source to run instead of leadcaller.js
    */
   constructor(options = {}) {
@@ -360,7 +395,10 @@ class VoxEmulator {
     this.logs = [];
     this.appListeners = new Listeners();
     this.dials = [];
-    this.call = null;
+    this.calls = []; // every call the scenario placed, in order
+    this.call = null; // the first of them (the lead's, unless the site calls a seller first)
+    this.amdCall = null; // the call placed with an AMD detector: the lead's
+    this.media = []; // [call, call] pairs joined by sendMediaBetween
     this.detector = null;
     this.terminateCalls = 0;
     // running -> ending (waiting for pending requests) -> terminating (Terminating fired) -> terminated
@@ -400,6 +438,7 @@ class VoxEmulator {
         removeEventListener: (name, fn) => emu.appListeners.remove(name, fn),
         customData: () => (typeof customData === 'string' ? customData : JSON.stringify(customData ?? null)),
         callPSTN: (number, callerid, parameters) => emu._callPSTN(number, callerid, parameters),
+        sendMediaBetween: (unit1, unit2) => emu._sendMediaBetween(unit1, unit2),
         terminate: () => emu._terminate(),
       },
       AppEvents: APP_EVENTS,
@@ -502,8 +541,8 @@ class VoxEmulator {
     await this.flush();
   }
 
-  _secondsSinceConnect() {
-    return this.call && this.call.connectedAt !== null ? Math.round((this.now - this.call.connectedAt) / 1000) : 0;
+  _secondsSinceConnect(call = this.call) {
+    return call && call.connectedAt !== null ? Math.round((this.now - call.connectedAt) / 1000) : 0;
   }
 
   // ---- session limits ----------------------------------------------------------------------------
@@ -514,10 +553,11 @@ class VoxEmulator {
     this.noCallTimer = this._platformAt(NO_CALL_LIMIT_MS, () => this._beginEnding('no calls for 60 s'));
   }
 
-  _callEnded() {
-    if (this.call && !this.call.ended) {
-      this.call.ended = true;
-      if (this.phase === 'running') this._startNoCallClock();
+  _callEnded(call) {
+    if (call && !call.ended) {
+      call.ended = true;
+      // [limits] the 60 s count starts when the session has no call left
+      if (this.phase === 'running' && this.calls.every((c) => c.ended)) this._startNoCallClock();
     }
   }
 
@@ -674,31 +714,60 @@ class VoxEmulator {
       throw new TypeError('VoxEngine.callPSTN: number and callerid must be strings');
     }
     if (this.phase !== 'running') throw new Error('callPSTN in a session that is ending');
-    if (this.call) throw new Error('emulator supports one call per session');
     if (this.options.dialError) throw new Error(this.options.dialError);
+    if ((this.options.dialErrors || {})[number]) throw new Error(this.options.dialErrors[number]);
     this.dials.push({ number, callerid, parameters });
-    this.call = new FakeCall(this, number, callerid, parameters);
-    this._cancel(this.noCallTimer); // a session with a call is not ended for lack of calls
+    const call = new FakeCall(this, number, callerid, parameters, this.calls.length + 1);
+    this.calls.push(call);
+    if (!this.call) this.call = call;
+    if (parameters && parameters.amd) this.amdCall = call;
+    if (this.noCallTimer) this._cancel(this.noCallTimer); // a session with a call is not ended for lack of calls
     this.noCallTimer = null;
-    return this.call;
+    return call;
   }
 
-  _requireConnected(what) {
-    if (!this.call || this.call.status !== 'CONNECTED') {
+  /**
+   * [d.ts] VoxEngine.sendMediaBetween(mediaUnit1, mediaUnit2) "binds two audio/video streams"; Call.startPlayback:
+   * "each call object ... can receive only one audio stream. A new incoming stream always replaces the previous
+   * one", so a playback stops (without PlaybackFinished: unconfirmed). Joining calls that are not both connected
+   * is unconfirmed: refused here (strict side).
+   */
+  _sendMediaBetween(unit1, unit2) {
+    for (const unit of [unit1, unit2]) {
+      if (!this.calls.includes(unit)) throw new TypeError('sendMediaBetween: not a media unit of this session');
+      this._requireConnected('sendMediaBetween', unit);
+    }
+    if (unit1 === unit2) throw new TypeError('sendMediaBetween: a call cannot be joined to itself');
+    for (const unit of [unit1, unit2]) unit.playing = false;
+    unit1.mediaWith = unit2;
+    unit2.mediaWith = unit1;
+    this.media.push([unit1, unit2]);
+  }
+
+  _requireConnected(what, call = this.call) {
+    if (!call || call.status !== 'CONNECTED') {
       throw new Error(`${what} on a call that is not connected`);
     }
   }
 
+  /** The call placed to `number` (the latest, if several). */
+  callTo(number) {
+    const found = this.calls.filter((c) => c.dialedNumber === number).pop();
+    if (!found) throw new Error(`the scenario has not dialed ${number}`);
+    return found;
+  }
+
   // ---- the remote side ---------------------------------------------------------------------------
 
-  _requireCall() {
+  _requireCall(call) {
+    if (call) return call;
     if (!this.call) throw new Error('the scenario has not dialed');
     return this.call;
   }
 
-  /** The callee answers. */
-  async connect() {
-    const call = this._requireCall();
+  /** The callee answers (`call`: which one; the first call by default). */
+  async connect(call) {
+    call = this._requireCall(call);
     call.status = 'CONNECTED';
     call.connectedAt = this.now;
     call.emit(CALL_EVENTS.Connected, { headers: {} });
@@ -706,27 +775,27 @@ class VoxEmulator {
   }
 
   /** The call fails before answer (busy, no answer, invalid number, ...). */
-  async fail(code, reason) {
-    const call = this._requireCall();
+  async fail(code, reason, call) {
+    call = this._requireCall(call);
     call.status = 'TERMINATED';
     call.emit(CALL_EVENTS.Failed, { code, reason, headers: {} });
     await this.flush();
   }
 
   /** The callee (or the network) ends a connected call; duration defaults to the clock. */
-  async disconnect(fields = {}) {
-    const call = this._requireCall();
+  async disconnect(fields = {}, call = undefined) {
+    call = this._requireCall(call);
     call.status = 'TERMINATED';
     call.playing = false;
     call.emit(CALL_EVENTS.Disconnected, {
-      internalCode: 200, reason: 'Normal call clearing', duration: this._secondsSinceConnect(),
+      internalCode: 200, reason: 'Normal call clearing', duration: this._secondsSinceConnect(call),
       cost: 0.01, direction: 'pstn', headers: {}, ...fields,
     });
     await this.flush();
   }
 
   async amdResult(resultClass, fields = {}) {
-    const call = this._requireCall();
+    const call = this._requireCall(this.amdCall);
     this.detector.listeners.emit(AMD_EVENTS.DetectionComplete, {
       amd: this.detector, call, callId: call.id(), resultClass, resultSubtype: 'NONE', confidence: 90, ...fields,
     });
@@ -734,22 +803,22 @@ class VoxEmulator {
   }
 
   async amdError(message) {
-    const call = this._requireCall();
+    const call = this._requireCall(this.amdCall);
     this.detector.listeners.emit(AMD_EVENTS.DetectionError, { amd: this.detector, callId: call.id(), message });
     await this.flush();
   }
 
   /** The callee presses a key (only delivered after handleTones(true), like VoxEngine). */
-  async pressKey(tone) {
-    const call = this._requireCall();
+  async pressKey(tone, call) {
+    call = this._requireCall(call);
     if (call.handleTonesCalls[call.handleTonesCalls.length - 1] !== true) return;
     call.emit(CALL_EVENTS.ToneReceived, { tone: String(tone), type: '1' });
     await this.flush();
   }
 
   /** The current playback (recording or TTS) ends, optionally with an error. */
-  async finishPlayback(fields = {}) {
-    const call = this._requireCall();
+  async finishPlayback(fields = {}, call = undefined) {
+    call = this._requireCall(call);
     if (!call.playing) throw new Error('nothing is playing');
     call.playing = false;
     call.emit(CALL_EVENTS.PlaybackFinished, fields);

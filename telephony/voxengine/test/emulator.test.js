@@ -156,3 +156,52 @@ test('options the typings do not list, or of the wrong type, are refused', async
   await assert.rejects(run("Net.httpRequestAsync('https://example.test/', { timeout: '5' });"), /timeout must be a positive/);
   await assert.rejects(run("Net.httpRequestAsync('https://example.test/', { headers: { 'X-N': 1 } });"), /must be a string/);
 });
+
+// ---- several calls, joining them, recording (the seller branches) -------------------------------
+
+test('sendMediaBetween joins two connected calls of the session and refuses anything else', async () => {
+  const emu = await run(`
+    out.a = VoxEngine.callPSTN('+79160000001', '74950000000');
+    out.b = VoxEngine.callPSTN('+79160000002', '74950000000');
+  `);
+  const [a, b] = emu.calls;
+  await emu.connect(a);
+  assert.throws(() => emu.context.VoxEngine.sendMediaBetween(a, b), /not connected/);
+  await emu.connect(b);
+  assert.throws(() => emu.context.VoxEngine.sendMediaBetween(a, {}), /not a media unit/);
+  assert.throws(() => emu.context.VoxEngine.sendMediaBetween(a, a), /itself/);
+  emu.context.VoxEngine.sendMediaBetween(a, b);
+  assert.deepEqual(emu.media, [[a, b]]);
+});
+
+test('Call.record needs its parameters object, takes only CallRecordParameters, and gives the URL in RecordStarted',
+  async () => {
+    const emu = await run(`out.call = VoxEngine.callPSTN('+79160000001', '74950000000');`);
+    const call = emu.call;
+    assert.throws(() => call.record({}), /not connected/);
+    await emu.connect();
+    assert.throws(() => call.record(), /parameters are required/);
+    assert.throws(() => call.record({ stereo: true, bogus: 1 }), /unknown parameter bogus/);
+    const seen = [];
+    call.addEventListener('Call.RecordStarted', (e) => seen.push(['started', e.url]));
+    call.addEventListener('Call.RecordStopped', (e) => seen.push(['stopped', e.url]));
+    call.record({ stereo: true });
+    await emu.flush();
+    await emu.disconnect();
+    assert.deepEqual(seen.map((s) => s[0]), ['started', 'stopped']);
+    assert.match(seen[0][1], /^https:\/\/records\.example\.test\//);
+  });
+
+test('the 60 s no-call limit starts only when the last of several calls has ended', async () => {
+  const emu = await run(`
+    VoxEngine.callPSTN('+79160000001', '74950000000');
+    VoxEngine.callPSTN('+79160000002', '74950000000');
+  `);
+  const [a, b] = emu.calls;
+  await emu.fail(486, 'Busy Here', a);
+  await emu.advance(70000);
+  assert.equal(emu.phase, 'running', 'one call is still up');
+  await emu.fail(480, 'Temporarily Unavailable', b);
+  await emu.advance(61000);
+  assert.notEqual(emu.phase, 'running');
+});
