@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,16 @@ class Period:
     @property
     def hourly(self) -> bool:
         return self.end - self.start <= timedelta(days=1)
+
+    # The days as the period's zone names them: a template's |date would show them in the server's zone
+    # (a Berlin day starts at 23:00 UTC the day before).
+    @property
+    def first_day(self) -> date:
+        return self.start.astimezone(self.tz).date()
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
 
 
 def leads_in(period: Period) -> QuerySet[Lead]:

@@ -74,7 +74,7 @@ class DashboardPage(ManagersOnly, TemplateView):
         speed = stats.speed_to_lead(period)
         approximate = speed.pop("approximate", False)  # from the daily rollups: within 4.9 %
         return {**super().get_context_data(**kwargs), "form": form, "period": period,
-                "last_day": period.end - timedelta(days=1), "totals": summary["totals"],
+                "totals": summary["totals"],
                 "speed": {key: duration_text(value) for key, value in speed.items()},
                 "speed_approximate": approximate,
                 "refused": refused_figures(summary["totals"]["refused"]),
@@ -184,7 +184,7 @@ class TableCsv(ManagersOnly, View):
         else:
             data = table(stats.by_site(period), "site__name", "")
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        first, last = period.start.date(), (period.end - timedelta(days=1)).date()
+        first, last = period.first_day, period.last_day
         response["Content-Disposition"] = f'attachment; filename="leads-by-{self.group}-{first}-{last}.csv"'
         writer = csv.writer(response)
         writer.writerow([self.heading, _("Leads"), _("Reached"), _("Conversion, %")]

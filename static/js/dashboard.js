@@ -56,7 +56,27 @@ function makeSortable(table) {
   });
 }
 
+// A date typed in means "these dates"; a preset chosen means "not the dates typed before".
+function linkRangeToDates(form) {
+  const range = form.elements.range;
+  const dates = [form.elements.start, form.elements.end].filter(Boolean);
+  if (!range) {
+    return;
+  }
+  dates.forEach((input) => input.addEventListener("change", () => {
+    if (input.value) {
+      range.value = "custom";
+    }
+  }));
+  range.addEventListener("change", () => {
+    if (range.value !== "custom") {
+      dates.forEach((input) => { input.value = ""; });
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form.filter").forEach(linkRangeToDates);
   document.querySelectorAll("table.sortable").forEach(makeSortable);
   document.querySelectorAll("canvas[data-chart]").forEach((canvas) => {
     drawChart(canvas).catch((error) => {

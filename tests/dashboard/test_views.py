@@ -294,3 +294,43 @@ def test_a_burst_of_numbers_from_one_address_shows_among_the_posts_refused_by_re
     assert figures["throttled_ip"] == "4"
     assert figures["too_many_ops"] == figures["unknown_site"] == "0"
     assert "too many from one address" in page
+
+
+def _period_label(html: str) -> tuple[str, str]:
+    import re
+
+    return re.search(r'<p class="period" data-first="([\d-]+)" data-last="([\d-]+)"', html).groups()
+
+
+def test_the_period_label_names_the_days_of_the_chosen_zone_not_the_servers(manager, settings):
+    from django.utils import timezone as tz
+
+    settings.TIME_ZONE = "UTC"  # a Berlin day starts at 23:00 UTC the day before; a Tokyo day at 15:00
+    berlin_today = tz.localtime(tz.now(), ZoneInfo("Europe/Berlin")).date()
+    tokyo_today = tz.localtime(tz.now(), ZoneInfo("Asia/Tokyo")).date()
+
+    berlin = manager.get("/dashboard/", {"range": "30", "tz": "Europe/Berlin"})
+    tokyo = manager.get("/dashboard/", {"range": "today", "tz": "Asia/Tokyo"})
+
+    assert f"{tokyo_today:%m/%d/%Y} – {tokyo_today:%m/%d/%Y}, days in Asia/Tokyo" in tokyo.content.decode()
+    assert _period_label(tokyo.content.decode()) == (str(tokyo_today), str(tokyo_today))
+    assert _period_label(berlin.content.decode()) == (str(berlin_today - timedelta(days=29)), str(berlin_today))
+
+
+def test_dates_typed_in_apply_whatever_the_preset_says(manager, shop):
+    day = shop["today"].date() - timedelta(days=1)
+    form = DashboardFilter({"range": "7", "start": str(day), "end": str(day), "tz": "Europe/Moscow"})
+
+    assert form.is_valid() and form.period().start == datetime(day.year, day.month, day.day, tzinfo=MOSCOW)
+    response = manager.get("/dashboard/", {"range": "7", "start": day, "end": day, "tz": "Europe/Moscow"})
+    assert response.context["totals"]["leads"] == 1  # yesterday's 23:59 only
+    assert _period_label(response.content.decode()) == (str(day), str(day))
+    assert '<option value="custom" selected>' in response.content.decode()
+    chart = manager.get("/dashboard/charts/series/", {"range": "7", "start": day, "end": day, "tz": "Europe/Moscow"})
+    assert len(chart.json()["labels"]) == 24  # one day: per hour
+
+
+def test_a_preset_with_one_date_typed_in_asks_for_the_other(manager):
+    response = manager.get("/dashboard/", {"range": "30", "start": "2026-11-01"})
+
+    assert response.status_code == 400 and "Give both dates of a custom range." in response.content.decode()
