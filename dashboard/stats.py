@@ -98,11 +98,17 @@ def _lead_cells(period: Period) -> list[dict]:
 
 
 def _totals(cells: list[dict], period: Period) -> dict:
-    counts = {key: sum(cell[key] for cell in cells)
-              for key in ("leads", "reached", "manual", "opted_out_leads", "voicemail", "no_answer")}
+    counts = {key: sum(cell[key] for cell in cells) for key in rollups.CELL_FIGURES if key != "orders"}
+    # Leads never called, or with no result yet: with the outcomes, they add up to the leads.
+    counts["not_called"] = counts["leads"] - sum(counts[outcome] for outcome in rollups.OUTCOMES)
+    counts["reach_rate"] = _rate(counts["reached"], counts["leads"])
     refused = refused_by_reason(period)
     return {**counts, "duplicates": refused[IntakeCounter.Kind.DUPLICATE], "refused": refused,
             "order_sums": _sums(cells)}
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
 
 
 def _grouped(cells: list[dict], key: str, model) -> list[dict]:
@@ -117,7 +123,7 @@ def _grouped(cells: list[dict], key: str, model) -> list[dict]:
         row["cells"].append(cell)
     for row in rows.values():
         row["order_sums"] = _sums(row.pop("cells"))
-        row["conversion"] = round(row["reached"] / row["leads"], 4) if row["leads"] else 0.0
+        row["reach_rate"] = _rate(row["reached"], row["leads"])
     return sorted(rows.values(), key=lambda row: (row[label] is None, row[label] or ""))
 
 
