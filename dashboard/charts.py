@@ -53,7 +53,7 @@ class SeriesChart(ChartView):
         return [label for label, _row in self.rows]
 
     def get_data(self):
-        return [[row.get("leads", 0) for _label, row in self.rows], [row.get("reached", 0) for _label, row in self.rows]]
+        return [[row.get(figure, 0) for _label, row in self.rows] for figure in ("leads", "reached")]
 
     def get_dataset_options(self, index, color):
         colour = ["#1f6feb", "#1a7f37"][index]
@@ -119,8 +119,8 @@ def chart_urls(query: str) -> dict[str, str]:
 def sum_charts(query: str, order_sums: dict) -> list[dict]:
     """One order-sum chart per currency present in the period."""
     base = reverse("dashboard:partner-sums")
-    return [{"currency": currency, "url": f"{base}?{'&'.join(filter(None, [query, urlencode({'currency': currency})]))}"}
-            for currency in order_sums]
+    prefix = f"{base}?{query}&" if query else f"{base}?"
+    return [{"currency": currency, "url": prefix + urlencode({"currency": currency})} for currency in order_sums]
 
 
 def buckets(period: stats.Period, *, now: datetime) -> list[tuple[object, str]]:

@@ -1,7 +1,8 @@
 """Figures as the dashboard's tiles show them: short enough to fit a tile, in the viewer's locale.
 
-Counts keep every digit, grouped (12,345 / 12 345) up to a million; larger counts and order sums from
-100,000 up are compact (1.2M, 1,2 млн). The tile's title carries the full figure.
+Counts keep every digit, grouped (12,345 / 12 345) up to a million; order sums drop the cents from
+1,000 up; larger counts and order sums from 100,000 up are compact (1.2 M, 1,2 млн). The tile's title
+carries the full figure.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ def count_text(n: int) -> str:
 
 
 def money_text(amount: Decimal) -> str:
-    return compact(amount) if abs(amount) >= 10 ** 5 else grouped(amount, 2)
+    """Cents below 1,000; whole units below 100,000; compact above."""
+    if abs(amount) >= 10 ** 5:
+        return compact(amount)
+    return grouped(amount, 2 if abs(amount) < 1000 else 0)
 
 
 def compact(value: int | float | Decimal) -> str:

@@ -39,7 +39,8 @@ def volume_tiles(totals: dict, links: LeadLinks) -> list[Tile]:
                   _("%(reached)s of %(leads)s") % {"reached": grouped(totals["reached"]),
                                                    "leads": grouped(totals["leads"])},
                   links.url(status=Lead.Status.REACHED)),
-             Tile("duplicates", count_text(totals["duplicates"]), _("duplicates refused"), grouped(totals["duplicates"]))]
+             Tile("duplicates", count_text(totals["duplicates"]), _("duplicates refused"),
+                  grouped(totals["duplicates"]))]
     for currency, cell in totals["order_sums"].items():
         tiles.append(Tile(f"sum-{currency}", f"{money_text(cell['sum'])} {currency}",
                           ngettext("%(n)s order", "%(n)s orders", cell["orders"]) % {"n": grouped(cell["orders"])},

@@ -18,6 +18,7 @@ from dashboard.access import ManagersOnly, dashboard_allowed, strict_csp  # noqa
 from dashboard.charts import chart_urls, sum_charts
 from dashboard.filters import DashboardFilter
 from dashboard.links import NO_PARTNER, LeadLinks, leads_list_allowed
+from dashboard.numbers import grouped
 from dashboard.sections import sections_context
 from leads.models import IntakeCounter
 
@@ -39,6 +40,7 @@ class DashboardPage(ManagersOnly, TemplateView):
         shared = {
             **super().get_context_data(**kwargs), "form": form, "period": period, "query": query,
             "totals": totals, "speed": speed_texts, "speed_approximate": approximate, "dialled": speed["dialled"],
+            "dialled_text": grouped(speed["dialled"]),
             "links": links, "charts": chart_urls(query),
             "speed_tiles": tiles.speed_tiles(speed_texts, approximate=approximate),
             "volume_tiles": tiles.volume_tiles(totals, links), "status_tiles": tiles.status_tiles(totals, links),

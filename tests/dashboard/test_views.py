@@ -19,7 +19,8 @@ from tests.factories import PartnerFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 MOSCOW = ZoneInfo("Europe/Moscow")
-URLS = ["/dashboard/", "/dashboard/charts/series/", "/dashboard/charts/outcomes/", "/dashboard/charts/partner-sums/?currency=RUB",
+URLS = ["/dashboard/", "/dashboard/charts/series/", "/dashboard/charts/outcomes/",
+        "/dashboard/charts/partner-sums/?currency=RUB",
         "/dashboard/partners.csv", "/dashboard/sites.csv"]
 
 
