@@ -28,8 +28,15 @@ class ChartView(ManagersOnly, BaseLineChartView):
         self.period = self.filter_period()
         if self.period is None:
             return HttpResponseBadRequest(_("The filter is not valid."))
+        refusal = self.refusal()
+        if refusal:
+            return HttpResponseBadRequest(refusal)
         self.rows = self.rows_for(self.period)
         return super().get(request, *args, **kwargs)
+
+    def refusal(self) -> str | None:
+        """Why the chart's own parameters cannot be answered (None: they can)."""
+        return None
 
     def rows_for(self, period: stats.Period):
         raise NotImplementedError
@@ -83,11 +90,9 @@ class PartnerSumChart(ChartView):
     """Order sums of one currency (`?currency=`): the top partners by sum, for a horizontal bar chart.
     One chart per currency, so sums in different currencies never share an axis."""
 
-    def get(self, request, *args, **kwargs):
-        self.currency = request.GET.get("currency", "").upper()
-        if not self.currency:
-            return HttpResponseBadRequest(_("Name the currency: ?currency=RUB, say."))
-        return super().get(request, *args, **kwargs)
+    def refusal(self):
+        self.currency = self.request.GET.get("currency", "").upper()
+        return None if self.currency else _("Name the currency: ?currency=RUB, say.")
 
     def rows_for(self, period):
         rows = [row for row in stats.by_partner(period) if self.currency in row["order_sums"]]

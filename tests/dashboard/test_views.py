@@ -382,3 +382,13 @@ def test_a_preset_with_one_date_typed_in_asks_for_the_other(manager):
     response = manager.get("/dashboard/", {"range": "30", "start": "2026-11-01"})
 
     assert response.status_code == 400 and "Give both dates of a custom range." in response.content.decode()
+
+
+def test_the_order_sum_chart_checks_the_filter_before_asking_for_its_currency(manager):
+    bad_dates = {"range": "custom", "start": "2026-01-02", "end": "2026-01-01"}
+
+    refused = manager.get("/dashboard/charts/partner-sums/", bad_dates)
+    no_currency = manager.get("/dashboard/charts/partner-sums/", {"range": "7"})
+
+    assert refused.status_code == no_currency.status_code == 400
+    assert b"The filter is not valid." in refused.content and b"?currency=RUB" in no_currency.content
