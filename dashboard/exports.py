@@ -12,7 +12,7 @@ from django.views import View
 
 from dashboard import stats
 from dashboard.access import ManagersOnly
-from dashboard.views import table
+from dashboard.tables import table
 from leadcaller.spreadsheet import spreadsheet_text
 
 

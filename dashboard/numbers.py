@@ -45,3 +45,14 @@ def compact(value: int | float | Decimal) -> str:
 def percent_text(rate: float) -> str:
     """0.4 -> "40.0 %" (a rate is a fraction of 1)."""
     return _("%(n)s %%") % {"n": formats.number_format(round(rate * 100, 1), 1, use_l10n=True)}
+
+
+def duration_text(seconds: float | int | None) -> str:
+    """Seconds as a person reads them: 14.5 s, 12 min, 5.6 h; a dash for none."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return _("%(n)s s") % {"n": formats.number_format(round(seconds, 1), 1)}
+    if seconds < 3600:
+        return _("%(n)s min") % {"n": formats.number_format(round(seconds / 60))}
+    return _("%(n)s h") % {"n": formats.number_format(round(seconds / 3600, 1), 1)}

@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 from dashboard import rollups
 from dashboard.links import LeadLinks
 from dashboard.numbers import count_text, grouped, money_text, percent_text
-from leads.models import Lead
+from leads.models import IntakeCounter, Lead
 from telephony.models import CallAttempt
 
 
@@ -60,3 +60,9 @@ def call_tiles(totals: dict, links: LeadLinks) -> list[Tile]:
                   grouped(totals[outcome]), links.url(outcome=outcome)) for outcome in rollups.OUTCOMES]
     return tiles + [Tile("call-none", count_text(totals["not_called"]), _("not called yet"),
                          grouped(totals["not_called"]), links.url(outcome=""))]
+
+
+def refused_figures(refused: dict[str, int]) -> list[dict]:
+    """Posts refused per reason, for the page (duplicates have their own figure among the totals)."""
+    return [{"kind": kind, "label": IntakeCounter.Kind(kind).label, "count": count}
+            for kind, count in refused.items() if kind != IntakeCounter.Kind.DUPLICATE]

@@ -164,7 +164,7 @@ def test_the_series_chart_has_every_day_with_zeros_and_both_datasets(manager, sh
 
 @pytest.mark.parametrize("seconds, text", [(None, "—"), (4.25, "4.2 s"), (754, "13 min"), (20211, "5.6 h")])
 def test_waits_are_shown_in_seconds_minutes_or_hours(seconds, text):
-    from dashboard.views import duration_text
+    from dashboard.numbers import duration_text
 
     assert duration_text(seconds) == text
 
