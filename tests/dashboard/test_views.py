@@ -249,6 +249,8 @@ def test_partner_csv_has_the_tables_numbers_with_a_column_pair_per_currency(mana
     response = manager.get("/dashboard/partners.csv", {"range": "7", "tz": "Europe/Moscow"})
 
     assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
+    today = shop["today"].date()
+    assert f'filename="leads-by-partner-{today - timedelta(days=6)}-{today}.csv"' in response["Content-Disposition"]
     rows = _csv_rows(response)
     assert rows[0] == ["Partner", "Leads", "Reached", "Reach rate, %", "Orders RUB", "Order sum RUB",
                        "Orders USD", "Order sum USD"]
