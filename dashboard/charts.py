@@ -95,9 +95,7 @@ class PartnerSumChart(ChartView):
         return None if self.currency else _("Name the currency: ?currency=RUB, say.")
 
     def rows_for(self, period):
-        rows = [row for row in stats.by_partner(period) if self.currency in row["order_sums"]]
-        rows.sort(key=lambda row: (-row["order_sums"][self.currency]["sum"], row["partner__name"] or ""))
-        return rows[:TOP_PARTNERS]
+        return stats.partner_sums(period, self.currency)[:TOP_PARTNERS]
 
     def get_providers(self):
         return [self.currency]
@@ -106,7 +104,7 @@ class PartnerSumChart(ChartView):
         return [row["partner__name"] or _("no partner") for row in self.rows]
 
     def get_data(self):
-        return [[float(row["order_sums"][self.currency]["sum"]) for row in self.rows]]
+        return [[float(row["sum"]) for row in self.rows]]
 
     def get_dataset_options(self, index, color):
         return {"backgroundColor": CURRENCY_COLOURS[0], "borderColor": CURRENCY_COLOURS[0]}

@@ -210,6 +210,12 @@ def series(days: Days) -> list[dict]:
     return [{"bucket": row["day"], "leads": row["leads"], "reached": row["reached"]} for row in rows]
 
 
+def partner_sums(days: Days, currency: str) -> QuerySet[DailyCell]:
+    """Per partner, the order sum and orders in one currency (stats.partner_sums)."""
+    return (_rows(days).filter(currency=currency, orders__gt=0).values("partner_id")
+            .annotate(total=Sum("order_sum"), orders=Sum("orders")).order_by())
+
+
 def outcomes(days: Days) -> dict[str, int]:
     sums = _rows(days).aggregate(leads=Sum("leads"), **{outcome: Sum(outcome) for outcome in OUTCOMES})
     breakdown = {outcome: sums[outcome] or 0 for outcome in OUTCOMES}

@@ -137,6 +137,25 @@ def _sums(cells: list[dict]) -> dict[str, dict]:
     return sums
 
 
+def partner_sums(period: Period, currency: str) -> list[dict]:
+    """Order sums in one currency per partner, largest first (the order-sum chart): only that currency's
+    leads or rollup rows are read, where by_partner() reads every currency's."""
+    days, rest = _split(period)
+    parts = [rollups.partner_sums(days, currency)] if days else []
+    if rest:
+        parts.append(leads_in(rest).filter(currency=currency).exclude(order_amount=None).values("partner_id")
+                     .annotate(total=Sum("order_amount"), orders=Count("order_amount")).order_by())
+    sums: dict = {}
+    for rows in parts:
+        for row in rows:
+            entry = sums.setdefault(row["partner_id"], {"sum": Decimal("0.00"), "orders": 0})
+            entry["sum"] += _money(row["total"])
+            entry["orders"] += row["orders"]
+    names = dict(Partner.objects.filter(pk__in=[pk for pk in sums if pk]).values_list("pk", "name"))
+    rows = [{"partner_id": pk, "partner__name": names.get(pk), **entry} for pk, entry in sums.items()]
+    return sorted(rows, key=lambda row: (-row["sum"], row["partner__name"] is None, row["partner__name"] or ""))
+
+
 def outcome_breakdown(period: Period) -> dict[str, int]:
     """Leads by the outcome of their latest call ("" for leads never called, or without a result yet)."""
     days, rest = _split(period)

@@ -45,7 +45,8 @@ def from_leads(monkeypatch, function, period):
 def every_figure(period) -> dict:
     speed = stats.speed_to_lead(period)
     return {"summary": stats.summary(period), "series": stats.series(period),
-            "outcomes": stats.outcome_breakdown(period), "dialled": speed["dialled"]}
+            "outcomes": stats.outcome_breakdown(period), "dialled": speed["dialled"],
+            "partner_sums": {currency: stats.partner_sums(period, currency) for currency in ("RUB", "USD")}}
 
 
 def same_as_leads(monkeypatch, period) -> bool:

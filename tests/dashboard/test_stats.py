@@ -141,3 +141,12 @@ def test_the_status_figures_and_the_latest_call_figures_each_add_up_to_the_leads
     assert (statuses["scheduled"], statuses["in_progress"], calls["busy"], calls["not_called"]) == (1, 1, 1, 1)
     assert sum(statuses.values()) == sum(calls.values()) == totals["leads"] == 5
     assert totals["reach_rate"] == 0.4  # 2 of 5 reached
+
+
+def test_order_sums_of_one_currency_per_partner_largest_first(shop):
+    usd = stats.partner_sums(shop["period"], "USD")
+    rub = stats.partner_sums(shop["period"], "RUB")
+
+    assert [(row["partner__name"], row["sum"], row["orders"]) for row in rub] == [("Acme", Decimal("125.00"), 2)]
+    assert [(row["partner__name"], row["sum"]) for row in usd] == [("Acme", Decimal("50.50"))]
+    assert stats.partner_sums(shop["period"], "EUR") == []
