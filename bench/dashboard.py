@@ -33,7 +33,8 @@ from bench.stack import (  # noqa: E402
 DB_NAME = "leadcaller_dashbench"
 TARGET_MS = {"30 days": 150.0, "a year": 500.0}
 ENDPOINTS = [("page", "/dashboard/"), ("series chart", "/dashboard/charts/series/"),
-             ("outcome chart", "/dashboard/charts/outcomes/"), ("partner sums chart", "/dashboard/charts/partner-sums/"),
+             ("outcome chart", "/dashboard/charts/outcomes/"),
+             ("partner sums chart", "/dashboard/charts/partner-sums/?currency=RUB"),
              ("partners CSV", "/dashboard/partners.csv"), ("sites CSV", "/dashboard/sites.csv")]
 
 
@@ -145,7 +146,7 @@ def run(args) -> None:
     for label, path in ENDPOINTS:
         cells = ""
         for name, query in ranges.items():
-            figures = measure(client, f"{path}?{query}", args.repeat)
+            figures = measure(client, f"{path}{'&' if '?' in path else '?'}{query}", args.repeat)
             results[f"{label} | {name}"] = figures
             cells += f"{figures['median_ms']:>14.1f} / {figures['max_ms']:>5.0f}"
         print(f"{label:<20}{cells}")

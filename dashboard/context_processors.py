@@ -7,7 +7,7 @@ from django.utils.functional import SimpleLazyObject
 
 
 def dashboard_link(request: HttpRequest) -> dict:
-    from dashboard.views import dashboard_allowed
+    from dashboard.access import dashboard_allowed
 
     # Lazy: only the pages that show the link pay for the group look-up.
     return {"dashboard_allowed": SimpleLazyObject(lambda: dashboard_allowed(request.user))}

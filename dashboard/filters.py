@@ -36,8 +36,13 @@ class DashboardFilter(forms.Form):
                                      empty_label=_("All partners"))
     tz = forms.ChoiceField(label=_("Time zone"), required=False, help_text=_("Blank: the site's, else the server's."))
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and (data.get("start") or data.get("end")) and data.get("range") != "custom":
+            # Dates typed in are the range, whatever preset the list still shows (the page's script also
+            # switches the list to "Dates below" as soon as a date changes).
+            data = data.copy()
+            data["range"] = "custom"
+        super().__init__(data, *args, **kwargs)
         self.fields["tz"].choices = [("", _("automatic"))] + [(name, name) for name in _zone_names()]
 
     def clean(self):

@@ -32,6 +32,10 @@ class DailyCell(models.Model):
     reached = models.IntegerField()
     manual = models.IntegerField()
     opted_out_leads = models.IntegerField(default=0)  # ended opted out: the opt-out key, or a listed number
+    scheduled = models.IntegerField(default=0)
+    in_progress = models.IntegerField(default=0)
+    handled = models.IntegerField(default=0)
+    spam = models.IntegerField(default=0)
     # Leads by the outcome of their latest call; the rest were not called (or have no result yet).
     human = models.IntegerField()
     voicemail = models.IntegerField()

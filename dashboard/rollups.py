@@ -47,11 +47,20 @@ CELL_COUNTS = {
     "leads": Count("id"), "reached": Count("id", filter=Q(status=Lead.Status.REACHED)),
     "manual": Count("id", filter=Q(status=Lead.Status.MANUAL)),
     "opted_out_leads": Count("id", filter=Q(status=Lead.Status.OPTED_OUT)),
+    "scheduled": Count("id", filter=Q(status=Lead.Status.SCHEDULED)),
+    "in_progress": Count("id", filter=Q(status=Lead.Status.IN_PROGRESS)),
+    "handled": Count("id", filter=Q(status=Lead.Status.HANDLED)),
+    "spam": Count("id", filter=Q(status=Lead.Status.SPAM)),
     **{outcome: Count("id", filter=Q(last_call_outcome=outcome)) for outcome in OUTCOMES},
     "orders": Count("order_amount"), "order_sum": Sum("order_amount"),
 }
 # What the dashboard reads of a cell, from the rollups (summed) or from the leads (counted as above).
-CELL_FIGURES = ("leads", "reached", "manual", "opted_out_leads", "voicemail", "no_answer", "orders")
+# Each lead has one status: the status figures add up to "leads"; so do the outcomes plus the leads never
+# called (no outcome yet).
+STATUS_FIGURES = {Lead.Status.REACHED: "reached", Lead.Status.SCHEDULED: "scheduled",
+                  Lead.Status.IN_PROGRESS: "in_progress", Lead.Status.MANUAL: "manual",
+                  Lead.Status.HANDLED: "handled", Lead.Status.OPTED_OUT: "opted_out_leads", Lead.Status.SPAM: "spam"}
+CELL_FIGURES = ("leads", *STATUS_FIGURES.values(), *OUTCOMES, "orders")
 # Speed to lead of one lead: from its arrival to its first dial.
 FIRST_DIAL_WAIT = ExpressionWrapper(F("first_dial_at") - F("created_at"), output_field=DurationField())
 
@@ -199,6 +208,12 @@ def cells(days: Days) -> list[dict]:
 def series(days: Days) -> list[dict]:
     rows = _rows(days).values("day").annotate(leads=Sum("leads"), reached=Sum("reached")).order_by("day")
     return [{"bucket": row["day"], "leads": row["leads"], "reached": row["reached"]} for row in rows]
+
+
+def partner_sums(days: Days, currency: str) -> QuerySet[DailyCell]:
+    """Per partner, the order sum and orders in one currency (stats.partner_sums)."""
+    return (_rows(days).filter(currency=currency, orders__gt=0).values("partner_id")
+            .annotate(total=Sum("order_sum"), orders=Sum("orders")).order_by())
 
 
 def outcomes(days: Days) -> dict[str, int]:

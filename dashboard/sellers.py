@@ -1,25 +1,24 @@
 """The dashboard's seller pieces (sellers/stats.py): their context, and the per-seller table as CSV.
 
-Kept apart from dashboard/views.py so the page layout can change without touching them; the page
-includes templates/dashboard/_sellers.html.
+A section of the page (dashboard/sections.py, templates/dashboard/sections/sellers.html).
 """
 
 from __future__ import annotations
-
-import csv
-from datetime import timedelta
 
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils.translation import gettext as _
 from django.views import View
 
 from dashboard import stats
-from dashboard.views import ManagersOnly, duration_text
+from dashboard.access import ManagersOnly
+from dashboard.exports import spreadsheet_csv
+from dashboard.numbers import duration_text
 from leadcaller.spreadsheet import spreadsheet_text
 from sellers import stats as seller_stats
 
 
-def seller_context(period: stats.Period) -> dict:
+def seller_context(request, period: stats.Period, shared: dict) -> dict:
+    """The seller section's context (dashboard/sections.py)."""
     speed = seller_stats.speed_to_conversation(period)
     rows = seller_stats.seller_rows(period)
     for row in rows:
@@ -31,15 +30,12 @@ def seller_context(period: stats.Period) -> dict:
 
 
 def seller_csv(period: stats.Period) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    first, last = period.start.date(), (period.end - timedelta(days=1)).date()
-    response["Content-Disposition"] = f'attachment; filename="sellers-{first}-{last}.csv"'
-    writer = csv.writer(response)
+    response, writer, number = spreadsheet_csv(f"sellers-{period.first_day}-{period.last_day}.csv")
     writer.writerow([_("Seller"), _("Offered"), _("Answered"), _("Missed"), _("Median time to answer, s"),
                      _("Talk time, s")])
     for row in seller_stats.seller_rows(period):
         writer.writerow([spreadsheet_text(row["seller__name"]), row["offered"], row["answered"], row["missed"],
-                         "" if row["median_answer"] is None else row["median_answer"], row["talk_time"]])
+                         "" if row["median_answer"] is None else number(row["median_answer"]), number(row["talk_time"])])
     return response
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,16 @@ class Period:
     @property
     def hourly(self) -> bool:
         return self.end - self.start <= timedelta(days=1)
+
+    # The days as the period's zone names them: a template's |date would show them in the server's zone
+    # (a Berlin day starts at 23:00 UTC the day before).
+    @property
+    def first_day(self) -> date:
+        return self.start.astimezone(self.tz).date()
+
+    @property
+    def last_day(self) -> date:
+        return (self.end - timedelta(microseconds=1)).astimezone(self.tz).date()
 
 
 def leads_in(period: Period) -> QuerySet[Lead]:
@@ -88,11 +98,17 @@ def _lead_cells(period: Period) -> list[dict]:
 
 
 def _totals(cells: list[dict], period: Period) -> dict:
-    counts = {key: sum(cell[key] for cell in cells)
-              for key in ("leads", "reached", "manual", "opted_out_leads", "voicemail", "no_answer")}
+    counts = {key: sum(cell[key] for cell in cells) for key in rollups.CELL_FIGURES if key != "orders"}
+    # Leads never called, or with no result yet: with the outcomes, they add up to the leads.
+    counts["not_called"] = counts["leads"] - sum(counts[outcome] for outcome in rollups.OUTCOMES)
+    counts["reach_rate"] = _rate(counts["reached"], counts["leads"])
     refused = refused_by_reason(period)
     return {**counts, "duplicates": refused[IntakeCounter.Kind.DUPLICATE], "refused": refused,
             "order_sums": _sums(cells)}
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
 
 
 def _grouped(cells: list[dict], key: str, model) -> list[dict]:
@@ -107,7 +123,7 @@ def _grouped(cells: list[dict], key: str, model) -> list[dict]:
         row["cells"].append(cell)
     for row in rows.values():
         row["order_sums"] = _sums(row.pop("cells"))
-        row["conversion"] = round(row["reached"] / row["leads"], 4) if row["leads"] else 0.0
+        row["reach_rate"] = _rate(row["reached"], row["leads"])
     return sorted(rows.values(), key=lambda row: (row[label] is None, row[label] or ""))
 
 
@@ -119,6 +135,25 @@ def _sums(cells: list[dict]) -> dict[str, dict]:
             entry["sum"] += _money(cell["total"])
             entry["orders"] += cell["orders"]
     return sums
+
+
+def partner_sums(period: Period, currency: str) -> list[dict]:
+    """Order sums in one currency per partner, largest first (the order-sum chart): only that currency's
+    leads or rollup rows are read, where by_partner() reads every currency's."""
+    days, rest = _split(period)
+    parts = [rollups.partner_sums(days, currency)] if days else []
+    if rest:
+        parts.append(leads_in(rest).filter(currency=currency).exclude(order_amount=None).values("partner_id")
+                     .annotate(total=Sum("order_amount"), orders=Count("order_amount")).order_by())
+    sums: dict = {}
+    for rows in parts:
+        for row in rows:
+            entry = sums.setdefault(row["partner_id"], {"sum": Decimal("0.00"), "orders": 0})
+            entry["sum"] += _money(row["total"])
+            entry["orders"] += row["orders"]
+    names = dict(Partner.objects.filter(pk__in=[pk for pk in sums if pk]).values_list("pk", "name"))
+    rows = [{"partner_id": pk, "partner__name": names.get(pk), **entry} for pk, entry in sums.items()]
+    return sorted(rows, key=lambda row: (-row["sum"], row["partner__name"] is None, row["partner__name"] or ""))
 
 
 def outcome_breakdown(period: Period) -> dict[str, int]:

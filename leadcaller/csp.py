@@ -1,5 +1,5 @@
 """Content-Security-Policy for the pages people open in a browser: the admin, the demo form and the
-simulators page, the API docs (the dashboard sends the same policy itself, dashboard/views.py).
+simulators page, the API docs (the dashboard sends the same policy itself, dashboard/access.py).
 
 Every script and style of these pages is a file from this server: Django's admin has no inline
 script, the demo's are static files, and the Swagger UI is served split (its settings script is a

@@ -45,6 +45,8 @@ urlpatterns = [
          name="admin-integrations-try"),
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.urls")),
+    # Django's set_language (POST): the dashboard's language switch.
+    path("i18n/", include("django.conf.urls.i18n")),
 ]
 
 handler500 = "leadcaller.errors.server_error"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.apps import apps as django_apps
 
-# Who may open the dashboard (dashboard/views.py), besides superusers.
+# Who may open the dashboard (dashboard/access.py), besides superusers.
 DASHBOARD_GROUPS = ("managers", "administrators")
 MANAGERS = {
     "leads": ["view_lead", "change_lead", "handle_lead", "view_manuallead", "view_leadevent", "view_site",

@@ -2,21 +2,25 @@
 // and its sortable tables. No inline code: the page runs under a strict Content-Security-Policy.
 "use strict";
 
-function chartOptions(kind, data) {
+// Axis numbers in the page's language, short enough to read: 1.2M, 1,2 млн.
+const compactNumber = new Intl.NumberFormat(document.documentElement.lang || undefined,
+                                            { notation: "compact", maximumFractionDigits: 1 });
+
+function chartOptions(canvas) {
+  const kind = canvas.dataset.chart;
   const options = { responsive: true, maintainAspectRatio: false, animation: false,
                     plugins: { legend: { position: "bottom" } } };
   if (kind === "doughnut") {
     return options;
   }
-  options.scales = { y: { beginAtZero: true } };
-  // Datasets that name an axis (one per currency) get their own, so sums in different currencies
-  // never share a scale.
-  data.datasets.filter((set) => set.yAxisID).forEach((set, index) => {
-    options.scales[set.yAxisID] = { beginAtZero: true, position: index % 2 ? "right" : "left",
-                                    title: { display: true, text: set.label },
-                                    grid: { drawOnChartArea: index === 0 } };
-    delete options.scales.y;
-  });
+  // data-axis="y": horizontal bars (one currency's sums per partner), the values along x.
+  const valueAxis = canvas.dataset.axis === "y" ? "x" : "y";
+  options.indexAxis = canvas.dataset.axis === "y" ? "y" : "x";
+  options.scales = { [valueAxis]: { beginAtZero: true,
+                                    ticks: { precision: 0, callback: (value) => compactNumber.format(value) } } };
+  if (canvas.dataset.axis === "y") {
+    options.plugins.legend.display = false;  // one dataset: the heading names the currency
+  }
   return options;
 }
 
@@ -27,8 +31,7 @@ async function drawChart(canvas) {
     throw new Error(`${canvas.dataset.url}: ${response.status}`);
   }
   const data = await response.json();
-  const kind = canvas.dataset.chart;
-  canvas.chart = new Chart(canvas, { type: kind, data: data, options: chartOptions(kind, data) });
+  canvas.chart = new Chart(canvas, { type: canvas.dataset.chart, data: data, options: chartOptions(canvas) });
   canvas.dataset.drawn = String(data.datasets.reduce((sum, set) => sum + set.data.length, 0));
 }
 
@@ -56,7 +59,31 @@ function makeSortable(table) {
   });
 }
 
+// A date typed in means "these dates"; a preset chosen means "not the dates typed before".
+function linkRangeToDates(form) {
+  const range = form.elements.range;
+  const dates = [form.elements.start, form.elements.end].filter(Boolean);
+  if (!range) {
+    return;
+  }
+  dates.forEach((input) => input.addEventListener("change", () => {
+    if (input.value) {
+      range.value = "custom";
+    }
+  }));
+  range.addEventListener("change", () => {
+    if (range.value !== "custom") {
+      dates.forEach((input) => { input.value = ""; });
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  // The language list applies as soon as it changes (its button stays for pages without this script).
+  document.querySelectorAll("form.language select").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
+  document.querySelectorAll("form.filter").forEach(linkRangeToDates);
   document.querySelectorAll("table.sortable").forEach(makeSortable);
   document.querySelectorAll("canvas[data-chart]").forEach((canvas) => {
     drawChart(canvas).catch((error) => {

@@ -45,7 +45,8 @@ def from_leads(monkeypatch, function, period):
 def every_figure(period) -> dict:
     speed = stats.speed_to_lead(period)
     return {"summary": stats.summary(period), "series": stats.series(period),
-            "outcomes": stats.outcome_breakdown(period), "dialled": speed["dialled"]}
+            "outcomes": stats.outcome_breakdown(period), "dialled": speed["dialled"],
+            "partner_sums": {currency: stats.partner_sums(period, currency) for currency in ("RUB", "USD")}}
 
 
 def same_as_leads(monkeypatch, period) -> bool:
@@ -94,6 +95,10 @@ def test_a_long_range_is_read_from_the_rollups_with_the_same_counts_sums_and_ser
                                        "USD": {"sum": Decimal("50.50"), "orders": 1}})
     assert partners["Beta"] == (1, 0, {"USD": {"sum": Decimal("25.10"), "orders": 1}}) and partners[None][0] == 1
     assert stats.outcome_breakdown(period) == {"human": 2, "busy": 1, "voicemail": 1, "": 1}
+    # Read from the rollups, the status figures and the latest-call figures still add up to the leads.
+    assert (totals["scheduled"], totals["in_progress"], totals["busy"], totals["not_called"]) == (1, 1, 1, 1)
+    assert sum(totals[key] for key in rollups.STATUS_FIGURES.values()) == totals["leads"]
+    assert sum(totals[key] for key in rollups.OUTCOMES) + totals["not_called"] == totals["leads"]
 
 
 def test_days_are_cut_at_midnight_in_the_periods_zone_in_the_rollups_too(history, monkeypatch):

@@ -82,13 +82,13 @@ def test_the_latest_call_decides_a_leads_outcome(shop):
     assert breakdown == {"human": 2, "busy": 1, "voicemail": 1, "": 1}
 
 
-def test_per_partner_rows_with_conversion_and_sums_per_currency(shop):
+def test_per_partner_rows_with_reach_rate_and_sums_per_currency(shop):
     rows = {row["partner__name"]: row for row in stats.by_partner(shop["period"])}
 
-    assert (rows["Acme"]["leads"], rows["Acme"]["reached"], rows["Acme"]["conversion"]) == (3, 1, 0.3333)
+    assert (rows["Acme"]["leads"], rows["Acme"]["reached"], rows["Acme"]["reach_rate"]) == (3, 1, 0.3333)
     assert rows["Acme"]["order_sums"] == {"RUB": {"sum": Decimal("125.00"), "orders": 2},
                                          "USD": {"sum": Decimal("50.50"), "orders": 1}}
-    assert (rows["Beta"]["leads"], rows["Beta"]["conversion"], rows["Beta"]["order_sums"]) == (1, 1.0, {})
+    assert (rows["Beta"]["leads"], rows["Beta"]["reach_rate"], rows["Beta"]["order_sums"]) == (1, 1.0, {})
     assert rows[None]["leads"] == 1  # leads without a partner are a row of their own
 
 
@@ -129,3 +129,24 @@ def test_an_empty_period_is_all_zeros():
 
     assert stats.totals(period)["leads"] == 0 and stats.speed_to_lead(period)["median"] is None
     assert stats.by_partner(period) == [] and stats.series(period) == []
+
+
+def test_the_status_figures_and_the_latest_call_figures_each_add_up_to_the_leads(shop):
+    from dashboard import rollups
+
+    totals = stats.totals(shop["period"])
+
+    statuses = {key: totals[key] for key in rollups.STATUS_FIGURES.values()}
+    calls = {**{outcome: totals[outcome] for outcome in rollups.OUTCOMES}, "not_called": totals["not_called"]}
+    assert (statuses["scheduled"], statuses["in_progress"], calls["busy"], calls["not_called"]) == (1, 1, 1, 1)
+    assert sum(statuses.values()) == sum(calls.values()) == totals["leads"] == 5
+    assert totals["reach_rate"] == 0.4  # 2 of 5 reached
+
+
+def test_order_sums_of_one_currency_per_partner_largest_first(shop):
+    usd = stats.partner_sums(shop["period"], "USD")
+    rub = stats.partner_sums(shop["period"], "RUB")
+
+    assert [(row["partner__name"], row["sum"], row["orders"]) for row in rub] == [("Acme", Decimal("125.00"), 2)]
+    assert [(row["partner__name"], row["sum"]) for row in usd] == [("Acme", Decimal("50.50"))]
+    assert stats.partner_sums(shop["period"], "EUR") == []

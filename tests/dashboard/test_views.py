@@ -19,7 +19,8 @@ from tests.factories import PartnerFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 MOSCOW = ZoneInfo("Europe/Moscow")
-URLS = ["/dashboard/", "/dashboard/charts/series/", "/dashboard/charts/outcomes/", "/dashboard/charts/partner-sums/",
+URLS = ["/dashboard/", "/dashboard/charts/series/", "/dashboard/charts/outcomes/",
+        "/dashboard/charts/partner-sums/?currency=RUB",
         "/dashboard/partners.csv", "/dashboard/sites.csv"]
 
 
@@ -163,16 +164,31 @@ def test_the_series_chart_has_every_day_with_zeros_and_both_datasets(manager, sh
 
 @pytest.mark.parametrize("seconds, text", [(None, "—"), (4.25, "4.2 s"), (754, "13 min"), (20211, "5.6 h")])
 def test_waits_are_shown_in_seconds_minutes_or_hours(seconds, text):
-    from dashboard.views import duration_text
+    from dashboard.numbers import duration_text
 
     assert duration_text(seconds) == text
 
 
-def test_a_one_day_series_is_per_hour_in_the_zone(manager, shop):
+def test_a_one_day_series_is_per_hour_in_the_zone_up_to_the_current_hour(manager, shop):
     data = manager.get("/dashboard/charts/series/", {"range": "today", "tz": "Europe/Moscow"}).json()
+    hour = timezone.localtime(timezone.now(), MOSCOW).hour
 
-    assert data["labels"][:2] == ["00:00", "01:00"] and len(data["labels"]) == 24
+    assert data["labels"][:2] == ["00:00", "01:00"][:hour + 1] and data["labels"][-1] in (f"{hour:02d}:00",
+                                                                                            f"{hour + 1:02d}:00")
     assert data["datasets"][0]["data"][0] == 2 and sum(data["datasets"][0]["data"]) == 2
+
+
+def test_hours_and_days_still_to_come_are_not_plotted():
+    from dashboard.charts import buckets
+    from dashboard.stats import Period
+
+    day = datetime(2026, 12, 4, tzinfo=MOSCOW)
+    at_half_past_nine = day + timedelta(hours=9, minutes=30)
+    hours = buckets(Period(day, day + timedelta(days=1), MOSCOW), now=at_half_past_nine)
+    days = buckets(Period(day - timedelta(days=6), day + timedelta(days=3), MOSCOW), now=at_half_past_nine)
+
+    assert [label for _key, label in hours] == [f"{h:02d}:00" for h in range(10)]
+    assert [key for key, _label in days][-1] == day.date() and len(days) == 7
 
 
 def test_the_outcome_chart_counts_leads_by_their_latest_call(manager, shop):
@@ -191,18 +207,41 @@ def test_opted_out_leads_show_among_the_totals_and_in_the_outcome_chart(manager,
     data = manager.get("/dashboard/charts/outcomes/", {"range": "7", "tz": "Europe/Moscow"}).json()
 
     assert page.context["totals"]["opted_out_leads"] == 1
-    assert '<b data-total="opted_out">1</b>' in page.content.decode()
+    assert '<b data-total="status-opted_out" title="1">1</b>' in page.content.decode()
     assert dict(zip(data["labels"], data["datasets"][0]["data"])) == {
         "answered by a person": 2, "opted out (pressed the opt-out key)": 1}
 
 
-def test_partner_sums_are_one_dataset_per_currency_never_added_together(manager, shop):
-    data = manager.get("/dashboard/charts/partner-sums/", {"range": "7", "tz": "Europe/Moscow"}).json()
+def test_partner_sums_are_one_chart_per_currency_never_added_together(manager, shop):
+    query = {"range": "7", "tz": "Europe/Moscow"}
+    rub = manager.get("/dashboard/charts/partner-sums/", {**query, "currency": "RUB"}).json()
+    usd = manager.get("/dashboard/charts/partner-sums/", {**query, "currency": "usd"}).json()
+    page = manager.get("/dashboard/", query).content.decode()
 
-    assert data["labels"] == ["Acme", "Beta"]
-    assert {dataset["label"]: dataset["data"] for dataset in data["datasets"]} == {"RUB": [1000.0, 7.0],
-                                                                                   "USD": [20.0, 0.0]}
-    assert [dataset["yAxisID"] for dataset in data["datasets"]] == ["y0", "y1"]  # an axis per currency
+    assert (rub["labels"], [d["data"] for d in rub["datasets"]]) == (["Acme", "Beta"], [[1000.0, 7.0]])
+    assert (usd["labels"], [d["data"] for d in usd["datasets"]]) == (["Acme"], [[20.0]])
+    assert 'id="chart-partner-sums-RUB" data-chart="bar" data-axis="y"' in page
+    assert 'id="chart-partner-sums-USD" data-chart="bar" data-axis="y"' in page
+    assert manager.get("/dashboard/charts/partner-sums/", query).status_code == 400  # which currency?
+
+
+def test_the_order_sum_chart_shows_the_top_ten_partners_by_sum(manager):
+    site = SiteFactory()
+    now = timezone.now()
+    for n in range(12):
+        lead_at(now - timedelta(minutes=n), site=site, partner=PartnerFactory(name=f"P{n:02d}"),
+                order_amount=Decimal(100 + n), currency="RUB")
+
+    data = manager.get("/dashboard/charts/partner-sums/", {"range": "7", "currency": "RUB"}).json()
+
+    assert data["labels"] == [f"P{n:02d}" for n in range(11, 1, -1)]
+    assert data["datasets"][0]["data"][0] == 111.0
+
+
+def _csv_rows(response, delimiter=",") -> list[list[str]]:
+    text = response.content.decode("utf-8")
+    assert text.startswith("\ufeff")  # the byte order mark: Excel then reads UTF-8
+    return list(csv.reader(io.StringIO(text[1:]), delimiter=delimiter))
 
 
 def test_partner_csv_has_the_tables_numbers_with_a_column_pair_per_currency(manager, shop):
@@ -210,11 +249,22 @@ def test_partner_csv_has_the_tables_numbers_with_a_column_pair_per_currency(mana
     response = manager.get("/dashboard/partners.csv", {"range": "7", "tz": "Europe/Moscow"})
 
     assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["Partner", "Leads", "Reached", "Conversion, %", "Orders RUB", "Order sum RUB",
+    today = shop["today"].date()
+    assert f'filename="leads-by-partner-{today - timedelta(days=6)}-{today}.csv"' in response["Content-Disposition"]
+    rows = _csv_rows(response)
+    assert rows[0] == ["Partner", "Leads", "Reached", "Reach rate, %", "Orders RUB", "Order sum RUB",
                        "Orders USD", "Order sum USD"]
     assert rows[1:] == [["Acme", "2", "1", "50.0", "1", "1000.00", "1", "20.00"],
                         ["Beta", "1", "1", "100.0", "1", "7.00", "0", "0"]]
+
+
+def test_in_russian_the_csv_is_for_russian_excel_semicolons_and_decimal_commas(manager, shop):
+    response = manager.get("/dashboard/partners.csv", {"range": "7", "tz": "Europe/Moscow"},
+                           HTTP_ACCEPT_LANGUAGE="ru")
+
+    rows = _csv_rows(response, delimiter=";")
+    assert rows[0][:4] == ["Партнёр", "Лиды", "Дозвон", "Доля дозвона, %"]
+    assert rows[1] == ["Acme", "2", "1", "50,0", "1", "1000,00", "1", "20,00"]
 
 
 def test_a_partner_name_that_reads_as_a_formula_is_written_as_text_in_the_csv(manager, shop):
@@ -223,7 +273,7 @@ def test_a_partner_name_that_reads_as_a_formula_is_written_as_text_in_the_csv(ma
     acme.save()
     response = manager.get("/dashboard/partners.csv", {"range": "7", "tz": "Europe/Moscow"})
 
-    names = [row[0] for row in csv.reader(io.StringIO(response.content.decode()))][1:]
+    names = [row[0] for row in _csv_rows(response)][1:]
     assert names == ['\'=HYPERLINK("http://evil.example","x")', "Beta"]
 
 
@@ -231,7 +281,7 @@ def test_site_csv_follows_the_partner_filter(manager, shop):
     acme, _beta = shop["partners"]
     response = manager.get("/dashboard/sites.csv", {"range": "7", "partner": acme.pk, "tz": "Europe/Moscow"})
 
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = _csv_rows(response)
     assert [row[:3] for row in rows[1:]] == [["Rub shop", "1", "1"], ["Usd shop", "1", "0"]]
 
 
@@ -294,3 +344,53 @@ def test_a_burst_of_numbers_from_one_address_shows_among_the_posts_refused_by_re
     assert figures["throttled_ip"] == "4"
     assert figures["too_many_ops"] == figures["unknown_site"] == "0"
     assert "too many from one address" in page
+
+
+def _period_label(html: str) -> tuple[str, str]:
+    import re
+
+    return re.search(r'<p class="period" data-first="([\d-]+)" data-last="([\d-]+)"', html).groups()
+
+
+def test_the_period_label_names_the_days_of_the_chosen_zone_not_the_servers(manager, settings):
+    from django.utils import timezone as tz
+
+    settings.TIME_ZONE = "UTC"  # a Berlin day starts at 23:00 UTC the day before; a Tokyo day at 15:00
+    berlin_today = tz.localtime(tz.now(), ZoneInfo("Europe/Berlin")).date()
+    tokyo_today = tz.localtime(tz.now(), ZoneInfo("Asia/Tokyo")).date()
+
+    berlin = manager.get("/dashboard/", {"range": "30", "tz": "Europe/Berlin"})
+    tokyo = manager.get("/dashboard/", {"range": "today", "tz": "Asia/Tokyo"})
+
+    assert f"{tokyo_today:%m/%d/%Y} – {tokyo_today:%m/%d/%Y}, days in Asia/Tokyo" in tokyo.content.decode()
+    assert _period_label(tokyo.content.decode()) == (str(tokyo_today), str(tokyo_today))
+    assert _period_label(berlin.content.decode()) == (str(berlin_today - timedelta(days=29)), str(berlin_today))
+
+
+def test_dates_typed_in_apply_whatever_the_preset_says(manager, shop):
+    day = shop["today"].date() - timedelta(days=1)
+    form = DashboardFilter({"range": "7", "start": str(day), "end": str(day), "tz": "Europe/Moscow"})
+
+    assert form.is_valid() and form.period().start == datetime(day.year, day.month, day.day, tzinfo=MOSCOW)
+    response = manager.get("/dashboard/", {"range": "7", "start": day, "end": day, "tz": "Europe/Moscow"})
+    assert response.context["totals"]["leads"] == 1  # yesterday's 23:59 only
+    assert _period_label(response.content.decode()) == (str(day), str(day))
+    assert '<option value="custom" selected>' in response.content.decode()
+    chart = manager.get("/dashboard/charts/series/", {"range": "7", "start": day, "end": day, "tz": "Europe/Moscow"})
+    assert len(chart.json()["labels"]) == 24  # one day: per hour
+
+
+def test_a_preset_with_one_date_typed_in_asks_for_the_other(manager):
+    response = manager.get("/dashboard/", {"range": "30", "start": "2026-11-01"})
+
+    assert response.status_code == 400 and "Give both dates of a custom range." in response.content.decode()
+
+
+def test_the_order_sum_chart_checks_the_filter_before_asking_for_its_currency(manager):
+    bad_dates = {"range": "custom", "start": "2026-01-02", "end": "2026-01-01"}
+
+    refused = manager.get("/dashboard/charts/partner-sums/", bad_dates)
+    no_currency = manager.get("/dashboard/charts/partner-sums/", {"range": "7"})
+
+    assert refused.status_code == no_currency.status_code == 400
+    assert b"The filter is not valid." in refused.content and b"?currency=RUB" in no_currency.content
