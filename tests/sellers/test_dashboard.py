@@ -82,7 +82,7 @@ def test_the_page_shows_the_seller_panel_and_the_csv_has_the_same_numbers(client
     page = client.get("/dashboard/", {"range": "7", "tz": "Europe/Moscow"}).content.decode()
     assert 'id="table-sellers"' in page and 'data-total="conversation-median">50.0 s' in page
     response = client.get("/dashboard/sellers.csv", {"range": "7", "tz": "Europe/Moscow"})
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][0] == "Seller" and rows[1:] == [["Anna", "2", "2", "0", "4", "180"], ["Boris", "2", "1", "1", "6", "30"]]
     assert client.get("/dashboard/sellers.csv", {"range": "bogus"}).status_code == 400
 
