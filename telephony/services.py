@@ -27,6 +27,7 @@ from leads import services as lead_services
 from leads.models import Lead, LeadEvent, Site
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
 from telephony import voximplant
+from telephony.call_plan import calls_counted, next_call_at
 from telephony.call_window import next_allowed, wait_reason
 from telephony.models import CallAttempt
 from telephony.ceilings import ceiling_hit_record
@@ -45,6 +46,7 @@ CUSTOM_DATA_LIMIT = 200  # bytes; the documented cap on a session's custom data
 # The call history may lag behind StartScenarios; absence is trusted only after this long.
 HISTORY_LAG = timedelta(seconds=20)
 RETRY_LATER = (Result.VOICEMAIL, Result.NO_ANSWER, Result.BUSY)
+CLOSED = (Lead.Status.REACHED, Lead.Status.HANDLED, Lead.Status.SPAM, Lead.Status.OPTED_OUT)
 
 
 class CallbackRefused(Exception):
@@ -65,6 +67,8 @@ class CallResult:
 
 # --- the step handler -------------------------------------------------------------------------
 def call_step_handle(lead: Lead) -> Outcome:
+    if lead.status in CLOSED:  # marked reached or handled while the call was due: the cadence ends
+        return _closed(lead)
     reason = unknown_site_reason(lead)
     if reason:  # the card says so; an alert per lead would let anyone flood the alerts chat
         return Manual(reason, alert=False)
@@ -101,6 +105,11 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
         listed = dnc_entry_blocking(phone=lead.phone, site_id=lead.site_id, partner_id=lead.partner_id)
         if listed is not None:
             return listed_outcome(lead, listed)
+        # The lead's row, as closing it in the admin takes it (leads/handling.py): a lead marked handled
+        # before this point is never dialled; one marked after it sees this attempt.
+        status = Lead.objects.select_for_update().filter(pk=lead.pk).values_list("status", flat=True).first()
+        if status in CLOSED:
+            return _closed(lead)
         Site.objects.select_for_update().filter(pk=lead.site_id).exists()  # serialises the budget check
         block = budget_block(lead, cfg, now)
         if block is not None:
@@ -115,6 +124,11 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
         attempt.custom_data = _custom_data(attempt, cfg)
         attempt.save(update_fields=["custom_data"])
     return _start(client, attempt, cfg)
+
+
+def _closed(lead: Lead) -> Outcome:
+    return Skipped(_("The lead was closed (%(status)s): no more calls.") % {
+        "status": Lead.Status(Lead.objects.filter(pk=lead.pk).values_list("status", flat=True).first()).label})
 
 
 def _start(client: voximplant.VoximplantClient, attempt: CallAttempt, cfg: CallSettings) -> Outcome:
@@ -218,14 +232,15 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
     if result == Result.OPTED_OUT:
         return Skipped(_("The person pressed the opt-out key."))
     if result in RETRY_LATER:
-        dials = dials_of(lead)
-        if dials >= cfg.max_attempts:
-            return Manual(_("Not reached after %(n)d calls (last: %(label)s).") % {"n": dials, "label": label})
-        at = next_allowed(cfg, now + cfg.retry_after, phone=lead.phone)
+        if lead.status in CLOSED:  # marked reached or handled during the call
+            return _closed(lead)
+        at, calls = next_call_at(lead, cfg, outcome=result, after=now)
+        used = calls_counted(lead)
+        if used >= calls:
+            return Manual(_("Not reached after %(n)d calls (last: %(label)s).") % {"n": dials_of(lead), "label": label})
         if at is None:
             return Manual(_("Not reached (%(label)s), and no calling hours soon.") % {"label": label})
-        return Later(at, _("%(label)s; call %(next)d of %(max)d") % {"label": label, "next": dials + 1,
-                                                                      "max": cfg.max_attempts})
+        return Later(at, _("%(label)s; call %(next)d of %(max)d") % {"label": label, "next": used + 1, "max": calls})
     return Manual(_("The call failed: %(detail)s") % {"detail": detail or label})
 
 
