@@ -23,6 +23,7 @@ from leads.models import (
 from leads.phones import NUMBER_TYPES
 from leads.services import lead_event_add
 from notifications.models import Notification
+from telephony.admin_plan import CallPlanAdminMixin
 from telephony.models import CallAttempt
 from telephony.selectors import lead_call_wait, lead_clock
 
@@ -191,7 +192,7 @@ class HandlingAdminMixin:
 
 
 @admin.register(Lead)
-class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
+class LeadAdmin(CallPlanAdminMixin, HandlingAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at", "phone", "name", "site", "partner", "status", "manual_reason",
         "crm_state", "call_state", "notify_state", "assigned_to",
@@ -208,7 +209,7 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
         "assigned_to", "bitrix_lead_id",
         "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
         "crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at", "call_tries",
-        "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait",
+        "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait", "call_plan",
     )
     fieldsets = (
         (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call",
@@ -217,6 +218,7 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
         (_("Order"), {"fields": ("order_amount", "currency")}),
         (_("Source"), {"fields": ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
                                   "client_ip", "user_agent", "extra", "raw_request")}),
+        (_("Calls"), {"fields": ("call_plan",)}),
         (_("Pipeline"), {"fields": ("crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at",
                                     "call_wait", "local_time", "call_tries", "notify_state", "notify_due_at",
                                     "notify_tries")}),
