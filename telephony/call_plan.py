@@ -33,7 +33,9 @@ def next_call_at(lead: Lead, cfg: CallSettings, *, outcome: str, after: datetime
     """(when the next call may be made, the cadence's number of calls) after a call that ended at `after`
     with `outcome`. None: the cadence is over, or the window has no room in three weeks."""
     cadence = cfg.cadences.get(outcome) or cfg.cadences[NO_ANSWER]
-    wish = cadence.next_due(calls_made=calls_counted(lead) if used is None else used, after=after,
+    # At least one: this runs after a call (a call routed before its attempt row counted is still a call).
+    used = max(1, calls_counted(lead) if used is None else used)
+    wish = cadence.next_due(calls_made=used, after=after,
                             zone=lead_zone(cfg, after, phone=lead.phone))
     if wish is None:
         return None, cadence.calls

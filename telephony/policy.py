@@ -32,6 +32,7 @@ class CallSettings:
     max_per_number: int  # 0: no limit
     # Delays between the calls of a lead not reached, by the last call's outcome (telephony/cadence.py).
     cadences: Mapping[str, Cadence]
+    voicemail_action: str  # leads.models.VoicemailAction
     # The window in the lead's own zone (telephony/call_window.py): by the number's country, else the default.
     lead_hours: CallingHours
     lead_hours_by_country: Mapping[str, CallingHours]
@@ -52,6 +53,7 @@ def call_settings_for(site: Site) -> CallSettings:
         daily_budget=settings.CALL_DAILY_BUDGET if site.call_daily_budget is None else site.call_daily_budget,
         max_per_number=settings.CALL_MAX_PER_NUMBER if site.call_max_per_number is None else site.call_max_per_number,
         cadences=site_cadences(site),
+        voicemail_action=site.voicemail_action,
         lead_hours=parse_local_hours(settings.LEAD_LOCAL_HOURS),
         lead_hours_by_country=parse_hours_by_country(settings.LEAD_LOCAL_HOURS_BY_COUNTRY),
         skip_holidays=settings.SKIP_HOLIDAYS if site.skip_holidays is None else site.skip_holidays,

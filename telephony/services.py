@@ -24,7 +24,7 @@ from dnc.numbers import number_lock
 from dnc.services import dnc_entry_applying, dnc_entry_blocking
 from leadcaller import metrics
 from leads import services as lead_services
-from leads.models import Lead, LeadEvent, Site
+from leads.models import Lead, LeadEvent, Site, VoicemailAction
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
 from telephony import voximplant
 from telephony.call_plan import calls_counted, next_call_at
@@ -165,10 +165,14 @@ def _started(attempt: CallAttempt, session_id: int, media_url: str, started_at: 
 
 
 def _custom_data(attempt: CallAttempt, cfg: CallSettings) -> str:
-    """Compact JSON for the scenario: id and token always; phone and caller id while it fits."""
+    """Compact JSON for the scenario: id and token always; a voicemail action other than hanging up, phone and
+    caller id while it fits (the scenario's fallbacks when its settings request fails)."""
     data = {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk),
             "callback_url": settings.PUBLIC_BASE_URL + reverse("voximplant-callback")}
-    for key, value in (("phone", attempt.phone), ("caller_id", cfg.caller_id)):
+    fallbacks = [("phone", attempt.phone), ("caller_id", cfg.caller_id)]
+    if cfg.voicemail_action != VoicemailAction.HANG_UP:  # "vm": "m" or "r", 10 bytes; first, as it is the smallest
+        fallbacks.insert(0, ("vm", cfg.voicemail_action[0]))
+    for key, value in fallbacks:
         longer = json.dumps({**data, key: value}, separators=(",", ":"))
         if len(longer.encode()) <= CUSTOM_DATA_LIMIT:
             data[key] = value
@@ -235,7 +239,7 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
         if lead.status in CLOSED:  # marked reached or handled during the call
             return _closed(lead)
         at, calls = next_call_at(lead, cfg, outcome=result, after=now)
-        used = calls_counted(lead)
+        used = max(1, calls_counted(lead))
         if used >= calls:
             return Manual(_("Not reached after %(n)d calls (last: %(label)s).") % {"n": dials_of(lead), "label": label})
         if at is None:
@@ -310,6 +314,8 @@ def call_settings_payload(*, attempt_id: int, token: str) -> dict:
         "amd_timeout_ms": 6500,
         "callback_digit": CALLBACK_DIGIT,
         "key_wait_seconds": 5,
+        "voicemail_action": site.voicemail_action,
+        "voicemail_url": site.voicemail_url,
         **disclosure_settings(site),
         "scenario_version": scenario_version(),
     }

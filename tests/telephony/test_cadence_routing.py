@@ -187,3 +187,23 @@ def test_a_result_arriving_after_the_lead_was_handled_schedules_no_call(api, vox
 
     lead.refresh_from_db()
     assert (lead.status, lead.call_state, lead.scheduled_at) == (Lead.Status.HANDLED, State.SKIPPED, None)
+
+
+# --- voicemail per site -----------------------------------------------------------------------------
+def test_the_sites_voicemail_action_reaches_the_scenario_in_its_settings_and_custom_data(api, vox, settings):
+    import json
+
+    from telephony import services
+    from telephony.tokens import attempt_token
+
+    site = SiteFactory(voicemail_action="recording", voicemail_url="https://cdn.example/vm.mp3")
+    attempt = dial(LeadFactory(site=site))
+    body = api.get("/api/v1/telephony/voximplant/callback/",
+                   {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk)}).json()
+    custom = json.loads(attempt.custom_data)
+
+    assert (body["voicemail_action"], body["voicemail_url"]) == ("recording", "https://cdn.example/vm.mp3")
+    assert custom["vm"] == "r" and custom["phone"] == attempt.phone  # compact: "m" message, "r" recording
+    assert len(attempt.custom_data.encode()) <= services.CUSTOM_DATA_LIMIT
+    hang_up = json.loads(dial(LeadFactory()).custom_data)
+    assert "vm" not in hang_up and "caller_id" in hang_up  # hanging up is the scenario's default: nothing to carry
