@@ -22,6 +22,7 @@ from leads.models import (
 )
 from leads.phones import NUMBER_TYPES
 from leads.services import lead_event_add
+from messaging.admin import MessageInline, SiteMessagingInline
 from notifications.models import Notification
 from telephony.admin_plan import CallPlanAdminMixin
 from telephony.models import CallAttempt
@@ -47,6 +48,7 @@ class SiteForm(forms.ModelForm):
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     form = SiteForm
+    inlines = [SiteMessagingInline]
     # A recording URL typed without a scheme is read as https (Django 6's default, chosen now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("domain", "name", "is_active", "is_default", "require_key", "time_zone", "calling_hours")
@@ -202,7 +204,7 @@ class LeadAdmin(CallPlanAdminMixin, HandlingAdminMixin, admin.ModelAdmin):
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=public_id", "email", "=bitrix_lead_id")
     show_full_result_count = False
     paginator = CappedCountPaginator
-    inlines = [ConsentProofInline, CallAttemptInline, NotificationInline, LeadEventInline]
+    inlines = [ConsentProofInline, CallAttemptInline, MessageInline, NotificationInline, LeadEventInline]
     actions = [*HANDLING_ACTIONS, erase_people]
     readonly_fields = (
         "public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call", "erased_at",

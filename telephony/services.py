@@ -26,6 +26,7 @@ from leadcaller import metrics
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, Site, VoicemailAction
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
+from messaging.services import message_follow_up_plan
 from telephony import voximplant
 from telephony.call_plan import calls_counted, next_call_at
 from telephony.call_window import next_allowed, wait_reason
@@ -240,6 +241,7 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
             return _closed(lead)
         at, calls = next_call_at(lead, cfg, outcome=result, after=now)
         used = max(1, calls_counted(lead))
+        message_follow_up_plan(lead=lead, last=used >= calls, now=now)  # the site's text, if it sends one
         if used >= calls:
             return Manual(_("Not reached after %(n)d calls (last: %(label)s).") % {"n": dials_of(lead), "label": label})
         if at is None:
