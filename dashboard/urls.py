@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LoginView
 from django.urls import path, reverse_lazy
 
-from dashboard import views
+from dashboard import follow_up_views, views
 
 app_name = "dashboard"
 urlpatterns = [
@@ -14,4 +14,6 @@ urlpatterns = [
     path("charts/partner-sums/", views.PartnerSumChart.as_view(), name="partner-sums"),
     path("partners.csv", views.PartnerCsv.as_view(), name="partners-csv"),
     path("sites.csv", views.SiteCsv.as_view(), name="sites-csv"),
+    path("charts/reached-by-call/", follow_up_views.ReachedByCallChart.as_view(), name="reached-by-call"),
+    path("calls-and-messages.csv", follow_up_views.FollowUpCsv.as_view(), name="follow-up-csv"),
 ]

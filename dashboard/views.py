@@ -20,6 +20,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from dashboard import stats
+from dashboard.follow_up import follow_up_summary
 from dashboard.filters import DashboardFilter
 from leadcaller import csp
 from leadcaller.spreadsheet import spreadsheet_text
@@ -80,7 +81,7 @@ class DashboardPage(ManagersOnly, TemplateView):
                 "refused": refused_figures(summary["totals"]["refused"]),
                 "query": query, "charts": chart_urls(query),
                 "partner_table": table(partners, "partner__name", _("no partner")),
-                "site_table": table(sites, "site__name", "")}
+                "site_table": table(sites, "site__name", ""), "follow_up": follow_up_summary(period)}
 
     def render_to_response(self, context, **kwargs):
         # A filter that is not valid (dates out of range, say) is a 400; the page still shows the
