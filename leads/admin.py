@@ -22,7 +22,7 @@ from leads.models import (
 )
 from leads.phones import NUMBER_TYPES
 from leads.services import lead_event_add
-from messaging.admin import MessageInline, SiteMessagingInline
+from messaging.admin import MessageInline
 from notifications.models import Notification
 from telephony.admin_plan import CallPlanAdminMixin
 from telephony.models import CallAttempt
@@ -48,7 +48,6 @@ class SiteForm(forms.ModelForm):
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
     form = SiteForm
-    inlines = [SiteMessagingInline]
     # A recording URL typed without a scheme is read as https (Django 6's default, chosen now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("domain", "name", "is_active", "is_default", "require_key", "time_zone", "calling_hours")

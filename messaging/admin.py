@@ -1,18 +1,23 @@
-"""The follow-up message in the admin: its settings on the site's page, the messages on the lead's page."""
+"""The follow-up message in the admin: the per-site settings on their own page, the messages on the lead's page."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 
 from messaging.models import Message, SiteMessaging
 
 
-class SiteMessagingInline(admin.StackedInline):
-    model = SiteMessaging
-    can_delete = False
-    extra = 0
-    max_num = 1
-    fields = ("enabled", "after_last", "template", "shop_name", "seller_phone", "link", "sender", "daily_budget")
+@admin.register(SiteMessaging)
+class SiteMessagingAdmin(admin.ModelAdmin):
+    """A site's follow-up message, on its own page (the site's form stays as it is)."""
+
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # as the site's own form
+    list_display = ("site", "enabled", "after_last", "sender", "daily_budget")
+    list_filter = ("enabled",)
+    list_select_related = ("site",)
+    fields = ("site", "enabled", "after_last", "template", "shop_name", "seller_phone", "link", "sender",
+              "daily_budget")
 
 
 class MessageInline(admin.TabularInline):

@@ -186,3 +186,17 @@ def test_a_template_with_an_unknown_placeholder_is_refused():
 
     with pytest.raises(ValidationError, match=r"Unknown placeholders: \{name\}"):
         config.full_clean()
+
+
+def test_the_settings_page_refuses_a_bad_template_and_saves_a_good_one(client, db):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("root", password="pw"))
+    site = SiteFactory()
+    data = {"site": site.pk, "enabled": "on", "template": "Hi {name}", "daily_budget": 10, "link": "shop.example/c"}
+
+    refused = client.post("/admin/messaging/sitemessaging/add/", data)
+    assert refused.status_code == 200 and "Unknown placeholders: {name}" in refused.content.decode()
+    assert not SiteMessaging.objects.exists()
+    assert client.post("/admin/messaging/sitemessaging/add/", {**data, "template": "{shop}: {link}"}).status_code == 302
+    assert SiteMessaging.objects.get(site=site).link == "https://shop.example/c"
