@@ -22,7 +22,7 @@ from leads.models import (
 )
 from leads.phones import NUMBER_TYPES
 from leads.services import lead_event_add
-from messaging.admin import MessageInline
+from messaging.admin import LeadMessagesAdminMixin
 from notifications.models import Notification
 from telephony.admin_plan import CallPlanAdminMixin
 from telephony.models import CallAttempt
@@ -193,7 +193,7 @@ class HandlingAdminMixin:
 
 
 @admin.register(Lead)
-class LeadAdmin(CallPlanAdminMixin, HandlingAdminMixin, admin.ModelAdmin):
+class LeadAdmin(CallPlanAdminMixin, LeadMessagesAdminMixin, HandlingAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at", "phone", "name", "site", "partner", "status", "manual_reason",
         "crm_state", "call_state", "notify_state", "assigned_to",
@@ -203,14 +203,14 @@ class LeadAdmin(CallPlanAdminMixin, HandlingAdminMixin, admin.ModelAdmin):
     search_fields = ("=phone", "phone_raw", "name", "=ref", "=public_id", "email", "=bitrix_lead_id")
     show_full_result_count = False
     paginator = CappedCountPaginator
-    inlines = [ConsentProofInline, CallAttemptInline, MessageInline, NotificationInline, LeadEventInline]
+    inlines = [ConsentProofInline, CallAttemptInline, NotificationInline, LeadEventInline]
     actions = [*HANDLING_ACTIONS, erase_people]
     readonly_fields = (
         "public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call", "erased_at",
         "assigned_to", "bitrix_lead_id",
         "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
         "crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at", "call_tries",
-        "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait", "call_plan",
+        "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait", "call_plan", "text_messages",
     )
     fieldsets = (
         (None, {"fields": ("public_id", "status", "manual_reason", "manual_since", "opt_out_reason", "do_not_call",
@@ -219,7 +219,7 @@ class LeadAdmin(CallPlanAdminMixin, HandlingAdminMixin, admin.ModelAdmin):
         (_("Order"), {"fields": ("order_amount", "currency")}),
         (_("Source"), {"fields": ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
                                   "client_ip", "user_agent", "extra", "raw_request")}),
-        (_("Calls"), {"fields": ("call_plan",)}),
+        (_("Calls"), {"fields": ("call_plan", "text_messages")}),
         (_("Pipeline"), {"fields": ("crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at",
                                     "call_wait", "local_time", "call_tries", "notify_state", "notify_due_at",
                                     "notify_tries")}),

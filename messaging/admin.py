@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db import models
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from messaging.models import Message, SiteMessaging
 
@@ -20,15 +24,21 @@ class SiteMessagingAdmin(admin.ModelAdmin):
               "daily_budget")
 
 
-class MessageInline(admin.TabularInline):
-    model = Message
-    fields = ("kind", "status", "provider_status", "detail", "phone", "due_at", "sent_at", "delivered_at", "text")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
+class LeadMessagesAdminMixin:
+    """The lead's messages as a read-only field of its page (a field, not an inline: the page's form and
+    what posts it stay as they are)."""
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
+    @admin.display(description=gettext_lazy("text messages"))
+    def text_messages(self, obj) -> str:
+        rows = [(m.get_kind_display(), m.get_status_display(), m.provider_status, m.detail,
+                 timezone.localtime(m.sent_at).strftime("%Y-%m-%d %H:%M") if m.sent_at else "—")
+                for m in Message.objects.filter(lead_id=obj.pk).order_by("created_at", "id")] if obj.pk else []
+        if not rows:
+            return "—"
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html('<table class="text-messages"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
+                           "<th>{}</th></tr></thead><tbody>{}</tbody></table>", _("kind"), _("status"),
+                           _("provider's status"), _("detail"), _("sent"), body)
 
 
 @admin.register(Message)

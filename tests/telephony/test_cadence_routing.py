@@ -207,3 +207,15 @@ def test_the_sites_voicemail_action_reaches_the_scenario_in_its_settings_and_cus
     assert len(attempt.custom_data.encode()) <= services.CUSTOM_DATA_LIMIT
     hang_up = json.loads(dial(LeadFactory()).custom_data)
     assert "vm" not in hang_up and "caller_id" in hang_up  # hanging up is the scenario's default: nothing to carry
+
+
+def test_the_lead_page_lists_its_text_messages(client, vox, staff):
+    from messaging.models import Message
+
+    client.force_login(staff)
+    lead = LeadFactory()
+    Message.objects.create(lead=lead, kind=Message.Kind.FIRST_MISS, phone=lead.phone, status=Message.Status.FAILED,
+                           detail="VoxImplant: the account's balance is too low")
+    page = client.get(f"/admin/leads/lead/{lead.pk}/change/").content.decode()
+
+    assert 'class="text-messages"' in page and "balance is too low" in page
