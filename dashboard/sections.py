@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from dashboard import stats, tiles
 from dashboard.charts import sum_charts
+from dashboard.follow_up import follow_up_summary
 from dashboard.numbers import grouped
 from dashboard.sellers import seller_context
 from dashboard.tables import table
@@ -47,6 +48,10 @@ def _sums(request, period, shared: dict) -> dict:
     return {"sum_charts": sum_charts(shared["query"], shared["totals"]["order_sums"])}
 
 
+def _follow_up(request, period, shared: dict) -> dict:
+    return {"follow_up": follow_up_summary(period)}
+
+
 def _tables(request, period, shared: dict) -> dict:
     summary, links = shared["summary"], shared["links"]
     return {"partner_table": table(summary["partners"], "partner", _("no partner"), links),
@@ -60,6 +65,7 @@ SECTIONS: list[Section] = [
     Section("dashboard/sections/refused.html", _refused),
     Section("dashboard/sections/series.html"),
     Section("dashboard/sections/outcomes_and_sums.html", _sums),
+    Section("dashboard/sections/follow_up.html", _follow_up),
     Section("dashboard/sections/tables.html", _tables),
 ]
 

@@ -1,7 +1,7 @@
 from django.contrib.auth.views import LoginView
 from django.urls import path, reverse_lazy
 
-from dashboard import charts, exports, views
+from dashboard import charts, exports, follow_up_views, views
 from dashboard.access import strict_csp
 from dashboard.sellers import SellerCsv
 
@@ -18,4 +18,6 @@ urlpatterns = [
     path("partners.csv", exports.PartnerCsv.as_view(), name="partners-csv"),
     path("sites.csv", exports.SiteCsv.as_view(), name="sites-csv"),
     path("sellers.csv", SellerCsv.as_view(), name="sellers-csv"),
+    path("charts/reached-by-call/", follow_up_views.ReachedByCallChart.as_view(), name="reached-by-call"),
+    path("calls-and-messages.csv", follow_up_views.FollowUpCsv.as_view(), name="follow-up-csv"),
 ]

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "dnc",
     "consent",
     "sellers",
+    "messaging",
     "leads.apps.LoginLockoutConfig",  # django-axes, under a translated name in the admin
 ]
 
@@ -225,6 +226,12 @@ SUBMISSION_KEY_DAYS = config.at_least("SUBMISSION_KEY_DAYS",
 # otherwise in the admin (docs/compliance.md).
 CONSENT_REQUIRED = config.read(env.bool, "CONSENT_REQUIRED", default=False)
 
+# --- Follow-up messages (messaging/, docs/messages.md) ----------------------------------------------
+# The SMS gateway (messaging/gateways/): "voximplant" (A2P, with the VoxImplant credentials) or "off".
+SMS_GATEWAY = config.choice("SMS_GATEWAY", env.str("SMS_GATEWAY", default="voximplant"), ["voximplant", "off"])
+# The A2P sender (SenderID) VoxImplant installed for the account; a site may name another.
+SMS_SENDER = env.str("SMS_SENDER", default="")
+
 # --- Calling ----------------------------------------------------------------------------------
 CALLING_HOURS = config.calling_hours("CALLING_HOURS", env.str("CALLING_HOURS", default="mon-sun 09:00-21:00"))
 CALLING_TIME_ZONE = config.time_zone("CALLING_TIME_ZONE", env.str("CALLING_TIME_ZONE", default=TIME_ZONE))
@@ -351,6 +358,8 @@ CELERY_TASK_ROUTES = {
     "telephony.tasks.call_step": {"queue": "call"},
     "notifications.tasks.notify_step": {"queue": "notify"},
     "notifications.tasks.deliver": {"queue": "notify"},
+    "messaging.tasks.send": {"queue": "notify"},  # a slow SMS gateway waits beside Telegram, never a dial
+    "messaging.tasks.dispatch_due": {"queue": "notify"},
 }
 # Our logging config stays in charge inside the worker.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -359,6 +368,7 @@ SWEEP_INTERVAL = config.read(env.float, "SWEEP_INTERVAL", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-leads": {"task": "leads.tasks.dispatch_due", "schedule": SWEEP_INTERVAL},
     "deliver-due-notifications": {"task": "notifications.tasks.deliver_due", "schedule": SWEEP_INTERVAL},
+    "send-due-messages": {"task": "messaging.tasks.dispatch_due", "schedule": 30.0},
     "sync-partners": {"task": "leads.tasks.sync_partners", "schedule": BITRIX_PARTNER_SYNC_INTERVAL},
     # The dashboard's daily rollups (dashboard/rollups.py): recent and changed days every 5 minutes,
     # everything once a day (a deleted lead leaves no timeline entry to follow).

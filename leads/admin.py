@@ -31,7 +31,9 @@ from leads.models import (
 from leads.phones import NUMBER_TYPES, phone_search_term
 from leads.services import UNKNOWN_PARTNER_KEY, lead_event_add
 from leads.texts import text
+from messaging.admin import LeadMessagesAdminMixin
 from notifications.models import Notification
+from telephony.admin_plan import CallPlanAdminMixin
 from telephony.models import CallAttempt
 from telephony.selectors import lead_call_wait, lead_clock
 
@@ -98,7 +100,9 @@ class SiteAdmin(admin.ModelAdmin):
         (_("Calling"), {"fields": ("time_zone", "calling_hours", "non_calling_dates", "call_rule_id", "caller_id",
                                    "recording_url", "tts_text", "tts_voice", "amd_model", "call_allowed_regions",
                                    "call_number_types", "call_daily_budget", "call_max_per_number",
-                                   "call_max_attempts", "call_retry_minutes", "skip_holidays")}),
+                                   "skip_holidays")}),
+        (_("Calls of a lead not reached"), {"fields": ("call_cadence", "call_cadence_busy", "call_cadence_voicemail",
+                                                       "voicemail_action", "voicemail_url")}),
         (_("Disclosure and opt-out"), {"fields": ("disclosure_url", "disclosure_text", "opt_out_digit",
                                                   "opt_out_scope")}),
         (_("Personal data"), {"fields": ("retention_days",)}),
@@ -299,7 +303,7 @@ class LeadChangeList(ChangeList):
 
 
 @admin.register(Lead)
-class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
+class LeadAdmin(CallPlanAdminMixin, LeadMessagesAdminMixin, HandlingAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/leads/lead/change_form.html"
     list_display = (
         "created_at", "phone", "name", "site", "partner", "status", "order", "last_outcome", "next_call", "tries",
@@ -318,7 +322,7 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
         "assigned_to", "bitrix_lead",
         "created_at", "updated_at", "closed_at", "phone", "raw_request", "client_ip", "user_agent",
         "crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at", "call_tries",
-        "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait",
+        "notify_state", "notify_due_at", "notify_tries", "local_time", "call_wait", "call_plan", "text_messages",
     )
     fieldsets = (
         (None, {"fields": ("public_id", "status", "reason", "manual_since", "opt_out_reason", "do_not_call",
@@ -327,6 +331,7 @@ class LeadAdmin(HandlingAdminMixin, admin.ModelAdmin):
         (_("Order"), {"fields": ("order_amount", "currency")}),
         (_("Source"), {"fields": ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
                                   "client_ip", "user_agent", "extra", "raw_request")}),
+        (_("Calls"), {"fields": ("call_plan", "text_messages")}),
         (_("Pipeline"), {"fields": ("crm_state", "crm_due_at", "crm_tries", "call_state", "scheduled_at",
                                     "call_wait", "local_time", "call_tries", "notify_state", "notify_due_at",
                                     "notify_tries")}),

@@ -70,6 +70,22 @@ def _validate_caller_id(value: str) -> None:
         raise ValidationError(message, params={"value": value}) from None
 
 
+def _default_cadence() -> str:
+    from telephony.cadence import DEFAULT_CADENCE
+
+    return DEFAULT_CADENCE
+
+
+def _validate_cadence(value: str) -> None:
+    from telephony.cadence import CadenceError, parse_cadence
+
+    if value:
+        try:
+            parse_cadence(value)
+        except CadenceError as exc:
+            raise ValidationError(str(exc)) from None
+
+
 def _validate_number_types(value: str) -> None:
     from leads.phones import NUMBER_TYPES
 
@@ -86,6 +102,12 @@ def _validate_opt_out_digit(value: str) -> None:
     if value == CALLBACK_DIGIT:
         raise ValidationError(_("%(key)s already asks for a call back; choose another opt-out key."),
                               params={"key": value})
+
+
+class VoicemailAction(models.TextChoices):
+    HANG_UP = "hang_up", _("hang up")
+    MESSAGE = "message", _("leave the call's recording after the beep")
+    RECORDING = "recording", _("leave the voicemail recording after the beep")
 
 
 class OptOutScope(models.TextChoices):
@@ -224,10 +246,24 @@ class Site(models.Model):
                                                     help_text=_("0: no limit. Blank: CALL_DAILY_BUDGET."))
     call_max_per_number = models.PositiveIntegerField(_("calls per number per day"), null=True, blank=True,
                                                       help_text=_("Blank: CALL_MAX_PER_NUMBER."))
-    call_max_attempts = models.PositiveSmallIntegerField(
-        _("calls per lead"), default=3, help_text=_("Dials of one lead before it goes to manual handling."))
-    call_retry_minutes = models.PositiveSmallIntegerField(
-        _("minutes between calls"), default=20, help_text=_("After no answer, busy or voicemail."))
+    # Calls of a lead not reached (telephony/cadence.py): delays between calls, per outcome of the last call.
+    call_cadence = models.CharField(
+        _("call cadence (no answer)"), max_length=300, default=_default_cadence, validators=[_validate_cadence],
+        help_text=_("Delays before each call, comma separated: 0 (the first call, at once), 5m, 2h, 1d, "
+                    "next day 10:00, +2d 17:00. The number of items is the number of calls. Each call still "
+                    "waits for the calling hours and the lead's local window."))
+    call_cadence_busy = models.CharField(
+        _("call cadence after busy"), max_length=300, blank=True, validators=[_validate_cadence],
+        help_text=_("Blank: the cadence above."))
+    call_cadence_voicemail = models.CharField(
+        _("call cadence after voicemail"), max_length=300, blank=True, validators=[_validate_cadence],
+        help_text=_("Blank: the cadence above."))
+    voicemail_action = models.CharField(
+        _("on voicemail"), max_length=12, choices=VoicemailAction.choices, default=VoicemailAction.HANG_UP,
+        help_text=_("What the call does when an answering machine answers (detected by the scenario)."))
+    voicemail_url = models.URLField(
+        _("voicemail recording URL"), max_length=500, blank=True,
+        help_text=_("An mp3/wav left after the beep when \"leave the voicemail recording\" is chosen."))
     retention_days = models.PositiveIntegerField(
         _("keep personal data, days"), null=True, blank=True,
         help_text=_("Leads older than this lose their personal data (the figures stay). 0: kept. "
@@ -388,6 +424,8 @@ class Lead(models.Model):
     erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
     assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                     related_name="+", verbose_name=_("taken by"))
+    # Planned calls a person skipped (telephony/cadence.py): the cadence goes on from the call after them.
+    call_skips = models.PositiveSmallIntegerField(_("calls skipped"), default=0)
     call_ignore_hours = models.BooleanField(
         default=False, help_text=_("A person asked for the next call now, outside calling hours."))
     created_at = models.DateTimeField(_("received"), auto_now_add=True)

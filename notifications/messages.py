@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 from leads.models import Lead
 from leads.phones import phone_mask
 from leads.texts import message_render
+from messaging.selectors import message_lines
 from notifications.links import public_url
 from notifications.telegram import Button
 from telephony.models import CallAttempt
@@ -50,6 +51,7 @@ def card(lead: Lead) -> tuple[str, list[Button]]:
         lines.append(f"💬 <i>{esc(lead.comment[:500])}</i>")
     lines.append(f"🕒 {esc(lead.created_at.astimezone(tz).strftime('%d.%m.%Y %H:%M'))}")
     lines.append(f"<b>{esc(_call_state(lead, tz))}</b>")
+    lines += [f"✉️ {esc(text)}" for text in message_lines(lead)]
     return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead)
 
 

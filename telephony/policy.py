@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from leads.models import Lead, Site, parse_dates, split_codes
 from leads.phones import NUMBER_TYPES, number_type_allowed, number_type_code
+from telephony.cadence import DEFAULT_CADENCE, Cadence, CadenceError, parse_cadence
 from telephony.calling_hours import CallingHours, parse_calling_hours, parse_hours_by_country, parse_local_hours
 from telephony.models import CallAttempt, CeilingHit
 
@@ -29,8 +30,9 @@ class CallSettings:
     number_types: tuple[str, ...]  # leads.phones.NUMBER_TYPES codes
     daily_budget: int  # 0: no limit
     max_per_number: int  # 0: no limit
-    max_attempts: int
-    retry_after: timedelta
+    # Delays between the calls of a lead not reached, by the last call's outcome (telephony/cadence.py).
+    cadences: Mapping[str, Cadence]
+    voicemail_action: str  # leads.models.VoicemailAction
     # The window in the lead's own zone (telephony/call_window.py): by the number's country, else the default.
     lead_hours: CallingHours
     lead_hours_by_country: Mapping[str, CallingHours]
@@ -50,13 +52,27 @@ def call_settings_for(site: Site) -> CallSettings:
         number_types=tuple(split_codes(site.call_number_types) or settings.CALL_NUMBER_TYPES),
         daily_budget=settings.CALL_DAILY_BUDGET if site.call_daily_budget is None else site.call_daily_budget,
         max_per_number=settings.CALL_MAX_PER_NUMBER if site.call_max_per_number is None else site.call_max_per_number,
-        max_attempts=max(1, site.call_max_attempts),
-        retry_after=timedelta(minutes=site.call_retry_minutes),
+        cadences=site_cadences(site),
+        voicemail_action=site.voicemail_action,
         lead_hours=parse_local_hours(settings.LEAD_LOCAL_HOURS),
         lead_hours_by_country=parse_hours_by_country(settings.LEAD_LOCAL_HOURS_BY_COUNTRY),
         skip_holidays=settings.SKIP_HOLIDAYS if site.skip_holidays is None else site.skip_holidays,
         ramp=timedelta(minutes=settings.WINDOW_RAMP_MINUTES),
     )
+
+
+def site_cadences(site: Site) -> dict[str, Cadence]:
+    """The site's cadence per outcome ("no_answer", "busy", "voicemail"); a blank one is the no-answer one.
+    A text the admin's validation would refuse (saved some other way) falls back to the default."""
+    def parsed(text: str) -> Cadence | None:
+        try:
+            return parse_cadence(text) if text.strip() else None
+        except CadenceError:
+            return None
+
+    main = parsed(site.call_cadence) or parse_cadence(DEFAULT_CADENCE)
+    return {"no_answer": main, "busy": parsed(site.call_cadence_busy) or main,
+            "voicemail": parsed(site.call_cadence_voicemail) or main}
 
 
 def not_callable_reason(phone: str, cfg: CallSettings) -> str | None:

@@ -24,9 +24,11 @@ from dnc.numbers import number_lock
 from dnc.services import dnc_entry_applying, dnc_entry_blocking
 from leadcaller import metrics
 from leads import services as lead_services
-from leads.models import Lead, LeadEvent, Site
+from leads.models import Lead, LeadEvent, Site, VoicemailAction
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
+from messaging.services import message_follow_up_plan
 from telephony import voximplant
+from telephony.call_plan import calls_counted, next_call_at
 from telephony.call_window import next_allowed, wait_reason
 from telephony.models import CallAttempt
 from telephony.ceilings import ceiling_hit_record
@@ -47,6 +49,7 @@ CUSTOM_DATA_LIMIT = 200  # bytes; the documented cap on a session's custom data
 # The call history may lag behind StartScenarios; absence is trusted only after this long.
 HISTORY_LAG = timedelta(seconds=20)
 RETRY_LATER = (Result.VOICEMAIL, Result.NO_ANSWER, Result.BUSY)
+CLOSED = (Lead.Status.REACHED, Lead.Status.HANDLED, Lead.Status.SPAM, Lead.Status.OPTED_OUT)
 
 
 class CallbackRefused(Exception):
@@ -70,6 +73,8 @@ class CallResult:
 
 # --- the step handler -------------------------------------------------------------------------
 def call_step_handle(lead: Lead) -> Outcome:
+    if lead.status in CLOSED:  # marked reached or handled while the call was due: the cadence ends
+        return _closed(lead)
     reason = unknown_site_reason(lead)
     if reason:  # the card says so; an alert per lead would let anyone flood the alerts chat
         return Manual(reason, alert=False)
@@ -106,6 +111,11 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
         listed = dnc_entry_blocking(phone=lead.phone, site_id=lead.site_id, partner_id=lead.partner_id)
         if listed is not None:
             return listed_outcome(lead, listed)
+        # The lead's row, as closing it in the admin takes it (leads/handling.py): a lead marked handled
+        # before this point is never dialled; one marked after it sees this attempt.
+        status = Lead.objects.select_for_update().filter(pk=lead.pk).values_list("status", flat=True).first()
+        if status in CLOSED:
+            return _closed(lead)
         Site.objects.select_for_update().filter(pk=lead.site_id).exists()  # serialises the budget check
         block = budget_block(lead, cfg, now)
         if block is not None:
@@ -120,6 +130,11 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
         attempt.custom_data = _custom_data(attempt, cfg)
         attempt.save(update_fields=["custom_data"])
     return _start(client, attempt, cfg)
+
+
+def _closed(lead: Lead) -> Outcome:
+    return Skipped(_("The lead was closed (%(status)s): no more calls.") % {
+        "status": Lead.Status(Lead.objects.filter(pk=lead.pk).values_list("status", flat=True).first()).label})
 
 
 def _start(client: voximplant.VoximplantClient, attempt: CallAttempt, cfg: CallSettings) -> Outcome:
@@ -156,10 +171,14 @@ def _started(attempt: CallAttempt, session_id: int, media_url: str, started_at: 
 
 
 def _custom_data(attempt: CallAttempt, cfg: CallSettings) -> str:
-    """Compact JSON for the scenario: id and token always; phone and caller id while it fits."""
+    """Compact JSON for the scenario: id and token always; a voicemail action other than hanging up, phone and
+    caller id while it fits (the scenario's fallbacks when its settings request fails)."""
     data = {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk),
             "callback_url": settings.PUBLIC_BASE_URL + reverse("voximplant-callback")}
-    for key, value in (("phone", attempt.phone), ("caller_id", cfg.caller_id)):
+    fallbacks = [("phone", attempt.phone), ("caller_id", cfg.caller_id)]
+    if cfg.voicemail_action != VoicemailAction.HANG_UP:  # "vm": "m" or "r", 10 bytes; first, as it is the smallest
+        fallbacks.insert(0, ("vm", cfg.voicemail_action[0]))
+    for key, value in fallbacks:
         longer = json.dumps({**data, key: value}, separators=(",", ":"))
         if len(longer.encode()) <= CUSTOM_DATA_LIMIT:
             data[key] = value
@@ -230,14 +249,16 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
     if result == Result.OPTED_OUT:
         return Skipped(_("The person pressed the opt-out key."))
     if result in RETRY_LATER:
-        dials = dials_of(lead)
-        if dials >= cfg.max_attempts:
-            return Manual(_("Not reached after %(n)d calls (last: %(label)s).") % {"n": dials, "label": label})
-        at = next_allowed(cfg, now + cfg.retry_after, phone=lead.phone)
+        if lead.status in CLOSED:  # marked reached or handled during the call
+            return _closed(lead)
+        at, calls = next_call_at(lead, cfg, outcome=result, after=now)
+        used = max(1, calls_counted(lead))
+        message_follow_up_plan(lead=lead, last=used >= calls, now=now)  # the site's text, if it sends one
+        if used >= calls:
+            return Manual(_("Not reached after %(n)d calls (last: %(label)s).") % {"n": dials_of(lead), "label": label})
         if at is None:
             return Manual(_("Not reached (%(label)s), and no calling hours soon.") % {"label": label})
-        return Later(at, _("%(label)s; call %(next)d of %(max)d") % {"label": label, "next": dials + 1,
-                                                                      "max": cfg.max_attempts})
+        return Later(at, _("%(label)s; call %(next)d of %(max)d") % {"label": label, "next": used + 1, "max": calls})
     return Manual(_("The call failed: %(detail)s") % {"detail": detail or label})
 
 
@@ -308,6 +329,8 @@ def call_settings_payload(*, attempt_id: int, token: str) -> dict:
         "amd_timeout_ms": 6500,
         "callback_digit": CALLBACK_DIGIT,
         "key_wait_seconds": 5,
+        "voicemail_action": site.voicemail_action,
+        "voicemail_url": site.voicemail_url,
         **disclosure_settings(site),
         **seller_settings(site),
         "scenario_version": scenario_version(),

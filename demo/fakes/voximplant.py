@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from demo.fakes.base import LocalHttpFake, _Handler
 from demo.fakes.voximplant_account import Account, ApiError
+from demo.fakes.voximplant_sms import SmsCenter
 
 __all__ = [
     "FAULT_KINDS", "RESULTS", "Delivery", "FakeVoximplant", "Outcome", "Policy", "RecordedRequest", "Session",
@@ -199,6 +200,7 @@ class FakeVoximplant(LocalHttpFake):
         self._private_key = (serialization.load_pem_private_key(private_key_pem.encode(), password=None)
                              if private_key_pem else rsa.generate_private_key(public_exponent=65537, key_size=2048))
         self.account = Account(account_id=account_id, name=account_name)
+        self.sms = SmsCenter()  # A2P messages (demo/fakes/voximplant_sms.py)
         for rule_id in rule_ids:
             self.seed_rule(rule_id)
         self.policy: Policy | None = always("human") if simulate is True else (simulate or None)
@@ -493,9 +495,18 @@ class FakeVoximplant(LocalHttpFake):
             info["calls"] = [dict(c) for c in s.calls]
         return info
 
+    def _sms(self, method: str, params: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            try:
+                return 200, getattr(self.sms, method)(params)
+            except ApiError as exc:
+                return self._error(exc.code, exc.msg)
+
     _commands: dict[str, Callable[[FakeVoximplant, Mapping[str, str]], tuple[int, dict[str, Any]]]] = {
         "StartScenarios": _start_scenarios,
         "GetCallHistory": _get_call_history,
+        "A2PSendSms": lambda self, params: self._sms("send", params),
+        "A2PGetSmsHistory": lambda self, params: self._sms("history", params),
     }
 
     # scenario simulator: what our VoxEngine script does inside VoxImplant ---------------------------------

@@ -8,14 +8,14 @@
  *   {"attempt_id": 123, "token": "<attempt HMAC>", "callback_url": "https://host/api/v1/telephony/voximplant/callback/",
  *    "phone": "+79120000000"}                          phone is optional (dropped when the data grows too big)
  * Any call setting listed below may also be put in the custom data; it is then used as a fallback
- * when the settings request fails.
+ * when the settings request fails. The voicemail action may come as "vm": "m" (message) or "r" (recording).
  *
  * Settings: GET <callback_url>?attempt_id=<id>&token=<token>, Accept: application/json, answers
  *   {"phone", "caller_id", "recording_url", "tts_text", "tts_voice", "amd_model", "amd_timeout_ms",
  *    "callback_digit", "key_wait_seconds", "disclosure_url", "disclosure_text", "opt_out_digit", "opt_out_text",
  *    "scenario_version", and the seller keys: "call_mode", "seller_first_fallback", "ring_strategy",
  *    "seller_ring_seconds", "seller_wait_seconds", "connect_digit", "record_calls", "sellers_url", "offer_text",
- *    "hold_text", "promise_text"}
+ *    "hold_text", "promise_text", and for voicemail "voicemail_action", "voicemail_url"}
  * The request is tried up to 4 times (1 s, 2 s, 4 s apart, each given 6 s). If it never succeeds and there
  * is no phone and caller id to fall back on, the attempt is reported as failed ("settings unavailable").
  * A scenario_version other than this file's SCENARIO_VERSION is logged and reported; the call goes ahead.
@@ -23,7 +23,11 @@
  * The call: callPSTN(phone, caller_id) with an answering machine detector (AMD).
  *   - not answered (CallEvents.Failed): 486/603 -> busy; 408/480/487 -> no_answer; anything else -> failed
  *     (404/484 invalid number, 402 insufficient funds, ...); detail "<code> <reason>".
- *   - answered, AMD says VOICEMAIL -> hang up, voicemail.
+ *   - answered, AMD says VOICEMAIL -> voicemail_action "hang_up" (the default): hang up, voicemail "amd:VOICEMAIL".
+ *     "message" or "recording": wait for the beep (Call.enableBeepDetection; CallEvents.BeepDetectionComplete,
+ *     also on its timeout, or BeepDetectionError), then play the message (recording_url, or tts_text spoken) or
+ *     the voicemail recording (voicemail_url; the message when there is none), no disclosure and no keys, hang
+ *     up -> voicemail "amd:VOICEMAIL, message left" (or "..., hung up while leaving the message").
  *   - answered, AMD says HUMAN or TIMEOUT (or fails: "amd error: ...") -> the disclosure first (disclosure_url,
  *     or disclosure_text spoken: who calls, that the call is automated, which key stops further calls), then
  *     recording_url (or tts_text spoken); keys are collected from the disclosure on; wait key_wait_seconds after
@@ -69,7 +73,7 @@
 
   // Raised whenever what the scenario does or sends changes; the server names the version it expects
   // (telephony/scenario.py reads this line), so an old upload shows instead of misbehaving.
-  var SCENARIO_VERSION = 4;
+  var SCENARIO_VERSION = 5;
 
   // Net.httpRequestAsync timeouts, in seconds (VoxEngine's unit; its defaults, 90 s and 6 s to connect, can only be
   // lowered). A session without a call is ended 60 s after its start or after its call ended, so: the settings
@@ -90,6 +94,8 @@
   var SELLERS_TIMEOUT_S = 6;
   var MAX_SELLER_WAIT_SECONDS = 300;
   var MAX_RING_SECONDS = 120;
+  var BEEP_TIMEOUT_MS = 20000; // how long a voicemail greeting may run before the message is left anyway
+  var VOICEMAIL_MAX_MS = 90000; // a message left on voicemail is cut off after this long
 
   // Types for the check against VoxImplant's typings (README.md, "Type check"); VoxEngine ignores them.
   /**
@@ -98,7 +104,8 @@
    *   disclosure_url: string, disclosure_text: string, opt_out_digit: string, opt_out_text: string,
    *   call_mode: string, seller_first_fallback: string, ring_strategy: string, seller_ring_seconds: number,
    *   seller_wait_seconds: number, connect_digit: string, record_calls: boolean, sellers_url: string,
-   *   offer_text: string, hold_text: string, promise_text: string}} CallSettings
+   *   offer_text: string, hold_text: string, promise_text: string,
+   *   voicemail_action: string, voicemail_url: string}} CallSettings
    * @typedef {{id: number, name: string, phone: string, whisper_text: string}} SellerInfo  one seller to ring
    * @typedef {{seller: SellerInfo, call: Call, timer: string, answered: boolean, ended: boolean}} SellerLeg
    * @typedef {{url: string, text: string}} Segment  one thing to play: a recording, else (or if it fails) the text
@@ -136,7 +143,9 @@
     sellers_url: '',
     offer_text: 'Нажмите 1, чтобы поговорить с менеджером прямо сейчас.',
     hold_text: 'Соединяю с менеджером, оставайтесь на линии.',
-    promise_text: 'Все менеджеры заняты. Менеджер перезвонит вам в ближайшее время. До свидания.'
+    promise_text: 'Все менеджеры заняты. Менеджер перезвонит вам в ближайшее время. До свидания.',
+    voicemail_action: 'hang_up', // or "message" (the call's recording) or "recording" (voicemail_url) after the beep
+    voicemail_url: ''
   };
   // Never emptied by a "" from the server or the custom data: no call goes without its disclosure and opt-out.
   var NEVER_EMPTY = ['phone', 'caller_id', 'disclosure_text', 'opt_out_digit', 'opt_out_text'];
@@ -145,7 +154,7 @@
    * @type {{custom: CustomData | null, settings: CallSettings | null, sessionId: number | null, call: Call | null,
    *   connected: boolean, connectedAt: number, callEnded: boolean, duration: number, amdDone: boolean,
    *   person: boolean, personDetail: string, messageStarted: boolean, playing: boolean, segments: Segment[],
-   *   current: Segment | null, optingOut: boolean,
+   *   current: Segment | null, optingOut: boolean, voicemail: boolean,
    *   digits: string, result: string | null, detail: string, expectedVersion: number | null,
    *   reportStarted: boolean, reportSettled: boolean, lastReportSent: boolean, terminated: boolean,
    *   mode: string, sellerPhase: string, legs: SellerLeg[], missed: number[], seller: SellerLeg | null,
@@ -169,6 +178,7 @@
     segments: [], // what is still to play: the disclosure, then the message
     current: null, // what is playing
     optingOut: false, // the opt-out key was pressed: the confirmation plays, then the call ends
+    voicemail: false, // a voicemail answered and a message is left on it (voicemail_action)
     digits: '',
     result: null,
     detail: '',
@@ -187,7 +197,7 @@
     talkTime: null,
     recordingUrl: '',
     timers: { safety: null, keyWait: null, hangupGrace: null, optOut: null, sellerWait: null, sellerAsk: null,
-      promise: null }
+      promise: null, voicemail: null }
   };
 
   VoxEngine.addEventListener(AppEvents.Started, onStarted);
@@ -294,9 +304,18 @@
     var keys = /** @type {Array<keyof CallSettings>} */ (Object.keys(DEFAULT_SETTINGS));
     keys.forEach(function (key) {
       var skipEmpty = NEVER_EMPTY.indexOf(key) !== -1;
-      settings[key] = firstGiven([fetched && fetched[key], state.custom[key], DEFAULT_SETTINGS[key]], skipEmpty);
+      settings[key] = firstGiven([fetched && fetched[key], customValue(key), DEFAULT_SETTINGS[key]], skipEmpty);
     });
     return /** @type {CallSettings} */ (settings);
+  }
+
+  // A setting as the custom data carries it: by its name, or the voicemail action as "vm": "m" or "r" (compact).
+  /** @param {string} key */
+  function customValue(key) {
+    if (key === 'voicemail_action' && state.custom[key] === undefined) {
+      return { m: 'message', r: 'recording' }[String(state.custom.vm)];
+    }
+    return state.custom[key];
   }
 
   /**
@@ -356,6 +375,8 @@
     state.call.addEventListener(CallEvents.Disconnected, onDisconnected);
     state.call.addEventListener(CallEvents.ToneReceived, onTone);
     state.call.addEventListener(CallEvents.PlaybackFinished, onPlaybackFinished);
+    state.call.addEventListener(CallEvents.BeepDetectionComplete, onBeep);
+    state.call.addEventListener(CallEvents.BeepDetectionError, onBeepError);
   }
 
   // An outdated upload still calls; its results say so, and the server shows it to the staff.
@@ -458,6 +479,9 @@
     if (state.sellerPhase !== 'none') {
       return { result: 'seller_missed', detail: 'the lead hung up waiting for a seller' };
     }
+    if (state.voicemail) {
+      return { result: 'voicemail', detail: 'amd:VOICEMAIL, hung up while leaving the message' };
+    }
     if (state.person) {
       return { result: 'human', detail: state.personDetail };
     }
@@ -474,7 +498,7 @@
     state.amdDone = true;
     var resultClass = String(event.resultClass);
     if (resultClass === 'VOICEMAIL') {
-      finish('voicemail', 'amd:VOICEMAIL');
+      onVoicemail();
     } else if (resultClass === 'CALL_ENDED') {
       finish('no_answer', 'hung up during detection');
     } else {
@@ -498,6 +522,56 @@
     if (state.connected) {
       playMessage();
     }
+  }
+
+  // ---- voicemail -------------------------------------------------------------------------------
+
+  // The site leaves a message on voicemail, or not. Either way the result is voicemail: nobody was reached.
+  function onVoicemail() {
+    var action = String(state.settings.voicemail_action || '');
+    if ((action !== 'message' && action !== 'recording') || !state.connected) {
+      finish('voicemail', 'amd:VOICEMAIL');
+      return;
+    }
+    state.voicemail = true;
+    state.timers.voicemail = setTimeout(finishVoicemail, VOICEMAIL_MAX_MS);
+    try {
+      state.call.enableBeepDetection({ timeout: BEEP_TIMEOUT_MS });
+    } catch (e) {
+      log('beep detection could not start: ' + errorText(e));
+      leaveVoicemail();
+    }
+  }
+
+  /** @param {_BeepDetectionComplete} event */
+  function onBeep(event) {
+    if (event && event.timeout) {
+      log('no beep heard; leaving the message anyway');
+    }
+    leaveVoicemail();
+  }
+
+  /** @param {_BeepDetectionError} event */
+  function onBeepError(event) {
+    log('beep detection error: ' + ((event && event.reason) || 'unknown') + '; leaving the message anyway');
+    leaveVoicemail();
+  }
+
+  function leaveVoicemail() {
+    if (!state.voicemail || state.result || state.messageStarted) {
+      return;
+    }
+    state.messageStarted = true;
+    var settings = state.settings;
+    var message = { url: String(settings.recording_url || ''), text: String(settings.tts_text || '') };
+    var own = String(settings.voicemail_url || '');
+    state.segments = [settings.voicemail_action === 'recording' && own ? { url: own, text: message.text } : message];
+    playNext();
+  }
+
+  function finishVoicemail() {
+    clearTimer('voicemail');
+    finish('voicemail', 'amd:VOICEMAIL, message left');
   }
 
   // ---- the message and the keys ----------------------------------------------------------------
@@ -526,6 +600,8 @@
     var segment = state.segments.shift();
     if (!segment && state.sellerPhase === 'taken') {
       join();
+    } else if (!segment && state.voicemail) {
+      finishVoicemail();
     } else if (!segment) {
       startKeyWait();
     } else if (segment.url) {
@@ -948,6 +1024,7 @@
     state.detail = detail;
     clearTimer('keyWait');
     clearTimer('optOut');
+    clearTimer('voicemail');
     clearTimer('sellerWait');
     clearTimer('sellerAsk');
     clearTimer('promise');

@@ -76,7 +76,8 @@ def test_a_manager_sees_every_chart_drawn_with_data_and_no_console_errors(browse
     WebDriverWait(browser, 15).until(lambda driver: all(c.get_attribute("data-drawn") for c in canvases))
 
     assert {c.get_attribute("id"): c.get_attribute("data-drawn") != "error" for c in canvases} == {
-        "chart-series": True, "chart-outcomes": True, "chart-partner-sums-RUB": True}
+        "chart-series": True, "chart-outcomes": True, "chart-partner-sums-RUB": True,
+        "chart-reached-by-call": True}
     for canvas in canvases:  # the datasets Chart.js holds, not just what the server sent
         points = browser.execute_script(
             "return arguments[0].chart.data.datasets.map(d => d.data.reduce((a, b) => a + b, 0));", canvas)

@@ -27,7 +27,7 @@ def dial(lead: Lead) -> CallAttempt:
 
 
 def test_the_first_dial_time_is_the_first_attempts_and_the_outcome_the_latest(api, vox):
-    lead = LeadFactory(site=SiteFactory(call_max_attempts=3))
+    lead = LeadFactory(site=SiteFactory(call_cadence="0, 20m, 20m"))
     first = dial(lead)
     post_result(api, first, "no_answer")
     second = dial(lead)
@@ -39,7 +39,7 @@ def test_the_first_dial_time_is_the_first_attempts_and_the_outcome_the_latest(ap
 
 
 def test_a_late_result_of_an_older_attempt_does_not_replace_a_newer_outcome(api, vox):
-    lead = LeadFactory(site=SiteFactory(call_max_attempts=3))
+    lead = LeadFactory(site=SiteFactory(call_cadence="0, 20m, 20m"))
     first = dial(lead)
     CallAttempt.objects.filter(pk=first.pk).update(status=CallAttempt.Status.LOST)
     Lead.objects.filter(pk=lead.pk).update(call_state=Lead.StepState.PENDING)

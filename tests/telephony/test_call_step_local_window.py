@@ -77,7 +77,7 @@ def test_a_holiday_of_the_numbers_country_holds_the_call(vox, settings, monkeypa
 
 def test_a_retry_that_would_fall_in_the_leads_night_waits_for_its_morning(settings):
     settings.CALLING_HOURS, settings.LEAD_LOCAL_HOURS, settings.SKIP_HOLIDAYS = "mon-sun 00:00-24:00", "08:00-21:00", False
-    lead = LeadFactory(phone=VLADIVOSTOK_PHONE, ref="vl")
+    lead = LeadFactory(phone=VLADIVOSTOK_PHONE, ref="vl", site=SiteFactory(call_cadence="0, 20m, 20m"))
     now = datetime(2027, 6, 15, 10, 45, tzinfo=UTC)  # 20:45 in Vladivostok; the next call is due in 20 minutes
 
     outcome = services.route_outcome(lead, "no_answer", "", call_settings_for(lead.site), now)

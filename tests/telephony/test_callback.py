@@ -110,7 +110,7 @@ def test_a_body_that_is_not_json_is_400_or_415(api, calling):
 
 @pytest.mark.parametrize("result", ["voicemail", "no_answer", "busy"])
 def test_unreached_results_schedule_the_next_call_after_the_sites_spacing(api, calling, result):
-    lead, attempt = calling(call_retry_minutes=20)
+    lead, attempt = calling(call_cadence="0, 20m, 20m")
     post_result(api, attempt, result)
 
     lead.refresh_from_db()
@@ -123,7 +123,7 @@ def test_the_next_call_waits_for_calling_hours(api, calling):
     # Hours that close in 10 minutes: the next call goes to tomorrow's opening, not into the night.
     tz = next(zone for zone in ("UTC", "Asia/Tokyo") if timezone.now().astimezone(ZoneInfo(zone)).hour < 23)
     close = timezone.now().astimezone(ZoneInfo(tz)) + timedelta(minutes=10)
-    lead, attempt = calling(call_retry_minutes=20, time_zone=tz, calling_hours=f"mon-sun 00:00-{close:%H:%M}")
+    lead, attempt = calling(call_cadence="0, 20m, 20m", time_zone=tz, calling_hours=f"mon-sun 00:00-{close:%H:%M}")
     post_result(api, attempt, "no_answer")
 
     lead.refresh_from_db()
@@ -132,7 +132,7 @@ def test_the_next_call_waits_for_calling_hours(api, calling):
 
 
 def test_retries_are_bounded_and_then_the_lead_goes_to_manual_handling(api, calling, vox):
-    lead, attempt = calling(call_max_attempts=2)
+    lead, attempt = calling(call_cadence="0, 20m")
     post_result(api, attempt, "no_answer")
     Lead.objects.filter(pk=lead.pk).update(scheduled_at=timezone.now())
     pipeline.step_run(step_name="call", lead_id=lead.pk)

@@ -47,7 +47,7 @@ def test_the_site_form_stores_a_typed_caller_id_as_digits(client):
     client.force_login(User.objects.create_superuser("root", password="pw"))
     site = SiteFactory(domain="shop.example", name="Shop")
     data = {"domain": "shop.example", "name": "Shop", "currency": "RUB", "intake_key": site.intake_key,
-            "bitrix_source_id": "WEB", "amd_model": "ru", "call_max_attempts": 3, "call_retry_minutes": 20,
+            "bitrix_source_id": "WEB", "amd_model": "ru", "call_cadence": "0, 20m, 20m", "voicemail_action": "hang_up",
             "is_active": "on", "bitrix_status_map": "{}", "caller_id": "+7 (495) 123-45-67",
             "opt_out_digit": "9", "opt_out_scope": "all", "call_mode": "recording", "seller_routing": "round_robin",
             "ring_strategy": "sequential", "seller_ring_seconds": 20, "seller_wait_seconds": 60,

@@ -210,7 +210,7 @@ def test_an_unknown_result_is_still_refused(api, vox):
 
 
 def test_another_lead_of_the_number_due_later_is_not_called_after_the_opt_out(api, vox):
-    lead, attempt = calling(call_retry_minutes=1)
+    lead, attempt = calling(call_cadence="0, 1m")
     twin = LeadFactory(site=lead.site, phone=lead.phone, ref="other form",
                        scheduled_at=timezone.now() + timedelta(minutes=5))
     post_result(api, attempt, "opted_out", digits="9")

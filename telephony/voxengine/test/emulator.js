@@ -56,6 +56,9 @@ const APP_EVENTS = Object.freeze({
 });
 
 const CALL_EVENTS = Object.freeze({
+  // [d.ts] CallEvents.BeepDetectionComplete / BeepDetectionError: only after Call.enableBeepDetection.
+  BeepDetectionComplete: 'Call.BeepDetectionComplete',
+  BeepDetectionError: 'Call.BeepDetectionError',
   AudioStarted: 'Call.AudioStarted',
   Connected: 'Call.Connected',
   Disconnected: 'Call.Disconnected',
@@ -227,6 +230,34 @@ class FakeCall {
     this.handleTonesCalls = [];
     this.playing = false;
     this.ended = false; // Failed or Disconnected was emitted
+    this.beepDetection = null; // the parameters of the enableBeepDetection in force, or null
+  }
+
+  /** [d.ts] Call.enableBeepDetection(parameters: CallEnableBeepDetectionParameters): `frequencies?: number[]`
+   * (Hz), `timeout?: number` (ms); no other members. That a call must be connected is unconfirmed: required here. */
+  enableBeepDetection(parameters) {
+    this.emu._requireConnected('enableBeepDetection');
+    if (!parameters || typeof parameters !== 'object') {
+      throw new TypeError('Call.enableBeepDetection: parameters must be an object');
+    }
+    for (const key of Object.keys(parameters)) {
+      if (key !== 'frequencies' && key !== 'timeout') {
+        throw new TypeError(`Call.enableBeepDetection: unknown parameter "${key}"`);
+      }
+    }
+    const { frequencies, timeout } = parameters;
+    if (frequencies !== undefined && !(Array.isArray(frequencies) && frequencies.every((f) => typeof f === 'number' && f > 0))) {
+      throw new TypeError('Call.enableBeepDetection: frequencies must be an array of numbers (Hz)');
+    }
+    if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= 0)) {
+      throw new TypeError('Call.enableBeepDetection: timeout must be a number of milliseconds');
+    }
+    this.beepDetection = plainCopy(parameters);
+  }
+
+  /** [d.ts] Call.disableBeepDetection(). */
+  disableBeepDetection() {
+    this.beepDetection = null;
   }
 
   id() {
@@ -799,6 +830,25 @@ class VoxEmulator {
     this.detector.listeners.emit(AMD_EVENTS.DetectionComplete, {
       amd: this.detector, call, callId: call.id(), resultClass, resultSubtype: 'NONE', confidence: 90, ...fields,
     });
+    await this.flush();
+  }
+
+  /** [d.ts] CallEvents.BeepDetectionComplete: `frequencies?: number[]` heard, `timeout?: boolean`. Delivered only
+   * while beep detection is enabled, once (VoxEngine's detection ends with it). */
+  async beep(fields = { frequencies: [1000] }) {
+    const call = this._requireCall();
+    if (!call.beepDetection) return;
+    call.beepDetection = null;
+    call.emit(CALL_EVENTS.BeepDetectionComplete, fields);
+    await this.flush();
+  }
+
+  /** [d.ts] CallEvents.BeepDetectionError: `reason: string`. */
+  async beepError(reason) {
+    const call = this._requireCall();
+    if (!call.beepDetection) return;
+    call.beepDetection = null;
+    call.emit(CALL_EVENTS.BeepDetectionError, { reason });
     await this.flush();
   }
 

@@ -546,6 +546,87 @@ test('voicemail never hears the disclosure and cannot opt out', async () => {
   await assertReportedOnce(emu, report({ result: 'voicemail', detail: 'amd:VOICEMAIL' }));
 });
 
+// ---- voicemail_action: a message left after the beep ---------------------------------------------
+
+const VOICEMAIL_URL = 'https://cdn.example.test/recordings/voicemail.mp3';
+
+test('voicemail "message": waits for the beep, plays the call\'s recording, no disclosure, no keys', async () => {
+  const emu = await answered({ settings: { ...SETTINGS, voicemail_action: 'message' } });
+  await emu.advance(3000);
+  await emu.amdResult('VOICEMAIL'); // t = 13 s
+
+  assert.deepEqual(emu.call.beepDetection, { timeout: 20000 });
+  assert.deepEqual(emu.call.playbacks, [], 'nothing plays over the greeting');
+  assert.equal(emu.call.hangupCalls, 0);
+  await emu.advance(6000);
+  await emu.beep(); // t = 19 s
+  assert.deepEqual(emu.call.playbacks.map((p) => p.url), [RECORDING_URL]);
+  assert.deepEqual(emu.call.says, [], 'no disclosure is said to a machine');
+  assert.deepEqual(emu.call.handleTonesCalls, []);
+  await emu.advance(15000);
+  await emu.finishPlayback(); // t = 34 s
+
+  assert.equal(emu.call.hangupCalls, 1);
+  await assertReportedOnce(emu, report({ result: 'voicemail', duration: 24, detail: 'amd:VOICEMAIL, message left' }));
+});
+
+test('voicemail "recording": leaves the voicemail recording; one that fails to play falls back to the text', async () => {
+  const emu = await answered({ settings: { ...SETTINGS, voicemail_action: 'recording', voicemail_url: VOICEMAIL_URL,
+    tts_text: 'Call us back' } });
+  await emu.amdResult('VOICEMAIL');
+  await emu.beep({ timeout: true }); // no beep within the timeout: the message is left anyway
+  assert.deepEqual(emu.call.playbacks.map((p) => p.url), [VOICEMAIL_URL]);
+  await emu.finishPlayback({ error: 'not found' });
+  assert.deepEqual(emu.call.says.map((s) => s.text), ['Call us back']);
+  await emu.finishPlayback();
+  await assertReportedOnce(emu, report({ result: 'voicemail', detail: 'amd:VOICEMAIL, message left' }));
+});
+
+test('voicemail "recording" without a voicemail recording leaves the call\'s message; a beep error does not stop it',
+  async () => {
+    const emu = await answered({ settings: { ...SETTINGS, voicemail_action: 'recording', voicemail_url: '' } });
+    await emu.amdResult('VOICEMAIL');
+    await emu.beepError('media error');
+    assert.deepEqual(emu.call.playbacks.map((p) => p.url), [RECORDING_URL]);
+    await emu.finishPlayback();
+    await assertReportedOnce(emu, report({ result: 'voicemail', detail: 'amd:VOICEMAIL, message left' }));
+  });
+
+test('the machine hangs up while the message is left: voicemail, duration from the event', async () => {
+  const emu = await answered({ settings: { ...SETTINGS, voicemail_action: 'message' } });
+  await emu.amdResult('VOICEMAIL');
+  await emu.beep();
+  await emu.advance(7000);
+  await emu.disconnect({ duration: 7 });
+  await assertReportedOnce(emu, report({ result: 'voicemail', duration: 7,
+    detail: 'amd:VOICEMAIL, hung up while leaving the message' }));
+});
+
+test('a message whose end never comes is cut off after 90 s; an unknown action hangs up at once', async () => {
+  const emu = await answered({ settings: { ...SETTINGS, voicemail_action: 'message' } });
+  await emu.amdResult('VOICEMAIL');
+  await emu.advance(89999);
+  assert.equal(emu.call.hangupCalls, 0);
+  await emu.advance(1);
+  assert.equal(emu.call.hangupCalls, 1);
+  await assertReportedOnce(emu, report({ result: 'voicemail', duration: 90, detail: 'amd:VOICEMAIL, message left' }));
+
+  const other = await answered({ settings: { ...SETTINGS, voicemail_action: 'sing' } });
+  await other.amdResult('VOICEMAIL');
+  assert.equal(other.call.beepDetection, null);
+  await assertReportedOnce(other, report({ result: 'voicemail', detail: 'amd:VOICEMAIL' }));
+});
+
+test('settings unavailable: the voicemail action in the custom data is used ("vm": "m", compact)', async () => {
+  const emu = new VoxEmulator({ customData: { ...CUSTOM, caller_id: '74950000000', vm: 'm' },
+    settings: SETTINGS, sessionId: SESSION_ID, get: [500, 500, 500, 500] });
+  await emu.start();
+  await emu.advance(8000);
+  await emu.connect();
+  await emu.amdResult('VOICEMAIL');
+  assert.deepEqual(emu.call.beepDetection, { timeout: 20000 });
+});
+
 // ---- not answered --------------------------------------------------------------------------------
 
 const FAILURES = [
