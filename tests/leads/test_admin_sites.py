@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from leads.models import Site
+from tests.admin_forms import site_form_data
 from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,13 +33,6 @@ def test_the_kinds_of_numbers_ticked_in_the_admin_are_what_the_call_step_reads(c
     boxes = {re.search(r'value="(\w+)"', tag)[1]: "checked" in tag
              for tag in re.findall(r'<input type="checkbox" name="call_number_types"[^>]*>', page)}
     assert boxes["mobile"] and boxes["toll_free"] and not boxes["fixed_line"] and len(boxes) == 8
-
-
-def site_form_data(client, site: Site) -> dict:
-    """What the site's admin page posts back when nothing is changed."""
-    form = client.get(f"/admin/leads/site/{site.pk}/change/").context["adminform"].form
-    data = {name: value for name, value in form.initial.items() if value is not None and name != "call_number_types"}
-    return {**data, "telegram_chat": "", "bitrix_status_map": "{}", "call_number_types": []}
 
 
 def test_the_crm_and_telegram_settings_the_docs_promise_are_on_the_site_form_and_used(client):

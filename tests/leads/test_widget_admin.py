@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from leads.models import Site
 from tests.conftest import ROOT
 from tests.factories import SiteFactory
-from tests.leads.test_admin_sites import site_form_data
+from tests.admin_forms import site_form_data
 
 pytestmark = pytest.mark.django_db
 WIDGET = ROOT / "static" / "widget" / "leadcaller.js"

@@ -14,6 +14,7 @@ from leads import handling, pipeline
 from leads.models import Lead, Site
 from telephony.call_plan import lead_call_plan
 from telephony.cadence_handling import lead_call_skip_next, lead_calls_stop
+from tests.admin_forms import site_form_data
 from tests.factories import LeadFactory, SiteFactory
 from tests.telephony.test_callback import post_result
 
@@ -137,10 +138,7 @@ def test_the_lead_page_shows_the_plan_and_its_buttons_work(client, api, vox, sta
 def test_a_bad_cadence_is_refused_in_the_site_form_and_changes_nothing(client, staff):
     client.force_login(staff)
     site = SiteFactory(domain="shop.example", name="Shop")
-    data = {"domain": "shop.example", "name": "Shop", "currency": "RUB", "intake_key": site.intake_key,
-            "bitrix_source_id": "WEB", "amd_model": "ru", "is_active": "on", "bitrix_status_map": "{}",
-            "opt_out_digit": "9", "opt_out_scope": "all", "voicemail_action": "hang_up",
-            "call_cadence": "0, 5m, next dya 10:00"}
+    data = site_form_data(client, site, call_cadence="0, 5m, next dya 10:00")
     refused = client.post(f"/admin/leads/site/{site.pk}/change/", data)
 
     assert refused.status_code == 200 and "Item 3 (next dya 10:00) is not understood" in refused.content.decode()

@@ -15,6 +15,7 @@ from leads.models import Lead, LeadEvent, Site
 from telephony import services
 from telephony.models import CallAttempt
 from telephony.policy import call_settings_for
+from tests.admin_forms import site_form_data
 from tests.factories import LeadFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -102,9 +103,7 @@ def test_the_admin_shows_the_leads_zone_and_why_its_call_waits(vox, settings, cl
 def test_a_sites_holiday_choice_is_saved_from_the_admin(client):
     site = SiteFactory(domain="shop.example")
     client.force_login(User.objects.create_superuser("root", password="x"))
-    form = client.get(f"/admin/leads/site/{site.pk}/change/").context["adminform"].form
-    data = {name: value for name, value in form.initial.items() if value is not None and name != "call_number_types"}
-    data.update({"telegram_chat": "", "bitrix_status_map": "{}", "skip_holidays": "False"})
+    data = site_form_data(client, site, skip_holidays="False")
 
     response = client.post(f"/admin/leads/site/{site.pk}/change/", data)
 

@@ -11,6 +11,7 @@ from django.db import connection
 
 from leads.models import Site
 from telephony.caller_id import CallerIdError, caller_id_normalize
+from tests.admin_forms import site_form_data
 from tests.factories import SiteFactory
 from tests.test_settings import django_check
 
@@ -46,12 +47,7 @@ def test_the_site_form_stores_a_typed_caller_id_as_digits(client):
 
     client.force_login(User.objects.create_superuser("root", password="pw"))
     site = SiteFactory(domain="shop.example", name="Shop")
-    data = {"domain": "shop.example", "name": "Shop", "currency": "RUB", "intake_key": site.intake_key,
-            "bitrix_source_id": "WEB", "amd_model": "ru", "call_cadence": "0, 20m, 20m", "voicemail_action": "hang_up",
-            "is_active": "on", "bitrix_status_map": "{}", "caller_id": "+7 (495) 123-45-67",
-            "opt_out_digit": "9", "opt_out_scope": "all", "call_mode": "recording", "seller_routing": "round_robin",
-            "ring_strategy": "sequential", "seller_ring_seconds": 20, "seller_wait_seconds": 60,
-            "callback_promise_minutes": 15, "seller_first_fallback": "offer"}
+    data = site_form_data(client, site, caller_id="+7 (495) 123-45-67")
 
     response = client.post(f"/admin/leads/site/{site.pk}/change/", data)
 
