@@ -9,6 +9,10 @@ worker whose lease ran out cannot overwrite the result of the worker that took t
 
 Delayed work is a due time on the row, never a long Celery countdown; the sweeper
 (`dispatch_due`, run by beat) re-sends any step that is due and was never picked up.
+
+This is the bottom layer of the leads: it imports no service above it. What a recorded result sets
+off elsewhere (manual handling, the seller's card) goes through the step listeners that those
+modules register when Django starts (`step_listener_add`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from django.utils.module_loading import import_string
 
 from leadcaller import metrics
 from leadcaller.logging import bind_lead, lead_context
-from leads import services
 from leads.models import Lead, LeadEvent
 
 logger = logging.getLogger(__name__)
@@ -91,6 +94,17 @@ class Defer:
 
 
 Outcome = Done | Skipped | Retry | Manual | Wait | Later | Defer
+
+# Called as listener(step_name, lead, outcome) for every result recorded, inside its transaction.
+StepListener = Callable[[str, Lead, Outcome], None]
+_step_listeners: list[StepListener] = []
+
+
+def step_listener_add(listener: StepListener) -> StepListener:
+    """Register what a recorded step result sets off above the engine (once, however often called)."""
+    if listener not in _step_listeners:
+        _step_listeners.append(listener)
+    return listener
 
 
 @dataclass(frozen=True)
@@ -238,20 +252,15 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
         for name, value in fields.items():
             setattr(lead, name, value)
         if event_kind:  # a deferral is routine, not worth a timeline entry
-            services.lead_event_add(lead=lead, kind=event_kind, step=step.name, message=message)
-        if isinstance(outcome, Manual):
-            services.lead_to_manual(lead=lead, reason=outcome.reason, step=step.name, alert=outcome.alert)
-        elif isinstance(outcome, Later):
+            LeadEvent.objects.create(lead=lead, kind=event_kind, step=step.name, message=message[:500], data={})
+        if isinstance(outcome, Later):
             Lead.objects.filter(pk=lead.pk, status=Lead.Status.IN_PROGRESS).update(status=Lead.Status.SCHEDULED)
         elif isinstance(outcome, Retry):
             transaction.on_commit(lambda: metrics.step_retried(step.name))
+        for listener in _step_listeners:  # manual handling, the seller's card
+            listener(step.name, lead, outcome)
     if isinstance(outcome, (Retry, Defer)) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
-    # The seller's card shows how the lead is going (for Manual, lead_to_manual refreshed it).
-    if step.name != "notify" and not isinstance(outcome, Manual):
-        from notifications.services import card_refresh
-
-        card_refresh(lead=lead)
     return True
 
 

@@ -239,3 +239,65 @@ def test_telegram_being_down_holds_back_no_other_step(tg):
     lead.refresh_from_db()
     assert (lead.notify_state, lead.call_state, lead.crm_state) == ("done", "failed", "skipped")
     assert lead.status == Lead.Status.MANUAL
+
+
+def test_a_card_is_never_edited_with_what_it_already_shows(tg):
+    lead = LeadFactory(name="<b>Ann</b> & Co")  # markup in the name: escaped, still the same text each time
+    card = notify(lead)
+    sent_before = len(tg.requests)
+    services.lead_event_add(lead=lead, kind="note", message="nothing the card shows")
+    from notifications.services import card_refresh
+
+    card_refresh(lead=lead)  # the lead changed, its card's text did not
+    drain()
+
+    edits = [r for r in tg.requests[sent_before:] if r.method.lower() == "editmessagetext"]
+    card.refresh_from_db()
+    assert edits == [] and card.status == Status.SENT and card.sent_version == card.version
+    assert card.sent_digest and len(tg.messages(tg.chat_id)[0].edits) == 0
+
+
+def test_message_is_not_modified_counts_as_delivered(tg):
+    lead = LeadFactory()
+    card = notify(lead)
+    # As if the digest were lost (a card sent before it was kept): the edit goes out and Telegram says
+    # it would change nothing.
+    Notification.objects.filter(pk=card.pk).update(sent_digest="")
+    from notifications.services import card_refresh
+
+    card_refresh(lead=lead)
+    drain()
+
+    card.refresh_from_db()
+    assert [r.status for r in tg.requests if r.method.lower() == "editmessagetext"] == [400]
+    assert card.status == Status.SENT and card.last_error == "" and card.sent_digest
+    assert Lead.objects.get(pk=lead.pk).status != Lead.Status.MANUAL
+
+
+def test_changes_to_a_card_waiting_for_its_turn_add_no_delivery_task(tg, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    from celery import current_app
+
+    from notifications.services import card_refresh
+
+    lead = LeadFactory()
+    card = notify(lead)
+    sent: list = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=(), **kw: sent.append((name, args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        card_refresh(lead=lead)  # sent card: one task for the edit
+        card_refresh(lead=lead)  # still waiting: the same edit will show this too
+        card_refresh(lead=lead)
+
+    assert Notification.objects.get(pk=card.pk).version == card.version + 3
+    assert sent == [("notifications.tasks.deliver", (card.pk,))]
+
+
+@pytest.mark.parametrize("bucket, window, limit", [("GROUP", 60, 20), ("CHAT", 1, 1 + 3), ("BOT", 1, 30)])
+def test_our_share_of_each_limit_stays_under_it_in_any_window(bucket, window, limit):
+    """A token bucket lets `burst + rate * window` through in any window: that must stay below what
+    Telegram counts in the same window (Bots FAQ: 20/min per group, ~1/s per chat, 30/s in all)."""
+    from notifications import services as notification_services
+
+    rate, burst = getattr(notification_services, f"{bucket}_RATE"), getattr(notification_services, f"{bucket}_BURST")
+    assert burst + rate * window < limit
