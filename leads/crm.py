@@ -8,9 +8,10 @@ got no answer is looked up rather than repeated is in leads/crm_leads.py.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,8 +27,31 @@ logger = logging.getLogger(__name__)
 BATCH_LIMIT = 50  # Bitrix24's cap on commands in one batch
 # Leads deferred for the rate limit and due within this long ride along in the next batch.
 BATCH_EARLY = timedelta(seconds=5)
+# How long one claimer task goes on taking due work before it hands over to the next.
+CLAIMER_BUDGET = 20.0
 WRITTEN_BACK = (CallAttempt.Status.FINISHED, CallAttempt.Status.LOST)
 OPTED_OUT = CallAttempt.Outcome.OPTED_OUT
+
+
+def crm_claim_run() -> int:
+    """The CRM step's claimer: take what is due, leads not yet in Bitrix24 first (50 to a `batch`),
+    then write-backs, until nothing is due or its budget is spent; then kick the next claimer for the
+    earliest work to come. A lead waiting for the rate limit is a due time on its row, not a task.
+    Returns how many units (a batch, or one lead's write-back) it ran."""
+    step = pipeline.STEPS["crm"]
+    units, deadline = 0, time.monotonic() + CLAIMER_BUDGET
+    try:
+        while time.monotonic() < deadline:
+            lead_id = (Lead.objects.filter(crm_state__in=pipeline.OPEN_STATES, crm_due_at__lte=timezone.now())
+                       .order_by(F("bitrix_lead_id").asc(nulls_first=True), "crm_due_at")
+                       .values_list("pk", flat=True).first())
+            if lead_id is None:
+                break
+            crm_step_run(lead_id=lead_id)
+            units += 1
+    finally:
+        pipeline.claimer_next_kick(step)
+    return units
 
 
 def crm_step_run(*, lead_id: int) -> None:

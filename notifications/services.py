@@ -31,7 +31,7 @@ from notifications.models import Notification, TelegramChat
 logger = logging.getLogger(__name__)
 
 Status, Kind = Notification.Status, Notification.Kind
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=60)  # a send and its two fall-backs (plain text, no buttons), 13 s each at most
 MAX_ATTEMPTS = 10
 DIGEST_MIN = 3  # pending cards for one chat, beyond which a throttled card joins a digest
 DIGEST_MAX = 50

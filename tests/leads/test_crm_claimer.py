@@ -1,0 +1,71 @@
+"""The CRM step's claimer (issue 15): due work taken in batches by one task, not a task per lead per try."""
+
+from __future__ import annotations
+
+import pytest
+from celery import current_app
+from django.utils import timezone
+
+from leads import crm, pipeline
+from leads.models import Lead
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+State = Lead.StepState
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What goes to the broker (Celery's own send_task, not our code)."""
+    calls: list[tuple[str, tuple, float | None]] = []
+    monkeypatch.setattr(current_app, "send_task",
+                        lambda name, args=(), countdown=None, **kw: calls.append((name, tuple(args), countdown)))
+    return calls
+
+
+def due_now(n: int) -> list[Lead]:
+    now = timezone.now()
+    return [LeadFactory(crm_due_at=now, call_state=State.DONE, notify_state=State.DONE) for _ in range(n)]
+
+
+def test_a_burst_of_120_leads_reaches_bitrix24_in_three_batches_from_one_claimer(b24, sent):
+    leads = due_now(120)
+
+    assert crm.crm_claim_run() == 3
+
+    batches = [r for r in b24.requests if r.method == "batch"]
+    assert len(batches) == 3 and len(b24.requests) == 3
+    assert {lead.bitrix_lead_id is not None for lead in Lead.objects.filter(pk__in=[x.pk for x in leads])} == {True}
+    assert sent == []  # nothing due is left: no next claimer
+
+
+def test_kicks_for_leads_due_together_send_one_claimer(sent):
+    step = pipeline.STEPS["crm"]
+    for _ in range(20):  # twenty leads accepted in the same second
+        pipeline.lead_dispatch(LeadFactory().pk, steps=["crm"])
+    pipeline.claimer_kick(step, countdown=0.5)  # due a moment later: the coming claimer takes it too
+
+    assert sent == [("leads.tasks.crm_claim", (), None)]
+
+
+def test_leads_deferred_for_the_rate_limit_wait_on_their_rows_and_one_claimer_comes_for_them(b24, sent, settings):
+    settings.BITRIX_REQUESTS_PER_SECOND, settings.BITRIX_BURST = 0.1, 1  # room for one request now, then 10 s
+    due_now(60)
+
+    crm.crm_claim_run()
+
+    held = Lead.objects.filter(bitrix_lead_id=None)
+    assert len(b24.requests) == 1 and held.count() == 10  # one batch of 50; ten wait for the next token
+    assert {lead.crm_state for lead in held} == {State.PENDING} and {lead.crm_tries for lead in held} == {0}
+    assert min(lead.crm_due_at for lead in held) > timezone.now()
+    [(name, args, countdown)] = sent  # one claimer for all ten, when the portal has room again
+    assert name == "leads.tasks.crm_claim" and args == () and 0 < countdown <= 15
+
+
+def test_the_sweeper_kicks_one_claimer_for_all_due_crm_work(sent):
+    past = timezone.now() - timezone.timedelta(minutes=10)
+    for _ in range(5):
+        LeadFactory(crm_due_at=past, crm_queued_at=past, call_state=State.DONE, notify_state=State.DONE)
+
+    assert pipeline.dispatch_due() == 1
+    assert sent == [("leads.tasks.crm_claim", (), None)]
