@@ -40,8 +40,9 @@ logger = logging.getLogger(__name__)
 
 State = Lead.StepState
 OPEN_STATES = (State.PENDING, State.RUNNING)
-# A message sent for a step that is not claimed within this time is sent again by the sweeper (a
-# step whose lease ran out is sent again at once: its task died with its worker).
+# A step whose lease ran out is sent again by the sweeper at once (its task died with its worker);
+# one whose message was never claimed, after its `requeue_after`. A call task is claimed within a
+# second when all is well (its worker does nothing else), so a call's message counts as lost sooner.
 REQUEUE_AFTER = timedelta(seconds=60)
 # Retries due sooner than this go out as a Celery countdown; later ones wait for the sweeper.
 COUNTDOWN_LIMIT = timedelta(seconds=60)
@@ -129,6 +130,9 @@ class Step:
     # A step whose due work is taken in batches by one claimer task (this Celery task name) instead of
     # a task per lead: new, deferred and reopened leads only make sure a claimer is on its way.
     claimer: str = ""
+    # A message for this step not claimed within this time is sent again by the sweeper (lost with the
+    # broker, or with a worker that took it and died before claiming).
+    requeue_after: timedelta = REQUEUE_AFTER
 
     @property
     def state_field(self) -> str:
@@ -157,7 +161,7 @@ STEPS: dict[str, Step] = {
     for step in (
         Step("call", "scheduled_at", "telephony.services.call_step_handle", "telephony.tasks.call_step",
              lease=timedelta(seconds=CALL_TIME_LIMIT + 5), max_tries=6, backoff_base=2.0, backoff_cap=120.0,
-             resumes_scheduled=True),
+             resumes_scheduled=True, requeue_after=timedelta(seconds=20)),
         Step("crm", "crm_due_at", "leads.crm.crm_step_handle", "leads.tasks.crm_step",
              lease=timedelta(minutes=3), max_tries=8, fence_extra=(("crm_resync", False),),
              claimer="leads.tasks.crm_claim"),
@@ -378,7 +382,7 @@ def dispatch_due(*, limit: int = 500) -> int:
             continue
         # Running and due: the lease ran out, so the task that claimed it died and its message is spent;
         # sent again at once, unless the sweeper already did since the lease ended.
-        stale = (Q(**{f"{step.queued_field}__isnull": True}) | Q(**{f"{step.queued_field}__lte": now - REQUEUE_AFTER})
+        stale = (Q(**{f"{step.queued_field}__isnull": True}) | Q(**{f"{step.queued_field}__lte": now - step.requeue_after})
                  | Q(**{step.state_field: State.RUNNING, f"{step.queued_field}__lt": F(step.due_field)}))
         due = list(
             Lead.objects.filter(stale, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now})
