@@ -36,6 +36,7 @@ MAX_ATTEMPTS = 10
 DIGEST_MIN = 3  # pending cards for one chat, beyond which a throttled card joins a digest
 DIGEST_MAX = 50
 TASK = "notifications.tasks.deliver"
+EDIT_BEHIND = timedelta(seconds=10)  # how long an edit steps back while new leads wait to be announced
 
 
 # --- creating messages ------------------------------------------------------------------------
@@ -46,10 +47,17 @@ def notify_step_handle(lead: Lead) -> Outcome:
     chat = chat_for(lead)
     if chat is None:
         return Skipped(_("No Telegram chat is set for this site."))
-    card, _created = Notification.objects.get_or_create(lead=lead, kind=Kind.CARD,
-                                                        defaults={"chat": chat, "due_at": timezone.now()})
-    _send_after_commit(card.pk)
+    Notification.objects.get_or_create(lead=lead, kind=Kind.CARD, defaults={"chat": chat, "due_at": timezone.now()})
+    # No task of its own: the notify task delivers it once this result is recorded (card_deliver_now),
+    # and deliver_due takes it up should that task die first.
     return Done(_("card queued for %(chat)s") % {"chat": chat})
+
+
+def card_deliver_now(*, lead_id: int) -> None:
+    """The notify task, after its step: deliver the lead's new card in the same task."""
+    for pk in Notification.objects.filter(lead_id=lead_id, kind=Kind.CARD, status=Status.PENDING,
+                                          message_id=None).values_list("pk", flat=True):
+        notification_deliver(pk)
 
 
 def card_refresh(*, lead: Lead) -> None:
@@ -166,6 +174,9 @@ def notification_deliver(notification_id: int) -> None:
         return
     if note.chat.is_broken:
         _give_up(note, note.chat.broken_reason)
+        return
+    if note.kind == Kind.CARD and note.message_id and _announcements_waiting(note):
+        _again(note, EDIT_BEHIND)  # new leads are told first; this edit then shows every change since
         return
     wait = _take_turn(note.chat)
     if wait:
@@ -326,6 +337,12 @@ def _take_turn(chat: TelegramChat) -> float:
             return wait
     return (ratelimit.take(f"tg-chat:{chat.chat_id}", rate=CHAT_RATE, capacity=CHAT_BURST)
             or ratelimit.take("tg-bot", rate=BOT_RATE, capacity=BOT_BURST))
+
+
+def _announcements_waiting(note: Notification) -> bool:
+    """New cards or a digest wait for this chat's turn: an edit of a card already shown must not take it."""
+    return Notification.objects.filter(chat=note.chat_id, status=Status.PENDING, message_id=None,
+                                       kind__in=[Kind.CARD, Kind.DIGEST]).exclude(pk=note.pk).exists()
 
 
 def _joined_digest(note: Notification, wait: float) -> bool:

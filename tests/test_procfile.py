@@ -108,5 +108,5 @@ def test_web_line_serves_pages_static_files_and_health_with_debug_off(free_port,
 def _answers(base: str) -> bool:
     try:
         return requests.get(f"{base}/healthz", timeout=2).status_code in (200, 503)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting its workers
         return False

@@ -81,6 +81,9 @@ def test_a_burst_through_a_killed_call_worker_and_a_redis_outage_is_dialled_once
     accepted = [p for p in phones if answers.get(p) == 201]
     calls = dialled(providers.vox)
     assert finished, f"{states(phones)}\n{processes.logs()}"
+    print(f"accepted {len(accepted)} of {LEADS}; after Redis' return the last lead was dialled at "
+          f"{max(calls[p][0] for p in accepted) - back:+.1f} s and in Bitrix24 at "
+          f"{max(crm_seen[p] for p in accepted) - back:+.1f} s")
     # Accepted, or refused with an answer that says so (never a 500, never silence).
     assert set(answers.values()) <= {201, 503} and len(accepted) >= LEADS - 10, answers
     assert Lead.objects.filter(phone__in=accepted).count() == len(accepted)
