@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from leads import pipeline, services
 from leads.models import Lead
@@ -301,3 +302,37 @@ def test_our_share_of_each_limit_stays_under_it_in_any_window(bucket, window, li
 
     rate, burst = getattr(notification_services, f"{bucket}_RATE"), getattr(notification_services, f"{bucket}_BURST")
     assert burst + rate * window < limit
+
+
+def test_the_notify_task_delivers_the_card_itself_without_a_task_of_its_own(tg, monkeypatch,
+                                                                           django_capture_on_commit_callbacks):
+    from celery import current_app
+
+    from notifications.tasks import notify_step
+
+    sent: list = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=(), **kw: sent.append(name))
+    lead = LeadFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_step(lead.pk)
+
+    card = Notification.objects.get(lead=lead, kind=Kind.CARD)
+    assert card.status == Status.SENT and [m.message_id for m in tg.messages(tg.chat_id)] == [card.message_id]
+    assert "notifications.tasks.deliver" not in sent
+
+
+def test_an_edit_steps_back_while_a_new_lead_waits_to_be_announced(tg):
+    from notifications.services import EDIT_BEHIND, card_refresh
+
+    shown = LeadFactory()
+    card = notify(shown)
+    waiting = LeadFactory()
+    Notification.objects.create(lead=waiting, chat=card.chat, kind=Kind.CARD, due_at=timezone.now())  # not sent yet
+    edits_before = len([r for r in tg.requests if r.method.lower() == "editmessagetext"])
+    Lead.objects.filter(pk=shown.pk).update(status=Lead.Status.MANUAL, manual_reason="call by hand")
+    card_refresh(lead=Lead.objects.get(pk=shown.pk))
+    notification_deliver(card.pk)
+
+    card.refresh_from_db()
+    assert len([r for r in tg.requests if r.method.lower() == "editmessagetext"]) == edits_before
+    assert card.status == Status.PENDING and card.due_at > timezone.now() + EDIT_BEHIND / 2
