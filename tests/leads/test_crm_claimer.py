@@ -28,13 +28,13 @@ def due_now(n: int) -> list[Lead]:
     return [LeadFactory(crm_due_at=now, call_state=State.DONE, notify_state=State.DONE) for _ in range(n)]
 
 
-def test_a_burst_of_120_leads_reaches_bitrix24_in_three_batches_from_one_claimer(b24, sent):
-    leads = due_now(120)
+def test_a_burst_of_60_leads_reaches_bitrix24_in_two_batches_from_one_claimer(b24, sent):
+    leads = due_now(60)
 
-    assert crm.crm_claim_run() == 3
+    assert crm.crm_claim_run() == 2
 
     batches = [r for r in b24.requests if r.method == "batch"]
-    assert len(batches) == 3 and len(b24.requests) == 3
+    assert len(batches) == 2 and len(b24.requests) == 2
     assert {lead.bitrix_lead_id is not None for lead in Lead.objects.filter(pk__in=[x.pk for x in leads])} == {True}
     assert sent == []  # nothing due is left: no next claimer
 
@@ -69,3 +69,18 @@ def test_the_sweeper_kicks_one_claimer_for_all_due_crm_work(sent):
 
     assert pipeline.dispatch_due() == 1
     assert sent == [("leads.tasks.crm_claim", (), None)]
+
+
+def test_a_lead_outside_calling_hours_goes_to_bitrix24_with_the_others(b24, sent):
+    """Its call waits for the morning; its CRM step does not."""
+    now = timezone.now()
+    tomorrow = now + timezone.timedelta(hours=12)
+    night = LeadFactory(crm_due_at=now, scheduled_at=tomorrow, status=Lead.Status.SCHEDULED, notify_state=State.DONE)
+    day = due_now(3)
+
+    crm.crm_claim_run()
+
+    night.refresh_from_db()
+    assert night.bitrix_lead_id is not None and night.crm_state == State.DONE
+    assert night.call_state == State.PENDING and night.scheduled_at == tomorrow
+    assert len(b24.requests) == 1 and all(Lead.objects.get(pk=lead.pk).bitrix_lead_id for lead in day)
