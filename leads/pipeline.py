@@ -154,8 +154,10 @@ class Step:
 CALL_SOFT_TIME_LIMIT = 20
 CALL_TIME_LIMIT = 25
 # The CRM and notify steps run on the thread pool, which enforces no time limit: their leases cover
-# their requests' own timeouts (a Bitrix24 write waits up to BITRIX_MAX_EXECUTION_TIME + 5 s, a
-# write-back a few requests more; creating a card's row is a few queries).
+# their requests' own timeouts. The CRM claimer sends one request per claim (a batch of adds, or of
+# write-backs), whose answer it waits for up to BITRIX_MAX_EXECUTION_TIME + 5 s (65 s); a run that
+# outlives its lease loses only its result (the fence), and an add is looked up before it is repeated.
+# Creating a card's row is a few queries.
 STEPS: dict[str, Step] = {
     step.name: step
     for step in (
@@ -163,7 +165,7 @@ STEPS: dict[str, Step] = {
              lease=timedelta(seconds=CALL_TIME_LIMIT + 5), max_tries=6, backoff_base=2.0, backoff_cap=120.0,
              resumes_scheduled=True, requeue_after=timedelta(seconds=20)),
         Step("crm", "crm_due_at", "leads.crm.crm_step_handle", "leads.tasks.crm_step",
-             lease=timedelta(minutes=3), max_tries=8, fence_extra=(("crm_resync", False),),
+             lease=timedelta(seconds=100), max_tries=8, fence_extra=(("crm_resync", False),),
              claimer="leads.tasks.crm_claim"),
         Step("notify", "notify_due_at", "notifications.services.notify_step_handle", "notifications.tasks.notify_step",
              lease=timedelta(seconds=30), max_tries=8),

@@ -15,7 +15,7 @@ import pytest
 
 from leads.models import Lead
 from tests.conftest import wait_for
-from tests.drills.report import one_crm_lead_per_origin, report, states
+from tests.drills.report import all_processed, one_crm_lead_per_origin, report, states
 from tests.factories import SiteFactory
 
 pytestmark = [pytest.mark.drill]
@@ -77,6 +77,9 @@ def test_a_burst_through_a_killed_call_worker_and_a_redis_outage_is_dialled_once
         return all(p in dialled(providers.vox) for p in accepted) and all(p in crm_seen for p in accepted)
 
     finished = wait_for(settled, timeout=120, interval=0.5)
+    # Then every lead ends (its call's result routed, its card shown, its outcome written back).
+    ended = finished and wait_for(lambda: processes.revive() is not None and all_processed(phones), timeout=60,
+                                  interval=0.5)
     tally = report("burst-crash", phones)
     accepted = [p for p in phones if answers.get(p) == 201]
     calls = dialled(providers.vox)
@@ -93,4 +96,4 @@ def test_a_burst_through_a_killed_call_worker_and_a_redis_outage_is_dialled_once
     assert slow_crm == {}, f"in Bitrix24 later than 120 s after Redis came back: {slow_crm}"
     assert [p for p in accepted if len(calls[p]) > 1] == []  # none dialled twice
     assert one_crm_lead_per_origin(providers.b24) and len(providers.b24.leads) == len(accepted)
-    assert tally.stored == len(accepted)
+    assert ended and tally.stored == len(accepted) and tally.lost == 0, states(phones)
