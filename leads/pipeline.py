@@ -377,9 +377,11 @@ def dispatch_due(*, limit: int = 500) -> int:
     now = timezone.now()
     sent = 0
     for step in STEPS.values():
-        if step.claimer:  # one kick for all of them, when work has waited past the time a claimer takes to come
-            overdue = now - CLAIMER_OVERDUE
-            if Lead.objects.filter(**{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": overdue}).exists():
+        if step.claimer:  # one kick for all of them: for work that waited past the time a claimer takes to
+            # come, or whose run died (its lease ended)
+            waited = Q(**{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now - CLAIMER_OVERDUE})
+            dead = Q(**{step.state_field: State.RUNNING, f"{step.due_field}__lte": now})
+            if Lead.objects.filter(waited | dead).exists():
                 sent += claimer_kick(step)
             continue
         # Running and due: the lease ran out, so the task that claimed it died and its message is spent;

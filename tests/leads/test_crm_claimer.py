@@ -84,3 +84,11 @@ def test_a_lead_outside_calling_hours_goes_to_bitrix24_with_the_others(b24, sent
     assert night.bitrix_lead_id is not None and night.crm_state == State.DONE
     assert night.call_state == State.PENDING and night.scheduled_at == tomorrow
     assert len(b24.requests) == 1 and all(Lead.objects.get(pk=lead.pk).bitrix_lead_id for lead in day)
+
+
+def test_the_sweeper_kicks_a_claimer_at_once_for_a_crm_run_that_died(sent):
+    """Its lease has ended: no claimer is coming for it, whatever the kicks said."""
+    LeadFactory(crm_state=State.RUNNING, crm_due_at=timezone.now(), call_state=State.DONE, notify_state=State.DONE)
+
+    assert pipeline.dispatch_due() == 1
+    assert sent == [("leads.tasks.crm_claim", (), None)]

@@ -230,13 +230,15 @@ def test_sweeper_takes_back_a_step_whose_worker_died(sent):
     assert (lead.call_tries, lead.call_state) == (2, State.FAILED)
 
 
-@pytest.mark.parametrize("fields", [
-    {"call_state": State.RUNNING, "scheduled_at": timezone.now() + timedelta(minutes=4)},  # lease still on
-    {"scheduled_at": timezone.now() + timedelta(hours=3)},  # outside calling hours, later
-    {"call_state": State.DONE, "scheduled_at": None},
+@pytest.mark.parametrize("state, due_in", [
+    (State.RUNNING, timedelta(seconds=20)),  # lease still on
+    (State.PENDING, timedelta(hours=3)),  # outside calling hours, later
+    (State.DONE, None),
 ])
-def test_sweeper_does_not_send_steps_that_are_not_due(sent, fields):
-    LeadFactory(call_queued_at=_long_ago(), crm_state=State.DONE, notify_state=State.DONE, **fields)
+def test_sweeper_does_not_send_steps_that_are_not_due(sent, state, due_in):
+    due = timezone.now() + due_in if due_in is not None else None  # now, not when the tests were collected
+    LeadFactory(call_queued_at=_long_ago(), crm_state=State.DONE, notify_state=State.DONE, call_state=state,
+                scheduled_at=due)
 
     assert pipeline.dispatch_due() == 0
 
