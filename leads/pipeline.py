@@ -202,13 +202,17 @@ KICK_GRACE = 30.0
 CLAIMER_OVERDUE = timedelta(seconds=10)
 
 
-def claimer_kick(step: Step, *, countdown: float = 0.0) -> bool:
+def claimer_kick(step: Step, *, countdown: float = 0.0, force: bool = False) -> bool:
     """Make sure the step's claimer runs within `countdown` seconds (+1). Returns True when this sent one.
-    One kick stands for every lead due by then, so a burst costs a few claimer tasks, not one per lead."""
+    One kick stands for every lead due by then, so a burst costs a few claimer tasks, not one per lead.
+    `force`: send one whatever the last kick said (the sweeper found work that no claimer took in time:
+    the one that kick sent may have died with its worker)."""
     at = time.time() + max(countdown, 0.0)
     key = f"claimer-kick:{step.name}"
     try:
-        if not cache.add(key, at, timeout=int(countdown + KICK_GRACE)):
+        if force:
+            cache.set(key, at, timeout=int(countdown + KICK_GRACE))
+        elif not cache.add(key, at, timeout=int(countdown + KICK_GRACE)):
             pending = cache.get(key)
             if pending is not None and float(pending) <= at + 1.0:
                 return False  # a claimer comes by then and takes this lead too
@@ -231,7 +235,12 @@ def cache_forget(step: Step) -> None:
         logger.warning("could not clear the %s claimer's kick", step.name, exc_info=True)
 
 
-def claimer_next_kick(step: Step, *, horizon: timedelta = COUNTDOWN_LIMIT) -> None:
+# A claimer's successor is kicked for work due within this long: longer than a deferral for an add that
+# may still be running at the portal (BITRIX_MAX_EXECUTION_TIME + 5 s); later work is the sweeper's.
+CLAIMER_HORIZON = timedelta(seconds=120)
+
+
+def claimer_next_kick(step: Step, *, horizon: timedelta = CLAIMER_HORIZON) -> None:
     """At the end of a claimer's run: kick the next one for the earliest due work within `horizon`
     (later work is the sweeper's). Kicks sent during the run were absorbed by it; from here on they
     send a claimer of their own, and what is already due is seen by the query below."""
@@ -382,7 +391,7 @@ def dispatch_due(*, limit: int = 500) -> int:
             waited = Q(**{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now - CLAIMER_OVERDUE})
             dead = Q(**{step.state_field: State.RUNNING, f"{step.due_field}__lte": now})
             if Lead.objects.filter(waited | dead).exists():
-                sent += claimer_kick(step)
+                sent += claimer_kick(step, force=True)
             continue
         # Running and due: the lease ran out, so the task that claimed it died and its message is spent;
         # sent again at once, unless the sweeper already did since the lease ended.

@@ -87,7 +87,10 @@ def test_a_lead_outside_calling_hours_goes_to_bitrix24_with_the_others(b24, sent
 
 
 def test_the_sweeper_kicks_a_claimer_at_once_for_a_crm_run_that_died(sent):
-    """Its lease has ended: no claimer is coming for it, whatever the kicks said."""
+    """Its lease has ended: no claimer is coming for it, whatever the last kick said (the claimer it
+    sent died with the same worker)."""
+    pipeline.claimer_kick(pipeline.STEPS["crm"], countdown=5)
+    sent.clear()
     LeadFactory(crm_state=State.RUNNING, crm_due_at=timezone.now(), call_state=State.DONE, notify_state=State.DONE)
 
     assert pipeline.dispatch_due() == 1
