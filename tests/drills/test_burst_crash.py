@@ -59,13 +59,13 @@ def test_a_burst_through_a_killed_call_worker_and_a_redis_outage_is_dialled_once
     time.sleep(1.5)
     os.killpg(call.pid, signal.SIGKILL)  # the call worker and its pool children, mid-burst
     call.wait(timeout=10)
-    time.sleep(1.0)
+    processes.revive()  # a process supervisor starts it again at once (systemd: Restart=always)
     redis.stop()
     time.sleep(10)
     redis.start()
     back = time.monotonic()
+    processes.revive()  # and whatever died with Redis (Celery's Redis transport may give up)
     sender.join(timeout=60)
-    # A process supervisor starts again what died (the killed worker; any Celery lost with Redis).
     crm_seen: dict[str, float] = {}
 
     def settled() -> bool:
