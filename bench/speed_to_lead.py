@@ -74,17 +74,21 @@ class Run(Stack):
         super().__init__(StackConfig(
             db_name=DB_NAME, web_workers=args.web_workers, worker_concurrency=args.worker_concurrency,
             queues=args.queues, beat=args.beat, call_delay=args.call_delay, bitrix_delay=args.bitrix_delay,
-            log_level=args.log_level, keep_db=args.keep_db), tmp)
+            log_level=args.log_level, keep_db=args.keep_db, procfile=args.procfile,
+            procfile_env={"WORKER_CONCURRENCY": str(args.worker_concurrency[0]),
+                          "CALL_CONCURRENCY": str(args.call_concurrency)},
+            bitrix_fake_latency=args.bitrix_fake, telegram=args.telegram, floor=args.floor,
+            settings_module="bench.settings" if args.floor else "leadcaller.settings"), tmp)
         self.args = args
 
 
-def post_lead(port: int, item: Sent, origin: str) -> Sent:
+def post_lead(port: int, item: Sent, origin: str, path: str = "/api/v1/leads/") -> Sent:
     body = json.dumps({"phone": item.phone, "name": f"Bench {item.index}", "comment": "speed-to-lead benchmark"})
     headers = {"Content-Type": "application/json", "Origin": origin, "User-Agent": "leadcaller-bench/1"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         item.sent = time.monotonic()
-        conn.request("POST", "/api/v1/leads/", body=body, headers=headers)
+        conn.request("POST", path, body=body, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
         item.answered = time.monotonic()
@@ -103,7 +107,7 @@ def post_lead(port: int, item: Sent, origin: str) -> Sent:
     return item
 
 
-def send_open_loop(run: Run, items: list[Sent], rate: float) -> None:
+def send_open_loop(run: Run, items: list[Sent], rate: float, path: str = "/api/v1/leads/") -> None:
     """Lead i is handed to the pool at t0 + i/rate; nothing waits for an answer."""
     origin = f"https://{SITE_DOMAIN}"
     with concurrent.futures.ThreadPoolExecutor(max_workers=run.args.max_in_flight) as pool:
@@ -114,7 +118,7 @@ def send_open_loop(run: Run, items: list[Sent], rate: float) -> None:
             delay = item.scheduled - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            futures.append(pool.submit(post_lead, run.web_port, item, origin))
+            futures.append(pool.submit(post_lead, run.web_port, item, origin, path))
         concurrent.futures.wait(futures)
 
 
@@ -126,6 +130,54 @@ def wait_for_calls(run: Run, phones: list[str], timeout: float) -> dict[str, lis
             return found
         time.sleep(0.05)
 
+
+
+class FirstSeen:
+    """Polls the Bitrix24 and Telegram fakes: when each bench lead ("Bench <i>") first appeared in the
+    CRM and in the chat (a card or a digest line), in this process's monotonic clock."""
+
+    _NAME = re.compile(r"Bench (\d+)\b")
+
+    def __init__(self, run: Run, interval: float = 0.1):
+        import threading
+
+        self.run, self.crm, self.chat = run, {}, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _loop(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            now = time.monotonic()
+            if self.run.b24 is not None:
+                for lead in self.run.b24.leads.values():
+                    for m in self._NAME.finditer(f"{lead.get('NAME', '')} {lead.get('TITLE', '')}"):
+                        self.crm.setdefault(int(m[1]), now)
+            if self.run.tg is not None:
+                for message in self.run.tg.messages(self.run.tg_chat):
+                    for m in self._NAME.finditer(message.plain):
+                        self.chat.setdefault(int(m[1]), now)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def log_task_counts(run: Run, since_wall: float) -> Counter:
+    """Celery tasks received by the product's workers since `since_wall`, by name (worker INFO lines)."""
+    tasks = worker_log_tasks([p.log_path for p in run.procs if p.name.startswith(("worker", "call"))])
+    return Counter(t["name"] for t in tasks.values() if t.get("received", 0) >= since_wall)
+
+
+def floor_run(run: Run, items: list[Sent], rate: float, timeout: float) -> dict[str, Any]:
+    """The same number of leads at the same rate through bench/floor.py: POST -> StartScenarios."""
+    send_open_loop(run, items, rate, path="/bench/floor/")
+    calls = wait_for_calls(run, [x.phone for x in items], timeout=timeout)
+    stl = [(calls[x.phone][0] - x.sent) * 1000 for x in items if x.phone in calls]
+    post_ms = [(x.answered - x.sent) * 1000 for x in items if x.answered is not None and x.status == 201]
+    return {"leads": len(items), "post_errors": sum(x.status != 201 for x in items),
+            "missing": sum(x.phone not in calls for x in items), "speed_to_lead_ms": summary(stl),
+            "post_latency_ms": summary(post_ms)}
 
 
 # --- analysis ---------------------------------------------------------------------------------------
@@ -201,7 +253,7 @@ def analyse(run: Run, items: list[Sent], calls: dict[str, list[float]], rows: di
     stages: dict[str, list[float]] = {k: [] for k in (
         "sent_to_row", "row_to_answer", "row_to_attempt", "attempt_to_vox", "answer_to_vox",
         "row_to_call_received", "call_received_to_start", "call_start_to_vox")}
-    tasks = worker_log_tasks([p.log_path for p in run.procs if p.name.startswith("worker")])
+    tasks = worker_log_tasks([p.log_path for p in run.procs if p.name.startswith(("worker", "call"))])
     call_task = {t["lead"]: t for t in tasks.values()
                  if t["name"] == "telephony.tasks.call_step" and "received" in t and "runtime" in t}
     runtimes: dict[str, list[float]] = {}
@@ -346,6 +398,25 @@ def print_report(result: dict[str, Any]) -> None:
         out.append(f"POST errors: {post['error_kinds']}")
     if r["missing"]:
         out.append(f"missing (no StartScenarios within the timeout): {r['missing_phones']}")
+    t = r["celery_tasks"]
+    out.append(f"Celery tasks received by the call and worker processes: {t['total']} ({t['per_lead']} per lead): "
+               + ", ".join(f"{k.rsplit('.', 1)[-1]} {v}" for k, v in t["by_name"].items()))
+    if "bitrix24" in r:
+        b = r["bitrix24"]
+        out.append(f"Bitrix24 fake: {b['leads_in_crm']} of {r['leads']} leads in the CRM; POST -> in CRM (s) p50 "
+                   f"{fmt(b['post_to_crm_s']['p50'])}, p99 {fmt(b['post_to_crm_s']['p99'])}, max "
+                   f"{fmt(b['post_to_crm_s']['max'])}; QUERY_LIMIT_EXCEEDED {b['query_limit_exceeded']}; requests "
+                   f"{dict(b['requests'])}")
+    if "telegram" in r:
+        g = r["telegram"]
+        out.append(f"Telegram fake: {g['leads_announced']} of {r['leads']} leads announced in {g['messages']} "
+                   f"messages; POST -> in the chat (s) p50 {fmt(g['post_to_chat_s']['p50'])}, max "
+                   f"{fmt(g['post_to_chat_s']['max'])}; 429 answers {g['too_many_requests_429']}")
+    if "floor" in r:
+        f, fs = r["floor"], r["floor"]["speed_to_lead_ms"]
+        out.append(f"floor (bench/floor.py, same run): POST -> StartScenarios p50 {fmt(fs['p50'])} ms, p99 "
+                   f"{fmt(fs['p99'])} ms, missing {f['missing']}; product / floor: p50 "
+                   f"{(stl['p50'] or 0) / max(fs['p50'] or 1, 1e-9):.2f}x, p99 {(stl['p99'] or 0) / max(fs['p99'] or 1, 1e-9):.2f}x")
     print("\n".join(out), flush=True)
 
 
@@ -362,6 +433,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="one -Q value per worker process, e.g. `--queues call crm,notify,default` "
                         "(default: every process consumes every queue, as the Procfile's worker line)")
     p.add_argument("--worker-processes", type=int, default=1, help="separate `celery worker` processes")
+    p.add_argument("--procfile", action="store_true",
+                   help="run the Procfile's own lines (web, call, worker, beat); --worker-concurrency is the "
+                        "worker's WORKER_CONCURRENCY")
+    p.add_argument("--call-concurrency", type=int, default=2, help="CALL_CONCURRENCY with --procfile")
+    p.add_argument("--bitrix-fake", type=float, default=None, metavar="SECONDS",
+                   help="the strict Bitrix24 fake (leaky bucket 2/s, burst 50) answering after SECONDS")
+    p.add_argument("--telegram", action="store_true", help="the Telegram fake with the Bots FAQ limits, one group")
+    p.add_argument("--floor", action="store_true",
+                   help="after the product, the same leads at the same rate through bench/floor.py's bare pipeline")
     p.add_argument("--no-beat", dest="beat", action="store_false", help="do not run `celery beat` (the sweeper)")
     p.add_argument("--warmup", type=int, default=None,
                    help="warm-up leads, not measured (default: max(5, 2 x all worker children))")
@@ -432,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
         watch = CpuWatch()
         sessions0 = pg_sessions(DB_NAME)
         w0 = time.monotonic()
+        seen = FirstSeen(run)
+        qle0 = sum(r.status == 503 for r in run.b24.requests) if run.b24 else 0
+        tg0 = run.tg.too_many_requests if run.tg else 0
         send_open_loop(run, items, args.rate)
         log("all sent; waiting for StartScenarios")
         calls = wait_for_calls(run, [x.phone for x in items], timeout=args.timeout)
@@ -459,6 +542,28 @@ def main(argv: list[str] | None = None) -> int:
         log("waiting for the call results to be routed")
         rows = settle(run, [x.phone for x in items], timeout=args.call_delay[1] + 30)
         calls = start_scenarios_by_phone(run)  # a late one still counts as a duplicate
+        time.sleep(2.0)  # the last card edits and write-backs
+        seen.stop()
+        tasks = log_task_counts(run, w0 + mono_to_wall - 0.5)
+        extra: dict[str, Any] = {
+            "celery_tasks": {"total": sum(tasks.values()), "per_lead": round(sum(tasks.values()) / args.leads, 2),
+                             "by_name": dict(tasks.most_common())}}
+        by_index = {x.index: x for x in items}
+        if run.b24 is not None:
+            in_crm = [(t - by_index[i].sent) for i, t in seen.crm.items() if i in by_index]
+            extra["bitrix24"] = {
+                "query_limit_exceeded": sum(r.status == 503 for r in run.b24.requests) - qle0,
+                "requests": Counter(r.method for r in run.b24.requests), "leads_in_crm": len(in_crm),
+                "post_to_crm_s": summary(in_crm)}
+        if run.tg is not None:
+            announced = [(t - by_index[i].sent) for i, t in seen.chat.items() if i in by_index]
+            extra["telegram"] = {"too_many_requests_429": run.tg.too_many_requests - tg0,
+                                 "leads_announced": len(announced), "post_to_chat_s": summary(announced),
+                                 "messages": len(run.tg.messages(run.tg_chat))}
+        if args.floor:
+            log(f"floor: {len(items)} leads at {args.rate}/s through bench/floor.py")
+            floor_items = [Sent(i, phone_for(base + args.warmup + args.leads + i), 0.0) for i in range(args.leads)]
+            extra["floor"] = floor_run(run, floor_items, args.rate, timeout=args.timeout)
 
         result = {
             "benchmark": "speed_to_lead", **facts,
@@ -468,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
                        "beat": args.beat, "warmup": args.warmup, "call_delay": list(args.call_delay),
                        "bitrix_delay": args.bitrix_delay, "log_level": args.log_level,
                        "processes": {p.name: shlex.join(p.cmd) for p in run.procs}},
-            "results": analyse(run, items, calls, rows, cpu, mono_to_wall),
+            "results": {**analyse(run, items, calls, rows, cpu, mono_to_wall), **extra},
         }
         print_report(result)
         if args.json:

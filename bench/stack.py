@@ -330,6 +330,18 @@ class StackConfig:
     keep_db: bool = False
     settings_module: str = "leadcaller.settings"
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Issue 15: the Procfile's own lines (web, call, worker, beat) instead of the commands built here;
+    # WORKER_CONCURRENCY and CALL_CONCURRENCY from `procfile_env`.
+    procfile: bool = False
+    procfile_env: dict[str, str] = field(default_factory=dict)
+    bitrix_fake_latency: float | None = None  # the strict Bitrix24 fake (leaky bucket 2/s, burst 50)
+    telegram: bool = False  # the Telegram fake with the Bots FAQ limits, one supergroup
+    floor: bool = False  # bench/floor.py's worker (-Q floor), for the floor pipeline
+
+
+def procfile_lines() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
 class Stack:
@@ -341,6 +353,9 @@ class Stack:
         self.procs: list[Proc] = []
         self.vox: FakeVoximplant | None = None
         self.bitrix: SlowBitrix | None = None
+        self.b24 = None  # FakeBitrix24
+        self.tg = None  # FakeTelegram
+        self.tg_chat = 0
         self.db_created = False
         self.web_port = 0
         self.env: dict[str, str] = {}
@@ -397,6 +412,18 @@ class Stack:
         })
         if self.bitrix is not None:
             env["BITRIX_WEBHOOK_URL"] = self.bitrix.url
+        if c.bitrix_fake_latency is not None:
+            from demo.fakes.bitrix24 import FakeBitrix24
+
+            self.b24 = FakeBitrix24(latency=c.bitrix_fake_latency).start()
+            env["BITRIX_WEBHOOK_URL"] = self.b24.webhook_url
+        if c.telegram:
+            from demo.fakes.telegram import FakeTelegram
+
+            self.tg = FakeTelegram().start()
+            self.tg_chat = -1000000000000 - random.randrange(10 ** 9)
+            self.tg.add_chat(self.tg_chat, "supergroup", title="Sales")
+            env.update(TELEGRAM_API_URL=self.tg.url, TELEGRAM_BOT_TOKEN=self.tg.token, TELEGRAM_CHAT_ID=str(self.tg_chat))
         self.env = env
 
         log(f"creating database {c.db_name} and migrating")
@@ -406,18 +433,31 @@ class Stack:
         self.manage("shell", "-c",
                     f"from leads.models import Site; Site.objects.create(domain={SITE_DOMAIN!r}, name='Bench shop')")
 
-        web_cmd = [*exe("gunicorn"), "leadcaller.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
-                   "--workers", str(c.web_workers), "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
-        self.procs.append(Proc("web", web_cmd, env, self.tmp / "web.log"))
-        for i, concurrency in enumerate(c.worker_concurrency):
-            cmd = [*exe("celery"), "-A", "leadcaller", "worker", "--loglevel", "INFO",
-                   "--concurrency", str(concurrency), "--hostname", f"bench{i + 1}-{self.tag}@%h"]
-            if c.queues:
-                cmd += ["-Q", c.queues[i]]
-            self.procs.append(Proc(f"worker{i + 1}", cmd, env, self.tmp / f"worker{i + 1}.log"))
-        if c.beat:
-            cmd = [*exe("celery"), "-A", "leadcaller", "beat", "--loglevel", "INFO"]
-            self.procs.append(Proc("beat", cmd, env, self.tmp / "beat.log"))
+        if c.procfile:
+            # As honcho runs them: through a shell, which expands ${PORT:-8000} and the others.
+            penv = {**env, "PORT": str(self.web_port), "WEB_CONCURRENCY": str(c.web_workers), **c.procfile_env}
+            for name, line in procfile_lines().items():
+                if name == "beat" and not c.beat:
+                    continue
+                line = line.replace("@%h", f"-{self.tag}@%h")  # node names of their own on a shared Redis
+                self.procs.append(Proc(name, ["bash", "-c", "exec " + line], penv, self.tmp / f"{name}.log"))
+        else:
+            web_cmd = [*exe("gunicorn"), "leadcaller.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
+                       "--workers", str(c.web_workers), "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
+            self.procs.append(Proc("web", web_cmd, env, self.tmp / "web.log"))
+            for i, concurrency in enumerate(c.worker_concurrency):
+                cmd = [*exe("celery"), "-A", "leadcaller", "worker", "--loglevel", "INFO",
+                       "--concurrency", str(concurrency), "--hostname", f"bench{i + 1}-{self.tag}@%h"]
+                if c.queues:
+                    cmd += ["-Q", c.queues[i]]
+                self.procs.append(Proc(f"worker{i + 1}", cmd, env, self.tmp / f"worker{i + 1}.log"))
+            if c.beat:
+                cmd = [*exe("celery"), "-A", "leadcaller", "beat", "--loglevel", "INFO"]
+                self.procs.append(Proc("beat", cmd, env, self.tmp / "beat.log"))
+        if c.floor:
+            cmd = [*exe("celery"), "-A", "leadcaller", "worker", "-I", "bench.floor", "-Q", "floor", "--pool", "prefork",
+                   "--concurrency", "2", "--loglevel", "INFO", "--hostname", f"floor-{self.tag}@%h"]
+            self.procs.append(Proc("floor", cmd, env, self.tmp / "floor.log"))
         for p in self.procs:
             log(f"started {p.name} pid {p.pid}: {shlex.join(p.cmd)}")
         self.wait_healthy()
@@ -452,6 +492,9 @@ class Stack:
             self.vox.stop()
         if self.bitrix is not None:
             self.bitrix.stop()
+        for fake in (self.b24, self.tg):
+            if fake is not None:
+                fake.stop()
         try:
             client = redis.Redis.from_url(BROKER_URL)
             keys = list(client.scan_iter(match=f"{self.prefix}*", count=500))
@@ -473,7 +516,8 @@ class Stack:
         """Process groups whose CPU time a report splits: ours by role, PostgreSQL and Redis whole."""
         trees = {p.name: p.tree() for p in self.procs}
         return {"web": trees.get("web", []),
-                "workers": [pid for n, t in trees.items() if n.startswith("worker") for pid in t],
+                "workers": [pid for n, t in trees.items() if n.startswith(("worker", "call")) for pid in t],
+                **({"floor worker": trees["floor"]} if "floor" in trees else {}),
                 "beat": trees.get("beat", []), "bench (this process)": [os.getpid()],
                 "postgres (all)": pids_named("postgres"), "redis-server (all)": pids_named("redis-server")}
 

@@ -1,4 +1,5 @@
-"""The project's URLs plus `/bench/ceiling/`, for bench/intake.py only (see bench/settings.py).
+"""The project's URLs plus `/bench/ceiling/` (bench/intake.py) and `/bench/floor/` (bench/floor.py, for
+bench/speed_to_lead.py), for benchmarks only (see bench/settings.py).
 
 The ceiling is the least a Django view can do on this server: the same gunicorn workers, settings
 and middleware as the intake, a body read and a tiny JSON answer, no database and no broker. The
@@ -9,6 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from bench.floor import floor_intake
 from leadcaller.urls import urlpatterns as project_urlpatterns
 
 
@@ -18,4 +20,5 @@ def ceiling(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True}, status=201)
 
 
-urlpatterns = [path("bench/ceiling/", ceiling, name="bench-ceiling"), *project_urlpatterns]
+urlpatterns = [path("bench/ceiling/", ceiling, name="bench-ceiling"),
+               path("bench/floor/", floor_intake, name="bench-floor"), *project_urlpatterns]

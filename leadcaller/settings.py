@@ -353,6 +353,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_ROUTES = {
     "leads.tasks.crm_step": {"queue": "crm"},
+    "leads.tasks.crm_claim": {"queue": "crm"},
     "leads.tasks.sync_partners": {"queue": "crm"},
     "leads.tasks.sync_partners_at_start": {"queue": "crm"},
     "telephony.tasks.call_step": {"queue": "call"},

@@ -10,6 +10,9 @@ class LeadsConfig(AppConfig):
 
     def ready(self) -> None:
         from leads import cors  # noqa: F401  (connects the CORS origin check)
+        from leads import pipeline, services
+
+        pipeline.step_listener_add(services.step_result_handle)
 
 
 class LoginLockoutConfig(AxesAppConfig):

@@ -8,9 +8,10 @@ got no answer is looked up rather than repeated is in leads/crm_leads.py.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,8 +27,114 @@ logger = logging.getLogger(__name__)
 BATCH_LIMIT = 50  # Bitrix24's cap on commands in one batch
 # Leads deferred for the rate limit and due within this long ride along in the next batch.
 BATCH_EARLY = timedelta(seconds=5)
+# How long one claimer task goes on taking due work before it hands over to the next.
+CLAIMER_BUDGET = 20.0
 WRITTEN_BACK = (CallAttempt.Status.FINISHED, CallAttempt.Status.LOST)
 OPTED_OUT = CallAttempt.Outcome.OPTED_OUT
+
+
+def crm_claim_run() -> int:
+    """The CRM step's claimer: take what is due, leads not yet in Bitrix24 first (50 to a `batch`),
+    then write-backs, until nothing is due or its budget is spent; then kick the next claimer for the
+    earliest work to come. A lead waiting for the rate limit is a due time on its row, not a task.
+    Returns how many units (a batch, or one lead's write-back) it ran."""
+    step = pipeline.STEPS["crm"]
+    units, deadline = 0, time.monotonic() + CLAIMER_BUDGET
+    try:
+        while time.monotonic() < deadline:
+            lead = (Lead.objects.filter(crm_state__in=pipeline.OPEN_STATES, crm_due_at__lte=timezone.now())
+                    .order_by(F("bitrix_lead_id").asc(nulls_first=True), "crm_due_at")
+                    .values_list("pk", "bitrix_lead_id").first())
+            if lead is None:
+                break
+            if lead[1] is None or not crm_write_backs_run():
+                crm_step_run(lead_id=lead[0])
+            units += 1
+    finally:
+        pipeline.claimer_next_kick(step)
+    return units
+
+
+def crm_write_backs_run() -> int:
+    """Claim due leads that are in Bitrix24 already and write their call outcomes back, as many as fit
+    in one `batch` (50 calls: a comment, and the mapped status, per finished call). Returns how many
+    leads it took (0: none was due, or there is no portal)."""
+    client = bitrix.client_from_settings()
+    if client is None:
+        return 0
+    claimed = pipeline.step_claim_more(step_name="crm", limit=BATCH_LIMIT, extra=Q(bitrix_lead_id__isnull=False))
+    if not claimed:
+        return 0
+    leads = Lead.objects.select_related("site", "partner").in_bulk([pk for pk, _ in claimed])
+    Lead.objects.filter(pk__in=list(leads)).update(crm_resync=False)
+    plans = {pk: _write_back_plan(leads[pk]) for pk in leads}
+    commands: dict[str, tuple[str, dict]] = {}
+    taken, later = [], []
+    for pk, fence in claimed:  # whole leads only; the rest go in the next batch
+        plan = plans[pk]
+        if commands and len(commands) + sum(len(step[1]) for step in plan) > BATCH_LIMIT:
+            later.append((pk, fence))
+            continue
+        taken.append((pk, fence))
+        commands.update({key: command for _, step in plan for key, command in step.items()})
+    results, errors, failed = {}, {}, None
+    try:
+        if commands:
+            batch = client.batch(commands)
+            results, errors = batch.results, batch.errors
+    except BitrixError as exc:
+        failed = outcome_for(exc)
+    except Exception as exc:  # unforeseen (the shared rate-limit store is down): retried like any step
+        logger.exception("crm write-back of leads %s failed", [pk for pk, _ in taken])
+        failed = Retry(f"{type(exc).__name__}: {exc}")
+    for pk, fence in taken:
+        lead = leads[pk]
+        outcome = failed or _write_back_recorded(lead, plans[pk], results, errors)
+        _apply(lead, outcome, fence)
+    for pk, fence in later:  # not sent: due again at once, no try spent
+        _apply(leads[pk], pipeline.Defer(timedelta(0), "waits for the next batch"), fence)
+    return len(taken)
+
+
+def _write_back_plan(lead: Lead) -> list[tuple[object, dict[str, tuple[str, dict]]]]:
+    """What a lead's write-back sends: per finished call not yet written (its number), a comment and the
+    mapped status; then, for an opted-out lead, the "do not call" note ("opt-out")."""
+    status_map = lead.site.bitrix_status_map or {}
+    plan: list[tuple[object, dict[str, tuple[str, dict]]]] = []
+    for attempt in _unwritten(lead):
+        step = {f"l{lead.pk}c{attempt.number}": ("crm.timeline.comment.add", {"fields": {
+            "ENTITY_ID": lead.bitrix_lead_id, "ENTITY_TYPE": "lead", "COMMENT": _comment(attempt)}})}
+        status = status_map.get(attempt.outcome)
+        if status:
+            step[f"l{lead.pk}s{attempt.number}"] = ("crm.lead.update", {
+                "id": lead.bitrix_lead_id, "fields": {"STATUS_ID": status}, "params": {"REGISTER_SONET_EVENT": "N"}})
+        plan.append((attempt.number, step))
+    if lead.status == Lead.Status.OPTED_OUT and not lead.crm_opt_out_written:
+        step = {f"l{lead.pk}o": ("crm.timeline.comment.add", {"fields": {
+            "ENTITY_ID": lead.bitrix_lead_id, "ENTITY_TYPE": "lead",
+            "COMMENT": _("Leadcaller: do not call %(phone)s. %(reason)s") % {"phone": lead.phone,
+                                                                             "reason": lead.opt_out_reason}}})}
+        status = status_map.get(OPTED_OUT)
+        if status and not lead.call_attempts.filter(outcome=OPTED_OUT).exists():
+            step[f"l{lead.pk}os"] = ("crm.lead.update", {"id": lead.bitrix_lead_id, "fields": {"STATUS_ID": status},
+                                                         "params": {"REGISTER_SONET_EVENT": "N"}})
+        plan.append(("opt-out", step))
+    return plan
+
+
+def _write_back_recorded(lead: Lead, plan, results: dict, errors: dict) -> Outcome:
+    """Record each part of the plan that Bitrix24 carried out, in order, up to the first it refused."""
+    for part, step in plan:
+        for key in step:
+            if key in errors:
+                return outcome_for(errors[key])
+            if key not in results:
+                return Retry(_("Bitrix24's batch answer did not mention this lead"))
+        if part == "opt-out":
+            Lead.objects.filter(pk=lead.pk).update(crm_opt_out_written=True)
+        else:
+            Lead.objects.filter(pk=lead.pk).update(crm_synced_attempt=part)
+    return Done(_("Bitrix24 lead %(id)s") % {"id": lead.bitrix_lead_id})
 
 
 def crm_step_run(*, lead_id: int) -> None:

@@ -9,18 +9,24 @@ worker whose lease ran out cannot overwrite the result of the worker that took t
 
 Delayed work is a due time on the row, never a long Celery countdown; the sweeper
 (`dispatch_due`, run by beat) re-sends any step that is due and was never picked up.
+
+This is the bottom layer of the leads: it imports no service above it. What a recorded result sets
+off elsewhere (manual handling, the seller's card) goes through the step listeners that those
+modules register when Django starts (`step_listener_add`).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
@@ -28,14 +34,15 @@ from django.utils.module_loading import import_string
 
 from leadcaller import metrics
 from leadcaller.logging import bind_lead, lead_context
-from leads import services
 from leads.models import Lead, LeadEvent
 
 logger = logging.getLogger(__name__)
 
 State = Lead.StepState
 OPEN_STATES = (State.PENDING, State.RUNNING)
-# A message sent for a step that is not claimed within this time is sent again by the sweeper.
+# A step whose lease ran out is sent again by the sweeper at once (its task died with its worker);
+# one whose message was never claimed, after its `requeue_after`. A call task is claimed within a
+# second when all is well (its worker does nothing else), so a call's message counts as lost sooner.
 REQUEUE_AFTER = timedelta(seconds=60)
 # Retries due sooner than this go out as a Celery countdown; later ones wait for the sweeper.
 COUNTDOWN_LIMIT = timedelta(seconds=60)
@@ -92,6 +99,17 @@ class Defer:
 
 Outcome = Done | Skipped | Retry | Manual | Wait | Later | Defer
 
+# Called as listener(step_name, lead, outcome) for every result recorded, inside its transaction.
+StepListener = Callable[[str, Lead, Outcome], None]
+_step_listeners: list[StepListener] = []
+
+
+def step_listener_add(listener: StepListener) -> StepListener:
+    """Register what a recorded step result sets off above the engine (once, however often called)."""
+    if listener not in _step_listeners:
+        _step_listeners.append(listener)
+    return listener
+
 
 @dataclass(frozen=True)
 class Step:
@@ -99,7 +117,7 @@ class Step:
     due_field: str
     handler: str  # dotted path of `handler(lead) -> Outcome`
     task: str  # Celery task name; its queue comes from CELERY_TASK_ROUTES
-    lease: timedelta  # longer than the task's hard time limit
+    lease: timedelta  # a few seconds longer than the longest a run can take (its task's hard time limit)
     max_tries: int
     backoff_base: float = 5.0
     backoff_cap: float = 900.0
@@ -109,6 +127,12 @@ class Step:
     # "Scheduled" means the next call is later: only claiming the call step ends it, never a CRM
     # write-back or a card update that happens meanwhile.
     resumes_scheduled: bool = False
+    # A step whose due work is taken in batches by one claimer task (this Celery task name) instead of
+    # a task per lead: new, deferred and reopened leads only make sure a claimer is on its way.
+    claimer: str = ""
+    # A message for this step not claimed within this time is sent again by the sweeper (lost with the
+    # broker, or with a worker that took it and died before claiming).
+    requeue_after: timedelta = REQUEUE_AFTER
 
     @property
     def state_field(self) -> str:
@@ -123,15 +147,28 @@ class Step:
         return f"{self.name}_queued_at"
 
 
+# The call task's limits (telephony/tasks.py): a dial is one VoxImplant request (10 s read timeout),
+# after a call-history look-up when an earlier start went unanswered; the soft limit turns a stuck run
+# into a retry, the hard one kills it. Its lease ends a few seconds after the hard limit, so a lead whose
+# worker died is dialled again within seconds, never while its first run may still be going.
+CALL_SOFT_TIME_LIMIT = 20
+CALL_TIME_LIMIT = 25
+# The CRM and notify steps run on the thread pool, which enforces no time limit: their leases cover
+# their requests' own timeouts. The CRM claimer sends one request per claim (a batch of adds, or of
+# write-backs), whose answer it waits for up to BITRIX_MAX_EXECUTION_TIME + 5 s (65 s); a run that
+# outlives its lease loses only its result (the fence), and an add is looked up before it is repeated.
+# Creating a card's row is a few queries.
 STEPS: dict[str, Step] = {
     step.name: step
     for step in (
         Step("call", "scheduled_at", "telephony.services.call_step_handle", "telephony.tasks.call_step",
-             lease=timedelta(minutes=5), max_tries=6, backoff_base=2.0, backoff_cap=120.0, resumes_scheduled=True),
+             lease=timedelta(seconds=CALL_TIME_LIMIT + 5), max_tries=6, backoff_base=2.0, backoff_cap=120.0,
+             resumes_scheduled=True, requeue_after=timedelta(seconds=20)),
         Step("crm", "crm_due_at", "leads.crm.crm_step_handle", "leads.tasks.crm_step",
-             lease=timedelta(minutes=5), max_tries=8, fence_extra=(("crm_resync", False),)),
+             lease=timedelta(seconds=100), max_tries=8, fence_extra=(("crm_resync", False),),
+             claimer="leads.tasks.crm_claim"),
         Step("notify", "notify_due_at", "notifications.services.notify_step_handle", "notifications.tasks.notify_step",
-             lease=timedelta(minutes=5), max_tries=8),
+             lease=timedelta(seconds=30), max_tries=8),
     )
 }
 
@@ -157,7 +194,68 @@ def lead_dispatch(lead_id: int, *, steps: list[str] | None = None) -> None:
         _send(STEPS[name], lead_id)
 
 
+# A claimer on its way (the moment it is due, unix seconds) is kept this long past that moment: if its
+# message was lost, kicks are sent again after that (and the sweeper kicks whenever work is due).
+KICK_GRACE = 30.0
+# Work due this long with no claimer having taken it: its kick was lost (the broker was down), or the
+# claimers fell behind; the sweeper kicks one.
+CLAIMER_OVERDUE = timedelta(seconds=10)
+
+
+def claimer_kick(step: Step, *, countdown: float = 0.0, force: bool = False) -> bool:
+    """Make sure the step's claimer runs within `countdown` seconds (+1). Returns True when this sent one.
+    One kick stands for every lead due by then, so a burst costs a few claimer tasks, not one per lead.
+    `force`: send one whatever the last kick said (the sweeper found work that no claimer took in time:
+    the one that kick sent may have died with its worker)."""
+    at = time.time() + max(countdown, 0.0)
+    key = f"claimer-kick:{step.name}"
+    try:
+        if force:
+            cache.set(key, at, timeout=int(countdown + KICK_GRACE))
+        elif not cache.add(key, at, timeout=int(countdown + KICK_GRACE)):
+            pending = cache.get(key)
+            if pending is not None and float(pending) <= at + 1.0:
+                return False  # a claimer comes by then and takes this lead too
+            cache.set(key, at, timeout=int(countdown + KICK_GRACE))
+    except Exception:  # the cache is down: send; a claimer too many costs one empty run
+        logger.warning("could not note the %s claimer's kick", step.name, exc_info=True)
+    try:
+        current_app.send_task(step.claimer, countdown=countdown or None)
+    except Exception:  # the broker is down: the sweeper kicks once it is back
+        logger.warning("could not queue the %s claimer; the sweeper will retry", step.name, exc_info=True)
+        cache_forget(step)
+        return False
+    return True
+
+
+def cache_forget(step: Step) -> None:
+    try:
+        cache.delete(f"claimer-kick:{step.name}")
+    except Exception:
+        logger.warning("could not clear the %s claimer's kick", step.name, exc_info=True)
+
+
+# A claimer's successor is kicked for work due within this long: longer than a deferral for an add that
+# may still be running at the portal (BITRIX_MAX_EXECUTION_TIME + 5 s); later work is the sweeper's.
+CLAIMER_HORIZON = timedelta(seconds=120)
+
+
+def claimer_next_kick(step: Step, *, horizon: timedelta = CLAIMER_HORIZON) -> None:
+    """At the end of a claimer's run: kick the next one for the earliest due work within `horizon`
+    (later work is the sweeper's). Kicks sent during the run were absorbed by it; from here on they
+    send a claimer of their own, and what is already due is seen by the query below."""
+    cache_forget(step)
+    now = timezone.now()
+    first = (Lead.objects.filter(**{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now + horizon})
+             .order_by(step.due_field).values_list(step.due_field, flat=True).first())
+    if first is not None:
+        claimer_kick(step, countdown=max((first - now).total_seconds(), 0.0))
+
+
 def _send(step: Step, lead_id: int, *, countdown: float | None = None) -> None:
+    if step.claimer:
+        claimer_kick(step, countdown=countdown or 0.0)
+        return
     try:
         current_app.send_task(step.task, args=(lead_id,), countdown=countdown)
     except Exception:  # the broker is down or refused: the sweeper sends it once it is back
@@ -238,20 +336,15 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
         for name, value in fields.items():
             setattr(lead, name, value)
         if event_kind:  # a deferral is routine, not worth a timeline entry
-            services.lead_event_add(lead=lead, kind=event_kind, step=step.name, message=message)
-        if isinstance(outcome, Manual):
-            services.lead_to_manual(lead=lead, reason=outcome.reason, step=step.name, alert=outcome.alert)
-        elif isinstance(outcome, Later):
+            LeadEvent.objects.create(lead=lead, kind=event_kind, step=step.name, message=message[:500], data={})
+        if isinstance(outcome, Later):
             Lead.objects.filter(pk=lead.pk, status=Lead.Status.IN_PROGRESS).update(status=Lead.Status.SCHEDULED)
         elif isinstance(outcome, Retry):
             transaction.on_commit(lambda: metrics.step_retried(step.name))
+        for listener in _step_listeners:  # manual handling, the seller's card
+            listener(step.name, lead, outcome)
     if isinstance(outcome, (Retry, Defer)) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
-    # The seller's card shows how the lead is going (for Manual, lead_to_manual refreshed it).
-    if step.name != "notify" and not isinstance(outcome, Manual):
-        from notifications.services import card_refresh
-
-        card_refresh(lead=lead)
     return True
 
 
@@ -293,7 +386,17 @@ def dispatch_due(*, limit: int = 500) -> int:
     now = timezone.now()
     sent = 0
     for step in STEPS.values():
-        stale = Q(**{f"{step.queued_field}__isnull": True}) | Q(**{f"{step.queued_field}__lte": now - REQUEUE_AFTER})
+        if step.claimer:  # one kick for all of them: for work that waited past the time a claimer takes to
+            # come, or whose run died (its lease ended)
+            waited = Q(**{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now - CLAIMER_OVERDUE})
+            dead = Q(**{step.state_field: State.RUNNING, f"{step.due_field}__lte": now})
+            if Lead.objects.filter(waited | dead).exists():
+                sent += claimer_kick(step, force=True)
+            continue
+        # Running and due: the lease ran out, so the task that claimed it died and its message is spent;
+        # sent again at once, unless the sweeper already did since the lease ended.
+        stale = (Q(**{f"{step.queued_field}__isnull": True}) | Q(**{f"{step.queued_field}__lte": now - step.requeue_after})
+                 | Q(**{step.state_field: State.RUNNING, f"{step.queued_field}__lt": F(step.due_field)}))
         due = list(
             Lead.objects.filter(stale, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now})
             .order_by(step.due_field)

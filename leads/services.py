@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
+from leads import hooks
 from leads.models import IntakeCounter, Lead, LeadEvent, Site, SubmissionKey
 from leads.selectors import partner_match
 from leads.texts import Text, text, text_parse
@@ -182,16 +183,14 @@ def lead_to_manual(*, lead: Lead, reason: str | Text, step: str = "", actor: Any
     ).update(status=Lead.Status.MANUAL, manual_reason=sentence[:300], manual_code=code, manual_params=params,
              manual_since=timezone.now(), updated_at=timezone.now())
     if moved:
-        from notifications.services import alert_manual, card_refresh
-
         lead.status, lead.manual_reason = Lead.Status.MANUAL, sentence[:300]
         lead.manual_code, lead.manual_params = code, params
         reason = sentence
         lead_event_add(lead=lead, kind=LeadEvent.Kind.MANUAL, step=step, message=Text(code, params) if code
                        else sentence, actor=actor)
         if alert:
-            alert_manual(lead=lead, reason=reason)
-        card_refresh(lead=lead)
+            hooks.lead_manual(lead, reason)
+        hooks.lead_changed(lead)
         logger.warning("lead needs manual handling: %s", reason)
     return bool(moved)
 
@@ -202,11 +201,9 @@ def lead_reached(*, lead: Lead) -> bool:
     moved = Lead.objects.filter(pk=lead.pk, status__in=Lead.OPEN_STATUSES).update(
         status=Lead.Status.REACHED, closed_at=now, updated_at=now)
     if moved:
-        from notifications.services import card_refresh
-
         lead.status, lead.closed_at = Lead.Status.REACHED, now
         lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=text("reached_by_phone"))
-        card_refresh(lead=lead)
+        hooks.lead_changed(lead)
     return bool(moved)
 
 
@@ -221,13 +218,19 @@ def lead_opted_out(*, lead: Lead, reason: str) -> bool:
         return False
     Lead.objects.filter(pk=lead.pk, call_state=Lead.StepState.PENDING).update(
         call_state=Lead.StepState.SKIPPED, scheduled_at=None)
-    from notifications.services import card_refresh
-
     lead.status, lead.opt_out_reason, lead.closed_at = Lead.Status.OPTED_OUT, reason[:300], now
     lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=text("opted_out", reason=reason))
     lead_outcome_announce(lead=lead)
-    card_refresh(lead=lead)
+    hooks.lead_changed(lead)
     return True
+
+
+def step_result_handle(step_name: str, lead: Lead, outcome: Any) -> None:
+    """Step listener (leads/pipeline.py): a step that gave up puts its lead into manual handling."""
+    from leads.pipeline import Manual
+
+    if isinstance(outcome, Manual):
+        lead_to_manual(lead=lead, reason=outcome.reason, step=step_name, alert=outcome.alert)
 
 
 def lead_outcome_announce(*, lead: Lead) -> None:

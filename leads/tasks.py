@@ -12,6 +12,11 @@ def crm_step(lead_id: int) -> None:
     crm.crm_step_run(lead_id=lead_id)
 
 
+@shared_task(name="leads.tasks.crm_claim")
+def crm_claim() -> int:
+    return crm.crm_claim_run()
+
+
 @shared_task(name="leads.tasks.sync_partners")
 def sync_partners() -> dict:
     return partners.partners_sync_if_connected()

@@ -63,6 +63,9 @@ class Notification(models.Model):
     message_id = models.BigIntegerField(_("Telegram message id"), null=True, blank=True)
     digest = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="cards")
     text = models.TextField(_("text as sent"), blank=True)
+    # A fingerprint of the text, parse mode and buttons Telegram shows: an edit that would change
+    # nothing is never sent (notifications/services.py, content_digest).
+    sent_digest = models.CharField(max_length=64, blank=True, default="")
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -7,6 +7,8 @@ Nothing here can fail a lead's other steps: delivery runs on its own queue, from
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
 from datetime import timedelta
@@ -22,18 +24,19 @@ from leadcaller import metrics
 from leadcaller.logging import lead_context
 from leads import ratelimit
 from leads.models import Lead, Site
-from leads.pipeline import Done, Outcome, Skipped
+from leads.pipeline import Done, Manual, Outcome, Skipped
 from notifications import messages, telegram
 from notifications.models import Notification, TelegramChat
 
 logger = logging.getLogger(__name__)
 
 Status, Kind = Notification.Status, Notification.Kind
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=60)  # a send and its two fall-backs (plain text, no buttons), 13 s each at most
 MAX_ATTEMPTS = 10
 DIGEST_MIN = 3  # pending cards for one chat, beyond which a throttled card joins a digest
 DIGEST_MAX = 50
 TASK = "notifications.tasks.deliver"
+EDIT_BEHIND = timedelta(seconds=10)  # how long an edit steps back while new leads wait to be announced
 
 
 # --- creating messages ------------------------------------------------------------------------
@@ -44,21 +47,32 @@ def notify_step_handle(lead: Lead) -> Outcome:
     chat = chat_for(lead)
     if chat is None:
         return Skipped(_("No Telegram chat is set for this site."))
-    card, _created = Notification.objects.get_or_create(lead=lead, kind=Kind.CARD,
-                                                        defaults={"chat": chat, "due_at": timezone.now()})
-    _send_after_commit(card.pk)
+    Notification.objects.get_or_create(lead=lead, kind=Kind.CARD, defaults={"chat": chat, "due_at": timezone.now()})
+    # No task of its own: the notify task delivers it once this result is recorded (card_deliver_now),
+    # and deliver_due takes it up should that task die first.
     return Done(_("card queued for %(chat)s") % {"chat": chat})
 
 
+def card_deliver_now(*, lead_id: int) -> None:
+    """The notify task, after its step: deliver the lead's new card in the same task."""
+    for pk in Notification.objects.filter(lead_id=lead_id, kind=Kind.CARD, status=Status.PENDING,
+                                          message_id=None).values_list("pk", flat=True):
+        notification_deliver(pk)
+
+
 def card_refresh(*, lead: Lead) -> None:
-    """The lead moved on: its card is edited to show it (unless it only went out in a digest)."""
-    now = timezone.now()
+    """The lead moved on: its card is edited to show it (unless it only went out in a digest).
+
+    Changes coalesce: a card still waiting (for its turn in the chat's limits) or being sent shows the
+    newest version when it goes, so only a card already sent gets a new delivery task."""
     cards = Notification.objects.filter(lead=lead, kind=Kind.CARD, status__in=[Status.PENDING, Status.SENDING,
                                                                                Status.SENT])
-    ids = list(cards.values_list("pk", flat=True))
-    cards.update(version=F("version") + 1)
-    Notification.objects.filter(pk__in=ids, status=Status.SENT).update(status=Status.PENDING, due_at=now)
-    for pk in ids:
+    if not cards.update(version=F("version") + 1):
+        return
+    sent = list(cards.filter(status=Status.SENT).values_list("pk", flat=True))
+    Notification.objects.filter(pk__in=sent, status=Status.SENT).update(status=Status.PENDING,
+                                                                        due_at=timezone.now())
+    for pk in sent:
         _send_after_commit(pk)
 
 
@@ -72,6 +86,23 @@ def alert_refresh(*, lead: Lead) -> None:
     Notification.objects.filter(pk__in=ids, status=Status.SENT).update(status=Status.PENDING, due_at=timezone.now())
     for pk in ids:
         _send_after_commit(pk)
+
+
+def step_result_handle(step_name: str, lead: Lead, outcome: Outcome) -> None:
+    """Step listener (leads/pipeline.py): the card shows how the lead is going. Not for the notify
+    step's own result, nor for Manual (lead_to_manual changes the lead, which refreshes the card)."""
+    if step_name != "notify" and not isinstance(outcome, Manual):
+        card_refresh(lead=lead)
+
+
+def lead_changed_handle(lead: Lead) -> None:
+    """leads/hooks.py: the lead moved on."""
+    card_refresh(lead=lead)
+
+
+def lead_manual_handle(lead: Lead, reason: str) -> None:
+    """leads/hooks.py: the lead needs a person."""
+    alert_manual(lead=lead, reason=reason)
 
 
 def card_resend(*, lead: Lead) -> bool:
@@ -156,6 +187,9 @@ def notification_deliver(notification_id: int) -> None:
     if note.chat.is_broken:
         _give_up(note, note.chat.broken_reason)
         return
+    if note.kind == Kind.CARD and note.message_id and _announcements_waiting(note):
+        _again(note, EDIT_BEHIND)  # new leads are told first; this edit then shows every change since
+        return
     wait = _take_turn(note.chat)
     if wait:
         if note.kind == Kind.CARD and note.message_id is None and _joined_digest(note, wait):
@@ -187,6 +221,12 @@ def _send(client: telegram.TelegramClient, note: Notification, *, html: bool = T
     keyboard = keyboard if buttons else []
     if not html:
         text = messages.plain(text)
+    shown = content_digest(text, keyboard, html=html)
+    if note.kind in (Kind.CARD, Kind.ALERT) and note.message_id and shown == note.sent_digest:
+        # The message already shows exactly this: an edit would only spend the chat's share of the limits
+        # (and Telegram would answer 400 "message is not modified").
+        _finish(note, Status.SENT, message_id=note.message_id, sent_version=version, shown=shown)
+        return
     try:
         if note.kind in (Kind.CARD, Kind.ALERT) and note.message_id:  # an alert is edited once taken
             client.edit_message(note.chat.chat_id, note.message_id, text, buttons=keyboard, html=html)
@@ -194,9 +234,18 @@ def _send(client: telegram.TelegramClient, note: Notification, *, html: bool = T
         else:
             message_id = client.send_message(note.chat.chat_id, text, buttons=keyboard, html=html)
     except telegram.TelegramError as exc:
+        if exc.kind == telegram.NOT_MODIFIED:  # it shows this already (told apart by Telegram's parse)
+            _finish(note, Status.SENT, message_id=note.message_id, sent_version=version, shown=shown)
+            return
         _failed(client, note, exc, html=html, buttons=buttons)
         return
-    _finish(note, Status.SENT, message_id=message_id, text=text, sent_version=version)
+    _finish(note, Status.SENT, message_id=message_id, text=text, sent_version=version, shown=shown)
+
+
+def content_digest(text: str, keyboard: list[telegram.Button], *, html: bool) -> str:
+    """What a message shows, as a short fingerprint: its text, parse mode and buttons."""
+    payload = json.dumps([text, html, [(button.text, button.url) for button in keyboard]], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _render(note: Notification) -> tuple[str, list[telegram.Button]]:
@@ -210,9 +259,7 @@ def _render(note: Notification) -> tuple[str, list[telegram.Button]]:
 def _failed(client: telegram.TelegramClient, note: Notification, exc: telegram.TelegramError, *, html: bool,
             buttons: bool) -> None:
     kind = exc.kind
-    if kind == telegram.NOT_MODIFIED:
-        _finish(note, Status.SENT, message_id=note.message_id, sent_version=note.version)
-    elif kind == telegram.CANNOT_EDIT:  # too old or deleted: a new message takes its place
+    if kind == telegram.CANNOT_EDIT:  # too old or deleted: a new message takes its place
         note.message_id = None
         _send(client, note, html=html, buttons=buttons)
     elif kind == telegram.BAD_MARKUP and html:
@@ -270,10 +317,10 @@ def _again(note: Notification, after: timedelta, *, error: str = "") -> None:
 
 
 def _finish(note: Notification, status: str, *, message_id: int | None = None, text: str = "",
-            sent_version: int = 0, error: str = "") -> None:
+            sent_version: int = 0, error: str = "", shown: str = "") -> None:
     fields = {"status": status, "last_error": error[:300]}
     if status == Status.SENT:
-        fields.update(message_id=message_id, sent_version=sent_version, sent_at=timezone.now(),
+        fields.update(message_id=message_id, sent_version=sent_version, sent_at=timezone.now(), sent_digest=shown,
                       **({"text": text} if text else {}))
     Notification.objects.filter(pk=note.pk).update(**fields)
     # Changed while we were sending: go again with the new version.
@@ -282,13 +329,32 @@ def _finish(note: Notification, status: str, *, message_id: int | None = None, t
         _send_after_commit(note.pk)
 
 
+# Our share of the Bots FAQ limits (core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+# A token bucket lets through `capacity + rate * T` in any window of T seconds, so each is sized for the
+# window Telegram counts in, with room for requests that reach it in another order than they left us:
+# 20 messages a minute in a group (6 + 13 = 19 in any minute), about 1 a second in a chat, 30 a second
+# in all (5 + 20 = 25 in any second). Edits are counted like new messages: Telegram does not say they
+# are free, and a card waiting for its turn takes in every change meanwhile (card_refresh).
+GROUP_RATE, GROUP_BURST = 13 / 60, 6
+CHAT_RATE, CHAT_BURST = 0.9, 2
+BOT_RATE, BOT_BURST = 20.0, 5
+
+
 def _take_turn(chat: TelegramChat) -> float:
-    """Seconds to wait for this chat's share of Telegram's limits (0: go now)."""
-    waits = [ratelimit.take(f"tg-chat:{chat.chat_id}", rate=1.0, capacity=3),
-             ratelimit.take("tg-bot", rate=25.0, capacity=25)]
+    """Seconds to wait for this chat's share of Telegram's limits (0: go now). The scarcest bucket is
+    asked first: a refusal there takes nothing from the others."""
     if chat.is_group:
-        waits.append(ratelimit.take(f"tg-group:{chat.chat_id}", rate=20 / 60, capacity=15))
-    return max(waits)
+        wait = ratelimit.take(f"tg-group:{chat.chat_id}", rate=GROUP_RATE, capacity=GROUP_BURST)
+        if wait:
+            return wait
+    return (ratelimit.take(f"tg-chat:{chat.chat_id}", rate=CHAT_RATE, capacity=CHAT_BURST)
+            or ratelimit.take("tg-bot", rate=BOT_RATE, capacity=BOT_BURST))
+
+
+def _announcements_waiting(note: Notification) -> bool:
+    """New cards or a digest wait for this chat's turn: an edit of a card already shown must not take it."""
+    return Notification.objects.filter(chat=note.chat_id, status=Status.PENDING, message_id=None,
+                                       kind__in=[Kind.CARD, Kind.DIGEST]).exclude(pk=note.pk).exists()
 
 
 def _joined_digest(note: Notification, wait: float) -> bool:

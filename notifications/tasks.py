@@ -9,6 +9,7 @@ from notifications import services
 @shared_task(name="notifications.tasks.notify_step")
 def notify_step(lead_id: int) -> None:
     pipeline.step_run(step_name="notify", lead_id=lead_id)
+    services.card_deliver_now(lead_id=lead_id)  # in this task: no second task per lead
 
 
 @shared_task(name="notifications.tasks.deliver")

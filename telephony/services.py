@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, Q, Value
+from django.db.models import Case, Exists, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -89,10 +89,12 @@ def call_step_handle(lead: Lead) -> Outcome:
             return outcome
     elif latest is not None and latest.status == Status.STARTED:
         return _watchdog(client, lead, latest, cfg)
-    return _dial(client, lead, cfg)
+    return _dial(client, lead, cfg, latest=latest)
 
 
-def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) -> Outcome:
+def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
+          latest: CallAttempt | None = None) -> Outcome:
+    """`latest`: the lead's last attempt, read by this claimed run (no other run dials this lead)."""
     now = timezone.now()
     reason = not_callable_reason(lead.phone, cfg)
     if reason:
@@ -122,7 +124,7 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings) ->
             if block.ceiling:  # one alert for the period, not one per lead
                 ceiling_hit_record(block=block, site=lead.site)
             return Manual(block.reason, alert=not block.ceiling)
-        number = lead.call_attempts.count() + 1
+        number = (latest.number if latest is not None else 0) + 1
         attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone)
         # One statement, not two: the site's row stays locked until this transaction ends.
         Lead.objects.filter(Q(call_ignore_hours=True) | Q(first_dial_at=None), pk=lead.pk).update(
@@ -161,10 +163,13 @@ def _speed_to_lead_observe(lead: Lead, cfg: CallSettings, now: datetime) -> None
 
 
 def _started(attempt: CallAttempt, session_id: int, media_url: str, started_at: datetime) -> Outcome:
-    # Conditional: a fast scenario may have reported (and finished the attempt) already.
-    CallAttempt.objects.filter(pk=attempt.pk).update(session_id=session_id, media_session_url=media_url)
-    CallAttempt.objects.filter(pk=attempt.pk, status=Status.STARTING).update(status=Status.STARTED,
-                                                                             started_at=started_at)
+    # One statement; the status only from STARTING: a fast scenario may have reported (and finished the
+    # attempt) already.
+    starting = Q(status=Status.STARTING)
+    CallAttempt.objects.filter(pk=attempt.pk).update(
+        session_id=session_id, media_session_url=media_url,
+        status=Case(When(starting, then=Value(Status.STARTED)), default=F("status")),
+        started_at=Case(When(starting, then=Value(started_at)), default=F("started_at")))
     logger.info("call attempt %s started, session %s", attempt.number, session_id)
     return Wait(started_at + timedelta(seconds=settings.CALL_RESULT_TIMEOUT),
                 _("calling %(phone)s, attempt %(n)d") % {"phone": attempt.phone, "n": attempt.number})

@@ -21,12 +21,48 @@ def procfile() -> dict[str, str]:
     return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
 
 
-def test_procfile_names_web_worker_and_beat():
+def test_procfile_names_web_call_worker_and_beat():
     processes = procfile()
 
-    assert set(processes) == {"web", "worker", "beat"}
-    assert processes["worker"].startswith("celery -A leadcaller worker") and "-Q" not in processes["worker"]
+    assert set(processes) == {"web", "call", "worker", "beat"}
     assert processes["beat"].startswith("celery -A leadcaller beat")
+
+
+def test_call_worker_consumes_only_the_call_queue_and_the_other_worker_everything_else():
+    """DESIGN.md, Processes: no CRM or Telegram task can take the processes a dial needs."""
+    from leadcaller.celery import app
+
+    call, other = _worker_options(procfile()["call"]), _worker_options(procfile()["worker"])
+    declared = {queue.name for queue in app.conf.task_queues}
+
+    assert call["-Q"] == "call" and call["--pool"] == "prefork"
+    assert set(other["-Q"].split(",")) == declared - {"call"}
+    assert other["--pool"] == "threads"  # waits on slow remotes cheaply (docs/benchmarks.md)
+    assert call["-n"] != other["-n"]  # two workers on one machine need distinct node names
+
+
+def test_only_the_call_step_is_routed_to_the_call_queue():
+    from leadcaller.celery import app
+
+    app.loader.import_default_modules()
+    ours = [name for name in app.tasks if not name.startswith("celery.")]
+    queues = {name: _queue_of(app, name) for name in ours}
+
+    assert queues["telephony.tasks.call_step"] == "call"
+    assert [name for name, queue in queues.items() if queue == "call"] == ["telephony.tasks.call_step"]
+    assert set(queues.values()) <= {queue.name for queue in app.conf.task_queues}
+
+
+def _queue_of(app, name: str) -> str:
+    route = app.amqp.router.route({}, name)
+    queue = route["queue"]
+    return queue.name if hasattr(queue, "name") else str(queue)
+
+
+def _worker_options(line: str) -> dict[str, str]:
+    words = line.split()
+    assert words[:4] == ["celery", "-A", "leadcaller", "worker"], line
+    return {word: words[i + 1] for i, word in enumerate(words) if word.startswith("-") and i + 1 < len(words)}
 
 
 @pytest.fixture
@@ -72,5 +108,5 @@ def test_web_line_serves_pages_static_files_and_health_with_debug_off(free_port,
 def _answers(base: str) -> bool:
     try:
         return requests.get(f"{base}/healthz", timeout=2).status_code in (200, 503)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting its workers
         return False

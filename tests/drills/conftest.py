@@ -105,6 +105,16 @@ class Processes:
                            "the worker was not ready")
         return proc
 
+    def procfile(self, name: str, env: dict[str, str]) -> subprocess.Popen:
+        """The Procfile's `name` worker line (`call` or `worker`), returned once it consumes."""
+        log = self.log(name)
+        proc = servers.start_procfile_line(name, env=env, log=log)
+        self.started.append(proc)
+        self.specs[proc.pid] = (f"procfile:{name}", env)
+        servers.wait_until(lambda: proc.poll() is not None or " ready." in log.read_text(), 60,
+                           f"the {name} worker was not ready")
+        return proc
+
     def beat(self, env: dict[str, str]) -> subprocess.Popen:
         proc = servers.start_beat(env=env, log=self.log("beat"), schedule=self.folder / "beat-schedule")
         self.started.append(proc)
@@ -118,7 +128,10 @@ class Processes:
         for proc in list(self.started):
             if proc.poll() is not None and proc.pid in self.specs:
                 kind, env = self.specs.pop(proc.pid)
-                getattr(self, kind)(env)
+                if kind.startswith("procfile:"):
+                    self.procfile(kind.split(":", 1)[1], env)
+                else:
+                    getattr(self, kind)(env)
                 revived.append(f"{kind} (exit code {proc.returncode})")
         return revived
 

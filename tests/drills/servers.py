@@ -192,6 +192,19 @@ def start_worker(*, env: dict[str, str], log: Path) -> subprocess.Popen:
                            "-n", f"drill-{spare_port()}@%h"], env=env, log=log)
 
 
+def start_procfile_line(name: str, *, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The Procfile's `name` line as honcho runs it: through a shell that expands its ${...} and then
+    becomes the process (exec), in a session of its own so that a drill can kill it with its children.
+    The node name gets a suffix of its own: several drills may share a machine."""
+    lines = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines()
+                 if line.strip() and not line.startswith("#"))
+    line = lines[name].replace("@%h", f"-{spare_port()}@%h")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    with open(log, "a") as out:
+        return subprocess.Popen(["bash", "-c", "exec " + line], cwd=ROOT, env={**os.environ, **env, "PATH": path},
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
 def start_beat(*, env: dict[str, str], log: Path, schedule: Path) -> subprocess.Popen:
     return django_process(["celery", "-A", "leadcaller", "beat", "-l", "INFO", "--schedule", str(schedule)],
                           env=env, log=log)

@@ -90,3 +90,28 @@ def test_an_outcome_arriving_while_the_crm_step_runs_is_not_lost(b24, monkeypatc
     crm.crm_step_run(lead_id=lead.pk)
     lead.refresh_from_db()
     assert lead.crm_state == State.DONE and len(b24.comments[lead.bitrix_lead_id]) == 1
+
+
+def test_the_claimer_writes_many_leads_back_in_one_batch_each_outcome_once(b24):
+    """Issue 15: a burst's call outcomes go back as one `batch` (a comment and the mapped status per
+    call), not a request per lead."""
+    site = SiteFactory(bitrix_status_map={"human": "IN_PROCESS"})
+    leads = [created_in_bitrix(b24, site=site) for _ in range(4)]
+    for lead in leads:
+        finished_call(lead, "human", duration=12)
+        services.lead_outcome_announce(lead=lead)
+    finished_call(leads[0], "busy", number=2)
+    before = len(b24.requests)
+
+    assert crm.crm_claim_run() == 1
+
+    sent = b24.requests[before:]
+    assert [r.method for r in sent] == ["batch"]
+    assert len(sent[0].params["cmd"]) == 4 * 2 + 1  # four comments and statuses, and the second call's comment
+    for lead in leads:
+        lead.refresh_from_db()
+        assert lead.crm_state == State.DONE and lead.crm_synced_attempt == (2 if lead == leads[0] else 1)
+        assert b24.leads[lead.bitrix_lead_id]["STATUS_ID"] == "IN_PROCESS"
+    assert [len(b24.comments[lead.bitrix_lead_id]) for lead in leads] == [2, 1, 1, 1]
+    crm.crm_claim_run()  # nothing due: nothing sent again
+    assert len(b24.requests) == before + 1

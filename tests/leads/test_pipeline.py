@@ -59,7 +59,7 @@ def test_intake_hands_every_step_to_the_broker_only_after_commit(api, site, sent
 
     lead = Lead.objects.get()
     assert sorted(sent) == sorted([
-        ("leads.tasks.crm_step", (lead.pk,), None),
+        ("leads.tasks.crm_claim", (), None),  # the CRM step's claimer takes it, with every other lead due
         ("telephony.tasks.call_step", (lead.pk,), None),
         ("notifications.tasks.notify_step", (lead.pk,), None),
     ])
@@ -84,7 +84,9 @@ def test_broker_refusing_a_message_leaves_the_step_for_the_sweeper(monkeypatch):
     pipeline.lead_dispatch(lead.pk)
 
     lead.refresh_from_db()
-    assert (lead.crm_queued_at, lead.call_queued_at, lead.notify_queued_at) == (None, None, None)
+    assert (lead.call_queued_at, lead.notify_queued_at) == (None, None)
+    # The CRM step has no message of its own: it stays due, and the sweeper kicks its claimer.
+    assert lead.crm_state == State.PENDING and lead.crm_due_at <= timezone.now()
 
 
 def test_unconfigured_pipeline_skips_crm_and_notify_and_sends_the_call_to_manual_handling():
@@ -196,9 +198,10 @@ def _long_ago():
 def test_sweeper_sends_steps_that_are_due_and_were_never_queued(sent):
     lead = LeadFactory(crm_queued_at=None, call_queued_at=None, notify_queued_at=None)
 
-    assert pipeline.dispatch_due() == 3
+    assert pipeline.dispatch_due() == 2
     assert {name for name, args, _ in sent if args == (lead.pk,)} == {
-        "leads.tasks.crm_step", "telephony.tasks.call_step", "notifications.tasks.notify_step"}
+        "telephony.tasks.call_step", "notifications.tasks.notify_step"}
+    # Just due, the CRM step is the coming claimer's (kicked at intake), not yet the sweeper's.
 
 
 def test_sweeper_leaves_freshly_queued_steps_alone(sent):
@@ -227,12 +230,40 @@ def test_sweeper_takes_back_a_step_whose_worker_died(sent):
     assert (lead.call_tries, lead.call_state) == (2, State.FAILED)
 
 
-@pytest.mark.parametrize("fields", [
-    {"call_state": State.RUNNING, "scheduled_at": timezone.now() + timedelta(minutes=4)},  # lease still on
-    {"scheduled_at": timezone.now() + timedelta(hours=3)},  # outside calling hours, later
-    {"call_state": State.DONE, "scheduled_at": None},
+@pytest.mark.parametrize("state, due_in", [
+    (State.RUNNING, timedelta(seconds=20)),  # lease still on
+    (State.PENDING, timedelta(hours=3)),  # outside calling hours, later
+    (State.DONE, None),
 ])
-def test_sweeper_does_not_send_steps_that_are_not_due(sent, fields):
-    LeadFactory(call_queued_at=_long_ago(), crm_state=State.DONE, notify_state=State.DONE, **fields)
+def test_sweeper_does_not_send_steps_that_are_not_due(sent, state, due_in):
+    due = timezone.now() + due_in if due_in is not None else None  # now, not when the tests were collected
+    LeadFactory(call_queued_at=_long_ago(), crm_state=State.DONE, notify_state=State.DONE, call_state=state,
+                scheduled_at=due)
 
     assert pipeline.dispatch_due() == 0
+
+
+def test_a_call_whose_worker_died_is_sent_again_as_soon_as_its_lease_ends(sent):
+    """Its message went out seconds before the claim (not stale by age): the lease's end alone says the
+    task died. Sent once, not at every tick after."""
+    queued = timezone.now() - timedelta(seconds=20)
+    lead = LeadFactory(call_queued_at=queued, scheduled_at=queued, crm_state=State.DONE, notify_state=State.DONE)
+    fence = pipeline.step_claim(step_name="call", lead_id=lead.pk)
+    assert fence - timezone.now() <= pipeline.STEPS["call"].lease
+
+    assert pipeline.dispatch_due() == 0  # the run may still be going
+    Lead.objects.filter(pk=lead.pk).update(scheduled_at=timezone.now() - timedelta(seconds=1))  # the lease ended
+    assert pipeline.dispatch_due() == 1
+    assert pipeline.dispatch_due() == 0
+    assert sent == [("telephony.tasks.call_step", (lead.pk,), None)]
+
+
+def test_each_lease_outlasts_its_run_and_the_calls_is_seconds_past_its_hard_limit():
+    from telephony.tasks import call_step
+
+    call = pipeline.STEPS["call"]
+    assert call_step.time_limit == pipeline.CALL_TIME_LIMIT > call_step.soft_time_limit
+    assert timedelta(seconds=call_step.time_limit) < call.lease <= timedelta(seconds=call_step.time_limit + 10)
+    from leads import bitrix
+
+    assert pipeline.STEPS["crm"].lease > timedelta(seconds=bitrix.settle_time() + 10)  # one batch's answer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from leads import pipeline, services
 from leads.models import Lead
@@ -261,3 +262,99 @@ def test_the_needs_a_person_alert_is_edited_when_someone_takes_and_then_handles_
     [alert] = tg.messages(tg.chat_id)  # edited in place, no new message
     assert "handled by a person (maria)" in alert.plain and "taken by" in alert.edits[-1].plain
     assert Notification.objects.filter(lead=lead, kind=Kind.ALERT).count() == 1
+
+
+def test_a_card_is_never_edited_with_what_it_already_shows(tg):
+    lead = LeadFactory(name="<b>Ann</b> & Co")  # markup in the name: escaped, still the same text each time
+    card = notify(lead)
+    sent_before = len(tg.requests)
+    services.lead_event_add(lead=lead, kind="note", message="nothing the card shows")
+    from notifications.services import card_refresh
+
+    card_refresh(lead=lead)  # the lead changed, its card's text did not
+    drain()
+
+    edits = [r for r in tg.requests[sent_before:] if r.method.lower() == "editmessagetext"]
+    card.refresh_from_db()
+    assert edits == [] and card.status == Status.SENT and card.sent_version == card.version
+    assert card.sent_digest and len(tg.messages(tg.chat_id)[0].edits) == 0
+
+
+def test_message_is_not_modified_counts_as_delivered(tg):
+    lead = LeadFactory()
+    card = notify(lead)
+    # As if the digest were lost (a card sent before it was kept): the edit goes out and Telegram says
+    # it would change nothing.
+    Notification.objects.filter(pk=card.pk).update(sent_digest="")
+    from notifications.services import card_refresh
+
+    card_refresh(lead=lead)
+    drain()
+
+    card.refresh_from_db()
+    assert [r.status for r in tg.requests if r.method.lower() == "editmessagetext"] == [400]
+    assert card.status == Status.SENT and card.last_error == "" and card.sent_digest
+    assert Lead.objects.get(pk=lead.pk).status != Lead.Status.MANUAL
+
+
+def test_changes_to_a_card_waiting_for_its_turn_add_no_delivery_task(tg, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    from celery import current_app
+
+    from notifications.services import card_refresh
+
+    lead = LeadFactory()
+    card = notify(lead)
+    sent: list = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=(), **kw: sent.append((name, args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        card_refresh(lead=lead)  # sent card: one task for the edit
+        card_refresh(lead=lead)  # still waiting: the same edit will show this too
+        card_refresh(lead=lead)
+
+    assert Notification.objects.get(pk=card.pk).version == card.version + 3
+    assert sent == [("notifications.tasks.deliver", (card.pk,))]
+
+
+@pytest.mark.parametrize("bucket, window, limit", [("GROUP", 60, 20), ("CHAT", 1, 1 + 3), ("BOT", 1, 30)])
+def test_our_share_of_each_limit_stays_under_it_in_any_window(bucket, window, limit):
+    """A token bucket lets `burst + rate * window` through in any window: that must stay below what
+    Telegram counts in the same window (Bots FAQ: 20/min per group, ~1/s per chat, 30/s in all)."""
+    from notifications import services as notification_services
+
+    rate, burst = getattr(notification_services, f"{bucket}_RATE"), getattr(notification_services, f"{bucket}_BURST")
+    assert burst + rate * window < limit
+
+
+def test_the_notify_task_delivers_the_card_itself_without_a_task_of_its_own(tg, monkeypatch,
+                                                                           django_capture_on_commit_callbacks):
+    from celery import current_app
+
+    from notifications.tasks import notify_step
+
+    sent: list = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=(), **kw: sent.append(name))
+    lead = LeadFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        notify_step(lead.pk)
+
+    card = Notification.objects.get(lead=lead, kind=Kind.CARD)
+    assert card.status == Status.SENT and [m.message_id for m in tg.messages(tg.chat_id)] == [card.message_id]
+    assert "notifications.tasks.deliver" not in sent
+
+
+def test_an_edit_steps_back_while_a_new_lead_waits_to_be_announced(tg):
+    from notifications.services import EDIT_BEHIND, card_refresh
+
+    shown = LeadFactory()
+    card = notify(shown)
+    waiting = LeadFactory()
+    Notification.objects.create(lead=waiting, chat=card.chat, kind=Kind.CARD, due_at=timezone.now())  # not sent yet
+    edits_before = len([r for r in tg.requests if r.method.lower() == "editmessagetext"])
+    Lead.objects.filter(pk=shown.pk).update(status=Lead.Status.MANUAL, manual_reason="call by hand")
+    card_refresh(lead=Lead.objects.get(pk=shown.pk))
+    notification_deliver(card.pk)
+
+    card.refresh_from_db()
+    assert len([r for r in tg.requests if r.method.lower() == "editmessagetext"]) == edits_before
+    assert card.status == Status.PENDING and card.due_at > timezone.now() + EDIT_BEHIND / 2

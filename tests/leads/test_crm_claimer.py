@@ -1,0 +1,97 @@
+"""The CRM step's claimer (issue 15): due work taken in batches by one task, not a task per lead per try."""
+
+from __future__ import annotations
+
+import pytest
+from celery import current_app
+from django.utils import timezone
+
+from leads import crm, pipeline
+from leads.models import Lead
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+State = Lead.StepState
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """What goes to the broker (Celery's own send_task, not our code)."""
+    calls: list[tuple[str, tuple, float | None]] = []
+    monkeypatch.setattr(current_app, "send_task",
+                        lambda name, args=(), countdown=None, **kw: calls.append((name, tuple(args), countdown)))
+    return calls
+
+
+def due_now(n: int) -> list[Lead]:
+    now = timezone.now()
+    return [LeadFactory(crm_due_at=now, call_state=State.DONE, notify_state=State.DONE) for _ in range(n)]
+
+
+def test_a_burst_of_60_leads_reaches_bitrix24_in_two_batches_from_one_claimer(b24, sent):
+    leads = due_now(60)
+
+    assert crm.crm_claim_run() == 2
+
+    batches = [r for r in b24.requests if r.method == "batch"]
+    assert len(batches) == 2 and len(b24.requests) == 2
+    assert {lead.bitrix_lead_id is not None for lead in Lead.objects.filter(pk__in=[x.pk for x in leads])} == {True}
+    assert sent == []  # nothing due is left: no next claimer
+
+
+def test_kicks_for_leads_due_together_send_one_claimer(sent):
+    step = pipeline.STEPS["crm"]
+    for _ in range(20):  # twenty leads accepted in the same second
+        pipeline.lead_dispatch(LeadFactory().pk, steps=["crm"])
+    pipeline.claimer_kick(step, countdown=0.5)  # due a moment later: the coming claimer takes it too
+
+    assert sent == [("leads.tasks.crm_claim", (), None)]
+
+
+def test_leads_deferred_for_the_rate_limit_wait_on_their_rows_and_one_claimer_comes_for_them(b24, sent, settings):
+    settings.BITRIX_REQUESTS_PER_SECOND, settings.BITRIX_BURST = 0.1, 1  # room for one request now, then 10 s
+    due_now(60)
+
+    crm.crm_claim_run()
+
+    held = Lead.objects.filter(bitrix_lead_id=None)
+    assert len(b24.requests) == 1 and held.count() == 10  # one batch of 50; ten wait for the next token
+    assert {lead.crm_state for lead in held} == {State.PENDING} and {lead.crm_tries for lead in held} == {0}
+    assert min(lead.crm_due_at for lead in held) > timezone.now()
+    [(name, args, countdown)] = sent  # one claimer for all ten, when the portal has room again
+    assert name == "leads.tasks.crm_claim" and args == () and 0 < countdown <= 15
+
+
+def test_the_sweeper_kicks_one_claimer_for_all_due_crm_work(sent):
+    past = timezone.now() - timezone.timedelta(minutes=10)
+    for _ in range(5):
+        LeadFactory(crm_due_at=past, crm_queued_at=past, call_state=State.DONE, notify_state=State.DONE)
+
+    assert pipeline.dispatch_due() == 1
+    assert sent == [("leads.tasks.crm_claim", (), None)]
+
+
+def test_a_lead_outside_calling_hours_goes_to_bitrix24_with_the_others(b24, sent):
+    """Its call waits for the morning; its CRM step does not."""
+    now = timezone.now()
+    tomorrow = now + timezone.timedelta(hours=12)
+    night = LeadFactory(crm_due_at=now, scheduled_at=tomorrow, status=Lead.Status.SCHEDULED, notify_state=State.DONE)
+    day = due_now(3)
+
+    crm.crm_claim_run()
+
+    night.refresh_from_db()
+    assert night.bitrix_lead_id is not None and night.crm_state == State.DONE
+    assert night.call_state == State.PENDING and night.scheduled_at == tomorrow
+    assert len(b24.requests) == 1 and all(Lead.objects.get(pk=lead.pk).bitrix_lead_id for lead in day)
+
+
+def test_the_sweeper_kicks_a_claimer_at_once_for_a_crm_run_that_died(sent):
+    """Its lease has ended: no claimer is coming for it, whatever the last kick said (the claimer it
+    sent died with the same worker)."""
+    pipeline.claimer_kick(pipeline.STEPS["crm"], countdown=5)
+    sent.clear()
+    LeadFactory(crm_state=State.RUNNING, crm_due_at=timezone.now(), call_state=State.DONE, notify_state=State.DONE)
+
+    assert pipeline.dispatch_due() == 1
+    assert sent == [("leads.tasks.crm_claim", (), None)]
