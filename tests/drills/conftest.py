@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,9 @@ CALLBACK_SECRET = "drill-callback-secret"
 @pytest.fixture
 def drill_env(transactional_db) -> dict[str, str]:
     """For the drill's web, worker and beat: this run's test database and broker, no abuse limits
-    (every post comes from one address), calls at any hour, retries and provider timeouts short."""
+    (every post comes from one address), calls at any hour, retries and provider timeouts short. Its own
+    key prefix in Redis: the rate limits, kicks and caches that earlier tests of the run left in the shared
+    Redis (a chat's Telegram limit spent, a claimer's kick mark) would otherwise hold the drill's work back."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -42,6 +45,7 @@ def drill_env(transactional_db) -> dict[str, str]:
         "BITRIX_BURST": "1000",
         "BITRIX_REQUESTS_PER_SECOND": "1000",
         "LOG_LEVEL": "INFO",
+        "REDIS_KEY_PREFIX": f"drill-{uuid.uuid4().hex[:12]}:",
     }
 
 
