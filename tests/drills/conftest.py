@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,13 +24,15 @@ CALLBACK_SECRET = "drill-callback-secret"
 @pytest.fixture
 def drill_env(transactional_db) -> dict[str, str]:
     """For the drill's web, worker and beat: this run's test database and broker, no abuse limits
-    (every post comes from one address), calls at any hour, retries and provider timeouts short. Its own
-    key prefix in Redis: the rate limits, kicks and caches that earlier tests of the run left in the shared
-    Redis (a chat's Telegram limit spent, a claimer's kick mark) would otherwise hold the drill's work back."""
+    (every post comes from one address), calls at any hour, retries and provider timeouts short. The
+    processes share this run's Redis key prefix (the test process posts leads onto their queues), so the
+    rate-limit buckets that earlier tests of the run spent (a chat's Telegram share, Bitrix24's) are
+    emptied first: they would hold the drill's work back."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("the drills run web, worker and beat on this run's database: set DATABASE_URL to PostgreSQL")
+    _rate_limits_forget()
     return {
         "DATABASE_URL": database_url(),
         "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
@@ -45,8 +46,22 @@ def drill_env(transactional_db) -> dict[str, str]:
         "BITRIX_BURST": "1000",
         "BITRIX_REQUESTS_PER_SECOND": "1000",
         "LOG_LEVEL": "INFO",
-        "REDIS_KEY_PREFIX": f"drill-{uuid.uuid4().hex[:12]}:",
     }
+
+
+def _rate_limits_forget() -> None:
+    """Delete this run's own rate-limit buckets and marks (leads/ratelimit.py) from Redis."""
+    if not django_settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        return
+    import redis
+
+    client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    prefix = django_settings.REDIS_KEY_PREFIX
+    if not prefix:
+        return  # never touch keys that other runs may share
+    for pattern in (f"{prefix}leadcaller:bucket:*", f"{prefix}leadcaller:mark:*"):
+        for key in client.scan_iter(match=pattern, count=500):
+            client.delete(key)
 
 
 @dataclass
