@@ -33,11 +33,14 @@ migrate: install
 run: migrate
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m demo.launcher --port $(PORT)
 
-## Run the whole suite: Python tests (pytest), the VoxEngine scenario's type check against VoxImplant's
-## typings (when npm could install them: telephony/voxengine/README.md, "Type check") and its tests (node).
+## Run the whole suite: Python tests (pytest; the fault drills in a run of their own, so that what a
+## thousand other tests leave in the test process cannot hold their processes back), the VoxEngine
+## scenario's type check against VoxImplant's typings (when npm could install them:
+## telephony/voxengine/README.md, "Type check") and its tests (node).
 test: install-dev
 	$(BIN)/ruff check --select F,E9 --exclude $(VENV) .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not drill"
+	$(BIN)/python -m pytest -m drill
 	@command -v node >/dev/null || { echo "node is needed for the VoxEngine scenario tests"; exit 1; }
 	@command -v npm >/dev/null || { echo "npm is needed for the VoxEngine scenario's type check"; exit 1; }
 	cd telephony/voxengine && npm ci --no-audit --no-fund --loglevel=error
