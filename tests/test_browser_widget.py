@@ -11,6 +11,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 import requests
 from django.utils import timezone
 
@@ -104,7 +105,13 @@ def test_the_widget_on_a_hostile_shop_page_posts_and_follows_the_call(browser, l
         lead = Lead.objects.get()
         assert (lead.site, lead.phone, lead.name) == (site, "+79123456789", "Ольга")
         assert lead.consent_proof.consent_text.version == 3
-        state = lambda: root.find_element(By.CSS_SELECTOR, ".state").text  # noqa: E731
+        def state() -> str:  # the widget replaces the element as the state changes: read it afresh
+            for _ in range(5):
+                try:
+                    return root.find_element(By.CSS_SELECTOR, ".state").text
+                except StaleElementReferenceException:
+                    continue
+            return root.find_element(By.CSS_SELECTOR, ".state").text
         WebDriverWait(browser, 10).until(lambda d: state() == "Сейчас позвоним")
         assert root.find_element(By.CSS_SELECTOR, "[role=timer]").text.startswith("0:0")
 
