@@ -22,6 +22,7 @@ first use (PEP 562 `__getattr__` below): in a task or a request, after the folde
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,8 +41,18 @@ STEP_PROVIDERS = {"call": "voximplant", "crm": "bitrix24", "notify": "telegram"}
 SPEED_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600)
 
 
-@functools.cache
+_MAKING = threading.Lock()
+
+
 def _made() -> dict[str, Any]:
+    # The worker's thread pool meets its first events together: made twice, the second registration
+    # would raise DuplicateTimeseries in the middle of a task.
+    with _MAKING:
+        return _make()
+
+
+@functools.cache
+def _make() -> dict[str, Any]:
     from prometheus_client import Counter, Histogram
 
     made = {

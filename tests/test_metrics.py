@@ -345,3 +345,35 @@ def test_a_malformed_network_stops_start_up_naming_the_variable():
 
     with pytest.raises(ImproperlyConfigured, match="METRICS_ALLOWED_IPS"):
         config.networks("METRICS_ALLOWED_IPS", ["10.1.0.0/16", "not-an-ip"])
+
+
+FIRST_EVENTS_TOGETHER = """
+import threading
+from leadcaller import metrics
+
+start, failures = threading.Barrier(16), []
+
+def first_event():
+    start.wait()
+    try:
+        metrics.provider_request("telegram", lambda exc: None).__enter__()
+    except Exception as exc:
+        failures.append(repr(exc))
+
+threads = [threading.Thread(target=first_event) for _ in range(16)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(failures)
+"""
+
+
+def test_the_first_events_of_a_thread_pool_all_count():
+    """The worker line runs a thread pool: its first tasks meet the metrics together, and none fails
+    for it (registering a metric twice raises in the middle of the task)."""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    done = subprocess.run([sys.executable, "-c", FIRST_EVENTS_TOGETHER], cwd=ROOT, env=env, capture_output=True,
+                          check=False, text=True, timeout=60)
+
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
