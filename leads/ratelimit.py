@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 # KEYS[1] the bucket, KEYS[2..] marks that hold it; ARGV: rate per second, capacity, now (seconds),
-# the shortest ttl (ms), and for `lower` the most tokens left. A take returns 0 when a token was
-# taken, else the seconds until one will be there. A bucket in debt (fewer than 0 tokens, after
-# `lower`) is kept until it is full again.
+# the shortest ttl (ms), what to do (take, lower, return) and for `lower` the most tokens left. A take
+# returns 0 when a token was taken, else the seconds until one will be there. A bucket in debt (fewer
+# than 0 tokens, after `lower`) is kept until it is full again.
 _TAKE = """
 local rate, capacity, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 2, #KEYS do
@@ -30,9 +30,11 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local ts = tonumber(state[2]) or now
 local tokens = math.min(capacity, (tonumber(state[1]) or capacity) + math.max(0, now - ts) * rate)
 local wait = 0
-if ARGV[5] then
-  tokens = math.min(tokens, tonumber(ARGV[5]))
+if ARGV[5] == 'lower' then
+  tokens = math.min(tokens, tonumber(ARGV[6]))
   wait = math.max(0, (1 - tokens) / rate)
+elseif ARGV[5] == 'return' then
+  tokens = math.min(capacity, tokens + 1)
 elseif tokens >= 1 then
   tokens = tokens - 1
 else
@@ -52,8 +54,19 @@ def take(key: str, *, rate: float, capacity: float, holds: Sequence[str] = ()) -
     """
     if _redis_url():
         return float(_script()(keys=[_bucket_key(key), *map(_mark_key, holds)],
-                               args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity)]))
+                               args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "take"]))
     return _take_db(key, rate, capacity, holds)
+
+
+def give_back(key: str, *, rate: float, capacity: float) -> None:
+    """Return a token taken for a request the remote never counted (it was not made, or refused unseen)."""
+    if _redis_url():
+        _script()(keys=[_bucket_key(key)], args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "return"])
+        return
+    with transaction.atomic():
+        bucket, tokens = _locked_bucket(key, capacity, rate)
+        bucket.tokens, bucket.updated_at = min(capacity, tokens + 1), _aware(time.time())
+        bucket.save(update_fields=["tokens", "updated_at"])
 
 
 def lower(key: str, *, tokens: float, rate: float, capacity: float) -> float:
@@ -61,7 +74,7 @@ def lower(key: str, *, tokens: float, rate: float, capacity: float) -> float:
     every taker waits out). Returns the seconds until the next token."""
     if _redis_url():
         return float(_script()(keys=[_bucket_key(key)],
-                               args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), tokens]))
+                               args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "lower", tokens]))
     return _lower_db(key, tokens, rate, capacity)
 
 

@@ -177,7 +177,7 @@ def _send_after_commit(notification_id: int, countdown: float | None = None) -> 
 def notification_deliver(notification_id: int) -> None:
     now = timezone.now()
     if not Notification.objects.filter(pk=notification_id, status=Status.PENDING, due_at__lte=now).update(
-            status=Status.SENDING, attempts=F("attempts") + 1, due_at=now + LEASE):
+            status=Status.SENDING, due_at=now + LEASE):
         return
     note = Notification.objects.select_related("chat", "lead__site", "lead__partner").get(pk=notification_id)
     client = telegram.client_from_settings()
@@ -196,6 +196,9 @@ def notification_deliver(notification_id: int) -> None:
             return
         _again(note, timedelta(seconds=wait))
         return
+    # Only a request counts as a try: waiting for a turn is not one, and a success starts the count again.
+    note.attempts += 1
+    Notification.objects.filter(pk=note.pk).update(attempts=F("attempts") + 1)
     _send(client, note)
 
 
@@ -259,6 +262,8 @@ def _render(note: Notification) -> tuple[str, list[telegram.Button]]:
 def _failed(client: telegram.TelegramClient, note: Notification, exc: telegram.TelegramError, *, html: bool,
             buttons: bool) -> None:
     kind = exc.kind
+    if exc.unsent:  # while Telegram is unreachable, tries must not use up the chat's share of its limits
+        _give_back(_buckets(note.chat))
     if kind == telegram.CANNOT_EDIT:  # too old or deleted: a new message takes its place
         note.message_id = None
         _send(client, note, html=html, buttons=buttons)
@@ -321,7 +326,7 @@ def _finish(note: Notification, status: str, *, message_id: int | None = None, t
     fields = {"status": status, "last_error": error[:300]}
     if status == Status.SENT:
         fields.update(message_id=message_id, sent_version=sent_version, sent_at=timezone.now(), sent_digest=shown,
-                      **({"text": text} if text else {}))
+                      attempts=0, **({"text": text} if text else {}))
     Notification.objects.filter(pk=note.pk).update(**fields)
     # Changed while we were sending: go again with the new version.
     if status == Status.SENT and Notification.objects.filter(pk=note.pk, version__gt=sent_version).update(
@@ -342,13 +347,25 @@ BOT_RATE, BOT_BURST = 20.0, 5
 
 def _take_turn(chat: TelegramChat) -> float:
     """Seconds to wait for this chat's share of Telegram's limits (0: go now). The scarcest bucket is
-    asked first: a refusal there takes nothing from the others."""
-    if chat.is_group:
-        wait = ratelimit.take(f"tg-group:{chat.chat_id}", rate=GROUP_RATE, capacity=GROUP_BURST)
+    asked first; a refusal by a later one gives back what the earlier ones gave."""
+    buckets = _buckets(chat)
+    for taken, (key, rate, capacity) in enumerate(buckets):
+        wait = ratelimit.take(key, rate=rate, capacity=capacity)
         if wait:
+            _give_back(buckets[:taken])
             return wait
-    return (ratelimit.take(f"tg-chat:{chat.chat_id}", rate=CHAT_RATE, capacity=CHAT_BURST)
-            or ratelimit.take("tg-bot", rate=BOT_RATE, capacity=BOT_BURST))
+    return 0.0
+
+
+def _give_back(buckets: list[tuple[str, float, float]]) -> None:
+    for key, rate, capacity in buckets:
+        ratelimit.give_back(key, rate=rate, capacity=capacity)
+
+
+def _buckets(chat: TelegramChat) -> list[tuple[str, float, float]]:
+    """The buckets a message to this chat takes a token from, scarcest first."""
+    group = [(f"tg-group:{chat.chat_id}", GROUP_RATE, GROUP_BURST)] if chat.is_group else []
+    return [*group, (f"tg-chat:{chat.chat_id}", CHAT_RATE, CHAT_BURST), ("tg-bot", BOT_RATE, BOT_BURST)]
 
 
 def _announcements_waiting(note: Notification) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from urllib3.exceptions import ConnectTimeoutError
 
 from leadcaller import metrics
 from leadcaller.http import provider_timeout
@@ -30,9 +31,13 @@ REJECTED = "rejected"  # anything else Telegram refuses (too long, ...)
 
 
 class TelegramError(Exception):
-    def __init__(self, message: str, *, kind: str, retry_after: float | None = None, migrate_to: str = ""):
+    """`unsent`: Telegram surely took nothing from this request (no connection was made, or it answered 5xx,
+    which we retry as not sent), so it counts against none of Telegram's limits."""
+
+    def __init__(self, message: str, *, kind: str, retry_after: float | None = None, migrate_to: str = "",
+                 unsent: bool = False):
         super().__init__(message)
-        self.kind, self.retry_after, self.migrate_to = kind, retry_after, migrate_to
+        self.kind, self.retry_after, self.migrate_to, self.unsent = kind, retry_after, migrate_to, unsent
 
 
 @dataclass(frozen=True)
@@ -77,14 +82,23 @@ class TelegramClient:
         try:
             response = self.http.post(f"{self.base}/{method}", json=payload, timeout=provider_timeout(TIMEOUT))
         except requests.RequestException as exc:
-            raise TelegramError(f"Telegram did not answer: {type(exc).__name__}", kind=RETRY) from exc
+            raise TelegramError(f"Telegram did not answer: {type(exc).__name__}", kind=RETRY,
+                                unsent=_never_connected(exc)) from exc
         try:
             body = response.json()
         except ValueError:
-            raise TelegramError(f"Telegram answered {response.status_code}, not JSON", kind=RETRY) from None
+            raise TelegramError(f"Telegram answered {response.status_code}, not JSON", kind=RETRY,
+                                unsent=response.status_code >= 500) from None
         if response.status_code == 200 and body.get("ok"):
             return body["result"] if isinstance(body.get("result"), dict) else {}
         raise _error_from(response.status_code, body)
+
+
+def _never_connected(exc: requests.RequestException) -> bool:
+    """Refused or timed out while connecting: the request never left us (a read timeout or a dropped
+    answer may come after Telegram sent the message)."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError)
 
 
 def _format(html: bool, buttons: list[Button]) -> dict[str, Any]:
@@ -115,7 +129,7 @@ def _error_from(status: int, body: dict[str, Any]) -> TelegramError:
     if parameters.get("migrate_to_chat_id"):
         return TelegramError(description, kind=MIGRATED, migrate_to=str(parameters["migrate_to_chat_id"]))
     if status >= 500:
-        return TelegramError(description, kind=RETRY)
+        return TelegramError(description, kind=RETRY, unsent=True)
     if status == 401:
         return TelegramError(description, kind=UNAUTHORIZED)
     if status == 403 or "chat not found" in lowered:

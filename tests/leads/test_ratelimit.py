@@ -92,3 +92,16 @@ def test_a_mark_holds_the_bucket_until_its_moment_and_is_forgotten_after(backend
     assert ratelimit.marked(hold) is None
     ratelimit.mark(hold, time.time() - 1)  # a moment already past is not kept
     assert ratelimit.marked(hold) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_given_back_can_be_taken_again_but_never_beyond_the_capacity(backend):
+    key = f"test-{uuid.uuid4().hex}"
+    assert [ratelimit.take(key, rate=0.01, capacity=2) for _ in range(2)] == [0.0, 0.0]
+    assert ratelimit.take(key, rate=0.01, capacity=2) > 0
+
+    ratelimit.give_back(key, rate=0.01, capacity=2)
+    assert ratelimit.take(key, rate=0.01, capacity=2) == 0.0
+    for _ in range(5):
+        ratelimit.give_back(key, rate=0.01, capacity=2)
+    assert [ratelimit.take(key, rate=0.01, capacity=2) == 0.0 for _ in range(3)] == [True, True, False]

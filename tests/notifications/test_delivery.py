@@ -102,7 +102,8 @@ def test_429_is_waited_out_and_the_card_still_arrives(tg):
     tg.fail_next("sendMessage", "http429", retry_after=1)
     card = notify(LeadFactory())
 
-    assert card.status == Status.SENT and card.attempts == 2 and len(tg.messages(tg.chat_id)) == 1
+    assert card.status == Status.SENT and len(tg.messages(tg.chat_id)) == 1
+    assert [r.fault for r in tg.requests if r.method == "sendMessage"] == ["http429", None]
 
 
 @pytest.mark.parametrize("fault", ["http5xx", "drop", "timeout"])
@@ -114,8 +115,43 @@ def test_server_errors_and_timeouts_are_retried(tg, fault, monkeypatch):
     tg.fail_next("sendMessage", fault)
     card = notify(LeadFactory())
 
-    assert card.status == Status.SENT and card.attempts == 2
+    assert card.status == Status.SENT and card.attempts == 0  # a success starts the count of tries again
+    assert [r.fault for r in tg.requests if r.method == "sendMessage"] == [fault, None]
     assert len(tg.messages(tg.chat_id)) == (2 if fault == "timeout" else 1)  # a lost answer may repeat a card
+
+
+@pytest.mark.parametrize("fault", ["http5xx", "refused", "timeout"])
+def test_tries_telegram_never_received_leave_the_groups_share_of_its_limits(tg, settings, monkeypatch, fault):
+    """A refused connection or a 5xx reached no chat: while Telegram is down, a card tries at its own
+    pace and the group's share (6 at once, then 13 a minute) is whole when it is back. A timeout may have
+    been sent: it counts."""
+    from leads import ratelimit
+    from notifications import services as notification_services
+    from notifications import telegram
+    from tests.drills.servers import spare_port
+
+    monkeypatch.setattr(telegram, "TIMEOUT", (1.0, 0.3))
+    monkeypatch.setattr("notifications.services.random.uniform", lambda a, b: 0.0)  # each retry is due at once
+    if fault == "refused":
+        settings.TELEGRAM_API_URL = f"http://127.0.0.1:{spare_port()}"
+    else:
+        tg.fail_next("*", fault, times=8)
+    lead = LeadFactory()
+    pipeline.step_run(step_name="notify", lead_id=lead.pk)
+    card = Notification.objects.get(lead=lead, kind=Kind.CARD)
+    for _ in range(8):
+        Notification.objects.filter(pk=card.pk, status=Status.PENDING).update(due_at=timezone.now())
+        notification_deliver(card.pk)
+    card.refresh_from_db()
+    group_turns_left = sum(ratelimit.take(f"tg-group:{tg.chat_id}", rate=notification_services.GROUP_RATE,
+                                          capacity=notification_services.GROUP_BURST) == 0.0 for _ in range(8))
+
+    assert card.status == Status.PENDING and card.attempts == (8 if fault == "refused" else len(tg.requests))
+    if fault == "timeout":  # each try may have reached the chat: its turns ran out and the rest waited
+        assert 0 < card.attempts < 8 and card.due_at > timezone.now()
+        assert group_turns_left == notification_services.GROUP_BURST - card.attempts
+    else:
+        assert card.attempts == 8 and group_turns_left == notification_services.GROUP_BURST
 
 
 @pytest.mark.parametrize("breakage", ["not_found", "blocked", "kicked"])
@@ -358,3 +394,25 @@ def test_an_edit_steps_back_while_a_new_lead_waits_to_be_announced(tg):
     card.refresh_from_db()
     assert len([r for r in tg.requests if r.method.lower() == "editmessagetext"]) == edits_before
     assert card.status == Status.PENDING and card.due_at > timezone.now() + EDIT_BEHIND / 2
+
+
+def test_a_card_edited_many_times_still_retries_a_failed_edit(tg, monkeypatch):
+    """Tries are counted from the last success: a card's edits over a long day do not use up the retries
+    of the next one (giving up would send the lead to manual handling)."""
+    from notifications.services import card_refresh
+
+    monkeypatch.setattr("notifications.services.random.uniform", lambda a, b: 0.0)
+    monkeypatch.setattr("notifications.services.MAX_ATTEMPTS", 3)
+    lead = LeadFactory(name="Name 0")
+    card = notify(lead)
+    for n in range(1, 5):
+        Lead.objects.filter(pk=lead.pk).update(name=f"Name {n}")
+        card_refresh(lead=Lead.objects.get(pk=lead.pk))
+        if n == 4:
+            tg.fail_next("editMessageText", "http5xx")
+        drain()
+
+    card.refresh_from_db()
+    assert [r.fault for r in tg.requests if r.method == "editMessageText"] == [None, None, None, "http5xx", None]
+    assert card.status == Status.SENT and "Name 4" in tg.messages(tg.chat_id)[-1].plain
+    assert Lead.objects.get(pk=lead.pk).status != Lead.Status.MANUAL
