@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from leadcaller import metrics
 from leadcaller.http import never_sent, provider_timeout
-from leads import bitrix_limits
+from leads import bitrix_limits, ratelimit
 from leads.models import BitrixAuth
 
 logger = logging.getLogger(__name__)
@@ -195,7 +195,11 @@ class BitrixClient:
     def _throttle(self, methods: list[str]) -> None:
         waited = 0.0
         while True:
-            wait = bitrix_limits.wait_to_send(self.portal_key, methods)
+            try:
+                wait = bitrix_limits.wait_to_send(self.portal_key, methods)
+            except ratelimit.StoreDown as exc:  # no request without our share of the limits: wait for the store
+                raise BitrixError(f"Bitrix24's limits cannot be kept, the rate-limit store is unreachable: {exc}",
+                                  kind="rate", retry_after=ratelimit.StoreDown.RETRY_AFTER) from exc
             if wait <= 0:
                 return
             if waited + wait > MAX_INLINE_WAIT:

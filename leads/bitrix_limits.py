@@ -16,6 +16,7 @@ last answer said, and a 429 holds that method for every worker until then.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -23,6 +24,8 @@ from typing import Any
 from django.conf import settings
 
 from leads import ratelimit
+
+logger = logging.getLogger(__name__)
 
 # The budget is summed in one-minute baskets: part of it is released within a minute at the latest.
 BASKET = 60.0
@@ -37,17 +40,23 @@ def wait_to_send(portal: str, methods: Iterable[str]) -> float:
 def portal_full(portal: str) -> float:
     """503 QUERY_LIMIT_EXCEEDED: the portal's counter stands at X. Returns the wait every worker now has."""
     debt = min(0, settings.BITRIX_BURST - settings.BITRIX_QUERY_LIMIT)
-    return ratelimit.lower(portal, tokens=debt, rate=settings.BITRIX_REQUESTS_PER_SECOND,
-                           capacity=settings.BITRIX_BURST)
+    try:
+        return ratelimit.lower(portal, tokens=debt, rate=settings.BITRIX_REQUESTS_PER_SECOND,
+                               capacity=settings.BITRIX_BURST)
+    except ratelimit.StoreDown:  # not shared, but this worker still waits out the portal's counter
+        return (1 - debt) / settings.BITRIX_REQUESTS_PER_SECOND
 
 
 def method_blocked(portal: str, method: str) -> float:
     """429 OPERATION_TIME_LIMIT for `method`: hold it for every worker until the reset its last answer
     reported (a second past it: the portal counts whole seconds), or one basket when none is known.
     Returns the wait."""
-    reset = ratelimit.marked(_reset_key(portal, method))
-    until = reset + 1 if reset else time.time() + BASKET
-    ratelimit.mark(_hold_key(portal, method), until)
+    try:
+        reset = ratelimit.marked(_reset_key(portal, method))
+        until = reset + 1 if reset else time.time() + BASKET
+        ratelimit.mark(_hold_key(portal, method), until)
+    except ratelimit.StoreDown:  # not shared, but this worker still waits a basket
+        return BASKET
     return max(0.0, until - time.time())
 
 
@@ -61,8 +70,11 @@ def note_answer(portal: str, method: str, body: Mapping[str, Any], nested: Mappi
     for key, timing in timings.items() if isinstance(timings, dict) else ():  # PHP sends an empty one as []
         if key in nested:
             _reported(resets, nested[key], timing)
-    for name, at in resets.items():
-        ratelimit.mark(_reset_key(portal, name), at)
+    try:
+        for name, at in resets.items():
+            ratelimit.mark(_reset_key(portal, name), at)
+    except ratelimit.StoreDown as exc:  # the answer in hand matters more than what it says of the limits
+        logger.warning("Bitrix24's method times not kept, the rate-limit store is unreachable: %s", exc)
 
 
 def _reported(resets: dict[str, float], method: str, timing: Any) -> None:

@@ -8,8 +8,10 @@ locked for the take). `take` never sleeps: it answers how long to wait, and the 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from datetime import datetime, timezone as dt_timezone
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from functools import lru_cache
 
 from django.conf import settings
@@ -46,6 +48,23 @@ return tostring(wait)
 """
 
 
+class StoreDown(Exception):
+    """Redis did not answer: nobody can tell now whether a remote has room. Not the remote's fault, so
+    not a failed try: the caller waits `RETRY_AFTER` seconds and asks again."""
+
+    RETRY_AFTER = 5.0
+
+
+@contextmanager
+def _redis_answers() -> Iterator[None]:
+    import redis
+
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        raise StoreDown(str(exc)) from exc
+
+
 def take(key: str, *, rate: float, capacity: float, holds: Sequence[str] = ()) -> float:
     """Take one token from bucket `key` (refilled at `rate` per second, holding at most `capacity`),
     unless a mark in `holds` lies in the future.
@@ -53,15 +72,17 @@ def take(key: str, *, rate: float, capacity: float, holds: Sequence[str] = ()) -
     Returns 0.0 when taken, else the seconds to wait before asking again (nothing is taken then).
     """
     if _redis_url():
-        return float(_script()(keys=[_bucket_key(key), *map(_mark_key, holds)],
-                               args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "take"]))
+        with _redis_answers():
+            return float(_script()(keys=[_bucket_key(key), *map(_mark_key, holds)],
+                                   args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "take"]))
     return _take_db(key, rate, capacity, holds)
 
 
 def give_back(key: str, *, rate: float, capacity: float) -> None:
     """Return a token taken for a request the remote never counted (it was not made, or refused unseen)."""
     if _redis_url():
-        _script()(keys=[_bucket_key(key)], args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "return"])
+        with _redis_answers():
+            _script()(keys=[_bucket_key(key)], args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "return"])
         return
     with transaction.atomic():
         bucket, tokens = _locked_bucket(key, capacity, rate)
@@ -73,8 +94,9 @@ def lower(key: str, *, tokens: float, rate: float, capacity: float) -> float:
     """The remote says it is full: bucket `key` holds at most `tokens` from now (below 0: a debt
     every taker waits out). Returns the seconds until the next token."""
     if _redis_url():
-        return float(_script()(keys=[_bucket_key(key)],
-                               args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "lower", tokens]))
+        with _redis_answers():
+            return float(_script()(keys=[_bucket_key(key)],
+                                   args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "lower", tokens]))
     return _lower_db(key, tokens, rate, capacity)
 
 
@@ -84,7 +106,8 @@ def mark(key: str, at: float) -> None:
     if remaining <= 0:
         return
     if _redis_url():
-        _redis(_redis_url()).set(_mark_key(key), repr(at), px=int(remaining * 1000) + 1000)
+        with _redis_answers():
+            _redis(_redis_url()).set(_mark_key(key), repr(at), px=int(remaining * 1000) + 1000)
         return
     from leads.models import RateMark
 
@@ -94,7 +117,8 @@ def mark(key: str, at: float) -> None:
 def marked(key: str) -> float | None:
     """The moment kept under `key`, while it lies in the future."""
     if _redis_url():
-        value = _redis(_redis_url()).get(_mark_key(key))
+        with _redis_answers():
+            value = _redis(_redis_url()).get(_mark_key(key))
         at = float(value) if value is not None else None
     else:
         from leads.models import RateMark

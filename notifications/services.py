@@ -190,7 +190,11 @@ def notification_deliver(notification_id: int) -> None:
     if note.kind == Kind.CARD and note.message_id and _announcements_waiting(note):
         _again(note, EDIT_BEHIND)  # new leads are told first; this edit then shows every change since
         return
-    wait = _take_turn(note.chat)
+    try:
+        wait = _take_turn(note.chat)
+    except ratelimit.StoreDown:  # Telegram's limits cannot be kept without it: not a try, just a wait
+        _again(note, timedelta(seconds=ratelimit.StoreDown.RETRY_AFTER))
+        return
     if wait:
         if note.kind == Kind.CARD and note.message_id is None and _joined_digest(note, wait):
             return
@@ -358,8 +362,11 @@ def _take_turn(chat: TelegramChat) -> float:
 
 
 def _give_back(buckets: list[tuple[str, float, float]]) -> None:
-    for key, rate, capacity in buckets:
-        ratelimit.give_back(key, rate=rate, capacity=capacity)
+    try:
+        for key, rate, capacity in buckets:
+            ratelimit.give_back(key, rate=rate, capacity=capacity)
+    except ratelimit.StoreDown:  # a turn not given back only slows the chat a little
+        logger.warning("Telegram turns not given back, the rate-limit store is unreachable")
 
 
 def _buckets(chat: TelegramChat) -> list[tuple[str, float, float]]:
