@@ -26,7 +26,7 @@ from consent.services import consent_proof_erase_personal
 from dnc.numbers import number_hash
 from dnc.services import dnc_number_erase
 from leads.models import Erasure, Lead, LeadEvent, Site
-from leads import texts
+from leads import hooks, texts
 from leads.services import lead_event_add, lead_opted_out
 from notifications.models import Notification
 from telephony.models import CallAttempt, ProbeCall
@@ -108,9 +108,7 @@ def _lead_erase(lead: Lead, *, card: bool) -> None:
     lead.erased_at = now
     lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, message=texts.text("erased"))
     if card:
-        from notifications.services import card_refresh
-
-        card_refresh(lead=lead)
+        hooks.lead_changed(lead)
 
 
 def _personal_values(lead: Lead) -> list[str]:

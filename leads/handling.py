@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import pipeline
+from leads import hooks, pipeline
 from leads.models import Lead, LeadEvent
 from leads.services import lead_event_add
 from leads.texts import Text, text
@@ -22,7 +22,7 @@ def lead_take(*, lead: Lead, user: AbstractBaseUser) -> bool:
     if not Lead.objects.filter(pk=lead.pk).exclude(assigned_to=user).update(assigned_to=user):
         return False
     lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, message=text("taken", user=str(user)), actor=user)
-    _alerts_refresh(lead)
+    hooks.lead_taken(lead)
     return True
 
 
@@ -62,9 +62,7 @@ def lead_retry_crm(*, lead: Lead, user: AbstractBaseUser) -> bool:
 
 def lead_resend_notification(*, lead: Lead, user: AbstractBaseUser) -> bool:
     """Send the lead's card again as a new message (e.g. after the chat was repaired)."""
-    from notifications.services import card_resend
-
-    if not card_resend(lead=lead):
+    if not hooks.resend_asked(lead):
         return False
     lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="notify", message=text("resend_card"), actor=user)
     return True
@@ -89,17 +87,9 @@ def _close(lead: Lead, user: AbstractBaseUser, status: str, message: Text) -> bo
             return False
         Lead.objects.filter(pk=lead.pk, call_state=State.PENDING).update(call_state=State.SKIPPED, scheduled_at=None)
         lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=message, actor=user)
-    from notifications.services import card_refresh
-
-    card_refresh(lead=lead)
-    _alerts_refresh(lead)
+    hooks.lead_changed(lead)
+    hooks.lead_taken(lead)
     return True
-
-
-def _alerts_refresh(lead: Lead) -> None:
-    from notifications.services import alert_refresh
-
-    alert_refresh(lead=lead)
 
 
 def lead_call_soon(*, lead: Lead, user: AbstractBaseUser) -> tuple[bool, str]:

@@ -1,6 +1,7 @@
 """What a change to a lead sets off in the apps above leads/ (the seller's Telegram card, the
-manual-handling alert), without leads/ importing them: those apps register here when Django starts
-(their AppConfig.ready), so every import points one way, from the app down to the leads."""
+manual-handling alert, their edits when a person takes the lead), without leads/ importing them: those
+apps register here when Django starts (their AppConfig.ready), so every import points one way, from the
+app down to the leads."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from leads.models import Lead
 
 LeadListener = Callable[[Lead], None]
 ManualListener = Callable[[Lead, str], None]
+ResendListener = Callable[[Lead], bool]
 
 _changed: list[LeadListener] = []
 _manual: list[ManualListener] = []
+_taken: list[LeadListener] = []
+_resend: list[ResendListener] = []
 
 
 def on_lead_changed(listener: LeadListener) -> LeadListener:
@@ -29,6 +33,21 @@ def on_lead_manual(listener: ManualListener) -> ManualListener:
     return listener
 
 
+def on_lead_taken(listener: LeadListener) -> LeadListener:
+    """Register `listener(lead)`: a person took the lead or closed it; nobody else should pick it up."""
+    if listener not in _taken:
+        _taken.append(listener)
+    return listener
+
+
+def on_resend_asked(listener: ResendListener) -> ResendListener:
+    """Register `listener(lead) -> bool`: a person asks for the lead's messages to go out again (the chat
+    was repaired); True when there was something to send."""
+    if listener not in _resend:
+        _resend.append(listener)
+    return listener
+
+
 def lead_changed(lead: Lead) -> None:
     for listener in _changed:
         listener(lead)
@@ -37,3 +56,12 @@ def lead_changed(lead: Lead) -> None:
 def lead_manual(lead: Lead, reason: str) -> None:
     for listener in _manual:
         listener(lead, reason)
+
+
+def lead_taken(lead: Lead) -> None:
+    for listener in _taken:
+        listener(lead)
+
+
+def resend_asked(lead: Lead) -> bool:
+    return any([listener(lead) for listener in _resend])  # a list: every listener is asked

@@ -105,6 +105,16 @@ def lead_manual_handle(lead: Lead, reason: str) -> None:
     alert_manual(lead=lead, reason=reason)
 
 
+def lead_taken_handle(lead: Lead) -> None:
+    """leads/hooks.py: a person took the lead or closed it."""
+    alert_refresh(lead=lead)
+
+
+def resend_asked_handle(lead: Lead) -> bool:
+    """leads/hooks.py: a person asks for the card again."""
+    return card_resend(lead=lead)
+
+
 def card_resend(*, lead: Lead) -> bool:
     """Send the card again as a new message. False when the lead has no card (Telegram was off)."""
     cards = Notification.objects.filter(lead=lead, kind=Kind.CARD)

@@ -33,9 +33,14 @@ def test_the_step_engine_imports_nothing_above_it(path):
     assert forbidden(imported_modules((ROOT / path).read_text()), ABOVE_THE_ENGINE) == []
 
 
-def test_lead_services_reach_telegram_only_through_the_hooks():
+@pytest.mark.parametrize("path, banned", [
+    ("leads/services.py", ("notifications",)),
+    ("leads/handling.py", ("notifications",)),
+    ("leads/erasure.py", ("notifications.services",)),  # it scrubs the stored texts of the messages (their model)
+])
+def test_lead_services_reach_telegram_only_through_the_hooks(path, banned):
     """leads/services.py and notifications/services.py imported each other: the hooks break the circle."""
-    assert forbidden(imported_modules((ROOT / "leads/services.py").read_text()), ("notifications",)) == []
+    assert forbidden(imported_modules((ROOT / path).read_text()), banned) == []
 
 
 @pytest.mark.parametrize("source, expected", [
@@ -57,3 +62,4 @@ def test_the_listeners_are_registered_once_when_django_starts():
     assert pipeline._step_listeners.count(step_result_handle) == 1
     assert pipeline._step_listeners.count(services.step_result_handle) == 1
     assert hooks._changed == [services.lead_changed_handle] and hooks._manual == [services.lead_manual_handle]
+    assert hooks._taken == [services.lead_taken_handle] and hooks._resend == [services.resend_asked_handle]
