@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.validators import ProhibitNullCharactersValidator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
@@ -94,12 +95,28 @@ class CallbackAckSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["applied", "repeat", "late"])
 
 
+def validated_object(request: Request, serializer_class: type[serializers.Serializer]) -> dict:
+    """The request's JSON body, validated; a body that is not an object (a list, a number) is a 400."""
+    if not isinstance(request.data, dict):
+        raise ParseError("Expected a JSON object.")
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
+
+
+REFUSED = "Unknown attempt or wrong token."
+
+
+def refused(detail: str = REFUSED) -> Response:
+    return Response({"detail": detail}, status=status.HTTP_403_FORBIDDEN)
+
+
 class VoximplantCallbackView(APIView):
     """The scenario's two requests: GET its call settings, POST its result. The probe-call view
     (telephony/probe_call_api.py) answers the same shapes for a test call's own rows."""
 
     parser_classes = [BoundedJSONParser]
-    refused_detail = "Unknown attempt or wrong token."
+    refused_detail = REFUSED
 
     def settings_for(self, *, attempt_id: int, token: str) -> dict:
         return call_settings_payload(attempt_id=attempt_id, token=token)
@@ -121,7 +138,7 @@ class VoximplantCallbackView(APIView):
         try:
             return Response(self.settings_for(**query.validated_data))
         except CallbackRefused:
-            return self._refused()
+            return refused(self.refused_detail)
 
     @extend_schema(
         operation_id="voximplant_call_result",
@@ -134,11 +151,7 @@ class VoximplantCallbackView(APIView):
                    403: OpenApiResponse(description="Unknown attempt or wrong token.")},
     )
     def post(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            return Response({"detail": "Expected a JSON object."}, status=status.HTTP_400_BAD_REQUEST)
-        body = CallResultSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_object(request, CallResultSerializer)
         try:
             outcome = self.record(CallResult(
                 attempt_id=data["attempt_id"], token=data["token"], result=data["result"], duration=data["duration"],
@@ -147,11 +160,8 @@ class VoximplantCallbackView(APIView):
                 recording_url=data["recording_url"],
             ))
         except CallbackRefused:
-            return self._refused()
+            return refused(self.refused_detail)
         return Response({"status": outcome})
-
-    def _refused(self) -> Response:
-        return Response({"detail": self.refused_detail}, status=status.HTTP_403_FORBIDDEN)
 
 
 class SellersRequestSerializer(serializers.Serializer):
@@ -186,13 +196,9 @@ class VoximplantSellersView(APIView):
                    403: OpenApiResponse(description="Unknown attempt, wrong token, or an attempt that has ended.")},
     )
     def post(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            return Response({"detail": "Expected a JSON object."}, status=status.HTTP_400_BAD_REQUEST)
-        body = SellersRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_object(request, SellersRequestSerializer)
         try:
             sellers = sellers_for_attempt(attempt_id=data["attempt_id"], token=data["token"], missed=data["missed"])
         except CallbackRefused:
-            return Response({"detail": VoximplantCallbackView.refused_detail}, status=status.HTTP_403_FORBIDDEN)
+            return refused()
         return Response({"sellers": sellers})
