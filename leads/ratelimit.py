@@ -8,7 +8,7 @@ locked for the take). `take` never sleeps: it answers how long to wait, and the 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from datetime import timezone as dt_timezone
@@ -82,12 +82,10 @@ def give_back(key: str, *, rate: float, capacity: float) -> None:
     """Return a token taken for a request the remote never counted (it was not made, or refused unseen)."""
     if _redis_url():
         with _redis_answers():
-            _script()(keys=[_bucket_key(key)], args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "return"])
+            _script()(keys=[_bucket_key(key)],
+                      args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "return"])
         return
-    with transaction.atomic():
-        bucket, tokens = _locked_bucket(key, capacity, rate)
-        bucket.tokens, bucket.updated_at = min(capacity, tokens + 1), _aware(time.time())
-        bucket.save(update_fields=["tokens", "updated_at"])
+    _change_db(key, rate, capacity, lambda current: min(capacity, current + 1))
 
 
 def lower(key: str, *, tokens: float, rate: float, capacity: float) -> float:
@@ -185,11 +183,17 @@ def _take_db(key: str, rate: float, capacity: float, holds: Sequence[str]) -> fl
 
 
 def _lower_db(key: str, tokens: float, rate: float, capacity: float) -> float:
+    left = _change_db(key, rate, capacity, lambda current: min(current, tokens))
+    return max(0.0, (1 - left) / rate)
+
+
+def _change_db(key: str, rate: float, capacity: float, change: Callable[[float], float]) -> float:
+    """Set the bucket's tokens to `change(tokens now)`, under its row lock; returns the new count."""
     with transaction.atomic():
         bucket, current = _locked_bucket(key, capacity, rate)
-        bucket.tokens, bucket.updated_at = min(current, tokens), _aware(time.time())
+        bucket.tokens, bucket.updated_at = change(current), _aware(time.time())
         bucket.save(update_fields=["tokens", "updated_at"])
-        return max(0.0, (1 - bucket.tokens) / rate)
+        return bucket.tokens
 
 
 def _locked_bucket(key: str, capacity: float, rate: float):
