@@ -8,11 +8,12 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 
-def never_sent(exc: requests.ConnectionError) -> bool:
-    """True when the connection was refused before a byte went out; False when it broke later, so
-    the remote may have carried the request out (not idempotent calls must then reconcile)."""
+def never_sent(exc: requests.RequestException) -> bool:
+    """True when no connection was made (refused, or timed out while connecting), so not a byte went
+    out; False when it broke later, so the remote may have carried the request out (not idempotent
+    calls must then reconcile)."""
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)
+    return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
 
 
 def provider_timeout(default: tuple[float, float]) -> tuple[float, float]:

@@ -12,10 +12,9 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from urllib3.exceptions import ConnectTimeoutError
 
 from leadcaller import metrics
-from leadcaller.http import provider_timeout
+from leadcaller.http import never_sent, provider_timeout
 
 TIMEOUT = (3.05, 10.0)
 
@@ -83,7 +82,7 @@ class TelegramClient:
             response = self.http.post(f"{self.base}/{method}", json=payload, timeout=provider_timeout(TIMEOUT))
         except requests.RequestException as exc:
             raise TelegramError(f"Telegram did not answer: {type(exc).__name__}", kind=RETRY,
-                                unsent=_never_connected(exc)) from exc
+                                unsent=never_sent(exc)) from exc
         try:
             body = response.json()
         except ValueError:
@@ -92,13 +91,6 @@ class TelegramClient:
         if response.status_code == 200 and body.get("ok"):
             return body["result"] if isinstance(body.get("result"), dict) else {}
         raise _error_from(response.status_code, body)
-
-
-def _never_connected(exc: requests.RequestException) -> bool:
-    """Refused or timed out while connecting: the request never left us (a read timeout or a dropped
-    answer may come after Telegram sent the message)."""
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError)
 
 
 def _format(html: bool, buttons: list[Button]) -> dict[str, Any]:
