@@ -136,28 +136,35 @@ def budget_block(lead: Lead, cfg: CallSettings, now: datetime) -> Block | None:
     day = now.astimezone(cfg.tz).date()
     day_start = datetime.combine(day, time(0), tzinfo=cfg.tz)
     today = CallAttempt.objects.filter(created_at__gte=day_start, status__in=DIALLED)
-    if cfg.daily_budget and today.filter(lead__site=lead.site_id).count() >= cfg.daily_budget:
+    if cfg.daily_budget and _at_least(today.filter(lead__site=lead.site_id), cfg.daily_budget):
         return Block(_("The site's budget of %(n)d calls a day is used up.") % {"n": cfg.daily_budget},
                      CeilingHit.Kind.SITE_DAILY, (day_start, datetime.combine(day + timedelta(days=1), time(0),
                                                                               tzinfo=cfg.tz)), cfg.daily_budget)
     ceiling = settings.CALL_HOURLY_CEILING
-    if ceiling and _dials_last_hour(now) >= ceiling:
+    if ceiling and _ceiling_reached(now, ceiling):
         hour = now.replace(minute=0, second=0, microsecond=0)
         return Block(_("The ceiling of %(n)d calls an hour (all sites) is reached.") % {"n": ceiling},
                      CeilingHit.Kind.HOURLY, (hour, hour + timedelta(hours=1)), ceiling)
-    if cfg.max_per_number and today.filter(phone=lead.phone).count() >= cfg.max_per_number:
+    if cfg.max_per_number and _at_least(today.filter(phone=lead.phone), cfg.max_per_number):
         return Block(_("%(phone)s was already called %(n)d times today.") % {"phone": lead.phone,
                                                                              "n": cfg.max_per_number})
     return None
 
 
-def _dials_last_hour(now: datetime) -> int:
-    """Every site's dials in the last 60 minutes. On PostgreSQL it first takes the ceiling's lock, held
-    until the caller's transaction ends (after its attempt is written); SQLite's writers queue anyway."""
+def _ceiling_reached(now: datetime, ceiling: int) -> bool:
+    """Every site's dials in the last 60 minutes reach `ceiling`. On PostgreSQL it first takes the
+    ceiling's lock, held until the caller's transaction ends (after its attempt is written); SQLite's
+    writers queue anyway."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CEILING_LOCK])
-    return CallAttempt.objects.filter(created_at__gte=now - timedelta(hours=1), status__in=DIALLED).count()
+    return _at_least(CallAttempt.objects.filter(created_at__gte=now - timedelta(hours=1), status__in=DIALLED),
+                     ceiling)
+
+
+def _at_least(dials, n: int) -> bool:
+    """`dials` holds n rows or more, counting no further than n: a busy hour costs each dial the same."""
+    return dials[:n].count() >= n
 
 
 def dials_of(lead: Lead) -> int:

@@ -24,7 +24,7 @@ from dnc.numbers import number_lock
 from dnc.services import dnc_entry_applying, dnc_entry_blocking
 from leadcaller import metrics
 from leads import services as lead_services
-from leads.models import Lead, LeadEvent, Site, VoicemailAction
+from leads.models import Lead, LeadEvent, VoicemailAction
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
 from messaging.services import message_follow_up_plan
 from telephony import voximplant
@@ -114,11 +114,12 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
         if listed is not None:
             return listed_outcome(lead, listed)
         # The lead's row, as closing it in the admin takes it (leads/handling.py): a lead marked handled
-        # before this point is never dialled; one marked after it sees this attempt.
-        status = Lead.objects.select_for_update().filter(pk=lead.pk).values_list("status", flat=True).first()
-        if status in CLOSED:
+        # before this point is never dialled; one marked after it sees this attempt. The site's row, in the
+        # same statement, serialises the budget check.
+        locked = (Lead.objects.select_related("site").select_for_update(of=("self", "site")).filter(pk=lead.pk)
+                  .only("status", "site__id").first())
+        if locked.status in CLOSED:
             return _closed(lead)
-        Site.objects.select_for_update().filter(pk=lead.site_id).exists()  # serialises the budget check
         block = budget_block(lead, cfg, now)
         if block is not None:
             if block.ceiling:  # one alert for the period, not one per lead
