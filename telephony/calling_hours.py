@@ -116,12 +116,17 @@ def next_call_time(
     return None if first is None else max(moment, first[0])
 
 
+PIECE = timedelta(days=1)  # merged windows are yielded once they are this long
+
+
 def open_intervals(
     hours: CallingHours, tz: ZoneInfo, start: datetime, *, closed: Callable[[date], bool] = lambda day: False,
     horizon_days: int = HORIZON_DAYS,
 ) -> Iterator[Interval]:
     """The windows that end after `start`, as UTC intervals, in order; touching ones merged (a window
-    to 24:00 and the next day's from 00:00 are one). `closed(day)`: a local day without windows.
+    to 24:00 and the next day's from 00:00 are one) into pieces of up to a day or so: hours open around
+    the clock come as touching day-long pieces, so the first is known without reading three weeks.
+    `closed(day)`: a local day without windows.
 
     Windows are read in `tz` day by day, so a daylight-saving change moves them with the clock on the
     wall rather than with UTC.
@@ -138,7 +143,11 @@ def open_intervals(
             if end <= start:
                 continue
             if current is not None and begin <= current[1]:
-                current = (current[0], max(current[1], end))
+                if current[1] - current[0] < PIECE:
+                    current = (current[0], max(current[1], end))
+                    continue
+                yield current
+                current = (current[1], max(current[1], end))
                 continue
             if current is not None:
                 yield current
@@ -148,8 +157,9 @@ def open_intervals(
 
 
 def intersect(streams: list[Iterator[Interval]]) -> Iterator[Interval]:
-    """The instants inside an interval of every stream, as intervals in order. Each stream must be
-    ordered, its intervals apart (as `open_intervals` gives them)."""
+    """The instants inside an interval of every stream, as intervals in order (touching ones where a
+    stream's pieces touch). Each stream must be ordered, its intervals not overlapping (as
+    `open_intervals` gives them)."""
     current = [next(stream, None) for stream in streams]
     while current and all(current):
         low = max(begin for begin, _end in current)

@@ -117,6 +117,23 @@ def test_a_window_to_midnight_and_the_next_from_midnight_are_one_interval():
     assert first == (utc(2026, 11, 25, 19, 0), utc(2026, 11, 25, 23, 0))  # 22:00 to 02:00 Moscow
 
 
+def test_hours_open_around_the_clock_come_as_touching_day_long_pieces():
+    """The first of them is known after two days read, not the whole three-week horizon (each dial asks)."""
+    hours = parse_calling_hours("mon-sun 00:00-24:00")
+    read: list[date] = []
+
+    def closed(day: date) -> bool:
+        read.append(day)
+        return False
+
+    first = next(open_intervals(hours, MOSCOW, utc(2026, 11, 25, 12, 0), closed=closed))
+    pieces = list(open_intervals(hours, MOSCOW, utc(2026, 11, 25, 12, 0), horizon_days=3))
+
+    assert first == (utc(2026, 11, 24, 21, 0), utc(2026, 11, 25, 21, 0)) and len(read) == 2
+    assert pieces[0] == first and pieces[-1][1] == utc(2026, 11, 28, 21, 0)
+    assert all(earlier[1] == later[0] for earlier, later in zip(pieces, pieces[1:]))
+
+
 def test_the_common_part_of_several_schedules_is_every_instant_inside_all_of_them():
     start = utc(2026, 11, 25, 0, 0)
     site = open_intervals(parse_calling_hours("mon-sun 09:00-13:00,14:00-20:00"), MOSCOW, start)
