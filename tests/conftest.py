@@ -124,6 +124,22 @@ def celery_worker(transactional_db, tmp_path):
         stop_pid(proc)
 
 
+def left_the_page(element):
+    """A wait condition: `element`'s page has been replaced. Selenium's staleness_of lets through the error
+    Chromium gives for a node read mid-navigation ("does not belong to the document"); any refusal to
+    read the element means it is gone."""
+    from selenium.common.exceptions import WebDriverException
+
+    def gone(_browser) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    return gone
+
+
 @pytest.fixture
 def browser(tmp_path):
     """Debian's headless Chromium through Selenium, started for the test and quit after it.

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from leads.models import Lead
+from tests.conftest import left_the_page
 from tests.factories import LeadFactory, SiteFactory
 
 
@@ -38,7 +39,7 @@ def test_a_manager_calls_takes_and_closes_a_lead_from_its_page(browser, live_ser
     def press(button_id: str) -> str:
         button = browser.find_element(By.ID, button_id)
         button.click()
-        WebDriverWait(browser, 15).until(expected_conditions.staleness_of(button))  # the next page, not this one
+        WebDriverWait(browser, 15).until(left_the_page(button))  # the next page, not this one
         return WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located(
             (By.CSS_SELECTOR, "ul.messagelist"))).text
 
@@ -66,7 +67,6 @@ def test_a_manager_calls_takes_and_closes_a_lead_from_its_page(browser, live_ser
 @pytest.mark.django_db(transaction=True)
 def test_a_bitrix24_card_opened_on_the_demo_page_stays_open_when_the_page_refreshes(browser, live_server, settings):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     from demo.launcher import free_ports
@@ -86,7 +86,7 @@ def test_a_bitrix24_card_opened_on_the_demo_page_stays_open_when_the_page_refres
         assert card.get_attribute("open") is None  # folded
         card.find_element(By.TAG_NAME, "summary").click()
 
-        WebDriverWait(browser, 15).until(expected_conditions.staleness_of(card))  # the page refreshed itself
+        WebDriverWait(browser, 15).until(left_the_page(card))  # the page refreshed itself
         assert browser.find_element(By.ID, f"bitrix-{lead_id}").get_attribute("open") is not None
     finally:
         simulators.stop()

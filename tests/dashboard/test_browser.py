@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.utils import timezone
 
+from tests.conftest import left_the_page
 from tests.dashboard.test_stats import called, lead_at
 from tests.factories import PartnerFactory, SiteFactory
 
@@ -40,12 +41,11 @@ def _submitted(browser, action) -> None:
     """Run `action` (a click that sends a form) and wait for the next page: reading right after the
     click may still see the old one."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = browser.find_element(By.TAG_NAME, "html")
     action()
-    WebDriverWait(browser, 10).until(staleness_of(page))
+    WebDriverWait(browser, 10).until(left_the_page(page))
 
 
 def _period(browser) -> tuple[str, str]:
