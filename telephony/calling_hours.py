@@ -51,7 +51,7 @@ def parse_calling_hours(text: str) -> CallingHours:
         except ValueError:
             raise CallingHoursError(f"{group!r} needs days and hours, e.g. 'mon-fri 09:00-20:00'.") from None
         windows = [_window(item.strip()) for item in window_part.replace(" ", "").split(",")]
-        for weekday in _days(day_part.lower()):
+        for weekday in weekdays(day_part.lower()):
             days[weekday].extend(windows)
     return CallingHours(tuple(tuple(sorted(ws, key=lambda w: w.start)) for ws in days))
 
@@ -76,7 +76,8 @@ def parse_hours_by_country(text: str) -> dict[str, CallingHours]:
     return result
 
 
-def _days(text: str) -> list[int]:
+def weekdays(text: str) -> list[int]:
+    """`mon-fri,sun` (lower case) -> [0, 1, 2, 3, 4, 6]; a range may wrap past Sunday."""
     result: list[int] = []
     for item in text.split(","):
         first, _, last = item.partition("-")
@@ -93,15 +94,19 @@ def _day(name: str) -> int:
         raise CallingHoursError(f"{name!r} is not a day; use {', '.join(DAY_NAMES)}.") from None
 
 
-def _window(text: str) -> Window:
+def clock_window(text: str) -> tuple[time, time]:
+    """`09:00-20:00` -> (start, end), 24:00 as time.max; the two in either order."""
     match = _WINDOW.match(text)
     if not match:
         raise CallingHoursError(f"{text!r} is not a time window like 09:00-20:00.")
     h1, m1, h2, m2 = (int(part) for part in match.groups())
     if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or (h2 == 24 and m2):
         raise CallingHoursError(f"{text!r} has an impossible time.")
-    start = time(h1, m1)
-    end = time.max if h2 == 24 else time(h2, m2)
+    return time(h1, m1), (time.max if h2 == 24 else time(h2, m2))
+
+
+def _window(text: str) -> Window:
+    start, end = clock_window(text)
     if end <= start:
         raise CallingHoursError(f"{text!r} ends before it starts; split a window that crosses midnight.")
     return Window(start, end)
