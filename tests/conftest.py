@@ -77,6 +77,27 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.1) -> bool:
     return False
 
 
+def run_together(*jobs):
+    """Run each job in a thread of its own, all released at the same moment (a race), each with its own
+    database connection; returns their results in order, or raises the first job's error."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    start = threading.Barrier(len(jobs))
+
+    def run(job):
+        try:
+            start.wait(timeout=10)
+            return job()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return list(pool.map(run, jobs, timeout=60))
+
+
 def stop_pid(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
     """Stop one process a test started, by its id; kill it if it does not go in time."""
     if proc.poll() is not None:

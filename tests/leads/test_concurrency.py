@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from rest_framework.test import APIClient
 
 from leads.models import Lead, LeadEvent
+from tests.conftest import run_together
 from tests.factories import SiteFactory
 
 N = 8
@@ -20,19 +18,12 @@ def test_simultaneous_posts_with_one_ref_store_one_lead(settings):
     settings.THROTTLE_PER_PHONE = None
     settings.THROTTLE_PER_IP = None
     SiteFactory(domain="shop.example")
-    barrier = threading.Barrier(N)
-
     def post(i: int):
-        try:
-            barrier.wait(timeout=10)
-            response = APIClient().post("/api/v1/leads/", {"phone": "+79120001122", "name": f"tab {i}"},
-                                        format="json", HTTP_ORIGIN="https://shop.example")
-            return response.status_code, response.json()
-        finally:
-            connections.close_all()
+        response = APIClient().post("/api/v1/leads/", {"phone": "+79120001122", "name": f"tab {i}"},
+                                    format="json", HTTP_ORIGIN="https://shop.example")
+        return response.status_code, response.json()
 
-    with ThreadPoolExecutor(N) as pool:
-        results = list(pool.map(post, range(N)))
+    results = run_together(*(lambda i=i: post(i) for i in range(N)))
 
     print(f"backend: {connection.vendor}")
     codes = sorted(code for code, _ in results)

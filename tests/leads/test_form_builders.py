@@ -4,7 +4,6 @@ is noted beside it."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -16,6 +15,7 @@ from django.utils import timezone
 from leads.builders import submission_key, submission_keys_purge
 from leads.models import Lead, LeadEvent, SubmissionKey
 from leads.services import LeadData, lead_intake
+from tests.conftest import run_together
 from tests.factories import SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -141,18 +141,7 @@ def test_simultaneous_posts_of_one_tilda_submission_store_one_lead(api, site):
         pytest.skip("SQLite serialises writers; the race needs PostgreSQL")
     from rest_framework.test import APIClient
 
-    answers, barrier = [], threading.Barrier(4)
-
-    def post():
-        barrier.wait()
-        answers.append(_form(APIClient(), _url(site), TILDA))
-        connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = run_together(*[lambda: _form(APIClient(), _url(site), TILDA)] * 4)
 
     assert [a.status_code for a in answers] == [200] * 4
     assert Lead.objects.count() == 1 and len({a["X-Leadcaller-Lead"] for a in answers}) == 1

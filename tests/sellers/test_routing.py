@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 
 from leads.models import SellerRouting
 from sellers.models import Seller, SellerOffer
 from sellers.routing import sellers_claim, sellers_missed, sellers_release
 from telephony.models import CallAttempt
+from tests.conftest import run_together
 from tests.factories import LeadFactory, PartnerFactory, SiteFactory
 from tests.sellers.factories import SellerFactory
 
@@ -148,21 +147,8 @@ def test_two_leads_racing_for_one_seller_never_both_get_them():
     winners = Counter()
     for _round in range(10):
         attempts = [attempt_for(site), attempt_for(site)]
-        got: dict[int, list] = {}
-        barrier = threading.Barrier(2)
-
-        def claim(attempt):
-            try:
-                barrier.wait(timeout=10)
-                got[attempt.pk] = sellers_claim(attempt=attempt, count=1)
-            finally:
-                connections.close_all()
-
-        threads = [threading.Thread(target=claim, args=(a,)) for a in attempts]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+        picked = run_together(*(lambda a=a: sellers_claim(attempt=a, count=1) for a in attempts))
+        got = {attempt.pk: picks for attempt, picks in zip(attempts, picked)}
         assert sorted(len(picks) for picks in got.values()) == [0, 1]
         winner = next(pk for pk, picks in got.items() if picks)
         assert Seller.objects.get(pk=seller.pk).claimed_by_id == winner

@@ -11,11 +11,10 @@ transaction holds the database's write lock, which serialises them as well.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -25,32 +24,12 @@ from leads import pipeline
 from leads.models import Lead
 from telephony.models import CallAttempt
 from telephony.tokens import attempt_token
+from tests.conftest import run_together
 from tests.factories import LeadFactory, SiteFactory
 
 ROUNDS = 12
 URL = "/api/v1/telephony/voximplant/callback/"
 State = Lead.StepState
-
-
-def _in_threads(*jobs) -> None:
-    barrier = threading.Barrier(len(jobs))
-    errors: list[BaseException] = []
-
-    def run(job):
-        try:
-            barrier.wait(timeout=10)
-            job()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
 
 
 def _setup(i: int, same_lead: bool) -> tuple[CallAttempt, Lead]:
@@ -82,7 +61,7 @@ def test_an_opt_out_landing_while_a_retry_is_due_is_never_followed_by_a_dial(vox
         def opt_out():
             assert APIClient().post(URL, body, format="json").status_code == 200
 
-        _in_threads(opt_out, lambda: pipeline.step_run(step_name="call", lead_id=due.pk))
+        run_together(opt_out, lambda: pipeline.step_run(step_name="call", lead_id=due.pk))
 
         entry = Entry.objects.get(phone_hash=number_hash(attempt.phone), removed_at=None)
         later = list(CallAttempt.objects.filter(lead=due).exclude(pk=attempt.pk))
