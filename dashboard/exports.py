@@ -34,16 +34,26 @@ def spreadsheet_csv(filename: str) -> tuple[HttpResponse, Any, Callable[[object]
     return response, writer, number
 
 
-class TableCsv(ManagersOnly, View):
-    """The per-partner or per-site table as CSV: the numbers of the page, one column pair per currency,
-    written for the spreadsheet of the viewer's language (spreadsheet_csv, docs/operations.md)."""
-
-    group: str = ""
+class CsvExport(ManagersOnly, View):
+    """A CSV download under the page's filters; a filter that is not valid is a 400."""
 
     def get(self, request, *args, **kwargs):
         period = self.filter_period()
         if period is None:
             return HttpResponseBadRequest(_("The filter is not valid."))
+        return self.csv(period)
+
+    def csv(self, period: stats.Period) -> HttpResponse:
+        raise NotImplementedError
+
+
+class TableCsv(CsvExport):
+    """The per-partner or per-site table as CSV: the numbers of the page, one column pair per currency,
+    written for the spreadsheet of the viewer's language (spreadsheet_csv, docs/operations.md)."""
+
+    group: str = ""
+
+    def csv(self, period: stats.Period) -> HttpResponse:
         rows = stats.by_partner(period) if self.group == "partner" else stats.by_site(period)
         data = table(rows, self.group, _("no partner") if self.group == "partner" else "", None)
         filename = f"leads-by-{self.group}-{period.first_day}-{period.last_day}.csv"

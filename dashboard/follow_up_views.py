@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseBadRequest
 from django.utils.translation import gettext as _
-from django.views import View
 
-from dashboard.follow_up import follow_up_summary, reached_by_call
-from dashboard.access import ManagersOnly
 from dashboard.charts import ChartView
-from dashboard.exports import spreadsheet_csv
+from dashboard.exports import CsvExport, spreadsheet_csv
+from dashboard.follow_up import follow_up_summary, reached_by_call
 
 
 class ReachedByCallChart(ChartView):
@@ -31,13 +28,10 @@ class ReachedByCallChart(ChartView):
         return {"backgroundColor": "#1a7f37", "borderColor": "#1a7f37"}
 
 
-class FollowUpCsv(ManagersOnly, View):
+class FollowUpCsv(CsvExport):
     """Reached on call 1..N, then the messages per kind, for the filtered period."""
 
-    def get(self, request, *args, **kwargs):
-        period = self.filter_period()
-        if period is None:
-            return HttpResponseBadRequest(_("The filter is not valid."))
+    def csv(self, period):
         figures = follow_up_summary(period)
         response, writer, number = spreadsheet_csv(f"calls-and-messages-{period.first_day}-{period.last_day}.csv")
         writer.writerow([_("Reached on call"), _("Leads"), _("Share, %")])

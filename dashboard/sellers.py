@@ -5,13 +5,11 @@ A section of the page (dashboard/sections.py, templates/dashboard/sections/selle
 
 from __future__ import annotations
 
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
-from django.views import View
 
 from dashboard import stats
-from dashboard.access import ManagersOnly
-from dashboard.exports import spreadsheet_csv
+from dashboard.exports import CsvExport, spreadsheet_csv
 from dashboard.numbers import duration_text
 from leadcaller.spreadsheet import spreadsheet_text
 from sellers import stats as seller_stats
@@ -29,21 +27,16 @@ def seller_context(request, period: stats.Period, shared: dict) -> dict:
             "seller_rows": rows}
 
 
-def seller_csv(period: stats.Period) -> HttpResponse:
-    response, writer, number = spreadsheet_csv(f"sellers-{period.first_day}-{period.last_day}.csv")
-    writer.writerow([_("Seller"), _("Offered"), _("Answered"), _("Missed"), _("Median time to answer, s"),
-                     _("Talk time, s")])
-    for row in seller_stats.seller_rows(period):
-        writer.writerow([spreadsheet_text(row["seller__name"]), row["offered"], row["answered"], row["missed"],
-                         "" if row["median_answer"] is None else number(row["median_answer"]), number(row["talk_time"])])
-    return response
-
-
-class SellerCsv(ManagersOnly, View):
+class SellerCsv(CsvExport):
     """The per-seller table as CSV, under the page's filters."""
 
-    def get(self, request, *args, **kwargs):
-        period = self.filter_period()
-        if period is None:
-            return HttpResponseBadRequest(_("The filter is not valid."))
-        return seller_csv(period)
+    def csv(self, period: stats.Period) -> HttpResponse:
+        response, writer, number = spreadsheet_csv(f"sellers-{period.first_day}-{period.last_day}.csv")
+        writer.writerow([_("Seller"), _("Offered"), _("Answered"), _("Missed"), _("Median time to answer, s"),
+                         _("Talk time, s")])
+        for row in seller_stats.seller_rows(period):
+            median = "" if row["median_answer"] is None else number(row["median_answer"])
+            writer.writerow([spreadsheet_text(row["seller__name"]), row["offered"], row["answered"], row["missed"],
+                             median, number(row["talk_time"])])
+        return response
+
