@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dnc.services import dnc_entry_blocking
+from leads import hooks
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent
 from messaging.gateways import GatewayError, Outgoing, gateway_from_settings
@@ -105,7 +106,7 @@ def message_send(*, message_id: int) -> str:
         provider_status="", detail="", due_at=None, sent_at=now)
     lead_services.lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="sms",
                                  message=_("text message sent (%(kind)s)") % {"kind": message.get_kind_display()})
-    _card_refresh(lead)
+    hooks.lead_changed(lead)
     return Status.SENT
 
 
@@ -185,11 +186,5 @@ def messages_status_check(*, limit: int = 200) -> int:
                 fields.update(status=Status.UNDELIVERED, detail=(delivery.detail or delivery.provider_status)[:300])
         if Message.objects.filter(pk=message.pk, status=Status.SENT).update(**fields) and "status" in fields:
             changed += 1
-            _card_refresh(message.lead)
+            hooks.lead_changed(message.lead)
     return changed
-
-
-def _card_refresh(lead: Lead) -> None:
-    from notifications.services import card_refresh
-
-    card_refresh(lead=lead)
