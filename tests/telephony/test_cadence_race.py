@@ -20,8 +20,8 @@ from django.utils import timezone
 from leads import handling, pipeline
 from leads.models import Lead, LeadEvent
 from telephony.models import CallAttempt
+from tests.conftest import run_together
 from tests.factories import LeadFactory, SiteFactory
-from tests.telephony.test_opt_out_race import _in_threads
 
 ROUNDS = 12
 State = Lead.StepState
@@ -40,7 +40,7 @@ def test_a_lead_marked_handled_while_its_call_is_due_is_never_dialled_after_the_
         Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.SCHEDULED, call_state=State.PENDING,
                                                scheduled_at=timezone.now(), call_queued_at=None)
 
-        _in_threads(lambda: handling.lead_mark_handled(lead=Lead.objects.get(pk=lead.pk), user=user, outcome="x"),
+        run_together(lambda: handling.lead_mark_handled(lead=Lead.objects.get(pk=lead.pk), user=user, outcome="x"),
                     lambda: pipeline.step_run(step_name="call", lead_id=lead.pk))
 
         lead.refresh_from_db()
