@@ -329,7 +329,8 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
     fields, event_kind, message = _fields_for(step, outcome, tries, now)
     condition = {step.state_field: State.RUNNING, **dict(step.fence_extra),
                  **({step.due_field: fence} if fence is not None else {})}
-    with transaction.atomic():
+    # No savepoint inside a caller's transaction (a call result's): nothing here is undone on its own.
+    with transaction.atomic(savepoint=False):
         if not Lead.objects.filter(pk=lead.pk, **condition).update(**fields):
             logger.warning("%s step of lead %s was taken over; dropping this result", step.name, lead.pk)
             return False

@@ -271,12 +271,19 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
 # --- the scenario's callback ------------------------------------------------------------------
 def call_result_record(result: CallResult) -> str:
     """Take a result from the scenario. Returns "applied", "repeat" (already had one) or "late"."""
-    attempt = _authorised_attempt(result.attempt_id, result.token)
+    if not attempt_token_valid(result.attempt_id, result.token):
+        raise CallbackRefused()
     now = timezone.now()
+    attempts = CallAttempt.objects.filter(pk=result.attempt_id)
     with transaction.atomic():
-        if result.result == Result.OPTED_OUT:
-            number_lock(attempt.phone)  # first, as a dial does: the rows locked next include the site's
-        attempt = CallAttempt.objects.select_for_update().select_related("lead__site").get(pk=attempt.pk)
+        if result.result == Result.OPTED_OUT:  # first, as a dial does: the rows locked next include the site's
+            phone = attempts.values_list("phone", flat=True).first()
+            if phone is None:
+                raise CallbackRefused()
+            number_lock(phone)
+        attempt = attempts.select_for_update().select_related("lead__site").first()
+        if attempt is None:
+            raise CallbackRefused()
         if attempt.status == Status.FINISHED:
             return "repeat"
         late = attempt.status in (Status.LOST, Status.FAILED)
