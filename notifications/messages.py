@@ -50,9 +50,10 @@ def card(lead: Lead) -> tuple[str, list[Button]]:
     if lead.comment:
         lines.append(f"💬 <i>{esc(lead.comment[:500])}</i>")
     lines.append(f"🕒 {esc(lead.created_at.astimezone(tz).strftime('%d.%m.%Y %H:%M'))}")
-    lines.append(f"<b>{esc(_call_state(lead, tz))}</b>")
+    attempts = _attempts(lead)
+    lines.append(f"<b>{esc(_call_state(lead, tz, attempts))}</b>")
     lines += [f"✉️ {esc(text)}" for text in message_lines(lead)]
-    return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead)
+    return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead, attempts)
 
 
 def alert(lead: Lead, reason: str) -> tuple[str, list[Button]]:
@@ -66,7 +67,12 @@ def alert(lead: Lead, reason: str) -> tuple[str, list[Button]]:
     taken = _alert_taken(lead)
     if taken:
         lines.insert(1, f"✅ <b>{esc(taken)}</b>")
-    return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead)
+    return fit("\n".join(lines + _admin_as_text(lead))), _buttons(lead, _attempts(lead))
+
+
+def _attempts(lead: Lead) -> list[CallAttempt]:
+    """The lead's calls, newest first: one query for the call line and the recording's button."""
+    return list(lead.call_attempts.select_related("seller").order_by("-number"))
 
 
 def _alert_taken(lead: Lead) -> str:
@@ -115,8 +121,8 @@ def fit(text: str, limit: int = LIMIT - 96) -> str:
     return "\n".join(kept + ["…"])
 
 
-def _call_state(lead: Lead, tz: ZoneInfo) -> str:
-    attempt = lead.call_attempts.order_by("-number").first()
+def _call_state(lead: Lead, tz: ZoneInfo, attempts: list[CallAttempt]) -> str:
+    attempt = attempts[0] if attempts else None
     if lead.status == Lead.Status.REACHED and attempt and attempt.seller_id:
         return "✅ " + _("Talked to %(seller)s for %(s)d s") % {"seller": attempt.seller, "s": attempt.talk_time or 0}
     if lead.status == Lead.Status.REACHED:
@@ -136,7 +142,7 @@ def _call_state(lead: Lead, tz: ZoneInfo) -> str:
     return "⏳ " + _("Waiting for the call")
 
 
-def _buttons(lead: Lead) -> list[Button]:
+def _buttons(lead: Lead, attempts: list[CallAttempt]) -> list[Button]:
     """Links a phone can open; Telegram refuses the whole message for one button it cannot check."""
     buttons = []
     portal = settings.BITRIX_WEBHOOK_URL or settings.BITRIX_PORTAL_URL
@@ -145,7 +151,7 @@ def _buttons(lead: Lead) -> list[Button]:
         buttons.append(Button(_("Open in Bitrix24"),
                               f"{parts.scheme}://{parts.netloc}/crm/lead/details/{lead.bitrix_lead_id}/"))
     buttons.append(Button(_("Open in admin"), _admin_url(lead)))
-    recording = lead.call_attempts.exclude(record_url="").order_by("-number").values_list("record_url", flat=True).first()
+    recording = next((attempt.record_url for attempt in attempts if attempt.record_url), "")
     if recording:
         buttons.append(Button(_("Listen to the call"), recording))
     return [button for button in buttons if public_url(button.url)]

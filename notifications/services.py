@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -47,7 +47,12 @@ def notify_step_handle(lead: Lead) -> Outcome:
     chat = chat_for(lead)
     if chat is None:
         return Skipped(_("No Telegram chat is set for this site."))
-    Notification.objects.get_or_create(lead=lead, kind=Kind.CARD, defaults={"chat": chat, "due_at": timezone.now()})
+    try:  # one card per lead (a constraint): a repeated step finds it made; no look-up before
+        with transaction.atomic():
+            Notification.objects.create(lead=lead, kind=Kind.CARD, chat=chat, due_at=timezone.now())
+    except IntegrityError:
+        if not Notification.objects.filter(lead=lead, kind=Kind.CARD).exists():
+            raise
     # No task of its own: the notify task delivers it once this result is recorded (card_deliver_now),
     # and deliver_due takes it up should that task die first.
     return Done(_("card queued for %(chat)s") % {"chat": chat})
@@ -232,7 +237,7 @@ def deliver_due(*, limit: int = 500) -> int:
 
 
 def _send(client: telegram.TelegramClient, note: Notification, *, html: bool = True, buttons: bool = True) -> None:
-    version = Notification.objects.values_list("version", flat=True).get(pk=note.pk)
+    version = note.version  # as read when the note was claimed; a change after that sends again (_finish)
     with translation.override(note.chat.language):
         text, keyboard = _render(note)
     keyboard = keyboard if buttons else []
@@ -338,14 +343,16 @@ def _again(note: Notification, after: timedelta, *, error: str = "") -> None:
 def _finish(note: Notification, status: str, *, message_id: int | None = None, text: str = "",
             sent_version: int = 0, error: str = "", shown: str = "") -> None:
     fields = {"status": status, "last_error": error[:300]}
-    if status == Status.SENT:
-        fields.update(message_id=message_id, sent_version=sent_version, sent_at=timezone.now(), sent_digest=shown,
-                      attempts=0, **({"text": text} if text else {}))
-    Notification.objects.filter(pk=note.pk).update(**fields)
+    if status != Status.SENT:
+        Notification.objects.filter(pk=note.pk).update(**fields)
+        return
+    fields.update(message_id=message_id, sent_version=sent_version, sent_at=timezone.now(), sent_digest=shown,
+                  attempts=0, **({"text": text} if text else {}))
+    if Notification.objects.filter(pk=note.pk, version=sent_version).update(**fields):
+        return
     # Changed while we were sending: go again with the new version.
-    if status == Status.SENT and Notification.objects.filter(pk=note.pk, version__gt=sent_version).update(
-            status=Status.PENDING, due_at=timezone.now()):
-        _send_after_commit(note.pk)
+    Notification.objects.filter(pk=note.pk).update(**fields, status=Status.PENDING, due_at=timezone.now())
+    _send_after_commit(note.pk)
 
 
 # Our share of the Bots FAQ limits (core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
