@@ -31,8 +31,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -43,10 +43,25 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench.stack import (  # noqa: E402
+    SITE_DOMAIN,
+    CpuWatch,
+    Stack,
+    StackConfig,
+    copy_logs,
+    cpu_times,
+    fmt,
+    lock_database_name,
+    log,
+    pg_sessions,
+    phone_for,
+    pids_named,
+    proc_cpu_seconds,
+    raise_interrupt,
     run_facts,
-    CpuWatch, SITE_DOMAIN, Stack, StackConfig, copy_logs, cpu_times, fmt, lock_database_name, log,
-    pg_sessions, phone_for, pids_named, proc_cpu_seconds, raise_interrupt, source_line,
-    start_scenarios_by_phone, summary, write_json,
+    source_line,
+    start_scenarios_by_phone,
+    summary,
+    write_json,
 )
 
 DB_NAME = "leadcaller_bench"
@@ -170,14 +185,19 @@ def log_task_counts(run: Run, since_wall: float) -> Counter:
 
 
 def floor_run(run: Run, items: list[Sent], rate: float, timeout: float) -> dict[str, Any]:
-    """The same number of leads at the same rate through bench/floor.py: POST -> StartScenarios."""
+    """The same number of leads at the same rate through bench/floor.py: POST -> StartScenarios, and the
+    CPU that took (web, floor worker, PostgreSQL)."""
+    groups = run.cpu_groups()
+    names = ("web", "floor worker", "postgres (all)")
+    cpu0 = sum(proc_cpu_seconds(groups[name]) for name in names)
     send_open_loop(run, items, rate, path="/bench/floor/")
     calls = wait_for_calls(run, [x.phone for x in items], timeout=timeout)
+    cpu1 = sum(proc_cpu_seconds(groups[name]) for name in names)
     stl = [(calls[x.phone][0] - x.sent) * 1000 for x in items if x.phone in calls]
     post_ms = [(x.answered - x.sent) * 1000 for x in items if x.answered is not None and x.status == 201]
     return {"leads": len(items), "post_errors": sum(x.status != 201 for x in items),
             "missing": sum(x.phone not in calls for x in items), "speed_to_lead_ms": summary(stl),
-            "post_latency_ms": summary(post_ms)}
+            "post_latency_ms": summary(post_ms), "core_ms_per_lead": round(1000 * (cpu1 - cpu0) / len(items), 1)}
 
 
 # --- analysis ---------------------------------------------------------------------------------------
@@ -202,6 +222,14 @@ def lead_rows(run: Run, phones: list[str]) -> dict[str, dict[str, Any]]:
         rows = conn.execute(sql, (phones,)).fetchall()
     return {r[0]: {k: float(v) if isinstance(v, (int, Decimal)) else v for k, v in zip(keys, r[1:])}
             for r in rows}
+
+
+IDLE_WINDOW = 5.0  # seconds
+STACK = ("web", "workers", "beat", "postgres (all)")  # the issue's "web + workers + PostgreSQL", and beat
+
+
+def stack_cpu_seconds(groups: dict[str, list[int]]) -> float:
+    return sum(proc_cpu_seconds(groups[name]) for name in STACK)
 
 
 def settle(run: Run, phones: list[str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -391,6 +419,13 @@ def print_report(result: dict[str, Any]) -> None:
     if cpu.get("pg_sessions_opened") is not None:
         out.append(f"PostgreSQL sessions opened on {DB_NAME} during the run: {cpu['pg_sessions_opened']} "
                    f"({cpu['pg_sessions_opened'] / max(1, r['leads']):.1f} per lead)")
+    out.append(f"  the stack (web, workers, beat, PostgreSQL) in that window: {cpu['stack_core_ms_per_lead']:.0f} core-ms "
+               f"per lead; idle it burns {cpu['idle_core_ms_per_s']:.0f} core-ms/s")
+    if "life" in cpu:
+        life = cpu["life"]
+        out.append(f"  the stack over the leads' whole life ({life['window_s']:.0f} s, until every result was routed): "
+                   f"{life['core_ms_per_lead']:.0f} core-ms per lead, {life['less_idle_core_ms_per_lead']:.0f} "
+                   f"less its idle burn")
     if cpu["foreign_processes"]:
         out.append("WARNING: other processes used the CPU during the run; the figures are not clean: "
                    + "; ".join(f"{f['core_s']} core-s {f['cmd']}" for f in cpu["foreign_processes"][:5]))
@@ -417,6 +452,7 @@ def print_report(result: dict[str, Any]) -> None:
         out.append(f"floor (bench/floor.py, same run): POST -> StartScenarios p50 {fmt(fs['p50'])} ms, p99 "
                    f"{fmt(fs['p99'])} ms, missing {f['missing']}; product / floor: p50 "
                    f"{(stl['p50'] or 0) / max(fs['p50'] or 1, 1e-9):.2f}x, p99 {(stl['p99'] or 0) / max(fs['p99'] or 1, 1e-9):.2f}x")
+        out.append(f"  the floor's CPU (web, its worker, PostgreSQL) while it ran: {f['core_ms_per_lead']:.0f} core-ms per lead")
     print("\n".join(out), flush=True)
 
 
@@ -504,11 +540,22 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.1)
         time.sleep(0.5)
 
+        # What the stack burns doing nothing (pollers, heartbeats), so a lead's share can be told from it.
+        idle_groups = run.cpu_groups()
+        idle0, t_idle = stack_cpu_seconds(idle_groups), time.monotonic()
+        time.sleep(IDLE_WINDOW)
+        idle_rate = (stack_cpu_seconds(idle_groups) - idle0) / (time.monotonic() - t_idle)
+
         log(f"measuring: {len(items)} leads at {args.rate}/s, open loop")
         mono_to_wall = time.time() - time.monotonic()
         busy0, total0, steal0 = cpu_times()
         groups = run.cpu_groups()
+        # The workers' share split by Procfile line: the dial's worker apart from the CRM/notify pool.
+        for proc in run.procs:
+            if proc.name.startswith(("worker", "call")):
+                groups[f"  of which {proc.name}"] = proc.tree()
         cpu0 = {k: proc_cpu_seconds(v) for k, v in groups.items()}
+        stack0 = stack_cpu_seconds(groups)
         watch = CpuWatch()
         sessions0 = pg_sessions(DB_NAME)
         w0 = time.monotonic()
@@ -533,8 +580,11 @@ def main(argv: list[str] | None = None) -> int:
         machine_core_s = (busy1 - busy0) / os.sysconf("SC_CLK_TCK")
         core_seconds["other processes"] = round(sum(f["core_s"] for f in foreign), 2)
         # Exited processes (short-lived PostgreSQL backends: one per worker connection), the kernel, small fry.
-        core_seconds["unattributed"] = round(machine_core_s - sum(core_seconds.values()), 2)
+        core_seconds["unattributed"] = round(
+            machine_core_s - sum(v for k, v in core_seconds.items() if not k.startswith("  ")), 2)
+        stack_ms = 1000 * sum(core_seconds[k] for k in STACK) / max(1, args.leads)
         cpu = {"window_s": w1 - w0, "machine_busy_pct": 100.0 * (busy1 - busy0) / max(1, total1 - total0),
+               "stack_core_ms_per_lead": round(stack_ms, 1), "idle_core_ms_per_s": round(1000 * idle_rate, 1),
                "steal_pct": 100.0 * (steal1 - steal0) / max(1, total1 - total0),
                "core_ms_per_lead": round(1000 * machine_core_s / max(1, args.leads), 1),
                "core_seconds": core_seconds, "foreign_processes": foreign,
@@ -543,6 +593,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = settle(run, [x.phone for x in items], timeout=args.call_delay[1] + 30)
         calls = start_scenarios_by_phone(run)  # a late one still counts as a duplicate
         time.sleep(2.0)  # the last card edits and write-backs
+        # The whole life of the burst's leads: calls, results, CRM, cards; less what the stack burns idle.
+        groups["postgres (all)"] = sorted(set(groups["postgres (all)"]) | set(pids_named("postgres")))
+        life_s = time.monotonic() - w0
+        life_core_s = stack_cpu_seconds(groups) - stack0
+        cpu["life"] = {"window_s": round(life_s, 1), "core_ms_per_lead": round(1000 * life_core_s / args.leads, 1),
+                       "less_idle_core_ms_per_lead": round(1000 * (life_core_s - idle_rate * life_s) / args.leads, 1)}
         seen.stop()
         tasks = log_task_counts(run, w0 + mono_to_wall - 0.5)
         extra: dict[str, Any] = {
