@@ -120,6 +120,11 @@ def resend_asked_handle(lead: Lead) -> bool:
     return card_resend(lead=lead)
 
 
+def service_alert_handle(text: str, site: Site | None) -> None:
+    """leads/hooks.py: the service needs a person (a site reached its dialling ceiling)."""
+    alert_service(text=text, site=site)
+
+
 def card_resend(*, lead: Lead) -> bool:
     """Send the card again as a new message. False when the lead has no card (Telegram was off)."""
     cards = Notification.objects.filter(lead=lead, kind=Kind.CARD)
@@ -407,12 +412,13 @@ def _joined_digest(note: Notification, wait: float) -> bool:
     with transaction.atomic():
         digest = (Notification.objects.select_for_update()
                   .filter(chat=note.chat_id, kind=Kind.DIGEST, status=Status.PENDING).first())
-        if digest is None or digest.cards.count() >= DIGEST_MAX:
-            digest = Notification.objects.create(chat=note.chat, kind=Kind.DIGEST,
-                                                 due_at=timezone.now() + timedelta(seconds=wait))
-        room = DIGEST_MAX - digest.cards.count()
-        ids = [note.pk, *waiting.values_list("pk", flat=True)[:max(room - 1, 0)]]
+        held = digest.cards.count() if digest is not None else DIGEST_MAX
+        if held >= DIGEST_MAX:
+            digest, held = Notification.objects.create(chat=note.chat, kind=Kind.DIGEST,
+                                                       due_at=timezone.now() + timedelta(seconds=wait)), 0
+            # Its one delivery task; cards joining it later add none (deliver_due stands in for a lost one).
+            _send_after_commit(digest.pk, countdown=wait)
+        ids = [note.pk, *waiting.values_list("pk", flat=True)[:max(DIGEST_MAX - held - 1, 0)]]
         Notification.objects.filter(pk__in=ids, status__in=[Status.PENDING, Status.SENDING]).update(
             status=Status.DIGESTED, digest=digest)
-    _send_after_commit(digest.pk, countdown=wait)
     return True

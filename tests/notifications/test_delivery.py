@@ -352,6 +352,27 @@ def test_changes_to_a_card_waiting_for_its_turn_add_no_delivery_task(tg, monkeyp
     assert sent == [("notifications.tasks.deliver", (card.pk,))]
 
 
+def test_cards_joining_a_digest_add_no_delivery_task_for_it(tg, monkeypatch, django_capture_on_commit_callbacks):
+    """One task per digest, when it is made: 30 cards of a burst joining it used to queue 30."""
+    from celery import current_app
+
+    from notifications.tasks import notify_step
+
+    sent: list = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=(), **kw: sent.append(args[0]))
+    leads = [LeadFactory(name=f"Lead {i}") for i in range(30)]
+    with django_capture_on_commit_callbacks(execute=True):
+        for lead in leads:
+            notify_step(lead.pk)  # the step, then its card's first try at delivery (joining the digest)
+
+    digests = list(Notification.objects.filter(kind=Kind.DIGEST).values_list("pk", flat=True))
+    assert len(digests) == 1 and Notification.objects.filter(kind=Kind.CARD, status=Status.DIGESTED).count() > 20
+    assert sent.count(digests[0]) == 1
+    drain(timeout=60)  # and that one task (or the sweeper) is enough: every lead is shown
+    shown = "\n".join(m.plain for m in tg.messages(tg.chat_id))
+    assert all(phone_mask(lead.phone) in shown for lead in leads)
+
+
 @pytest.mark.parametrize("bucket, window, limit", [("GROUP", 60, 20), ("CHAT", 1, 1 + 3), ("BOT", 1, 30)])
 def test_our_share_of_each_limit_stays_under_it_in_any_window(bucket, window, limit):
     """A token bucket lets `burst + rate * window` through in any window: that must stay below what
