@@ -8,7 +8,7 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         # The leads tell us when a card may need an edit, a person needs an alert or took the lead, or the
-        # cards should go out again (leads/hooks.py).
+        # cards should go out again, or the service needs a person (leads/hooks.py).
         from leads import hooks, pipeline
         from notifications import services
 
@@ -17,3 +17,4 @@ class NotificationsConfig(AppConfig):
         hooks.on_lead_manual(services.lead_manual_handle)
         hooks.on_lead_taken(services.lead_taken_handle)
         hooks.on_resend_asked(services.resend_asked_handle)
+        hooks.on_service_alert(services.service_alert_handle)

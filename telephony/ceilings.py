@@ -15,8 +15,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads import hooks
 from leads.models import Site
-from notifications.services import alert_service
 from telephony.models import CeilingHit
 from telephony.policy import Block
 
@@ -39,7 +39,7 @@ def ceiling_hit_record(*, block: Block, site: Site) -> bool:
         hits.update(refused=F("refused") + 1, last_at=timezone.now())
         return False
     logger.warning("spending ceiling reached: %s", block.reason)
-    alert_service(text=_alert_text(block, scope), site=scope)
+    hooks.service_alert(_alert_text(block, scope), scope)
     return True
 
 

@@ -43,6 +43,12 @@ def test_lead_services_reach_telegram_only_through_the_hooks(path, banned):
     assert forbidden(imported_modules((ROOT / path).read_text()), banned) == []
 
 
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "telephony").rglob("*.py")))
+def test_telephony_reaches_telegram_only_through_the_hooks(path):
+    """notifications/ shows the calls (telephony.models): the calls tell it things through leads/hooks.py."""
+    assert forbidden(imported_modules((ROOT / path).read_text()), ("notifications",)) == []
+
+
 @pytest.mark.parametrize("source, expected", [
     ("from leads import services", ["leads.services"]),
     ("def f():\n    from notifications.services import card_refresh\n",
@@ -63,3 +69,4 @@ def test_the_listeners_are_registered_once_when_django_starts():
     assert pipeline._step_listeners.count(services.step_result_handle) == 1
     assert hooks._changed == [services.lead_changed_handle] and hooks._manual == [services.lead_manual_handle]
     assert hooks._taken == [services.lead_taken_handle] and hooks._resend == [services.resend_asked_handle]
+    assert hooks._service_alert == [services.service_alert_handle]
