@@ -404,16 +404,18 @@ def _announcements_waiting(note: Notification) -> bool:
 
 
 def _joined_digest(note: Notification, wait: float) -> bool:
-    """During a burst for one chat, new cards go out together in one digest message."""
+    """During a burst for one chat, new cards go out together in one digest message: a card that must
+    wait for its turn joins the chat's digest still to be sent, or starts one with the cards waiting
+    beside it (DIGEST_MIN in all). A card that waits alone would cost a delivery task of its own."""
     waiting = Notification.objects.filter(chat=note.chat_id, kind=Kind.CARD, status=Status.PENDING,
                                           message_id=None).order_by("pk")
-    if waiting.count() + 1 < DIGEST_MIN:
-        return False
     with transaction.atomic():
         digest = (Notification.objects.select_for_update()
                   .filter(chat=note.chat_id, kind=Kind.DIGEST, status=Status.PENDING).first())
         held = digest.cards.count() if digest is not None else DIGEST_MAX
         if held >= DIGEST_MAX:
+            if waiting.count() + 1 < DIGEST_MIN:
+                return False
             digest, held = Notification.objects.create(chat=note.chat, kind=Kind.DIGEST,
                                                        due_at=timezone.now() + timedelta(seconds=wait)), 0
             # Its one delivery task; cards joining it later add none (deliver_due stands in for a lost one).
