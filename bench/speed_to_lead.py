@@ -93,8 +93,28 @@ class Run(Stack):
             procfile_env={"WORKER_CONCURRENCY": str(args.worker_concurrency[0]),
                           "CALL_CONCURRENCY": str(args.call_concurrency)},
             bitrix_fake_latency=args.bitrix_fake, telegram=args.telegram, floor=args.floor,
+            extra_env=census_env(tmp) if args.count_statements else {},
             settings_module="bench.settings" if args.floor else "leadcaller.settings"), tmp)
         self.args = args
+
+
+def census_env(tmp: Path) -> dict[str, str]:
+    """bench/statement_census/sitecustomize.py in every process the stack starts, writing under tmp."""
+    folder = tmp / "statements"
+    folder.mkdir()
+    path = os.pathsep.join(filter(None, [str(ROOT / "bench" / "statement_census"), os.environ.get("PYTHONPATH")]))
+    return {"LC_STATEMENT_CENSUS_DIR": str(folder), "PYTHONPATH": path}
+
+
+def statement_census(tmp: Path) -> Counter[str]:
+    """The statements counted so far by every process (bench/statement_census), summed."""
+    total: Counter[str] = Counter()
+    for path in (tmp / "statements").glob("*.json"):
+        try:
+            total.update(json.loads(path.read_text()))
+        except (OSError, ValueError):  # being rewritten this instant: the next read has it
+            pass
+    return total
 
 
 def post_lead(port: int, item: Sent, origin: str, path: str = "/api/v1/leads/") -> Sent:
@@ -436,6 +456,10 @@ def print_report(result: dict[str, Any]) -> None:
     t = r["celery_tasks"]
     out.append(f"Celery tasks received by the call and worker processes: {t['total']} ({t['per_lead']} per lead): "
                + ", ".join(f"{k.rsplit('.', 1)[-1]} {v}" for k, v in t["by_name"].items()))
+    if "statements" in r:
+        st = r["statements"]
+        out.append(f"SQL statements per lead over the leads' whole life (BEGIN/COMMIT not counted): {st['per_lead']}; "
+                   "the most: " + ", ".join(f"{k} {v}" for k, v in list(st["by_place_per_lead"].items())[:12]))
     if "bitrix24" in r:
         b = r["bitrix24"]
         out.append(f"Bitrix24 fake: {b['leads_in_crm']} of {r['leads']} leads in the CRM; POST -> in CRM (s) p50 "
@@ -488,6 +512,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the StartScenarios after the last send")
     p.add_argument("--max-in-flight", type=int, default=64, help="sender threads (open loop while below this)")
     p.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of web and workers")
+    p.add_argument("--count-statements", action="store_true",
+                   help="count the SQL statements per lead by where they come from (bench/statement_census)")
     p.add_argument("--json", type=Path, default=None, help="write the result here")
     p.add_argument("--keep-db", action="store_true", help=f"keep the database {DB_NAME} at the end")
     p.add_argument("--keep-logs", type=Path, default=None, metavar="DIR", help="copy the process logs here")
@@ -546,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(IDLE_WINDOW)
         idle_rate = (stack_cpu_seconds(idle_groups) - idle0) / (time.monotonic() - t_idle)
 
+        statements0 = statement_census(tmp) if args.count_statements else Counter()
         log(f"measuring: {len(items)} leads at {args.rate}/s, open loop")
         mono_to_wall = time.time() - time.monotonic()
         busy0, total0, steal0 = cpu_times()
@@ -604,6 +631,10 @@ def main(argv: list[str] | None = None) -> int:
         extra: dict[str, Any] = {
             "celery_tasks": {"total": sum(tasks.values()), "per_lead": round(sum(tasks.values()) / args.leads, 2),
                              "by_name": dict(tasks.most_common())}}
+        if args.count_statements:  # over the leads' whole life, as the CPU above
+            statements = statement_census(tmp) - statements0
+            extra["statements"] = {"per_lead": round(sum(statements.values()) / args.leads, 1),
+                                   "by_place_per_lead": {k: round(v / args.leads, 2) for k, v in statements.most_common()}}
         by_index = {x.index: x for x in items}
         if run.b24 is not None:
             in_crm = [(t - by_index[i].sent) for i, t in seen.crm.items() if i in by_index]
