@@ -209,10 +209,10 @@ def floor_run(run: Run, items: list[Sent], rate: float, timeout: float) -> dict[
     CPU that took (web, floor worker, PostgreSQL)."""
     groups = run.cpu_groups()
     names = ("web", "floor worker", "postgres (all)")
-    cpu0 = sum(proc_cpu_seconds(groups[name]) for name in names)
+    cpu0 = group_cpu_seconds(groups, names)
     send_open_loop(run, items, rate, path="/bench/floor/")
     calls = wait_for_calls(run, [x.phone for x in items], timeout=timeout)
-    cpu1 = sum(proc_cpu_seconds(groups[name]) for name in names)
+    cpu1 = group_cpu_seconds(groups, names)
     stl = [(calls[x.phone][0] - x.sent) * 1000 for x in items if x.phone in calls]
     post_ms = [(x.answered - x.sent) * 1000 for x in items if x.answered is not None and x.status == 201]
     return {"leads": len(items), "post_errors": sum(x.status != 201 for x in items),
@@ -248,8 +248,13 @@ IDLE_WINDOW = 5.0  # seconds
 STACK = ("web", "workers", "beat", "postgres (all)")  # the issue's "web + workers + PostgreSQL", and beat
 
 
-def stack_cpu_seconds(groups: dict[str, list[int]]) -> float:
-    return sum(proc_cpu_seconds(groups[name]) for name in STACK)
+def group_cpu_seconds(groups: dict[str, list[int]], names: tuple[str, ...] = STACK) -> float:
+    return sum(proc_cpu_seconds(groups[name]) for name in names)
+
+
+def with_new_backends(groups: dict[str, list[int]]) -> None:
+    """Add the PostgreSQL backends started since `groups` was taken (a connection opened in the window)."""
+    groups["postgres (all)"] = sorted(set(groups["postgres (all)"]) | set(pids_named("postgres")))
 
 
 def settle(run: Run, phones: list[str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -568,9 +573,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # What the stack burns doing nothing (pollers, heartbeats), so a lead's share can be told from it.
         idle_groups = run.cpu_groups()
-        idle0, t_idle = stack_cpu_seconds(idle_groups), time.monotonic()
+        idle0, t_idle = group_cpu_seconds(idle_groups), time.monotonic()
         time.sleep(IDLE_WINDOW)
-        idle_rate = (stack_cpu_seconds(idle_groups) - idle0) / (time.monotonic() - t_idle)
+        idle_rate = (group_cpu_seconds(idle_groups) - idle0) / (time.monotonic() - t_idle)
 
         statements0 = statement_census(tmp) if args.count_statements else Counter()
         log(f"measuring: {len(items)} leads at {args.rate}/s, open loop")
@@ -582,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
             if proc.name.startswith(("worker", "call")):
                 groups[f"  of which {proc.name}"] = proc.tree()
         cpu0 = {k: proc_cpu_seconds(v) for k, v in groups.items()}
-        stack0 = stack_cpu_seconds(groups)
+        stack0 = group_cpu_seconds(groups)
         watch = CpuWatch()
         sessions0 = pg_sessions(DB_NAME)
         w0 = time.monotonic()
@@ -594,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         calls = wait_for_calls(run, [x.phone for x in items], timeout=args.timeout)
         w1 = time.monotonic()
         busy1, total1, steal1 = cpu_times()
-        groups["postgres (all)"] = sorted(set(groups["postgres (all)"]) | set(pids_named("postgres")))
+        with_new_backends(groups)
         cpu1 = {k: proc_cpu_seconds(v) for k, v in groups.items()}
         ours = {pid for pids in groups.values() for pid in pids} | {p for proc in run.procs for p in proc.tree()}
         used = watch.stop()
@@ -621,9 +626,9 @@ def main(argv: list[str] | None = None) -> int:
         calls = start_scenarios_by_phone(run)  # a late one still counts as a duplicate
         time.sleep(2.0)  # the last card edits and write-backs
         # The whole life of the burst's leads: calls, results, CRM, cards; less what the stack burns idle.
-        groups["postgres (all)"] = sorted(set(groups["postgres (all)"]) | set(pids_named("postgres")))
+        with_new_backends(groups)
         life_s = time.monotonic() - w0
-        life_core_s = stack_cpu_seconds(groups) - stack0
+        life_core_s = group_cpu_seconds(groups) - stack0
         cpu["life"] = {"window_s": round(life_s, 1), "core_ms_per_lead": round(1000 * life_core_s / args.leads, 1),
                        "less_idle_core_ms_per_lead": round(1000 * (life_core_s - idle_rate * life_s) / args.leads, 1)}
         seen.stop()
