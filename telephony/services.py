@@ -271,8 +271,7 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: 
 # --- the scenario's callback ------------------------------------------------------------------
 def call_result_record(result: CallResult) -> str:
     """Take a result from the scenario. Returns "applied", "repeat" (already had one) or "late"."""
-    if not attempt_token_valid(result.attempt_id, result.token):
-        raise CallbackRefused()
+    _authorise(result.attempt_id, result.token)
     now = timezone.now()
     attempts = CallAttempt.objects.filter(pk=result.attempt_id)
     with transaction.atomic():
@@ -359,7 +358,14 @@ def sellers_for_attempt(*, attempt_id: int, token: str, missed: list[int]) -> li
 
 
 def _authorised_attempt(attempt_id: int, token: str) -> CallAttempt:
+    _authorise(attempt_id, token)
     attempt = CallAttempt.objects.select_related("lead__site").filter(pk=attempt_id).first()
-    if attempt is None or not attempt_token_valid(attempt_id, token):
+    if attempt is None:
         raise CallbackRefused()
     return attempt
+
+
+def _authorise(attempt_id: int, token: str) -> None:
+    """The token before any read: a forged callback costs no query."""
+    if not attempt_token_valid(attempt_id, token):
+        raise CallbackRefused()
