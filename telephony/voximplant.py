@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,18 +55,27 @@ class Credentials:
     api_key: str = ""
 
     def auth(self) -> tuple[dict[str, str], dict[str, str]]:
-        """(headers, params) for one request. A fresh short-lived JWT each time, as the official clients do."""
+        """(headers, params) for one request."""
         if self.private_key:
-            now = int(time.time())
-            token = jwt.encode({"iss": self.account_id, "iat": now - 5, "exp": now + 60},
-                               _signing_key(self.private_key), algorithm="RS256", headers={"kid": self.key_id})
-            return {"Authorization": f"Bearer {token}"}, {}
+            return {"Authorization": f"Bearer {_token(self, int(time.time()) // TOKEN_WINDOW)}"}, {}
         return {}, {"account_id": self.account_id, "api_key": self.api_key}
+
+
+# A JWT may live up to an hour (exp <= iat + 3600: voximplant.com/docs/guides/managementapi/jwt). One is signed
+# per minute and used through that minute; it stays valid a minute past its last use.
+TOKEN_WINDOW = 60
+
+
+@functools.lru_cache(maxsize=8)
+def _token(credentials: Credentials, window: int) -> str:
+    start = window * TOKEN_WINDOW
+    return jwt.encode({"iss": credentials.account_id, "iat": start - 5, "exp": start + 2 * TOKEN_WINDOW},
+                      _signing_key(credentials.private_key), algorithm="RS256", headers={"kid": credentials.key_id})
 
 
 @functools.lru_cache(maxsize=8)
 def _signing_key(pem: str):
-    """The parsed RSA key, once per process: parsing costs tens of milliseconds, signing well under one."""
+    """The parsed RSA key, once per process: parsing costs tens of milliseconds, signing about one."""
     return load_pem_private_key(pem.encode(), password=None)
 
 
@@ -79,9 +90,7 @@ def credentials_from_settings() -> Credentials | None:
     if settings.VOXIMPLANT_CREDENTIALS:
         path = Path(settings.VOXIMPLANT_CREDENTIALS)
         try:
-            data = json.loads(path.read_text())
-            return Credentials(account_id=str(data["account_id"]), key_id=str(data["key_id"]),
-                               private_key=data["private_key"])
+            return _key_file(path, path.stat().st_mtime_ns)
         except (OSError, ValueError, KeyError) as exc:
             raise ImproperlyConfigured(f"VOXIMPLANT_CREDENTIALS: cannot read a key file at {path}: {exc}") from exc
     if settings.VOXIMPLANT_ACCOUNT_ID and settings.VOXIMPLANT_API_KEY:
@@ -89,9 +98,28 @@ def credentials_from_settings() -> Credentials | None:
     return None
 
 
+@functools.lru_cache(maxsize=4)
+def _key_file(path: Path, mtime_ns: int) -> Credentials:
+    """Read once per version of the file: a key replaced on disk is read again at its next use."""
+    data = json.loads(path.read_text())
+    return Credentials(account_id=str(data["account_id"]), key_id=str(data["key_id"]), private_key=data["private_key"])
+
+
+_clients = threading.local()
+
+
 def client_from_settings() -> VoximplantClient | None:
+    """This thread's client for the current settings: its connections to the API are kept open between
+    requests (a dial does not wait for a new TLS handshake). Per thread, as a requests session is not
+    shared safely; per process id, so a forked worker never uses its parent's sockets."""
     credentials = credentials_from_settings()
-    return VoximplantClient(api_url=settings.VOXIMPLANT_API_URL, credentials=credentials) if credentials else None
+    if credentials is None:
+        return None
+    key = (os.getpid(), settings.VOXIMPLANT_API_URL, credentials)
+    cached = getattr(_clients, "client", None)
+    if cached is None or cached[0] != key:
+        cached = _clients.client = (key, VoximplantClient(api_url=settings.VOXIMPLANT_API_URL, credentials=credentials))
+    return cached[1]
 
 
 class VoximplantClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -25,6 +26,50 @@ def test_service_account_jwt_starts_a_scenario_and_returns_the_session(client, v
     request = vox.requests[-1]
     assert request.cmd == "StartScenarios" and request.headers["Authorization"].startswith("Bearer ")
     assert "api_key" not in request.params and request.params["script_custom_data"] == '{"attempt_id":1}'
+
+
+def test_a_thread_keeps_one_client_for_its_settings_so_its_connections_stay_open(vox, settings):
+    import threading
+
+    first = client_from_settings()
+    assert client_from_settings() is first
+    elsewhere: list = []
+    thread = threading.Thread(target=lambda: elsewhere.append(client_from_settings()))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not first  # a requests session is not shared between threads
+
+    settings.VOXIMPLANT_API_URL = vox.url + "/"
+    assert client_from_settings() is not first
+
+
+def test_a_jwt_is_signed_once_a_minute_and_outlives_its_last_use_by_a_minute(client, vox):
+    import time
+
+    import jwt
+
+    minute = int(time.time()) // 60
+    client.start_scenarios(rule_id="1", custom_data="{}")
+    client.start_scenarios(rule_id="1", custom_data="{}")
+
+    first, second = (request.headers["Authorization"] for request in vox.requests[-2:])
+    if int(time.time()) // 60 == minute:  # a new minute between the two would sign a new one
+        assert first == second
+    claims = jwt.decode(second[len("Bearer "):], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] <= 3600 and claims["exp"] - time.time() >= 60
+
+
+def test_a_key_file_replaced_on_disk_is_read_again(vox, settings):
+    import os
+
+    from telephony.voximplant import credentials_from_settings
+
+    path = Path(settings.VOXIMPLANT_CREDENTIALS)
+    assert credentials_from_settings().key_id == str(vox.key_id)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "key_id": "rotated"}))
+    os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))  # a new version, however coarse the clock
+
+    assert credentials_from_settings().key_id == "rotated"
 
 
 def test_legacy_account_id_and_api_key_work_too(vox, settings):
