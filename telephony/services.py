@@ -275,12 +275,14 @@ def call_result_record(result: CallResult) -> str:
     now = timezone.now()
     attempts = CallAttempt.objects.filter(pk=result.attempt_id)
     with transaction.atomic():
-        if result.result == Result.OPTED_OUT:  # first, as a dial does: the rows locked next include the site's
+        if result.result == Result.OPTED_OUT:  # first, as a dial does: the rows locked next include the lead's
             phone = attempts.values_list("phone", flat=True).first()
             if phone is None:
                 raise CallbackRefused()
             number_lock(phone)
-        attempt = attempts.select_for_update().select_related("lead__site").first()
+        # The attempt and its lead, not the site's row: a dial holds that one for its budget check, and a
+        # result holding it too would make every dial of the site queue behind every result.
+        attempt = attempts.select_for_update(of=("self", "lead")).select_related("lead__site").first()
         if attempt is None:
             raise CallbackRefused()
         if attempt.status == Status.FINISHED:

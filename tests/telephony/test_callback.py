@@ -261,3 +261,41 @@ def test_an_id_beyond_64_bits_is_400(api, calling, field):
 
     assert post_result(api, attempt, "human", **{field: 2 ** 64}).status_code == 400
     assert api.get(URL, {"attempt_id": 2 ** 64, "token": "x"}).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_does_not_lock_its_sites_row_so_the_sites_dials_never_queue_behind_it(api, calling, monkeypatch):
+    """A dial locks its site's row for the budget check; a result (a dozen statements under load) used to
+    lock it too, so in a burst every dial of the site waited for the results being recorded."""
+    import threading
+
+    from django.db import DatabaseError, connection, connections, transaction
+
+    from leads.models import Site
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite runs one writing transaction at a time)")
+    lead, attempt = calling()
+    seen: dict[str, str] = {}
+
+    def try_the_sites_row() -> None:  # another connection, as a dial of the same site
+        try:
+            with transaction.atomic():
+                Site.objects.select_for_update(nowait=True).get(pk=lead.site_id)
+            seen["site"] = "free"
+        except DatabaseError as exc:
+            seen["site"] = f"locked: {exc}"
+        finally:
+            connections.close_all()
+
+    def probe(step_name, results):  # a step listener runs inside the result's transaction
+        if step_name == "call":
+            thread = threading.Thread(target=try_the_sites_row)
+            thread.start()
+            thread.join()
+
+    monkeypatch.setattr(pipeline, "_step_listeners", [*pipeline._step_listeners, probe])
+
+    assert post_result(api, attempt, "human").status_code == 200
+    assert seen == {"site": "free"}
+    assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED
