@@ -358,6 +358,7 @@ CELERY_TASK_ROUTES = {
     "leads.tasks.sync_partners_at_start": {"queue": "crm"},
     "telephony.tasks.call_step": {"queue": "call"},
     "notifications.tasks.notify_step": {"queue": "notify"},
+    "notifications.tasks.notify_claim": {"queue": "notify"},
     "notifications.tasks.deliver": {"queue": "notify"},
     "messaging.tasks.send": {"queue": "notify"},  # a slow SMS gateway waits beside Telegram, never a dial
     "messaging.tasks.dispatch_due": {"queue": "notify"},

@@ -67,7 +67,8 @@ def crm_write_backs_run() -> int:
         return 0
     leads = Lead.objects.select_related("site", "partner").in_bulk([pk for pk, _ in claimed])
     Lead.objects.filter(pk__in=list(leads)).update(crm_resync=False)
-    plans = {pk: _write_back_plan(leads[pk]) for pk in leads}
+    unwritten = _unwritten_of(list(leads.values()))
+    plans = {pk: _write_back_plan(leads[pk], unwritten.get(pk, [])) for pk in leads}
     commands: dict[str, tuple[str, dict]] = {}
     taken, later = [], []
     for pk, fence in claimed:  # whole leads only; the rest go in the next batch
@@ -87,21 +88,22 @@ def crm_write_backs_run() -> int:
     except Exception as exc:  # unforeseen (the shared rate-limit store is down): retried like any step
         logger.exception("crm write-back of leads %s failed", [pk for pk, _ in taken])
         failed = Retry(f"{type(exc).__name__}: {exc}")
-    for pk, fence in taken:
-        lead = leads[pk]
-        outcome = failed or _write_back_recorded(lead, plans[pk], results, errors)
-        _apply(lead, outcome, fence)
-    for pk, fence in later:  # not sent: due again at once, no try spent
-        _apply(leads[pk], pipeline.Defer(timedelta(0), "waits for the next batch"), fence)
+    outcomes = {pk: failed or _write_back_recorded(leads[pk], plans[pk], results, errors) for pk, _ in taken}
+    written = [leads[pk] for pk, _ in taken if plans[pk] and not failed]
+    Lead.objects.bulk_update(written, ["crm_synced_attempt", "crm_opt_out_written"])
+    results_all = [(leads[pk], outcomes[pk], fence) for pk, fence in taken]
+    # Not sent: due again at once, no try spent.
+    results_all += [(leads[pk], pipeline.Defer(timedelta(0), "waits for the next batch"), fence) for pk, fence in later]
+    _apply_all(results_all)
     return len(taken)
 
 
-def _write_back_plan(lead: Lead) -> list[tuple[object, dict[str, tuple[str, dict]]]]:
+def _write_back_plan(lead: Lead, unwritten: list[CallAttempt]) -> list[tuple[object, dict[str, tuple[str, dict]]]]:
     """What a lead's write-back sends: per finished call not yet written (its number), a comment and the
     mapped status; then, for an opted-out lead, the "do not call" note ("opt-out")."""
     status_map = lead.site.bitrix_status_map or {}
     plan: list[tuple[object, dict[str, tuple[str, dict]]]] = []
-    for attempt in _unwritten(lead):
+    for attempt in unwritten:
         step = {f"l{lead.pk}c{attempt.number}": ("crm.timeline.comment.add", {"fields": {
             "ENTITY_ID": lead.bitrix_lead_id, "ENTITY_TYPE": "lead", "COMMENT": _comment(attempt)}})}
         status = status_map.get(attempt.outcome)
@@ -123,7 +125,8 @@ def _write_back_plan(lead: Lead) -> list[tuple[object, dict[str, tuple[str, dict
 
 
 def _write_back_recorded(lead: Lead, plan, results: dict, errors: dict) -> Outcome:
-    """Record each part of the plan that Bitrix24 carried out, in order, up to the first it refused."""
+    """Mark on `lead` each part of the plan that Bitrix24 carried out, in order, up to the first it
+    refused (the batch's leads are saved together)."""
     for part, step in plan:
         for key in step:
             if key in errors:
@@ -131,9 +134,9 @@ def _write_back_recorded(lead: Lead, plan, results: dict, errors: dict) -> Outco
             if key not in results:
                 return Retry(_("Bitrix24's batch answer did not mention this lead"))
         if part == "opt-out":
-            Lead.objects.filter(pk=lead.pk).update(crm_opt_out_written=True)
+            lead.crm_opt_out_written = True
         else:
-            Lead.objects.filter(pk=lead.pk).update(crm_synced_attempt=part)
+            lead.crm_synced_attempt = part
     return Done(_("Bitrix24 lead %(id)s") % {"id": lead.bitrix_lead_id})
 
 
@@ -159,12 +162,11 @@ def crm_step_run(*, lead_id: int) -> None:
         # rather than left running until the leases of the whole group run out
         logger.exception("crm step of leads %s failed", [member.pk for member, _ in group])
         outcomes = {member.pk: Retry(f"{type(exc).__name__}: {exc}") for member, _ in group}
-    for member, member_fence in group:
-        _apply(member, outcomes[member.pk], member_fence)
-        if isinstance(outcomes[member.pk], Done) and _write_back_due(member):
-            # A call ended (or the lead opted out) before the CRM step got here: its write-back is a
-            # task of its own, so no task holds a worker for a whole batch's worth of slow requests.
-            pipeline.step_reopen(step_name="crm", lead_id=member.pk)
+    _apply_all([(member, outcomes[member.pk], member_fence) for member, member_fence in group])
+    for lead_id in _write_backs_due([member for member, _fence in group if isinstance(outcomes[member.pk], Done)]):
+        # A call ended (or the lead opted out) before the CRM step got here: its write-back is a claim
+        # of its own, so no run holds a worker for a whole batch's worth of slow requests.
+        pipeline.step_reopen(step_name="crm", lead_id=lead_id)
 
 
 def crm_step_handle(lead: Lead) -> Outcome:
@@ -185,13 +187,28 @@ def crm_step_handle(lead: Lead) -> Outcome:
     return added or Done(_("Bitrix24 lead %(id)s") % {"id": lead.bitrix_lead_id})
 
 
-def _write_back_due(lead: Lead) -> bool:
-    return _unwritten(lead).exists() or (lead.status == Lead.Status.OPTED_OUT and not lead.crm_opt_out_written)
+def _write_backs_due(leads: list[Lead]) -> list[int]:
+    """Those of `leads` (as claimed) with a finished call or an opt-out not yet written back."""
+    unwritten = _unwritten_of(leads)
+    return [lead.pk for lead in leads if unwritten.get(lead.pk)
+            or (lead.status == Lead.Status.OPTED_OUT and not lead.crm_opt_out_written)]
 
 
 def _unwritten(lead: Lead):
     return CallAttempt.objects.filter(lead=lead, status__in=WRITTEN_BACK,
                                       number__gt=lead.crm_synced_attempt).order_by("number")
+
+
+def _unwritten_of(leads: list[Lead]) -> dict[int, list[CallAttempt]]:
+    """`_unwritten` for many leads in one query: lead id -> its finished calls not yet written, in order."""
+    synced = {lead.pk: lead.crm_synced_attempt for lead in leads}
+    found: dict[int, list[CallAttempt]] = {}
+    if synced:
+        for attempt in (CallAttempt.objects.filter(lead__in=list(synced), status__in=WRITTEN_BACK)
+                        .select_related("seller").order_by("lead_id", "number")):
+            if attempt.number > synced[attempt.lead_id]:
+                found.setdefault(attempt.lead_id, []).append(attempt)
+    return found
 
 
 def _write_back(client: BitrixClient, lead: Lead) -> None:
@@ -257,9 +274,20 @@ def _safely(handler, lead: Lead) -> Outcome:
 
 
 def _apply(lead: Lead, outcome: Outcome, fence) -> None:
-    if pipeline.step_outcome_apply(step_name="crm", lead=lead, outcome=outcome, fence=fence):
-        return
-    # A call outcome arrived while we ran (crm_resync): run again now rather than after the lease.
+    if not pipeline.step_outcome_apply(step_name="crm", lead=lead, outcome=outcome, fence=fence):
+        _resync(lead, fence)
+
+
+def _apply_all(results: list[tuple[Lead, Outcome, object]]) -> None:
+    recorded = pipeline.step_outcomes_apply(step_name="crm", results=results)
+    for lead, _outcome, fence in results:
+        if lead.pk not in recorded:
+            _resync(lead, fence)
+
+
+def _resync(lead: Lead, fence) -> None:
+    """A result not recorded: if a call outcome arrived while we ran (crm_resync), run again now rather
+    than after the lease."""
     if Lead.objects.filter(pk=lead.pk, crm_resync=True, crm_state=Lead.StepState.RUNNING, crm_due_at=fence).update(
             crm_state=Lead.StepState.PENDING, crm_due_at=timezone.now()):
         pipeline.lead_dispatch(lead.pk, steps=["crm"])

@@ -176,16 +176,21 @@ def _add(client: BitrixClient, leads: list[Lead]) -> dict[int, Outcome]:
             Lead.objects.filter(pk__in=ids).update(crm_sent_at=None)
         return _for_all(leads, exc)
     outcomes: dict[int, Outcome] = {}
+    created, refused = [], []
     for lead in leads:
         key = f"lead{lead.pk}"
         if results.get(key):
-            adopt(lead, int(results[key]))
+            lead.bitrix_lead_id, lead.crm_sent_at = int(results[key]), None
+            created.append(lead)
             outcomes[lead.pk] = _done(lead, link)
         elif key in errors:  # Bitrix24 answered for this one: it was not created
-            Lead.objects.filter(pk=lead.pk).update(crm_sent_at=None)
+            refused.append(lead.pk)
             outcomes[lead.pk] = outcome_for(errors[key])
         else:
             outcomes[lead.pk] = Retry(_("Bitrix24's batch answer did not mention this lead"))
+    Lead.objects.bulk_update(created, ["bitrix_lead_id", "crm_sent_at"])  # one statement for the batch
+    if refused:
+        Lead.objects.filter(pk__in=refused).update(crm_sent_at=None)
     return outcomes
 
 

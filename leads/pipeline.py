@@ -99,8 +99,9 @@ class Defer:
 
 Outcome = Done | Skipped | Retry | Manual | Wait | Later | Defer
 
-# Called as listener(step_name, lead, outcome) for every result recorded, inside its transaction.
-StepListener = Callable[[str, Lead, Outcome], None]
+# Called as listener(step_name, results) with the (lead, outcome) pairs recorded together (one, or a
+# claimer's batch), inside their transaction: a batch costs a listener a few statements, not a few per lead.
+StepListener = Callable[[str, list[tuple[Lead, Outcome]]], None]
 _step_listeners: list[StepListener] = []
 
 
@@ -133,6 +134,9 @@ class Step:
     # A message for this step not claimed within this time is sent again by the sweeper (lost with the
     # broker, or with a worker that took it and died before claiming).
     requeue_after: timedelta = REQUEUE_AFTER
+    # Seconds a claimer waits after the lead that kicked it, so that leads arriving together are taken in
+    # one batch (a step nobody waits on).
+    gather: float = 0.0
 
     @property
     def state_field(self) -> str:
@@ -157,7 +161,7 @@ CALL_TIME_LIMIT = 25
 # their requests' own timeouts. The CRM claimer sends one request per claim (a batch of adds, or of
 # write-backs), whose answer it waits for up to BITRIX_MAX_EXECUTION_TIME + 5 s (65 s); a run that
 # outlives its lease loses only its result (the fence), and an add is looked up before it is repeated.
-# Creating a card's row is a few queries.
+# The notify claimer makes and records a batch's cards in a few statements, before it delivers any.
 STEPS: dict[str, Step] = {
     step.name: step
     for step in (
@@ -168,7 +172,7 @@ STEPS: dict[str, Step] = {
              lease=timedelta(seconds=100), max_tries=8, fence_extra=(("crm_resync", False),),
              claimer="leads.tasks.crm_claim"),
         Step("notify", "notify_due_at", "notifications.services.notify_step_handle", "notifications.tasks.notify_step",
-             lease=timedelta(seconds=30), max_tries=8),
+             lease=timedelta(seconds=30), max_tries=8, claimer="notifications.tasks.notify_claim", gather=1.0),
     )
 }
 
@@ -254,7 +258,7 @@ def claimer_next_kick(step: Step, *, horizon: timedelta = CLAIMER_HORIZON) -> No
 
 def _send(step: Step, lead_id: int, *, countdown: float | None = None) -> None:
     if step.claimer:
-        claimer_kick(step, countdown=countdown or 0.0)
+        claimer_kick(step, countdown=max(countdown or 0.0, step.gather))
         return
     try:
         current_app.send_task(step.task, args=(lead_id,), countdown=countdown)
@@ -269,32 +273,41 @@ def step_claim(*, step_name: str, lead_id: int, early: timedelta = timedelta(0))
     step = STEPS[step_name]
     now = timezone.now()
     lease_end = now + step.lease
-    changes = {step.state_field: State.RUNNING, step.due_field: lease_end, step.tries_field: F(step.tries_field) + 1}
-    if step.resumes_scheduled:
-        changes["status"] = Case(When(status=Lead.Status.SCHEDULED, then=Value(Lead.Status.IN_PROGRESS)),
-                                 default=F("status"))
-    claimed = Lead.objects.filter(
-        pk=lead_id, **{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": now + early}
-    ).update(**changes)
+    claimed = Lead.objects.filter(_due(step, now + early), pk=lead_id).update(**_claim_changes(step, lease_end))
     return lease_end if claimed else None
 
 
 def step_claim_more(*, step_name: str, limit: int, extra: Q | None = None,
                     early: timedelta = timedelta(0)) -> list[tuple[int, datetime]]:
     """Take up to `limit` other leads whose step is due (or due within `early`: leads that were
-    deferred a moment ago join this batch rather than wait to go out alone)."""
+    deferred a moment ago join this batch rather than wait to go out alone), all under one lease.
+
+    Two statements for the batch: its rows are locked (rows another transaction holds are skipped, not
+    waited for; they are due still, for the next claim) and then claimed together."""
     step = STEPS[step_name]
     now = timezone.now()
-    candidates = Lead.objects.filter(**{f"{step.state_field}__in": OPEN_STATES,
-                                        f"{step.due_field}__lte": now + early})
-    if extra is not None:
-        candidates = candidates.filter(extra)
-    claimed = []
-    for lead_id in candidates.order_by(step.due_field).values_list("pk", flat=True)[:limit]:
-        fence = step_claim(step_name=step_name, lead_id=lead_id, early=early)
-        if fence is not None:
-            claimed.append((lead_id, fence))
-    return claimed
+    lease_end = now + step.lease
+    due = _due(step, now + early) & (extra or Q())
+    with transaction.atomic():
+        ids = list(Lead.objects.filter(due).order_by(step.due_field).select_for_update(skip_locked=True)
+                   .values_list("pk", flat=True)[:limit])
+        if ids:  # as read: they are locked (SQLite has no row locks, but runs one writing transaction
+            # at a time: leadcaller/config.py opens each IMMEDIATE)
+            Lead.objects.filter(pk__in=ids).update(**_claim_changes(step, lease_end))
+    return [(lead_id, lease_end) for lead_id in ids]
+
+
+def _due(step: Step, by: datetime) -> Q:
+    return Q(**{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": by})
+
+
+def _claim_changes(step: Step, lease_end: datetime) -> dict[str, object]:
+    changes: dict[str, object] = {step.state_field: State.RUNNING, step.due_field: lease_end,
+                                  step.tries_field: F(step.tries_field) + 1}
+    if step.resumes_scheduled:
+        changes["status"] = Case(When(status=Lead.Status.SCHEDULED, then=Value(Lead.Status.IN_PROGRESS)),
+                                 default=F("status"))
+    return changes
 
 
 def step_run(*, step_name: str, lead_id: int) -> None:
@@ -343,10 +356,53 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
         elif isinstance(outcome, Retry):
             transaction.on_commit(lambda: metrics.step_retried(step.name))
         for listener in _step_listeners:  # manual handling, the seller's card
-            listener(step.name, lead, outcome)
+            listener(step.name, [(lead, outcome)])
     if isinstance(outcome, (Retry, Defer)) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
     return True
+
+
+# Results that end a step: their fields do not depend on the lead, so a batch of them is one UPDATE.
+ENDING = (Done, Skipped, Manual)
+
+
+def step_outcomes_apply(*, step_name: str, results: list[tuple[Lead, Outcome, datetime]]) -> set[int]:
+    """Record a claimer's batch of results (lead, outcome, fence). Those that end the step take a few
+    statements for the whole batch (its rows locked, updated, their timeline entries inserted together);
+    the rest are recorded one by one. Returns the ids of the leads whose result was recorded; the others
+    were no longer ours."""
+    step = STEPS[step_name]
+    now = timezone.now()
+    recorded: set[int] = set()
+    ending: dict[tuple[datetime, type], list[tuple[Lead, Outcome]]] = {}
+    for lead, outcome, fence in results:
+        if isinstance(outcome, ENDING):
+            ending.setdefault((fence, type(outcome)), []).append((lead, outcome))
+        elif step_outcome_apply(step_name=step_name, lead=lead, outcome=outcome, fence=fence):
+            recorded.add(lead.pk)
+    with transaction.atomic(savepoint=False):
+        for (fence, _kind), group in ending.items():
+            fields, event_kind, _message = _fields_for(step, group[0][1], 0, now)
+            ours = set(Lead.objects.select_for_update().filter(
+                pk__in=[lead.pk for lead, _ in group], **{step.state_field: State.RUNNING, step.due_field: fence},
+                **dict(step.fence_extra)).values_list("pk", flat=True))
+            if len(ours) < len(group):
+                logger.warning("%s step of leads %s was taken over; dropping these results", step.name,
+                               sorted({lead.pk for lead, _ in group} - ours))
+            if not ours:
+                continue
+            Lead.objects.filter(pk__in=ours).update(**fields)
+            mine = [(lead, outcome) for lead, outcome in group if lead.pk in ours]
+            for lead, _outcome in mine:
+                for name, value in fields.items():
+                    setattr(lead, name, value)
+            LeadEvent.objects.bulk_create([
+                LeadEvent(lead=lead, kind=event_kind, step=step.name, data={},
+                          message=_fields_for(step, outcome, 0, now)[2][:500]) for lead, outcome in mine])
+            for listener in _step_listeners:
+                listener(step.name, mine)
+            recorded |= ours
+    return recorded
 
 
 def _fields_for(step: Step, outcome: Outcome, tries: int, now: datetime) -> tuple[dict, str, str]:

@@ -225,12 +225,13 @@ def lead_opted_out(*, lead: Lead, reason: str) -> bool:
     return True
 
 
-def step_result_handle(step_name: str, lead: Lead, outcome: Any) -> None:
+def step_result_handle(step_name: str, results: list[tuple[Lead, Any]]) -> None:
     """Step listener (leads/pipeline.py): a step that gave up puts its lead into manual handling."""
     from leads.pipeline import Manual
 
-    if isinstance(outcome, Manual):
-        lead_to_manual(lead=lead, reason=outcome.reason, step=step_name, alert=outcome.alert)
+    for lead, outcome in results:
+        if isinstance(outcome, Manual):
+            lead_to_manual(lead=lead, reason=outcome.reason, step=step_name, alert=outcome.alert)
 
 
 def lead_outcome_announce(*, lead: Lead) -> None:

@@ -11,20 +11,21 @@ import hashlib
 import json
 import logging
 import random
+import time
 from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadcaller import metrics
 from leadcaller.logging import lead_context
-from leads import ratelimit
+from leads import pipeline, ratelimit
 from leads.models import Lead, Site
-from leads.pipeline import Done, Manual, Outcome, Skipped
+from leads.pipeline import Done, Manual, Outcome, Retry, Skipped
 from notifications import messages, telegram
 from notifications.models import Notification, TelegramChat
 
@@ -40,39 +41,91 @@ EDIT_BEHIND = timedelta(seconds=10)  # how long an edit steps back while new lea
 
 
 # --- creating messages ------------------------------------------------------------------------
+# Leads whose cards one claim makes and records together.
+NOTIFY_BATCH = 100
+# How long one claimer task goes on taking new leads before it hands over to the next.
+CLAIMER_BUDGET = 20.0
+
+
+def notify_claim_run() -> int:
+    """The notify step's claimer: the cards of every lead due, made and recorded together, then delivered
+    (a chat's first cards as its share of Telegram's limits allows, those that would have to wait in its
+    digest), until no lead is due or the budget is spent. A burst costs a few tasks and a few statements
+    per batch, not a task and a dozen statements per lead. Returns how many leads it took."""
+    step = pipeline.STEPS["notify"]
+    taken, deadline = 0, time.monotonic() + CLAIMER_BUDGET
+    try:
+        while time.monotonic() < deadline:
+            claimed = pipeline.step_claim_more(step_name="notify", limit=NOTIFY_BATCH)
+            if not claimed:
+                break
+            taken += len(claimed)
+            leads = (Lead.objects.select_related("site__telegram_chat", "partner__telegram_chat")
+                     .in_bulk([pk for pk, _ in claimed]))
+            try:
+                outcomes = cards_make([leads[pk] for pk, _ in claimed])  # in the order they came
+            except Exception as exc:  # a bug or the database: retried like any step, not left to the lease
+                logger.exception("notify step of leads %s failed", list(leads))
+                outcomes = {pk: Retry(f"{type(exc).__name__}: {exc}") for pk in leads}
+            pipeline.step_outcomes_apply(step_name="notify",
+                                         results=[(leads[pk], outcomes[pk], fence) for pk, fence in claimed])
+            _deliver_new_cards(list(leads))
+    finally:
+        pipeline.claimer_next_kick(step)
+    return taken
+
+
 def notify_step_handle(lead: Lead) -> Outcome:
-    """The pipeline's notify step: the lead's card, queued the moment the lead is accepted."""
+    """The notify step of one lead (a task sent before the claimer took over the step)."""
+    return cards_make([lead])[lead.pk]
+
+
+def cards_make(leads: list[Lead]) -> dict[int, Outcome]:
+    """Each lead's card, queued: one INSERT for all. A card made already (a repeated step) stays as it is."""
     if telegram.client_from_settings() is None:
-        return Skipped(_("Telegram is not connected; nobody is notified."))
-    chat = chat_for(lead)
-    if chat is None:
-        return Skipped(_("No Telegram chat is set for this site."))
-    try:  # one card per lead (a constraint): a repeated step finds it made; no look-up before
-        with transaction.atomic():
-            Notification.objects.create(lead=lead, kind=Kind.CARD, chat=chat, due_at=timezone.now())
-    except IntegrityError:
-        if not Notification.objects.filter(lead=lead, kind=Kind.CARD).exists():
-            raise
-    # No task of its own: the notify task delivers it once this result is recorded (card_deliver_now),
-    # and deliver_due takes it up should that task die first.
-    return Done(_("card queued for %(chat)s") % {"chat": chat})
+        return {lead.pk: Skipped(_("Telegram is not connected; nobody is notified.")) for lead in leads}
+    chats: dict[int, TelegramChat | None] = {}
+    default = None  # TELEGRAM_CHAT_ID's row: looked up once for the batch, if a lead needs it
+    for lead in leads:
+        chats[lead.pk] = _own_chat(lead)
+        if chats[lead.pk] is None and settings.TELEGRAM_CHAT_ID:
+            chats[lead.pk] = default = default or _chat(settings.TELEGRAM_CHAT_ID)
+    now = timezone.now()
+    # One card per lead (a constraint): a repeated step's card is skipped, not made twice.
+    Notification.objects.bulk_create([Notification(lead=lead, kind=Kind.CARD, chat=chats[lead.pk], due_at=now)
+                                      for lead in leads if chats[lead.pk] is not None], ignore_conflicts=True)
+    return {lead.pk: Done(_("card queued for %(chat)s") % {"chat": chats[lead.pk]}) if chats[lead.pk] is not None
+            else Skipped(_("No Telegram chat is set for this site.")) for lead in leads}
 
 
 def card_deliver_now(*, lead_id: int) -> None:
     """The notify task, after its step: deliver the lead's new card in the same task."""
-    for pk in Notification.objects.filter(lead_id=lead_id, kind=Kind.CARD, status=Status.PENDING,
-                                          message_id=None).values_list("pk", flat=True):
+    _deliver_new_cards([lead_id])
+
+
+def _deliver_new_cards(lead_ids: list[int]) -> None:
+    """Deliver these leads' new cards, oldest first. Once one has to wait for its chat's turn it joins the
+    chat's digest and takes the other waiting cards along, so a burst's cards cost a few tries, not one each."""
+    tried: set[int] = set()
+    new = Notification.objects.filter(lead__in=lead_ids, kind=Kind.CARD, status=Status.PENDING, message_id=None)
+    while pk := new.exclude(pk__in=tried).order_by("pk").values_list("pk", flat=True).first():
+        tried.add(pk)
         notification_deliver(pk)
 
 
 def card_refresh(*, lead: Lead) -> None:
-    """The lead moved on: its card is edited to show it (unless it only went out in a digest).
+    """The lead moved on: its card is edited to show it (unless it only went out in a digest)."""
+    cards_refresh(lead_ids=[lead.pk])
+
+
+def cards_refresh(*, lead_ids: list[int]) -> None:
+    """These leads moved on: their cards are edited to show it, in a few statements for all of them.
 
     Changes coalesce: a card still waiting (for its turn in the chat's limits) or being sent shows the
     newest version when it goes, so only a card already sent gets a new delivery task."""
-    cards = Notification.objects.filter(lead=lead, kind=Kind.CARD, status__in=[Status.PENDING, Status.SENDING,
-                                                                               Status.SENT])
-    if not cards.update(version=F("version") + 1):
+    cards = Notification.objects.filter(lead__in=lead_ids, kind=Kind.CARD,
+                                        status__in=[Status.PENDING, Status.SENDING, Status.SENT])
+    if not lead_ids or not cards.update(version=F("version") + 1):
         return
     sent = list(cards.filter(status=Status.SENT).values_list("pk", flat=True))
     Notification.objects.filter(pk__in=sent, status=Status.SENT).update(status=Status.PENDING,
@@ -93,11 +146,11 @@ def alert_refresh(*, lead: Lead) -> None:
         _send_after_commit(pk)
 
 
-def step_result_handle(step_name: str, lead: Lead, outcome: Outcome) -> None:
+def step_result_handle(step_name: str, results: list[tuple[Lead, Outcome]]) -> None:
     """Step listener (leads/pipeline.py): the card shows how the lead is going. Not for the notify
     step's own result, nor for Manual (lead_to_manual changes the lead, which refreshes the card)."""
-    if step_name != "notify" and not isinstance(outcome, Manual):
-        card_refresh(lead=lead)
+    if step_name != "notify":
+        cards_refresh(lead_ids=[lead.pk for lead, outcome in results if not isinstance(outcome, Manual)])
 
 
 def lead_changed_handle(lead: Lead) -> None:
@@ -166,9 +219,14 @@ def alert_service(*, text: str, site: Site | None = None) -> None:
 
 
 def chat_for(lead: Lead) -> TelegramChat | None:
+    return _own_chat(lead) or _chat(settings.TELEGRAM_CHAT_ID)
+
+
+def _own_chat(lead: Lead) -> TelegramChat | None:
+    """The partner's chat, else the site's."""
     if lead.partner_id and lead.partner.telegram_chat_id:
         return lead.partner.telegram_chat
-    return lead.site.telegram_chat or _chat(settings.TELEGRAM_CHAT_ID)
+    return lead.site.telegram_chat if lead.site.telegram_chat_id else None
 
 
 def alert_chat_for(lead: Lead) -> TelegramChat | None:

@@ -18,7 +18,7 @@ from tests.factories import SiteFactory
 
 pytestmark = [pytest.mark.drill, pytest.mark.broker]
 
-RUNNING = Lead.StepState.RUNNING
+RUNNING, PENDING = Lead.StepState.RUNNING, Lead.StepState.PENDING
 
 
 def leases_run_out(phones: list[str]) -> None:
@@ -29,6 +29,9 @@ def leases_run_out(phones: list[str]) -> None:
     leads.filter(call_state=RUNNING).update(scheduled_at=now, call_queued_at=long_ago)
     leads.filter(crm_state=RUNNING).update(crm_due_at=now, crm_queued_at=long_ago)
     leads.filter(notify_state=RUNNING).update(notify_due_at=now, notify_queued_at=long_ago)
+    # A claimer's message that died with the worker unrun: its steps wait, past the time a claimer takes.
+    leads.filter(crm_state=PENDING).update(crm_due_at=long_ago)
+    leads.filter(notify_state=PENDING).update(notify_due_at=long_ago)
 
 
 def test_a_worker_killed_mid_request_redoes_each_step_once_without_a_second_call_or_crm_lead(

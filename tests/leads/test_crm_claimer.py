@@ -7,7 +7,7 @@ from celery import current_app
 from django.utils import timezone
 
 from leads import crm, pipeline
-from leads.models import Lead
+from leads.models import Lead, LeadEvent
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +95,46 @@ def test_the_sweeper_kicks_a_claimer_at_once_for_a_crm_run_that_died(sent):
 
     assert pipeline.dispatch_due() == 1
     assert sent == [("leads.tasks.crm_claim", (), None)]
+
+
+def claimer_statements(n: int, *, prepare=None) -> int:
+    """SQL statements one claimer run sends for `n` due leads (one batch)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    leads = due_now(n)
+    if prepare:
+        prepare(leads)
+    with CaptureQueriesContext(connection) as queries:
+        assert crm.crm_claim_run() == 1
+    return len([q for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")])
+
+
+def test_a_batch_of_adds_costs_the_same_statements_for_40_leads_as_for_10(b24, sent):
+    """Claimed, adopted and recorded (with their timeline entries and cards) together: the database work
+    of a batch does not grow with its size. It used to be six statements more per lead."""
+    few = claimer_statements(10)
+    Lead.objects.all().delete()
+
+    assert claimer_statements(40) == few
+    assert Lead.objects.filter(crm_state=State.DONE, bitrix_lead_id__isnull=False).count() == 40
+    assert LeadEvent.objects.filter(kind=LeadEvent.Kind.STEP_DONE, step="crm").count() == 40
+
+
+def test_a_batch_of_write_backs_costs_the_same_statements_for_40_leads_as_for_10(b24, sent):
+    from leads import services
+    from telephony.models import CallAttempt
+
+    def in_bitrix_with_a_finished_call(leads):
+        crm.crm_claim_run()  # the adds
+        for lead in leads:
+            CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.FINISHED,
+                                       outcome=CallAttempt.Outcome.HUMAN)
+            services.lead_outcome_announce(lead=lead)
+
+    few = claimer_statements(10, prepare=in_bitrix_with_a_finished_call)
+    Lead.objects.all().delete()
+
+    assert claimer_statements(40, prepare=in_bitrix_with_a_finished_call) == few
+    assert Lead.objects.filter(crm_state=State.DONE, crm_synced_attempt=1).count() == 40
+

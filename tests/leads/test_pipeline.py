@@ -61,17 +61,19 @@ def test_intake_hands_every_step_to_the_broker_only_after_commit(api, site, sent
     assert sorted(sent) == sorted([
         ("leads.tasks.crm_claim", (), None),  # the CRM step's claimer takes it, with every other lead due
         ("telephony.tasks.call_step", (lead.pk,), None),
-        ("notifications.tasks.notify_step", (lead.pk,), None),
+        # So is the notify step's, a second later: a card waits that long to go with the leads beside it.
+        ("notifications.tasks.notify_claim", (), pipeline.STEPS["notify"].gather),
     ])
 
 
 def test_each_step_is_routed_to_its_own_queue():
     router = current_app.amqp.router
     queues = {name: router.route({}, name)["queue"].name
-              for name in ("telephony.tasks.call_step", "leads.tasks.crm_step", "notifications.tasks.notify_step")}
+              for name in ("telephony.tasks.call_step", "leads.tasks.crm_step", "leads.tasks.crm_claim",
+                           "notifications.tasks.notify_step", "notifications.tasks.notify_claim")}
 
-    assert queues == {"telephony.tasks.call_step": "call", "leads.tasks.crm_step": "crm",
-                      "notifications.tasks.notify_step": "notify"}
+    assert queues == {"telephony.tasks.call_step": "call", "leads.tasks.crm_step": "crm", "leads.tasks.crm_claim": "crm",
+                      "notifications.tasks.notify_step": "notify", "notifications.tasks.notify_claim": "notify"}
 
 
 def test_broker_refusing_a_message_leaves_the_step_for_the_sweeper(monkeypatch):
@@ -84,9 +86,10 @@ def test_broker_refusing_a_message_leaves_the_step_for_the_sweeper(monkeypatch):
     pipeline.lead_dispatch(lead.pk)
 
     lead.refresh_from_db()
-    assert (lead.call_queued_at, lead.notify_queued_at) == (None, None)
-    # The CRM step has no message of its own: it stays due, and the sweeper kicks its claimer.
+    assert lead.call_queued_at is None
+    # The CRM and notify steps have no message of their own: they stay due, and the sweeper kicks their claimers.
     assert lead.crm_state == State.PENDING and lead.crm_due_at <= timezone.now()
+    assert lead.notify_state == State.PENDING and lead.notify_due_at <= timezone.now()
 
 
 def test_unconfigured_pipeline_skips_crm_and_notify_and_sends_the_call_to_manual_handling():
@@ -190,6 +193,30 @@ def test_a_worker_whose_lease_was_taken_over_cannot_overwrite_the_result(step_ha
     assert not lead.events.filter(kind=LeadEvent.Kind.MANUAL).exists()
 
 
+def test_a_batch_claimed_together_is_recorded_together_except_a_lead_taken_over_meanwhile():
+    """A claimer's batch: one lease for all; its results recorded in one go, with a timeline entry each,
+    and a lead whose lease ran out and was taken by another run keeps that run's result."""
+    leads = [LeadFactory(crm_due_at=timezone.now()) for _ in range(3)]
+    claimed = pipeline.step_claim_more(step_name="crm", limit=10)
+    assert sorted(pk for pk, _ in claimed) == sorted(lead.pk for lead in leads)
+    assert len({fence for _, fence in claimed}) == 1
+    assert pipeline.step_claim_more(step_name="crm", limit=10) == []  # all running now
+    taken_over = leads[0]
+    Lead.objects.filter(pk=taken_over.pk).update(crm_due_at=timezone.now())  # its lease ended...
+    assert pipeline.step_claim(step_name="crm", lead_id=taken_over.pk)  # ...and another run took it
+    fence = claimed[0][1]
+    rows = Lead.objects.in_bulk([lead.pk for lead in leads])
+
+    recorded = pipeline.step_outcomes_apply(step_name="crm", results=[
+        (rows[lead.pk], pipeline.Done(f"in the CRM as {lead.pk}"), fence) for lead in leads])
+
+    assert recorded == {leads[1].pk, leads[2].pk}
+    assert {lead.pk: lead.crm_state for lead in Lead.objects.filter(pk__in=rows)} == {
+        leads[0].pk: State.RUNNING, leads[1].pk: State.DONE, leads[2].pk: State.DONE}
+    assert sorted(LeadEvent.objects.filter(kind=LeadEvent.Kind.STEP_DONE).values_list("message", flat=True)) == sorted(
+        f"in the CRM as {lead.pk}" for lead in leads[1:])
+
+
 # --- the sweeper ------------------------------------------------------------------------------
 def _long_ago():
     return timezone.now() - timedelta(minutes=10)
@@ -198,10 +225,9 @@ def _long_ago():
 def test_sweeper_sends_steps_that_are_due_and_were_never_queued(sent):
     lead = LeadFactory(crm_queued_at=None, call_queued_at=None, notify_queued_at=None)
 
-    assert pipeline.dispatch_due() == 2
-    assert {name for name, args, _ in sent if args == (lead.pk,)} == {
-        "telephony.tasks.call_step", "notifications.tasks.notify_step"}
-    # Just due, the CRM step is the coming claimer's (kicked at intake), not yet the sweeper's.
+    assert pipeline.dispatch_due() == 1
+    assert {name for name, args, _ in sent if args == (lead.pk,)} == {"telephony.tasks.call_step"}
+    # Just due, the CRM and notify steps are their coming claimers' (kicked at intake), not yet the sweeper's.
 
 
 def test_sweeper_leaves_freshly_queued_steps_alone(sent):

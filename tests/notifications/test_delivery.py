@@ -444,3 +444,50 @@ def test_a_card_edited_many_times_still_retries_a_failed_edit(tg, monkeypatch):
     assert [r.fault for r in tg.requests if r.method == "editMessageText"] == [None, None, None, "http5xx", None]
     assert card.status == Status.SENT and "Name 4" in tg.messages(tg.chat_id)[-1].plain
     assert Lead.objects.get(pk=lead.pk).status != Lead.Status.MANUAL
+
+
+# --- the notify step's claimer (issue 15) -------------------------------------------------------
+def claimer_run(n: int, monkeypatch, on_commit) -> tuple[list[Lead], int, list[str]]:
+    """`n` leads accepted together, then one claimer run: (the leads, its SQL statements, tasks it sent)."""
+    from celery import current_app
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.services import notify_claim_run
+
+    sent: list[str] = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=(), **kw: sent.append(name))
+    leads = [LeadFactory(name=f"Lead {i}", notify_due_at=timezone.now()) for i in range(n)]
+    with CaptureQueriesContext(connection) as queries, on_commit(execute=True):
+        assert notify_claim_run() == n
+    return leads, len([q for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]), sent
+
+
+def test_one_claimer_run_announces_a_burst_with_its_first_cards_and_one_digest(
+        tg, monkeypatch, django_capture_on_commit_callbacks):
+    leads, _statements, sent = claimer_run(30, monkeypatch, django_capture_on_commit_callbacks)
+
+    assert {lead.notify_state for lead in Lead.objects.all()} == {Lead.StepState.DONE}
+    cards = Notification.objects.filter(kind=Kind.CARD)
+    assert cards.count() == 30 and not cards.filter(status=Status.PENDING).exists()
+    single = list(cards.filter(status=Status.SENT).order_by("pk").values_list("lead__name", flat=True))
+    assert single == ["Lead 0", "Lead 1"]  # the chat's first two turns (CHAT_BURST), in order
+    assert cards.filter(status=Status.DIGESTED).count() == 30 - len(single)
+    assert Notification.objects.filter(kind=Kind.DIGEST).count() == 1
+    assert "notifications.tasks.notify_step" not in sent and sent.count("notifications.tasks.deliver") == 1
+    drain(timeout=60)
+    shown = "\n".join(m.plain for m in tg.messages(tg.chat_id))
+    assert all(phone_mask(lead.phone) in shown for lead in leads)
+
+
+def test_a_burst_costs_the_claimer_the_same_statements_for_80_leads_as_for_20(
+        tg, monkeypatch, django_capture_on_commit_callbacks):
+    """Made, recorded and handed to the digest together. One task and about a dozen statements per
+    lead before (notify_step)."""
+    _leads, few, _sent = claimer_run(20, monkeypatch, django_capture_on_commit_callbacks)
+    Notification.objects.all().delete()
+    Lead.objects.all().delete()
+
+    _leads, many, _sent = claimer_run(80, monkeypatch, django_capture_on_commit_callbacks)
+
+    assert many <= few + 3  # a second digest, at most, beyond DIGEST_MAX cards
