@@ -1,11 +1,31 @@
-"""What the provider clients share about a failed HTTP request, and who sent a request to us."""
+"""What the provider clients share (their reuse, what a failed request means), and who sent a request to us."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import threading
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 import requests
 from urllib3.exceptions import NewConnectionError
+
+Client = TypeVar("Client")
+_clients = threading.local()
+
+
+def client_kept(name: str, settings_key: Hashable, make: Callable[[], Client]) -> Client:
+    """The client `make()` built for this thread, process and settings, built again when they change.
+    Kept, its requests session keeps its connections open: a request does not wait for a new TCP and
+    TLS handshake with the provider. Per thread, because a session is not safely shared between threads;
+    per process id, so a forked worker never uses its parent's sockets."""
+    kept: dict[str, tuple[Hashable, object]] = _clients.__dict__.setdefault("kept", {})
+    key = (os.getpid(), settings_key)
+    held = kept.get(name)
+    if held is None or held[0] != key:
+        held = kept[name] = (key, make())
+    return held[1]  # type: ignore[return-value]
 
 
 def never_sent(exc: requests.RequestException) -> bool:

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from leadcaller import metrics
-from leadcaller.http import never_sent, provider_timeout
+from leadcaller.http import client_kept, never_sent, provider_timeout
 from leads import bitrix_limits, ratelimit
 from leads.models import BitrixAuth
 
@@ -67,10 +67,12 @@ class BatchResult:
 
 
 def client_from_settings() -> BitrixClient | None:
-    if settings.BITRIX_WEBHOOK_URL:
-        return BitrixClient(base_url=settings.BITRIX_WEBHOOK_URL)
-    if settings.BITRIX_PORTAL_URL:
-        return BitrixClient(oauth=True)
+    """This thread's client for the current settings (leadcaller/http.py: kept, with its connections)."""
+    webhook, portal = settings.BITRIX_WEBHOOK_URL, settings.BITRIX_PORTAL_URL
+    if webhook:
+        return client_kept("bitrix", ("webhook", webhook), lambda: BitrixClient(base_url=webhook))
+    if portal:
+        return client_kept("bitrix", ("oauth", portal), lambda: BitrixClient(oauth=True))
     return None
 
 

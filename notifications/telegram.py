@@ -14,7 +14,7 @@ import requests
 from django.conf import settings
 
 from leadcaller import metrics
-from leadcaller.http import never_sent, provider_timeout
+from leadcaller.http import client_kept, never_sent, provider_timeout
 
 TIMEOUT = (3.05, 10.0)
 
@@ -46,9 +46,11 @@ class Button:
 
 
 def client_from_settings() -> TelegramClient | None:
-    if not settings.TELEGRAM_BOT_TOKEN:
+    """This thread's client for the current settings (leadcaller/http.py: kept, with its connections)."""
+    url, token = settings.TELEGRAM_API_URL, settings.TELEGRAM_BOT_TOKEN
+    if not token:
         return None
-    return TelegramClient(api_url=settings.TELEGRAM_API_URL, token=settings.TELEGRAM_BOT_TOKEN)
+    return client_kept("telegram", (url, token), lambda: TelegramClient(api_url=url, token=token))
 
 
 class TelegramClient:

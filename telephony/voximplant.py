@@ -11,8 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from leadcaller import metrics
-from leadcaller.http import never_sent, provider_timeout
+from leadcaller.http import client_kept, never_sent, provider_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -105,21 +103,13 @@ def _key_file(path: Path, mtime_ns: int) -> Credentials:
     return Credentials(account_id=str(data["account_id"]), key_id=str(data["key_id"]), private_key=data["private_key"])
 
 
-_clients = threading.local()
-
-
 def client_from_settings() -> VoximplantClient | None:
-    """This thread's client for the current settings: its connections to the API are kept open between
-    requests (a dial does not wait for a new TLS handshake). Per thread, as a requests session is not
-    shared safely; per process id, so a forked worker never uses its parent's sockets."""
+    """This thread's client for the current settings (leadcaller/http.py: kept, with its connections)."""
     credentials = credentials_from_settings()
     if credentials is None:
         return None
-    key = (os.getpid(), settings.VOXIMPLANT_API_URL, credentials)
-    cached = getattr(_clients, "client", None)
-    if cached is None or cached[0] != key:
-        cached = _clients.client = (key, VoximplantClient(api_url=settings.VOXIMPLANT_API_URL, credentials=credentials))
-    return cached[1]
+    url = settings.VOXIMPLANT_API_URL
+    return client_kept("voximplant", (url, credentials), lambda: VoximplantClient(api_url=url, credentials=credentials))
 
 
 class VoximplantClient:
