@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadcaller.db import rows_bulk_update, rows_update
 from leads import bitrix, pipeline
 from leads.bitrix import BitrixClient, BitrixError
 from leads.crm_leads import crm_leads_add, outcome_for
@@ -66,7 +67,7 @@ def crm_write_backs_run() -> int:
     if not claimed:
         return 0
     leads = Lead.objects.select_related("site", "partner").in_bulk([pk for pk, _ in claimed])
-    Lead.objects.filter(pk__in=list(leads)).update(crm_resync=False)
+    rows_update(Lead.objects.filter(pk__in=list(leads)), crm_resync=False)
     unwritten = _unwritten_of(list(leads.values()))
     plans = {pk: _write_back_plan(leads[pk], unwritten.get(pk, [])) for pk in leads}
     commands: dict[str, tuple[str, dict]] = {}
@@ -90,7 +91,7 @@ def crm_write_backs_run() -> int:
         failed = Retry(f"{type(exc).__name__}: {exc}")
     outcomes = {pk: failed or _write_back_recorded(leads[pk], plans[pk], results, errors) for pk, _ in taken}
     written = [leads[pk] for pk, _ in taken if plans[pk] and not failed]
-    Lead.objects.bulk_update(written, ["crm_synced_attempt", "crm_opt_out_written"])
+    rows_bulk_update(written, ["crm_synced_attempt", "crm_opt_out_written"])
     results_all = [(leads[pk], outcomes[pk], fence) for pk, fence in taken]
     # Not sent: due again at once, no try spent.
     results_all += [(leads[pk], pipeline.Defer(timedelta(0), "waits for the next batch"), fence) for pk, fence in later]
@@ -155,7 +156,7 @@ def crm_step_run(*, lead_id: int) -> None:
                                     extra=Q(bitrix_lead_id=None))
     others = Lead.objects.select_related("site", "partner").in_bulk([other for other, _ in more])
     group = [(lead, fence)] + [(others[other], other_fence) for other, other_fence in more]
-    Lead.objects.filter(pk__in=[member.pk for member, _ in group]).update(crm_resync=False)
+    rows_update(Lead.objects.filter(pk__in=[member.pk for member, _ in group]), crm_resync=False)
     try:
         outcomes = crm_leads_add(client=client, leads=[member for member, _ in group])
     except Exception as exc:  # unforeseen (the shared rate-limit store is down): retried like any step,

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadcaller.db import rows_bulk_update, rows_update
 from leads import bitrix
 from leads.bitrix import BitrixClient, BitrixError
 from leads.models import Lead, Partner
@@ -164,7 +165,7 @@ def _add(client: BitrixClient, leads: list[Lead]) -> dict[int, Outcome]:
         link = partner_field(client) if any(lead.partner_id for lead in leads) else None
         commands = {f"lead{lead.pk}": ("crm.lead.add", {"fields": lead_fields(lead, link),
                                                         "params": {"REGISTER_SONET_EVENT": "Y"}}) for lead in leads}
-        Lead.objects.filter(pk__in=ids).update(crm_sent_at=timezone.now())  # before the request: it may get through
+        rows_update(Lead.objects.filter(pk__in=ids), crm_sent_at=timezone.now())  # before the request: it may get through
         if len(leads) == 1:
             method, params = commands[f"lead{leads[0].pk}"]
             results, errors = {f"lead{leads[0].pk}": client.call(method, params)}, {}
@@ -173,7 +174,7 @@ def _add(client: BitrixClient, leads: list[Lead]) -> dict[int, Outcome]:
             results, errors = batch.results, batch.errors
     except BitrixError as exc:
         if not exc.maybe_sent:
-            Lead.objects.filter(pk__in=ids).update(crm_sent_at=None)
+            rows_update(Lead.objects.filter(pk__in=ids), crm_sent_at=None)
         return _for_all(leads, exc)
     outcomes: dict[int, Outcome] = {}
     created, refused = [], []
@@ -188,9 +189,9 @@ def _add(client: BitrixClient, leads: list[Lead]) -> dict[int, Outcome]:
             outcomes[lead.pk] = outcome_for(errors[key])
         else:
             outcomes[lead.pk] = Retry(_("Bitrix24's batch answer did not mention this lead"))
-    Lead.objects.bulk_update(created, ["bitrix_lead_id", "crm_sent_at"])  # one statement for the batch
+    rows_bulk_update(created, ["bitrix_lead_id", "crm_sent_at"])
     if refused:
-        Lead.objects.filter(pk__in=refused).update(crm_sent_at=None)
+        rows_update(Lead.objects.filter(pk__in=refused), crm_sent_at=None)
     return outcomes
 
 

@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from leadcaller import metrics
+from leadcaller.db import rows_locked
 from leadcaller.logging import bind_lead, lead_context
 from leads.models import Lead, LeadEvent
 
@@ -383,9 +384,9 @@ def step_outcomes_apply(*, step_name: str, results: list[tuple[Lead, Outcome, da
     with transaction.atomic(savepoint=False):
         for (fence, _kind), group in ending.items():
             fields, event_kind, _message = _fields_for(step, group[0][1], 0, now)
-            ours = set(Lead.objects.select_for_update().filter(
+            ours = set(rows_locked(Lead.objects.filter(
                 pk__in=[lead.pk for lead, _ in group], **{step.state_field: State.RUNNING, step.due_field: fence},
-                **dict(step.fence_extra)).values_list("pk", flat=True))
+                **dict(step.fence_extra))))
             if len(ours) < len(group):
                 logger.warning("%s step of leads %s was taken over; dropping these results", step.name,
                                sorted({lead.pk for lead, _ in group} - ours))

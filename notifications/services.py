@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadcaller import metrics
+from leadcaller.db import rows_update
 from leadcaller.logging import lead_context
 from leads import pipeline, ratelimit
 from leads.models import Lead, Site
@@ -125,7 +126,10 @@ def cards_refresh(*, lead_ids: list[int]) -> None:
     newest version when it goes, so only a card already sent gets a new delivery task."""
     cards = Notification.objects.filter(lead__in=lead_ids, kind=Kind.CARD,
                                         status__in=[Status.PENDING, Status.SENDING, Status.SENT])
-    if not lead_ids or not cards.update(version=F("version") + 1):
+    if not lead_ids:
+        return
+    newer = F("version") + 1  # several leads' cards are locked in one order first (leadcaller/db.py)
+    if not (rows_update(cards, version=newer) if len(lead_ids) > 1 else cards.update(version=newer)):
         return
     sent = list(cards.filter(status=Status.SENT).values_list("pk", flat=True))
     Notification.objects.filter(pk__in=sent, status=Status.SENT).update(status=Status.PENDING,
@@ -479,6 +483,6 @@ def _joined_digest(note: Notification, wait: float) -> bool:
             # Its one delivery task; cards joining it later add none (deliver_due stands in for a lost one).
             _send_after_commit(digest.pk, countdown=wait)
         ids = [note.pk, *waiting.values_list("pk", flat=True)[:max(DIGEST_MAX - held - 1, 0)]]
-        Notification.objects.filter(pk__in=ids, status__in=[Status.PENDING, Status.SENDING]).update(
-            status=Status.DIGESTED, digest=digest)
+        rows_update(Notification.objects.filter(pk__in=ids, status__in=[Status.PENDING, Status.SENDING]),
+                    status=Status.DIGESTED, digest=digest)
     return True
