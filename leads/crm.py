@@ -28,8 +28,6 @@ logger = logging.getLogger(__name__)
 BATCH_LIMIT = 50  # Bitrix24's cap on commands in one batch
 # Leads deferred for the rate limit and due within this long ride along in the next batch.
 BATCH_EARLY = timedelta(seconds=5)
-# How long one claimer task goes on taking due work before it hands over to the next.
-CLAIMER_BUDGET = 20.0
 WRITTEN_BACK = (CallAttempt.Status.FINISHED, CallAttempt.Status.LOST)
 OPTED_OUT = CallAttempt.Outcome.OPTED_OUT
 
@@ -40,7 +38,7 @@ def crm_claim_run() -> int:
     earliest work to come. A lead waiting for the rate limit is a due time on its row, not a task.
     Returns how many units (a batch, or one lead's write-back) it ran."""
     step = pipeline.STEPS["crm"]
-    units, deadline = 0, time.monotonic() + CLAIMER_BUDGET
+    units, deadline = 0, time.monotonic() + pipeline.CLAIMER_BUDGET
     try:
         while time.monotonic() < deadline:
             lead = (Lead.objects.filter(crm_state__in=pipeline.OPEN_STATES, crm_due_at__lte=timezone.now())

@@ -199,6 +199,8 @@ def lead_dispatch(lead_id: int, *, steps: list[str] | None = None) -> None:
         _send(STEPS[name], lead_id)
 
 
+# How long one claimer task goes on taking due work before it hands over to the next (a fresh task).
+CLAIMER_BUDGET = 20.0
 # A claimer on its way (the moment it is due, unix seconds) is kept this long past that moment: if its
 # message was lost, kicks are sent again after that (and the sweeper kicks whenever work is due).
 KICK_GRACE = 30.0

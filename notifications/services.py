@@ -44,8 +44,6 @@ EDIT_BEHIND = timedelta(seconds=10)  # how long an edit steps back while new lea
 # --- creating messages ------------------------------------------------------------------------
 # Leads whose cards one claim makes and records together.
 NOTIFY_BATCH = 100
-# How long one claimer task goes on taking new leads before it hands over to the next.
-CLAIMER_BUDGET = 20.0
 
 
 def notify_claim_run() -> int:
@@ -54,7 +52,7 @@ def notify_claim_run() -> int:
     digest), until no lead is due or the budget is spent. A burst costs a few tasks and a few statements
     per batch, not a task and a dozen statements per lead. Returns how many leads it took."""
     step = pipeline.STEPS["notify"]
-    taken, deadline = 0, time.monotonic() + CLAIMER_BUDGET
+    taken, deadline = 0, time.monotonic() + pipeline.CLAIMER_BUDGET
     try:
         while time.monotonic() < deadline:
             claimed = pipeline.step_claim_more(step_name="notify", limit=NOTIFY_BATCH)
