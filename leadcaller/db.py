@@ -29,5 +29,6 @@ def rows_bulk_update(objects: list[models.Model], fields: list[str]) -> int:
         return 0
     model = type(objects[0])
     with transaction.atomic():
-        rows_locked(model._default_manager.filter(pk__in=[obj.pk for obj in objects]))
+        if len(objects) > 1:  # one row has no order to keep
+            rows_locked(model._default_manager.filter(pk__in=[obj.pk for obj in objects]))
         return model._default_manager.bulk_update(objects, fields)

@@ -8,7 +8,6 @@ got no answer is looked up rather than repeated is in leads/crm_leads.py.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from django.db.models import F, Q
@@ -37,21 +36,18 @@ def crm_claim_run() -> int:
     then write-backs, until nothing is due or its budget is spent; then kick the next claimer for the
     earliest work to come. A lead waiting for the rate limit is a due time on its row, not a task.
     Returns how many units (a batch, or one lead's write-back) it ran."""
-    step = pipeline.STEPS["crm"]
-    units, deadline = 0, time.monotonic() + pipeline.CLAIMER_BUDGET
-    try:
-        while time.monotonic() < deadline:
-            lead = (Lead.objects.filter(crm_state__in=pipeline.OPEN_STATES, crm_due_at__lte=timezone.now())
-                    .order_by(F("bitrix_lead_id").asc(nulls_first=True), "crm_due_at")
-                    .values_list("pk", "bitrix_lead_id").first())
-            if lead is None:
-                break
-            if lead[1] is None or not crm_write_backs_run():
-                crm_step_run(lead_id=lead[0])
-            units += 1
-    finally:
-        pipeline.claimer_next_kick(step)
-    return units
+    return pipeline.claimer_run("crm", _crm_claim_once)
+
+
+def _crm_claim_once() -> int:
+    lead = (Lead.objects.filter(crm_state__in=pipeline.OPEN_STATES, crm_due_at__lte=timezone.now())
+            .order_by(F("bitrix_lead_id").asc(nulls_first=True), "crm_due_at")
+            .values_list("pk", "bitrix_lead_id").first())
+    if lead is None:
+        return 0
+    if lead[1] is None or not crm_write_backs_run():
+        crm_step_run(lead_id=lead[0])
+    return 1
 
 
 def crm_write_backs_run() -> int:

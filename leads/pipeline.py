@@ -247,6 +247,22 @@ def cache_forget(step: Step) -> None:
 CLAIMER_HORIZON = timedelta(seconds=120)
 
 
+def claimer_run(step_name: str, take: Callable[[], int]) -> int:
+    """A claimer task's body: `take()` (one claim's work; how much it took, 0 when nothing was due) again
+    and again until nothing is due or CLAIMER_BUDGET is spent, then the next claimer kicked for the work
+    still to come. Returns the sum of what `take()` took."""
+    taken, deadline = 0, time.monotonic() + CLAIMER_BUDGET
+    try:
+        while time.monotonic() < deadline:
+            took = take()
+            if not took:
+                break
+            taken += took
+    finally:
+        claimer_next_kick(STEPS[step_name])
+    return taken
+
+
 def claimer_next_kick(step: Step, *, horizon: timedelta = CLAIMER_HORIZON) -> None:
     """At the end of a claimer's run: kick the next one for the earliest due work within `horizon`
     (later work is the sweeper's). Kicks sent during the run were absorbed by it; from here on they

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import random
-import time
 from datetime import timedelta
 
 from celery import current_app
@@ -51,27 +50,23 @@ def notify_claim_run() -> int:
     (a chat's first cards as its share of Telegram's limits allows, those that would have to wait in its
     digest), until no lead is due or the budget is spent. A burst costs a few tasks and a few statements
     per batch, not a task and a dozen statements per lead. Returns how many leads it took."""
-    step = pipeline.STEPS["notify"]
-    taken, deadline = 0, time.monotonic() + pipeline.CLAIMER_BUDGET
+    return pipeline.claimer_run("notify", _notify_claim_once)
+
+
+def _notify_claim_once() -> int:
+    claimed = pipeline.step_claim_more(step_name="notify", limit=NOTIFY_BATCH)
+    if not claimed:
+        return 0
+    leads = Lead.objects.select_related("site__telegram_chat", "partner__telegram_chat").in_bulk(
+        [pk for pk, _ in claimed])
     try:
-        while time.monotonic() < deadline:
-            claimed = pipeline.step_claim_more(step_name="notify", limit=NOTIFY_BATCH)
-            if not claimed:
-                break
-            taken += len(claimed)
-            leads = (Lead.objects.select_related("site__telegram_chat", "partner__telegram_chat")
-                     .in_bulk([pk for pk, _ in claimed]))
-            try:
-                outcomes = cards_make([leads[pk] for pk, _ in claimed])  # in the order they came
-            except Exception as exc:  # a bug or the database: retried like any step, not left to the lease
-                logger.exception("notify step of leads %s failed", list(leads))
-                outcomes = {pk: Retry(f"{type(exc).__name__}: {exc}") for pk in leads}
-            pipeline.step_outcomes_apply(step_name="notify",
-                                         results=[(leads[pk], outcomes[pk], fence) for pk, fence in claimed])
-            _deliver_new_cards(list(leads))
-    finally:
-        pipeline.claimer_next_kick(step)
-    return taken
+        outcomes = cards_make([leads[pk] for pk, _ in claimed])  # in the order they came
+    except Exception as exc:  # a bug or the database: retried like any step, not left to the lease
+        logger.exception("notify step of leads %s failed", list(leads))
+        outcomes = {pk: Retry(f"{type(exc).__name__}: {exc}") for pk in leads}
+    pipeline.step_outcomes_apply(step_name="notify", results=[(leads[pk], outcomes[pk], fence) for pk, fence in claimed])
+    _deliver_new_cards(list(leads))
+    return len(claimed)
 
 
 def notify_step_handle(lead: Lead) -> Outcome:
