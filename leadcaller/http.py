@@ -6,7 +6,8 @@ import ipaddress
 import os
 import threading
 from collections.abc import Callable, Hashable
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -26,6 +27,25 @@ def client_kept(name: str, settings_key: Hashable, make: Callable[[], Client]) -
     if held is None or held[0] != key:
         held = kept[name] = (key, make())
     return held[1]  # type: ignore[return-value]
+
+
+class ProviderSession(requests.Session):
+    """A requests session that reads the environment's proxy and CA-bundle settings once per host.
+
+    requests reads them again for every request (walking all of os.environ, then NO_PROXY), which cost
+    a dial more CPU than building its JSON. The environment of a running process does not change, so
+    the merged settings of a host are kept; what a request passes itself still goes into the key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._merged: dict[tuple, dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[override]
+        key = (urlsplit(url)[:2], tuple(sorted((proxies or {}).items())), stream, verify, cert)
+        merged = self._merged.get(key)
+        if merged is None:
+            merged = self._merged[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        return {**merged, "proxies": dict(merged["proxies"])}  # a copy: the adapter may change its own
 
 
 def never_sent(exc: requests.RequestException) -> bool:

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from leadcaller import metrics
-from leadcaller.http import client_kept, never_sent, provider_timeout
+from leadcaller.http import ProviderSession, client_kept, never_sent, provider_timeout
 from leads import bitrix_limits, ratelimit
 from leads.models import BitrixAuth
 
@@ -92,7 +92,7 @@ def php_query(params: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]
 class BitrixClient:
     def __init__(self, *, base_url: str = "", oauth: bool = False, session: requests.Session | None = None):
         self.base_url, self.oauth = base_url, oauth
-        self.http = session or requests.Session()
+        self.http = session or ProviderSession()
         self.http.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
 
     # --- public ----------------------------------------------------------------------------
@@ -229,7 +229,7 @@ class BitrixClient:
 
 def oauth_token(params: dict[str, str], *, session: requests.Session | None = None) -> dict[str, Any]:
     """Ask the OAuth server for tokens (refresh or authorization code). The client secret goes only there."""
-    http = session or requests.Session()
+    http = session or ProviderSession()
     query = {"client_id": settings.BITRIX_CLIENT_ID, "client_secret": settings.BITRIX_CLIENT_SECRET, **params}
     try:
         response = http.get(f"{settings.BITRIX_OAUTH_URL}/oauth/token/", params=query,

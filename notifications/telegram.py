@@ -14,7 +14,7 @@ import requests
 from django.conf import settings
 
 from leadcaller import metrics
-from leadcaller.http import client_kept, never_sent, provider_timeout
+from leadcaller.http import ProviderSession, client_kept, never_sent, provider_timeout
 
 TIMEOUT = (3.05, 10.0)
 
@@ -56,7 +56,7 @@ def client_from_settings() -> TelegramClient | None:
 class TelegramClient:
     def __init__(self, *, api_url: str, token: str, session: requests.Session | None = None):
         self.base = f"{api_url.rstrip('/')}/bot{token}"
-        self.http = session or requests.Session()
+        self.http = session or ProviderSession()
 
     def send_message(self, chat_id: str, text: str, *, buttons: list[Button] = (), html: bool = True,
                      silent: bool = False) -> int:

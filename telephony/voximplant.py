@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from leadcaller import metrics
-from leadcaller.http import client_kept, never_sent, provider_timeout
+from leadcaller.http import ProviderSession, client_kept, never_sent, provider_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class VoximplantClient:
     def __init__(self, *, api_url: str, credentials: Credentials, session: requests.Session | None = None):
         self.api_url = api_url.rstrip("/")
         self.credentials = credentials
-        self.http = session or requests.Session()
+        self.http = session or ProviderSession()
 
     def start_scenarios(self, *, rule_id: str, custom_data: str) -> StartedSession:
         body = self._call("StartScenarios", {"rule_id": rule_id, "script_custom_data": custom_data})
