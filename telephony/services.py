@@ -82,7 +82,8 @@ def call_step_handle(lead: Lead) -> Outcome:
     cfg = call_settings_for(lead.site)
     if client is None or not cfg.rule_id or not cfg.caller_id:
         return Manual(_("Automatic calling is not configured; call the lead by hand."))
-    latest = lead.call_attempts.order_by("-number").first()
+    # first_dial_at is written with the first attempt: without it there is none to look up.
+    latest = lead.call_attempts.order_by("-number").first() if lead.first_dial_at else None
     if latest is not None and latest.status == Status.STARTING:
         outcome = _reconcile_start(client, latest)
         if outcome is not None:

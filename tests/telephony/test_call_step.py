@@ -7,6 +7,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leads import pipeline
@@ -158,6 +160,22 @@ def test_a_start_that_never_reached_the_provider_is_dialled_again_once_history_s
 
     assert [a.status for a in lead.call_attempts.order_by("number")] == [Status.FAILED, Status.STARTED]
     assert len(vox.sessions) == 1
+
+
+def test_a_first_dial_reads_no_earlier_attempts_and_a_later_one_does(vox):
+    lead = LeadFactory()
+    with CaptureQueriesContext(connection) as first:
+        lead = run_call(lead)
+    CallAttempt.objects.filter(lead=lead).update(status=Status.FINISHED, outcome="no_answer")
+    Lead.objects.filter(pk=lead.pk).update(call_state=State.PENDING)
+    make_due(lead)
+    with CaptureQueriesContext(connection) as second:
+        lead = run_call(lead)
+
+    def attempt_reads(captured) -> list[str]:  # the lead's latest attempt (budget checks count the site's)
+        return [q["sql"] for q in captured if 'ORDER BY "telephony_callattempt"."number" DESC' in q["sql"]]
+    assert attempt_reads(first) == [] and len(attempt_reads(second)) == 1
+    assert [a.number for a in lead.call_attempts.order_by("number")] == [1, 2]
 
 
 def test_history_is_not_trusted_to_be_empty_right_after_the_start(vox):
