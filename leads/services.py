@@ -195,15 +195,18 @@ def lead_to_manual(*, lead: Lead, reason: str | Text, step: str = "", actor: Any
     return bool(moved)
 
 
-def lead_reached(*, lead: Lead) -> bool:
-    """The person answered: the lead is finished, and its ref is free again."""
+def lead_reached(*, lead: Lead, announce: bool = True) -> bool:
+    """The person answered: the lead is finished, and its ref is free again. `announce`: False when the
+    caller's step result, in the same transaction, has told the lead's listeners already (the card shows
+    the newest state whenever it goes, so a second refresh would only repeat the first)."""
     now = timezone.now()
     moved = Lead.objects.filter(pk=lead.pk, status__in=Lead.OPEN_STATUSES).update(
         status=Lead.Status.REACHED, closed_at=now, updated_at=now)
     if moved:
         lead.status, lead.closed_at = Lead.Status.REACHED, now
         lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=text("reached_by_phone"))
-        hooks.lead_changed(lead)
+        if announce:
+            hooks.lead_changed(lead)
     return bool(moved)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Exists, F, Q, Value, When
+from django.db.models import Exists, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -165,13 +165,11 @@ def _speed_to_lead_observe(lead: Lead, cfg: CallSettings, now: datetime) -> None
 
 
 def _started(attempt: CallAttempt, session_id: int, media_url: str, started_at: datetime) -> Outcome:
-    # One statement; the status only from STARTING: a fast scenario may have reported (and finished the
-    # attempt) already.
-    starting = Q(status=Status.STARTING)
-    CallAttempt.objects.filter(pk=attempt.pk).update(
-        session_id=session_id, media_session_url=media_url,
-        status=Case(When(starting, then=Value(Status.STARTED)), default=F("status")),
-        started_at=Case(When(starting, then=Value(started_at)), default=F("started_at")))
+    session = {"session_id": session_id, "media_session_url": media_url}
+    if not CallAttempt.objects.filter(pk=attempt.pk, status=Status.STARTING).update(
+            status=Status.STARTED, started_at=started_at, **session):
+        # A fast scenario reported (and finished the attempt) already: its status stays.
+        CallAttempt.objects.filter(pk=attempt.pk).update(**session)
     logger.info("call attempt %s started, session %s", attempt.number, session_id)
     return Wait(started_at + timedelta(seconds=settings.CALL_RESULT_TIMEOUT),
                 _("calling %(phone)s, attempt %(n)d") % {"phone": attempt.phone, "n": attempt.number})
@@ -319,7 +317,7 @@ def call_result_record(result: CallResult) -> str:
             return "late"
         outcome = route_outcome(lead, result.result, result.detail, call_settings_for(lead.site), now)
         if step_outcome_apply(step_name="call", lead=lead, outcome=outcome, fence=None) and isinstance(outcome, Done):
-            lead_services.lead_reached(lead=lead)
+            lead_services.lead_reached(lead=lead, announce=False)  # the step's listeners have heard of it
     return "applied"
 
 

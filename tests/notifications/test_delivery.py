@@ -503,3 +503,22 @@ def test_a_burst_costs_the_claimer_the_same_statements_for_45_leads_as_for_15(
     _leads, many, _sent = claimer_run(45, monkeypatch, django_capture_on_commit_callbacks)
 
     assert many <= few + 3
+
+
+def test_a_call_result_that_reaches_the_lead_edits_its_card_once(tg, settings):
+    from telephony.models import CallAttempt
+    from telephony.services import CallResult, call_result_record
+    from telephony.tokens import attempt_token
+
+    settings.VOXIMPLANT_CALLBACK_SECRET = "test-callback-secret"
+    lead = LeadFactory()
+    card = notify(lead)
+    attempt = CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.STARTED)
+    Lead.objects.filter(pk=lead.pk).update(call_state=Lead.StepState.RUNNING, first_dial_at=timezone.now())
+
+    assert call_result_record(CallResult(attempt_id=attempt.pk, token=attempt_token(attempt.pk), result="human")) == "applied"
+    drain()
+
+    [message] = tg.messages(tg.chat_id)
+    assert "Reached by phone" in message.plain and len(message.edits) == 1
+    assert Notification.objects.get(pk=card.pk).version == card.version + 1  # the step's result and the status: one change

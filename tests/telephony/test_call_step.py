@@ -240,3 +240,16 @@ def test_watchdog_waits_a_little_longer_for_a_call_still_in_progress(vox, settin
 
     assert lead.call_state == State.RUNNING and lead.call_attempts.get().status == Status.STARTED
     assert timezone.now() < lead.scheduled_at <= timezone.now() + timedelta(minutes=1)
+
+
+def test_a_result_recorded_before_the_start_is_noted_keeps_the_attempt_finished(vox):
+    lead = run_call(LeadFactory())
+    attempt = lead.call_attempts.get()
+    # The scenario was fast: its result finished the attempt before the dial's answer was written.
+    CallAttempt.objects.filter(pk=attempt.pk).update(status=Status.FINISHED, outcome="human", session_id=None,
+                                                     started_at=None)
+    services._started(attempt, 4242, "https://media.example/1", timezone.now())
+
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.outcome, attempt.session_id, attempt.started_at) == (Status.FINISHED, "human", 4242, None)
+    assert attempt.media_session_url == "https://media.example/1"
