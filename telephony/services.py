@@ -240,13 +240,15 @@ def _watchdog(client: voximplant.VoximplantClient, lead: Lead, attempt: CallAtte
 
 
 # --- routing ----------------------------------------------------------------------------------
-def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings, now: datetime) -> Outcome:
-    """Reached; another call later (inside calling hours); or manual handling."""
+def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings | None, now: datetime) -> Outcome:
+    """Reached; another call later (inside calling hours); or manual handling. `cfg`: the site's call
+    settings, or None to read them (and the site) only for a result that needs them."""
     label = Result(result).label
     if result == Result.HUMAN:
         return Done(_("reached: %(detail)s") % {"detail": detail} if detail else _("reached"))
     if result == Result.CONNECTED:
         return Done(_("talked to a seller"))
+    cfg = cfg or call_settings_for(lead.site)
     if result == Result.SELLER_MISSED:  # the promise the lead heard is kept by a person: alerted now
         due = (now + timedelta(minutes=lead.site.callback_promise_minutes)).astimezone(cfg.tz)  # the site's clock
         return Manual(_("Call back due by %(time)s: the lead asked for a manager and no seller took the call.")
@@ -280,8 +282,9 @@ def call_result_record(result: CallResult) -> str:
                 raise CallbackRefused()
             number_lock(phone)
         # The attempt and its lead, not the site's row: a dial holds that one for its budget check, and a
-        # result holding it too would make every dial of the site queue behind every result.
-        attempt = attempts.select_for_update(of=("self", "lead")).select_related("lead__site").first()
+        # result holding it too would make every dial of the site queue behind every result. Nor the site's
+        # columns: a person reached needs none of them (route_outcome reads them for the other results).
+        attempt = attempts.select_for_update(of=("self", "lead")).select_related("lead").first()
         if attempt is None:
             raise CallbackRefused()
         if attempt.status == Status.FINISHED:
@@ -315,7 +318,7 @@ def call_result_record(result: CallResult) -> str:
             opt_out_record(attempt=attempt)
         if late:
             return "late"
-        outcome = route_outcome(lead, result.result, result.detail, call_settings_for(lead.site), now)
+        outcome = route_outcome(lead, result.result, result.detail, None, now)
         if step_outcome_apply(step_name="call", lead=lead, outcome=outcome, fence=None) and isinstance(outcome, Done):
             lead_services.lead_reached(lead=lead, announce=False)  # the step's listeners have heard of it
     return "applied"

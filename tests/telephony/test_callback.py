@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leads import pipeline
@@ -299,3 +301,13 @@ def test_a_result_does_not_lock_its_sites_row_so_the_sites_dials_never_queue_beh
     assert post_result(api, attempt, "human").status_code == 200
     assert seen == {"site": "free"}
     assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED
+
+
+def test_a_person_reached_costs_no_read_of_the_sites_settings(api, calling):
+    lead, attempt = calling()
+    with CaptureQueriesContext(connection) as queries:
+        assert post_result(api, attempt, "human").json() == {"status": "applied"}
+
+    assert not [q["sql"] for q in queries if '"leads_site"' in q["sql"]]
+    assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED
+
