@@ -237,11 +237,12 @@ def step_result_handle(step_name: str, results: list[tuple[Lead, Any]]) -> None:
             lead_to_manual(lead=lead, reason=outcome.reason, step=step_name, alert=outcome.alert)
 
 
-def lead_outcome_announce(*, lead: Lead) -> None:
-    """A call outcome is known: the steps that report it (the CRM's write-back) learn of it here."""
+def lead_outcome_announce(*, lead: Lead, **changes: Any) -> None:
+    """A call outcome is known: the steps that report it (the CRM's write-back) learn of it here.
+    `changes`: more of the lead's columns that the outcome sets, written in the same statement."""
     from leads import pipeline
 
-    Lead.objects.filter(pk=lead.pk).update(crm_resync=True)
+    Lead.objects.filter(pk=lead.pk).update(crm_resync=True, **changes)
     pipeline.step_reopen(step_name="crm", lead_id=lead.pk)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, Q, Value
+from django.db.models import Case, Exists, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -304,13 +304,13 @@ def call_result_record(result: CallResult) -> str:
         lead = attempt.lead
         # A late result of an older attempt does not hide a newer attempt's outcome.
         newer = CallAttempt.objects.filter(lead=lead, number__gt=attempt.number).exclude(outcome="")
-        Lead.objects.filter(pk=lead.pk).exclude(Exists(newer)).update(last_call_outcome=result.result)
+        lead_services.lead_outcome_announce(lead=lead, last_call_outcome=Case(
+            When(Exists(newer), then=F("last_call_outcome")), default=Value(result.result)))
         lead_services.lead_event_add(
             lead=lead, kind=LeadEvent.Kind.CALL_RESULT, step="call",
             message=f"{attempt.get_outcome_display()}" + (f": {result.detail}" if result.detail else ""),
             data={"attempt": attempt.number, "duration": result.duration, "digits": result.digits, "late": late},
         )
-        lead_services.lead_outcome_announce(lead=lead)
         if CALLBACK_DIGIT in result.digits and result.result == Result.HUMAN:
             lead_services.lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE, step="call",
                                          message=_("The person pressed %(digit)s: call back now.") % {"digit": CALLBACK_DIGIT})

@@ -311,3 +311,17 @@ def test_a_person_reached_costs_no_read_of_the_sites_settings(api, calling):
     assert not [q["sql"] for q in queries if '"leads_site"' in q["sql"]]
     assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED
 
+
+
+def test_a_late_result_of_an_older_attempt_leaves_the_newer_attempts_outcome_on_the_lead(api, calling):
+    lead, first = calling()
+    CallAttempt.objects.filter(pk=first.pk).update(status=Status.LOST)
+    second = CallAttempt.objects.create(lead=lead, number=2, phone=lead.phone, status=Status.FINISHED, outcome="busy")
+    Lead.objects.filter(pk=lead.pk).update(last_call_outcome="busy")
+
+    assert post_result(api, first, "no_answer").json() == {"status": "late"}
+    assert Lead.objects.get(pk=lead.pk).last_call_outcome == "busy"
+    CallAttempt.objects.filter(pk=second.pk).update(outcome="")  # the newer one has no outcome yet
+    third = CallAttempt.objects.create(lead=lead, number=3, phone=lead.phone, status=Status.LOST)
+    assert post_result(api, third, "voicemail").json() == {"status": "late"}
+    assert Lead.objects.get(pk=lead.pk).last_call_outcome == "voicemail"
