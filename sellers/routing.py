@@ -102,6 +102,9 @@ def _claim_one(seller: Seller, reason: str, attempt, now: datetime) -> Pick | No
         except IntegrityError:  # offered already by a concurrent request of the same attempt
             Seller.objects.filter(pk=seller.pk, claimed_by=attempt).update(claimed_until=None, claimed_by=None)
             return None
+        if not attempt.sellers_offered:  # the attempt's end frees its sellers only when this is set
+            type(attempt).objects.filter(pk=attempt.pk).update(sellers_offered=True)
+            attempt.sellers_offered = True
     logger.info("seller %s offered attempt %s (%s)", seller.pk, attempt.pk, reason)
     return Pick(seller=seller, offer=offer)
 
@@ -116,7 +119,10 @@ def sellers_missed(*, attempt, seller_ids: list[int]) -> None:
 def sellers_release(*, attempt, connected_id: int | None = None, talk_time: int | None = None,
                     answered_at: datetime | None = None) -> None:
     """The attempt ended: the seller who talked gets the talk recorded, every other offer still
-    ringing was missed, and every seller it held is free."""
+    ringing was missed, and every seller it held is free. Nothing to do (no statement) for an attempt
+    no seller was offered."""
+    if not attempt.sellers_offered:
+        return
     offers = SellerOffer.objects.filter(attempt=attempt, result=SellerOffer.Result.RINGING)
     if connected_id is not None:
         offer = offers.filter(seller_id=connected_id).first()

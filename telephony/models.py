@@ -42,6 +42,8 @@ class CallAttempt(models.Model):
                                verbose_name=_("seller"), help_text=_("Who talked to the lead on this call."))
     seller_connected_at = models.DateTimeField(_("seller joined"), null=True, blank=True)
     talk_time = models.PositiveIntegerField(_("talk time with the seller, s"), null=True, blank=True)
+    # Set with the first seller's offer (sellers/routing.py): only such an attempt has sellers to free when it ends.
+    sellers_offered = models.BooleanField(_("offered to sellers"), default=False)
     scenario_version = models.PositiveSmallIntegerField(
         _("scenario version"), null=True, blank=True,
         help_text=_("SCENARIO_VERSION of the VoxEngine scenario that reported the result; empty: it sent none."))

@@ -62,7 +62,7 @@ def sellers_next(*, attempt: CallAttempt, missed: list[int]) -> list[dict]:
 def in_progress_limit(attempt: CallAttempt) -> timedelta:
     """How long past the result timeout a session the call history shows running is still waited for:
     a conversation with a seller may take much longer than a message."""
-    return CONVERSATION_LIMIT if attempt.seller_offers.exists() else timedelta(minutes=10)
+    return CONVERSATION_LIMIT if attempt.sellers_offered else timedelta(minutes=10)
 
 
 def whisper_text(lead: Lead) -> str:
@@ -76,7 +76,7 @@ def seller_result_apply(attempt: CallAttempt, result, now: datetime) -> None:
     """Keep the seller, talk time and recording of a finished attempt, and free every seller it held.
     A seller id the attempt never offered is ignored: the token proves the attempt, not the seller."""
     seller_id = result.seller_id if result.result == CallAttempt.Outcome.CONNECTED else None
-    if seller_id is not None and not attempt.seller_offers.filter(seller_id=seller_id).exists():
+    if seller_id is not None and not (attempt.sellers_offered and attempt.seller_offers.filter(seller_id=seller_id).exists()):
         seller_id = None
     answered_at = None
     if seller_id is not None:

@@ -62,6 +62,17 @@ def test_a_claimed_seller_is_not_offered_to_another_lead_until_released(site):
     assert list(SellerOffer.objects.filter(attempt=first).values_list("result", flat=True)) == ["missed"]
 
 
+def test_an_offer_is_kept_on_the_attempts_row_so_its_end_frees_the_seller_when_read_afresh(site):
+    SellerFactory(name="only", sites=[site])
+    offered, never = attempt_for(site), attempt_for(site)
+    assert claimed_names(offered) == ["only"]
+
+    assert CallAttempt.objects.get(pk=offered.pk).sellers_offered and not CallAttempt.objects.get(pk=never.pk).sellers_offered
+    sellers_release(attempt=CallAttempt.objects.get(pk=offered.pk))
+    assert Seller.objects.get(name="only").claimed_by is None
+    assert claimed_names(never) == ["only"]
+
+
 def test_the_next_request_of_an_attempt_skips_the_sellers_it_already_rang(site):
     for name in ("a", "b"):
         SellerFactory(name=name, sites=[site])

@@ -303,12 +303,12 @@ def test_a_result_does_not_lock_its_sites_row_so_the_sites_dials_never_queue_beh
     assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED
 
 
-def test_a_person_reached_costs_no_read_of_the_sites_settings(api, calling):
+def test_a_person_reached_costs_no_statement_on_the_sites_settings_or_on_sellers_never_offered(api, calling):
     lead, attempt = calling()
     with CaptureQueriesContext(connection) as queries:
         assert post_result(api, attempt, "human").json() == {"status": "applied"}
 
-    assert not [q["sql"] for q in queries if '"leads_site"' in q["sql"]]
+    assert not [q["sql"] for q in queries if '"leads_site"' in q["sql"] or re.search(r'(FROM|UPDATE) "sellers_', q["sql"])]
     assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED
 
 
