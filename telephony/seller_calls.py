@@ -76,7 +76,9 @@ def seller_result_apply(attempt: CallAttempt, result, now: datetime) -> None:
     """Keep the seller, talk time and recording of a finished attempt, and free every seller it held.
     A seller id the attempt never offered is ignored: the token proves the attempt, not the seller."""
     seller_id = result.seller_id if result.result == CallAttempt.Outcome.CONNECTED else None
-    if seller_id is not None and not (attempt.sellers_offered and attempt.seller_offers.filter(seller_id=seller_id).exists()):
+    offered = seller_id is not None and attempt.sellers_offered and attempt.seller_offers.filter(
+        seller_id=seller_id).exists()
+    if not offered:
         seller_id = None
     answered_at = None
     if seller_id is not None:

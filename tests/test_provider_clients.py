@@ -94,7 +94,8 @@ def test_a_provider_session_reads_the_environment_once_per_host(recorder, monkey
     monkeypatch.delenv("http_proxy", raising=False)
     reads: list[str] = []
     real = requests.sessions.get_environ_proxies
-    monkeypatch.setattr(requests.sessions, "get_environ_proxies", lambda u, no_proxy=None: reads.append(u) or real(u, no_proxy))
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies",
+                        lambda u, no_proxy=None: reads.append(u) or real(u, no_proxy))
     session = ProviderSession()
 
     for n in range(3):

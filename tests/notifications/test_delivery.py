@@ -516,9 +516,11 @@ def test_a_call_result_that_reaches_the_lead_edits_its_card_once(tg, settings):
     attempt = CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.STARTED)
     Lead.objects.filter(pk=lead.pk).update(call_state=Lead.StepState.RUNNING, first_dial_at=timezone.now())
 
-    assert call_result_record(CallResult(attempt_id=attempt.pk, token=attempt_token(attempt.pk), result="human")) == "applied"
+    result = CallResult(attempt_id=attempt.pk, token=attempt_token(attempt.pk), result="human")
+    assert call_result_record(result) == "applied"
     drain()
 
     [message] = tg.messages(tg.chat_id)
     assert "Reached by phone" in message.plain and len(message.edits) == 1
-    assert Notification.objects.get(pk=card.pk).version == card.version + 1  # the step's result and the status: one change
+    # The step's result and the lead's new status: one change of the card.
+    assert Notification.objects.get(pk=card.pk).version == card.version + 1
