@@ -101,8 +101,9 @@ def test_a_message_waits_for_the_leads_local_window(api, vox, texting, settings)
     lead = LeadFactory(site=texting())
     post_result(api, dial(lead), "no_answer")
     now = timezone.now()
-    opens = (now + timedelta(hours=2)).strftime("%H:00")
-    settings.LEAD_LOCAL_HOURS = f"{opens}-{(now + timedelta(hours=3)).strftime('%H:00')}"
+    opens, closes = (now + timedelta(hours=2)).strftime("%H:00"), (now + timedelta(hours=3)).strftime("%H:00")
+    # An hour that ends at midnight is written 24:00 ("23:00-00:00" would end before it starts).
+    settings.LEAD_LOCAL_HOURS = f"{opens}-{'24:00' if closes == '00:00' else closes}"
     services.messages_dispatch_due()
 
     message = Message.objects.get(lead=lead)
