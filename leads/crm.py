@@ -189,13 +189,9 @@ def _write_backs_due(leads: list[Lead]) -> list[int]:
             or (lead.status == Lead.Status.OPTED_OUT and not lead.crm_opt_out_written)]
 
 
-def _unwritten(lead: Lead):
-    return CallAttempt.objects.filter(lead=lead, status__in=WRITTEN_BACK,
-                                      number__gt=lead.crm_synced_attempt).order_by("number")
-
-
 def _unwritten_of(leads: list[Lead]) -> dict[int, list[CallAttempt]]:
-    """`_unwritten` for many leads in one query: lead id -> its finished calls not yet written, in order."""
+    """Lead id -> its finished calls not yet written back (numbered after its crm_synced_attempt), in
+    order; one query for all of `leads`."""
     synced = {lead.pk: lead.crm_synced_attempt for lead in leads}
     found: dict[int, list[CallAttempt]] = {}
     if synced:
@@ -209,7 +205,7 @@ def _unwritten_of(leads: list[Lead]) -> dict[int, list[CallAttempt]]:
 def _write_back(client: BitrixClient, lead: Lead) -> None:
     """A timeline comment per finished call (and the mapped status), each once, in order; then, for an
     opted-out lead, the "do not call" note."""
-    attempts = _unwritten(lead).select_related("seller")
+    attempts = _unwritten_of([lead]).get(lead.pk, [])
     status_map = lead.site.bitrix_status_map or {}
     for attempt in attempts:
         client.call("crm.timeline.comment.add", {"fields": {
