@@ -215,15 +215,12 @@ def claimer_kick(step: Step, *, countdown: float = 0.0, force: bool = False) -> 
     `force`: send one whatever the last kick said (the sweeper found work that no claimer took in time:
     the one that kick sent may have died with its worker)."""
     at = time.time() + max(countdown, 0.0)
-    key = f"claimer-kick:{step.name}"
+    key, timeout = f"claimer-kick:{step.name}", int(countdown + KICK_GRACE)
     try:
         if force:
-            cache.set(key, at, timeout=int(countdown + KICK_GRACE))
-        elif not cache.add(key, at, timeout=int(countdown + KICK_GRACE)):
-            pending = cache.get(key)
-            if pending is not None and float(pending) <= at + 1.0:
-                return False  # a claimer comes by then and takes this lead too
-            cache.set(key, at, timeout=int(countdown + KICK_GRACE))
+            cache.set(key, at, timeout=timeout)
+        elif not _kick_noted(key, at, timeout):
+            return False  # a claimer comes by then and takes this lead too
     except Exception:  # the cache is down: send; a claimer too many costs one empty run
         logger.warning("could not note the %s claimer's kick", step.name, exc_info=True)
     try:
@@ -232,6 +229,20 @@ def claimer_kick(step: Step, *, countdown: float = 0.0, force: bool = False) -> 
         logger.warning("could not queue the %s claimer; the sweeper will retry", step.name, exc_info=True)
         cache_forget(step)
         return False
+    return True
+
+
+def _kick_noted(key: str, at: float, timeout: int) -> bool:
+    """Note a claimer due at `at`, unless one is due by then already (False). Read first: in a burst
+    nearly every kick finds one, and a read is one round trip to Redis where add-then-read is two."""
+    pending = cache.get(key)
+    if pending is None:
+        if cache.add(key, at, timeout=timeout):
+            return True
+        pending = cache.get(key)  # another kick noted one meanwhile
+    if pending is not None and float(pending) <= at + 1.0:
+        return False
+    cache.set(key, at, timeout=timeout)
     return True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from celery import current_app
+from django.core.cache import caches
 from django.utils import timezone
 
 from leads import crm, pipeline
@@ -46,6 +47,34 @@ def test_kicks_for_leads_due_together_send_one_claimer(sent):
     pipeline.claimer_kick(step, countdown=0.5)  # due a moment later: the coming claimer takes it too
 
     assert sent == [("leads.tasks.crm_claim", (), None)]
+
+
+def test_a_sooner_kick_sends_a_claimer_of_its_own_and_a_later_one_does_not(sent):
+    step = pipeline.STEPS["crm"]
+    assert pipeline.claimer_kick(step, countdown=60) is True
+    assert pipeline.claimer_kick(step, countdown=0) is True  # the one on its way comes in a minute: too late
+    assert pipeline.claimer_kick(step, countdown=30) is False  # one comes now, and sees this lead due by then
+
+    assert [countdown for _, _, countdown in sent] == [60, None]
+
+
+def test_a_kick_that_finds_a_claimer_coming_reads_the_cache_once_and_writes_nothing(sent, monkeypatch):
+    step = pipeline.STEPS["notify"]
+    pipeline.claimer_kick(step)
+    calls: list[str] = []
+    default = caches["default"]
+    for name in ("get", "add", "set"):
+        monkeypatch.setattr(default, name, _noting(calls, name, getattr(default, name)))
+
+    assert pipeline.claimer_kick(step) is False
+    assert calls == ["get"] and len(sent) == 1
+
+
+def _noting(calls: list[str], name: str, method):
+    def noted(*args, **kwargs):
+        calls.append(name)
+        return method(*args, **kwargs)
+    return noted
 
 
 def test_leads_deferred_for_the_rate_limit_wait_on_their_rows_and_one_claimer_comes_for_them(b24, sent, settings):
