@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from leads.models import Lead, Site, parse_dates, split_codes
@@ -136,35 +137,51 @@ def budget_block(lead: Lead, cfg: CallSettings, now: datetime) -> Block | None:
     day = now.astimezone(cfg.tz).date()
     day_start = datetime.combine(day, time(0), tzinfo=cfg.tz)
     today = CallAttempt.objects.filter(created_at__gte=day_start, status__in=DIALLED)
-    if cfg.daily_budget and _at_least(today.filter(lead__site=lead.site_id), cfg.daily_budget):
+    ceiling = settings.CALL_HOURLY_CEILING
+    if ceiling:
+        _ceiling_lock()
+    limits = {"site": (today.filter(lead__site=lead.site_id), cfg.daily_budget),
+              "hour": (CallAttempt.objects.filter(created_at__gte=now - timedelta(hours=1), status__in=DIALLED),
+                       ceiling),
+              "number": (today.filter(phone=lead.phone), cfg.max_per_number)}
+    reached = _limits_reached({name: pair for name, pair in limits.items() if pair[1]})
+    if "site" in reached:
         return Block(_("The site's budget of %(n)d calls a day is used up.") % {"n": cfg.daily_budget},
                      CeilingHit.Kind.SITE_DAILY, (day_start, datetime.combine(day + timedelta(days=1), time(0),
                                                                               tzinfo=cfg.tz)), cfg.daily_budget)
-    ceiling = settings.CALL_HOURLY_CEILING
-    if ceiling and _ceiling_reached(now, ceiling):
+    if "hour" in reached:
         hour = now.replace(minute=0, second=0, microsecond=0)
         return Block(_("The ceiling of %(n)d calls an hour (all sites) is reached.") % {"n": ceiling},
                      CeilingHit.Kind.HOURLY, (hour, hour + timedelta(hours=1)), ceiling)
-    if cfg.max_per_number and _at_least(today.filter(phone=lead.phone), cfg.max_per_number):
+    if "number" in reached:
         return Block(_("%(phone)s was already called %(n)d times today.") % {"phone": lead.phone,
                                                                              "n": cfg.max_per_number})
     return None
 
 
-def _ceiling_reached(now: datetime, ceiling: int) -> bool:
-    """Every site's dials in the last 60 minutes reach `ceiling`. On PostgreSQL it first takes the
-    ceiling's lock, held until the caller's transaction ends (after its attempt is written); SQLite's
-    writers queue anyway."""
+def _ceiling_lock() -> None:
+    """Held until the caller's transaction ends (after its attempt is written), and taken in a statement
+    before the counts, so that they see the attempt of the dial that held it before. SQLite's writers
+    queue anyway."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CEILING_LOCK])
-    return _at_least(CallAttempt.objects.filter(created_at__gte=now - timedelta(hours=1), status__in=DIALLED),
-                     ceiling)
 
 
-def _at_least(dials, n: int) -> bool:
-    """`dials` holds n rows or more, counting no further than n: a busy hour costs each dial the same."""
-    return dials[:n].count() >= n
+def _limits_reached(limits: Mapping[str, tuple[QuerySet, int]]) -> set[str]:
+    """The names whose dials number their limit or more. One statement for all of them, each count going
+    no further than its limit: a busy hour costs each dial the same."""
+    if not limits:
+        return set()
+    counts, params = [], []
+    for n, (dials, limit) in enumerate(limits.values()):
+        sql, dial_params = dials.order_by().values("pk")[:limit].query.sql_with_params()
+        counts.append(f"(SELECT COUNT(*) FROM ({sql}) AS dials_{n})")
+        params.extend(dial_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(counts)}", params)
+        row = cursor.fetchone()
+    return {name for (name, (_dials, limit)), count in zip(limits.items(), row) if count >= limit}
 
 
 def dials_of(lead: Lead) -> int:
