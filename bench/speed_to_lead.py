@@ -96,6 +96,7 @@ class Run(Stack):
             procfile_env={"WORKER_CONCURRENCY": str(args.worker_concurrency[0]),
                           "CALL_CONCURRENCY": str(args.call_concurrency)},
             bitrix_fake_latency=args.bitrix_fake, telegram=args.telegram, floor=args.floor,
+            settings_fetch=args.settings_fetch,
             extra_env={**(census_env(tmp) if args.count_statements else {}), **(BUDGETS_ON if args.budgets else {})},
             settings_module="bench.settings" if args.floor else "leadcaller.settings"), tmp)
         self.args = args
@@ -380,7 +381,7 @@ def analyse(run: Run, items: list[Sent], calls: dict[str, list[float]], rows: di
                     "methods": dict(run.bitrix.methods)}},
         "notify_states": dict(Counter(r.get("notify_state") for r in rows.values())),
         "callbacks": {"delivered": len(deliveries),
-                      "statuses": dict(Counter(str(d.status or d.error) for d in deliveries))},
+                      "statuses": dict(Counter(f"{d.method} {d.status or d.error}" for d in deliveries))},
         "cpu": cpu,
         "per_lead": per_lead,
     }
@@ -522,6 +523,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of web and workers")
     p.add_argument("--budgets", action="store_true",
                    help="keep the dialling budget checks on, with limits the run does not reach (off by default)")
+    p.add_argument("--no-settings-fetch", dest="settings_fetch", action="store_false",
+                   help="the simulated scenario does not ask for its settings as the call starts (the real one does; "
+                        "figures in docs/benchmarks.md before 2026-12-04 23:00 were taken without it)")
     p.add_argument("--count-statements", action="store_true",
                    help="count the SQL statements per lead by where they come from (bench/statement_census)")
     p.add_argument("--json", type=Path, default=None, help="write the result here")
@@ -572,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError(f"warm-up leads were not dialled within 60 s\n{tails}")
         # Let the warm-up calls report, so the measured run starts from a quiet stack.
         deadline = time.monotonic() + args.call_delay[1] + 10
-        while len(vox.deliveries) < len(warm) and time.monotonic() < deadline:
+        while sum(d.method == "POST" for d in vox.deliveries) < len(warm) and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
 

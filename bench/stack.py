@@ -325,6 +325,9 @@ class StackConfig:
     queues: list[str] | None = None  # one -Q value per worker process; None: every queue
     beat: bool = True
     call_delay: tuple[float, float] = (1.0, 3.0)
+    # The scenario asks the callback for its settings as the call starts (telephony/voxengine/leadcaller.js),
+    # as every real call does: a web request per lead besides the intake and the result.
+    settings_fetch: bool = True
     bitrix_delay: float | None = None
     log_level: str = "WARNING"
     keep_db: bool = False
@@ -378,7 +381,7 @@ class Stack:
     def start(self) -> None:
         c = self.config
         self.web_port = free_port()
-        self.vox = FakeVoximplant(simulate=call_delay_policy(*c.call_delay)).start()
+        self.vox = FakeVoximplant(simulate=call_delay_policy(*c.call_delay), fetch_settings=c.settings_fetch).start()
         credentials = self.vox.write_credentials(self.tmp / "voximplant.json")
         if c.bitrix_delay is not None:
             self.bitrix = SlowBitrix(c.bitrix_delay)
