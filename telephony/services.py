@@ -21,7 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dnc.numbers import number_lock
-from dnc.services import dnc_entry_applying, dnc_entry_blocking
+from dnc.models import Entry
+from dnc.services import dnc_entry_applying, dnc_entry_applying_id
 from leadcaller import metrics
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, VoicemailAction
@@ -110,15 +111,19 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
     if at > now:
         return Later(at, wait_reason(cfg, now, phone=lead.phone) or _("outside calling hours"))
     with transaction.atomic():
-        # First, under the number's lock (dnc/numbers.py): an opt-out either shows here or comes after the attempt.
-        listed = dnc_entry_blocking(phone=lead.phone, site_id=lead.site_id, partner_id=lead.partner_id)
-        if listed is not None:
-            return listed_outcome(lead, listed)
+        # First the number's lock (dnc/numbers.py): an opt-out either shows in the statement below or comes
+        # after the attempt.
+        number_lock(lead.phone)
         # The lead's row, as closing it in the admin takes it (leads/handling.py): a lead marked handled
         # before this point is never dialled; one marked after it sees this attempt. The site's row, in the
-        # same statement, serialises the budget check.
+        # same statement, serialises the budget check; and the number's entry on the do-not-call list.
         locked = (Lead.objects.select_related("site").select_for_update(of=("self", "site")).filter(pk=lead.pk)
-                  .only("status", "site__id").first())
+                  .only("status", "site__id")
+                  .annotate(listed_id=dnc_entry_applying_id(phone=lead.phone, site_id=lead.site_id,
+                                                            partner_id=lead.partner_id))
+                  .first())
+        if locked.listed_id is not None:
+            return listed_outcome(lead, Entry.objects.get(pk=locked.listed_id))
         if locked.status in CLOSED:
             return _closed(lead)
         block = budget_block(lead, cfg, now)

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dnc.models import Entry
@@ -135,6 +137,19 @@ def test_an_entry_for_another_site_or_partner_or_a_removed_one_does_not_stop_the
     lead = run_call(LeadFactory(phone="+79121112233", partner=PartnerFactory()))
 
     assert lead.status == Lead.Status.IN_PROGRESS and len(vox.sessions) == 1
+
+
+def test_a_dial_reads_the_list_in_the_statement_that_locks_the_lead_under_the_numbers_lock(vox):
+    lead = LeadFactory(phone="+79121112233")
+    with CaptureQueriesContext(connection) as dial:
+        run_call(lead)
+
+    reads = [q["sql"] for q in dial.captured_queries if Entry._meta.db_table in q["sql"]]
+    assert len(reads) == 1 and Lead._meta.db_table in reads[0]
+    if connection.vendor == "postgresql":  # the number's lock first, then the rows and the list
+        statements = [q["sql"] for q in dial.captured_queries]
+        lock = next(i for i, sql in enumerate(statements) if "pg_advisory_xact_lock" in sql)
+        assert "FOR UPDATE" in reads[0] and statements.index(reads[0]) == lock + 1
 
 
 def test_call_again_from_the_admin_never_redials_an_opted_out_lead(vox, admin_user):
