@@ -332,8 +332,11 @@ def call_result_record(result: CallResult) -> str:
 def call_settings_payload(*, attempt_id: int, token: str) -> dict:
     """What the scenario needs to place the call, fetched by it at start. Not once the attempt has
     ended: a token seen later (in a log, a history) must not give out the phone number."""
-    attempt = _authorised_attempt(attempt_id, token)
-    if attempt.status not in (Status.STARTING, Status.STARTED):
+    _authorise(attempt_id, token)
+    # Every call asks once, as it starts: the attempt's status and number and the site, none of the lead's columns.
+    attempt = (CallAttempt.objects.select_related("lead__site").only("status", "phone", "lead__site")
+               .filter(pk=attempt_id, status__in=(Status.STARTING, Status.STARTED)).order_by().first())
+    if attempt is None:
         raise CallbackRefused()
     site = attempt.lead.site
     cfg = call_settings_for(site)

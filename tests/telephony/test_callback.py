@@ -180,6 +180,18 @@ def test_the_scenario_fetches_its_settings_with_the_attempts_token(api, calling)
     assert lead.site.name in body["tts_text"]
 
 
+def test_the_settings_are_one_statement_that_reads_none_of_the_leads_columns(api, calling):
+    """Every call asks for them as it starts: the attempt and its site, not the lead's name, e-mail or request."""
+    lead, attempt = calling()
+    with CaptureQueriesContext(connection) as asked:
+        assert api.get(URL, {"attempt_id": attempt.pk, "token": attempt_token(attempt.pk)}).status_code == 200
+
+    assert len(asked.captured_queries) == 1
+    sql = asked.captured_queries[0]["sql"]
+    assert '"leads_site"."recording_url"' in sql
+    assert not any(f'"leads_lead"."{column}"' in sql for column in ("name", "email", "phone", "raw_request"))
+
+
 def test_settings_with_a_wrong_token_are_403(api, calling):
     lead, attempt = calling()
 
