@@ -33,8 +33,8 @@ def _default(key, default=None, *args, **kwargs):
 
 class _ReusedClient(RedisCacheClient):
     """Django's client wraps its connection pool in a new `redis.Redis` for every operation, and redis-py
-    builds a table of some 200 reply parsers in each: a tenth of the intake's CPU, for two cache
-    operations. One `redis.Redis` per pool does (it is thread-safe; the pool holds the connections)."""
+    builds a table of some 200 reply parsers in each: 59 us of CPU per cache operation, five or six of
+    them per intake. One `redis.Redis` per pool does (it is thread-safe; the pool holds the connections)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
