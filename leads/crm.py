@@ -95,18 +95,24 @@ def crm_write_backs_run() -> int:
 
 def _write_back_plan(lead: Lead, unwritten: list[CallAttempt]) -> list[tuple[object, dict[str, tuple[str, dict]]]]:
     """What a lead's write-back sends: per finished call not yet written (its number), a comment and the
-    mapped status; then, for an opted-out lead, the "do not call" note ("opt-out")."""
+    lead's update (the mapped status; the seller who talked as responsible); then, for an opted-out lead,
+    the "do not call" note ("opt-out")."""
     status_map = lead.site.bitrix_status_map or {}
     plan: list[tuple[object, dict[str, tuple[str, dict]]]] = []
     for attempt in unwritten:
         step = {f"l{lead.pk}c{attempt.number}": ("crm.timeline.comment.add", {"fields": {
             "ENTITY_ID": lead.bitrix_lead_id, "ENTITY_TYPE": "lead", "COMMENT": _comment(attempt)}})}
-        status = status_map.get(attempt.outcome)
-        if status:
+        fields = {"STATUS_ID": status_map[attempt.outcome]} if status_map.get(attempt.outcome) else {}
+        if attempt.seller_id and attempt.seller.bitrix_user_id:  # the seller who talked becomes responsible
+            fields["ASSIGNED_BY_ID"] = attempt.seller.bitrix_user_id
+        if fields:
             step[f"l{lead.pk}s{attempt.number}"] = ("crm.lead.update", {
-                "id": lead.bitrix_lead_id, "fields": {"STATUS_ID": status}, "params": {"REGISTER_SONET_EVENT": "N"}})
+                "id": lead.bitrix_lead_id, "fields": fields, "params": {"REGISTER_SONET_EVENT": "N"}})
         plan.append((attempt.number, step))
     if lead.status == Lead.Status.OPTED_OUT and not lead.crm_opt_out_written:
+        # Bitrix24 has no standard "do not call" field on leads (b24restdocs crm-lead-fields.md; contacts only
+        # have EXPORT): a timeline comment says it, and the status map's `opted_out` status, if any, is set
+        # (for a key press it was set with that call's comment already).
         step = {f"l{lead.pk}o": ("crm.timeline.comment.add", {"fields": {
             "ENTITY_ID": lead.bitrix_lead_id, "ENTITY_TYPE": "lead",
             "COMMENT": _("Leadcaller: do not call %(phone)s. %(reason)s") % {"phone": lead.phone,
@@ -203,38 +209,15 @@ def _unwritten_of(leads: list[Lead]) -> dict[int, list[CallAttempt]]:
 
 
 def _write_back(client: BitrixClient, lead: Lead) -> None:
-    """A timeline comment per finished call (and the mapped status), each once, in order; then, for an
-    opted-out lead, the "do not call" note."""
-    attempts = _unwritten_of([lead]).get(lead.pk, [])
-    status_map = lead.site.bitrix_status_map or {}
-    for attempt in attempts:
-        client.call("crm.timeline.comment.add", {"fields": {
-            "ENTITY_ID": lead.bitrix_lead_id, "ENTITY_TYPE": "lead", "COMMENT": _comment(attempt)}})
-        fields = {"STATUS_ID": status_map[attempt.outcome]} if status_map.get(attempt.outcome) else {}
-        if attempt.seller_id and attempt.seller.bitrix_user_id:  # the seller who talked becomes responsible
-            fields["ASSIGNED_BY_ID"] = attempt.seller.bitrix_user_id
-        if fields:
-            client.call("crm.lead.update", {"id": lead.bitrix_lead_id, "fields": fields,
-                                            "params": {"REGISTER_SONET_EVENT": "N"}})
-        Lead.objects.filter(pk=lead.pk).update(crm_synced_attempt=attempt.number)
-        lead.crm_synced_attempt = attempt.number
-    if lead.status == Lead.Status.OPTED_OUT and not lead.crm_opt_out_written:
-        _write_opt_out(client, lead, status_map.get(OPTED_OUT))
-
-
-def _write_opt_out(client: BitrixClient, lead: Lead, status: str | None) -> None:
-    """Bitrix24 has no standard "do not call" field on leads (b24restdocs crm-lead-fields.md; contacts
-    only have EXPORT): a timeline comment says it, and the status map's `opted_out` status, if any, is set
-    (for a key press it was set with that call's comment already)."""
-    client.call("crm.timeline.comment.add", {"fields": {
-        "ENTITY_ID": lead.bitrix_lead_id, "ENTITY_TYPE": "lead",
-        "COMMENT": _("Leadcaller: do not call %(phone)s. %(reason)s") % {"phone": lead.phone,
-                                                                         "reason": lead.opt_out_reason}}})
-    if status and not lead.call_attempts.filter(outcome=OPTED_OUT).exists():
-        client.call("crm.lead.update", {"id": lead.bitrix_lead_id, "fields": {"STATUS_ID": status},
-                                        "params": {"REGISTER_SONET_EVENT": "N"}})
-    Lead.objects.filter(pk=lead.pk).update(crm_opt_out_written=True)
-    lead.crm_opt_out_written = True
+    """The lead's write-back plan (as a batch sends it), one request at a time: each part is recorded once
+    Bitrix24 has carried it out, so a failure part-way repeats nothing that went through."""
+    for part, step in _write_back_plan(lead, _unwritten_of([lead]).get(lead.pk, [])):
+        for method, params in step.values():
+            client.call(method, params)
+        done = {"crm_opt_out_written": True} if part == "opt-out" else {"crm_synced_attempt": part}
+        Lead.objects.filter(pk=lead.pk).update(**done)
+        for name, value in done.items():
+            setattr(lead, name, value)
 
 
 def _comment(attempt: CallAttempt) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from celery import current_app
 
 from leads import crm, services
 from leads.models import Lead
@@ -47,6 +48,22 @@ def test_bitrix24_gets_the_outcome_the_recording_and_the_seller_as_responsible(b
     lead.refresh_from_db()
     comment = b24.comments[lead.bitrix_lead_id][0]["COMMENT"]
     assert "talked to a seller" in comment and "Anna" in comment and RECORDING in comment
+    record = b24.leads[lead.bitrix_lead_id]
+    assert (str(record["ASSIGNED_BY_ID"]), record["STATUS_ID"]) == ("12", "IN_PROCESS")
+
+
+def test_the_claimers_batch_write_back_makes_the_seller_responsible_too(b24, monkeypatch):
+    """The CRM claimer writes back leads already in Bitrix24 in one `batch`: the same requests as above."""
+    monkeypatch.setattr(current_app, "send_task", lambda *args, **kwargs: None)  # no next claimer
+    site = SiteFactory(bitrix_status_map={"connected": "IN_PROCESS"})
+    lead = LeadFactory(site=site)
+    crm.crm_step_run(lead_id=lead.pk)
+    connected_call(lead, SellerFactory(name="Anna", bitrix_user_id=12), record_url=RECORDING)
+    services.lead_outcome_announce(lead=lead)
+
+    assert crm.crm_write_backs_run() == 1
+    lead.refresh_from_db()
+    assert [r.method for r in b24.requests][-1] == "batch" and lead.crm_synced_attempt == 1
     record = b24.leads[lead.bitrix_lead_id]
     assert (str(record["ASSIGNED_BY_ID"]), record["STATUS_ID"]) == ("12", "IN_PROCESS")
 
