@@ -72,18 +72,18 @@ def dnc_entries(*, phone: str, site: Site | None = None, partner: Partner | None
 
 def dnc_entry_applying(*, phone: str, site_id: int, partner_id: int | None) -> Entry | None:
     """The entry that forbids dialling this number for a lead of this site and partner, or None."""
-    return _applying(phone, site_id, partner_id).first()
+    return _applying(number_hash(phone), site_id, partner_id).first()
 
 
-def dnc_entry_applying_id(*, phone: str, site_id: int, partner_id: int | None) -> Subquery:
+def dnc_entry_applying_id(*, phone_hash: str, site_id: int, partner_id: int | None) -> Subquery:
     """dnc_entry_applying()'s id (NULL: none) as a subquery, for a statement that reads or locks other rows
-    too. Under the number's lock, taken in an earlier statement of the transaction, it sees every listing."""
-    return Subquery(_applying(phone, site_id, partner_id).values("pk")[:1])
+    too; the number as its `number_hash`. Under the number's lock, taken in an earlier statement of the
+    transaction, it sees every listing."""
+    return Subquery(_applying(phone_hash, site_id, partner_id).values("pk")[:1])
 
 
-def _applying(phone: str, site_id: int, partner_id: int | None) -> QuerySet[Entry]:
-    return (Entry.objects.filter(ACTIVE, _applies(site_id, partner_id), phone_hash=number_hash(phone))
-            .order_by("added_at", "id"))
+def _applying(phone_hash: str, site_id: int, partner_id: int | None) -> QuerySet[Entry]:
+    return Entry.objects.filter(ACTIVE, _applies(site_id, partner_id), phone_hash=phone_hash).order_by("added_at", "id")
 
 
 def dnc_entry_blocking(*, phone: str, site_id: int, partner_id: int | None) -> Entry | None:

@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from leadcaller import metrics
+from leadcaller.compiled import CompiledRead
 from leadcaller.db import rows_locked
 from leadcaller.logging import bind_lead, lead_context
 from leads.models import Lead, LeadEvent
@@ -340,6 +341,11 @@ def _claim_changes(step: Step, lease_end: datetime) -> dict[str, object]:
     return changes
 
 
+# What a step's handler gets: the lead with its site and partner, read once per run.
+_lead_for_step: CompiledRead[Lead] = CompiledRead(
+    lambda pk: Lead.objects.select_related("site", "partner").filter(pk=pk), pk=int)
+
+
 def step_run(*, step_name: str, lead_id: int) -> None:
     """Claim the step, run its handler, record what came of it. Safe to call twice."""
     step = STEPS[step_name]
@@ -347,7 +353,9 @@ def step_run(*, step_name: str, lead_id: int) -> None:
     if lease_end is None:
         logger.debug("%s step of lead %s is not due; nothing to do", step.name, lead_id)
         return
-    lead = Lead.objects.select_related("site", "partner").get(pk=lead_id)
+    lead = _lead_for_step.first(pk=lead_id)
+    if lead is None:
+        raise Lead.DoesNotExist(f"lead {lead_id} is gone")
     bind_lead(lead.public_id)
     handler: Callable[[Lead], Outcome] = import_string(step.handler)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache, partial
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -13,6 +14,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from leadcaller.compiled import CompiledSQL
 from leads.models import Lead, Site, parse_dates, split_codes
 from leads.phones import NUMBER_TYPES, number_type_allowed, number_type_code
 from telephony.cadence import DEFAULT_CADENCE, Cadence, CadenceError, parse_cadence
@@ -136,15 +138,14 @@ def budget_block(lead: Lead, cfg: CallSettings, now: datetime) -> Block | None:
     """
     day = now.astimezone(cfg.tz).date()
     day_start = datetime.combine(day, time(0), tzinfo=cfg.tz)
-    today = CallAttempt.objects.filter(created_at__gte=day_start, status__in=DIALLED)
     ceiling = settings.CALL_HOURLY_CEILING
     if ceiling:
         _ceiling_lock()
-    limits = {"site": (today.filter(lead__site=lead.site_id), cfg.daily_budget),
-              "hour": (CallAttempt.objects.filter(created_at__gte=now - timedelta(hours=1), status__in=DIALLED),
-                       ceiling),
-              "number": (today.filter(phone=lead.phone), cfg.max_per_number)}
-    reached = _limits_reached({name: pair for name, pair in limits.items() if pair[1]})
+    limits = tuple((name, limit) for name, limit in
+                   (("site", cfg.daily_budget), ("hour", ceiling), ("number", cfg.max_per_number)) if limit)
+    keys = {"site": {"site_id": lead.site_id, "day_start": day_start}, "hour": {"hour_ago": now - timedelta(hours=1)},
+            "number": {"phone": lead.phone, "day_start": day_start}}
+    reached = _limits_reached(limits, {key: value for name, _limit in limits for key, value in keys[name].items()})
     if "site" in reached:
         return Block(_("The site's budget of %(n)d calls a day is used up.") % {"n": cfg.daily_budget},
                      CeilingHit.Kind.SITE_DAILY, (day_start, datetime.combine(day + timedelta(days=1), time(0),
@@ -168,20 +169,42 @@ def _ceiling_lock() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CEILING_LOCK])
 
 
-def _limits_reached(limits: Mapping[str, tuple[QuerySet, int]]) -> set[str]:
+Limits = tuple[tuple[str, int], ...]  # ("site" | "hour" | "number", its limit), for those that are on
+_KEY_TYPES = {"site_id": int, "day_start": datetime, "hour_ago": datetime, "phone": str}
+
+
+def _limits_reached(limits: Limits, keys: dict[str, object]) -> set[str]:
     """The names whose dials number their limit or more. One statement for all of them, each count going
     no further than its limit: a busy hour costs each dial the same."""
     if not limits:
         return set()
+    sql, params = _counts_statement(limits).sql_params(**keys)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return {name for (name, limit), count in zip(limits, row) if count >= limit}
+
+
+@lru_cache(maxsize=32)  # a shape per set of limits: the global ones, and each site's own budget
+def _counts_statement(limits: Limits) -> CompiledSQL:
+    keys = {key for name, _limit in limits for key in {"site": ("site_id", "day_start"), "hour": ("hour_ago",),
+                                                        "number": ("phone", "day_start")}[name]}
+    return CompiledSQL(partial(_counts_sql, limits), **{key: _KEY_TYPES[key] for key in sorted(keys)})
+
+
+def _counts_sql(limits: Limits, *, site_id: int = 0, day_start: datetime | None = None,
+                hour_ago: datetime | None = None, phone: str = "") -> tuple[str, list]:
+    def dialled(since: datetime | None) -> QuerySet:
+        return CallAttempt.objects.filter(created_at__gte=since, status__in=DIALLED)
+
+    dials = {"site": lambda: dialled(day_start).filter(lead__site=site_id), "hour": lambda: dialled(hour_ago),
+             "number": lambda: dialled(day_start).filter(phone=phone)}
     counts, params = [], []
-    for n, (dials, limit) in enumerate(limits.values()):
-        sql, dial_params = dials.order_by().values("pk")[:limit].query.sql_with_params()
+    for n, (name, limit) in enumerate(limits):
+        sql, dial_params = dials[name]().order_by().values("pk")[:limit].query.sql_with_params()
         counts.append(f"(SELECT COUNT(*) FROM ({sql}) AS dials_{n})")
         params.extend(dial_params)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(counts)}", params)
-        row = cursor.fetchone()
-    return {name for (name, (_dials, limit)), count in zip(limits.items(), row) if count >= limit}
+    return f"SELECT {', '.join(counts)}", params
 
 
 def dials_of(lead: Lead) -> int:

@@ -14,16 +14,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Exists, F, Q, Value, When
+from django.db.models import Case, Exists, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dnc.numbers import number_lock
+from dnc.numbers import number_hash, number_lock
 from dnc.models import Entry
 from dnc.services import dnc_entry_applying, dnc_entry_applying_id
 from leadcaller import metrics
+from leadcaller.compiled import CompiledRead
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, VoicemailAction
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
@@ -94,6 +95,19 @@ def call_step_handle(lead: Lead) -> Outcome:
     return _dial(client, lead, cfg, latest=latest)
 
 
+def _lead_locked_read(*, pk: int, site_id: int, phone_hash: str, partner_id: int | None = None) -> QuerySet[Lead]:
+    return (Lead.objects.select_related("site").select_for_update(of=("self", "site")).filter(pk=pk)
+            .only("status", "site__id")
+            .annotate(listed_id=dnc_entry_applying_id(phone_hash=phone_hash, site_id=site_id, partner_id=partner_id)))
+
+
+# By whether the lead has a partner (a partner's listings apply then): the two shapes of the statement.
+_lead_locked: dict[bool, CompiledRead[Lead]] = {
+    False: CompiledRead(_lead_locked_read, pk=int, site_id=int, phone_hash=str),
+    True: CompiledRead(_lead_locked_read, pk=int, site_id=int, phone_hash=str, partner_id=int),
+}
+
+
 def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
           latest: CallAttempt | None = None) -> Outcome:
     """`latest`: the lead's last attempt, read by this claimed run (no other run dials this lead)."""
@@ -117,11 +131,10 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
         # The lead's row, as closing it in the admin takes it (leads/handling.py): a lead marked handled
         # before this point is never dialled; one marked after it sees this attempt. The site's row, in the
         # same statement, serialises the budget check; and the number's entry on the do-not-call list.
-        locked = (Lead.objects.select_related("site").select_for_update(of=("self", "site")).filter(pk=lead.pk)
-                  .only("status", "site__id")
-                  .annotate(listed_id=dnc_entry_applying_id(phone=lead.phone, site_id=lead.site_id,
-                                                            partner_id=lead.partner_id))
-                  .first())
+        keys = {"pk": lead.pk, "site_id": lead.site_id, "phone_hash": number_hash(lead.phone)}
+        if lead.partner_id is not None:
+            keys["partner_id"] = lead.partner_id
+        locked = _lead_locked["partner_id" in keys].first(**keys)
         if locked.listed_id is not None:
             return listed_outcome(lead, Entry.objects.get(pk=locked.listed_id))
         if locked.status in CLOSED:
@@ -275,6 +288,18 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings | None
 
 
 # --- the scenario's callback ------------------------------------------------------------------
+# The attempt and its lead, not the site's row: a dial holds that one for its budget check, and a result
+# holding it too would make every dial of the site queue behind every result. Nor the site's columns: a
+# person reached needs none of them (route_outcome reads them for the other results).
+_attempt_locked: CompiledRead[CallAttempt] = CompiledRead(
+    lambda pk: CallAttempt.objects.select_for_update(of=("self", "lead")).select_related("lead").filter(pk=pk), pk=int)
+# Every call asks for its settings once, as it starts: the attempt's status and number and the site, none
+# of the lead's columns; only while the attempt is live.
+_attempt_live: CompiledRead[CallAttempt] = CompiledRead(
+    lambda pk: CallAttempt.objects.select_related("lead__site").only("status", "phone", "lead__site")
+    .filter(pk=pk, status__in=(Status.STARTING, Status.STARTED)), pk=int)
+
+
 def call_result_record(result: CallResult) -> str:
     """Take a result from the scenario. Returns "applied", "repeat" (already had one) or "late"."""
     _authorise(result.attempt_id, result.token)
@@ -286,10 +311,7 @@ def call_result_record(result: CallResult) -> str:
             if phone is None:
                 raise CallbackRefused()
             number_lock(phone)
-        # The attempt and its lead, not the site's row: a dial holds that one for its budget check, and a
-        # result holding it too would make every dial of the site queue behind every result. Nor the site's
-        # columns: a person reached needs none of them (route_outcome reads them for the other results).
-        attempt = attempts.select_for_update(of=("self", "lead")).select_related("lead").first()
+        attempt = _attempt_locked.first(pk=result.attempt_id)
         if attempt is None:
             raise CallbackRefused()
         if attempt.status == Status.FINISHED:
@@ -333,9 +355,7 @@ def call_settings_payload(*, attempt_id: int, token: str) -> dict:
     """What the scenario needs to place the call, fetched by it at start. Not once the attempt has
     ended: a token seen later (in a log, a history) must not give out the phone number."""
     _authorise(attempt_id, token)
-    # Every call asks once, as it starts: the attempt's status and number and the site, none of the lead's columns.
-    attempt = (CallAttempt.objects.select_related("lead__site").only("status", "phone", "lead__site")
-               .filter(pk=attempt_id, status__in=(Status.STARTING, Status.STARTED)).order_by().first())
+    attempt = _attempt_live.first(pk=attempt_id)
     if attempt is None:
         raise CallbackRefused()
     site = attempt.lead.site

@@ -1,0 +1,137 @@
+"""Hot statements whose SQL the ORM builds once per database connection.
+
+Building the SQL of a wide read costs Django more than running it: for a lead with its site and
+partner (125 columns) about 0.75 ms of CPU to build against 0.15 ms to run, on every call. A statement
+that each lead sends, always of the same shape with only some values (its keys) changing, is built
+once per connection (per process and thread, as Django's connections are) with stand-ins for the keys,
+and then sent with the real values in their places. A read's rows still become model instances
+through Django's own iterator, so select_related, annotations and deferred fields behave exactly as
+in the queryset it was built from.
+
+A key is an int, a str or an aware datetime that reaches the SQL as a query parameter of an exact or
+range lookup (`pk=`, `created_at__gte=`); building fails loudly when one does not.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+from typing import Any, Callable, Generic, Sequence, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.query import ModelIterable
+
+M = TypeVar("M", bound=models.Model)
+_serial = itertools.count()
+
+
+def _stand_in(kind: type, n: int) -> Any:
+    """A value no row holds and no caller passes, distinct for each key of a statement."""
+    if kind is int:
+        return -(2 ** 62) + 7_331 + n
+    if kind is str:
+        return f"\x1fkey {n}\x1f"
+    if kind is datetime:
+        return datetime(1901, 1, 1, microsecond=n + 1, tzinfo=timezone.utc)
+    raise TypeError(f"a key is an int, a str or a datetime, not {kind.__name__}")
+
+
+class _Slots:
+    """Where each key goes in a statement's parameters, found from the stand-ins it was built with."""
+
+    def __init__(self, connection: BaseDatabaseWrapper, keys: dict[str, type], stand_ins: dict[str, Any],
+                 sql: str, params: Sequence) -> None:
+        self.connection, self.keys, self.template = connection, keys, tuple(params)
+        self.slots: dict[str, list[int]] = {}
+        for name, kind in keys.items():
+            sent = self._adapt(kind, stand_ins[name])
+            self.slots[name] = [i for i, value in enumerate(self.template) if type(value) is type(sent) and value == sent]
+            if not self.slots[name] or str(stand_ins[name]) in sql:
+                raise ValueError(f"key {name!r} does not reach the SQL as a query parameter")
+
+    def _adapt(self, kind: type, value: Any) -> Any:
+        # What a DateTimeField lookup does to its value (SQLite stores text; PostgreSQL takes it as it is).
+        return self.connection.ops.adapt_datetimefield_value(value) if kind is datetime else value
+
+    def params(self, values: dict[str, Any]) -> tuple:
+        if values.keys() != self.keys.keys():
+            raise TypeError(f"expected the keys {sorted(self.keys)}, got {sorted(values)}")
+        params = list(self.template)
+        for name, value in values.items():
+            if not isinstance(value, self.keys[name]):
+                raise TypeError(f"key {name!r} must be {self.keys[name].__name__}")
+            adapted = self._adapt(self.keys[name], value)
+            for slot in self.slots[name]:
+                params[slot] = adapted
+        return tuple(params)
+
+
+class _Compiled:
+    """Per connection, once per statement: its SQL and slots (and, for a read, the iterator's queryset)."""
+
+    def __init__(self, keys: dict[str, type], using: str) -> None:
+        self.keys, self.using = keys, using
+        # A number of its own, not id(): a statement made after another was dropped must not find its SQL.
+        self.attribute = f"_leadcaller_compiled_{next(_serial)}"
+
+    def _built(self, make: Callable[[BaseDatabaseWrapper, dict[str, Any]], Any]) -> Any:
+        # Kept on Django's connection object, which is the thread's own: nothing built is shared by threads.
+        connection = connections[self.using]
+        built = connection.__dict__.get(self.attribute)
+        if built is None:
+            stand_ins = {name: _stand_in(kind, n) for n, (name, kind) in enumerate(self.keys.items())}
+            built = connection.__dict__[self.attribute] = make(connection, stand_ins)
+        return built
+
+
+class _BuiltRead:
+    def __init__(self, queryset: models.QuerySet, connection: BaseDatabaseWrapper, using: str,
+                 keys: dict[str, type], stand_ins: dict[str, Any]) -> None:
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()  # also fills in what the iterator reads from the compiler
+        self.slots = _Slots(connection, keys, stand_ins, sql, params)
+        self.params = self.slots.template
+        compiler.as_sql = lambda *args, **kwargs: (sql, self.params)
+        queryset.query.get_compiler = lambda *args, **kwargs: compiler
+        self.queryset = queryset
+
+    def rows(self, values: dict[str, Any]) -> list:
+        self.params = self.slots.params(values)
+        return list(ModelIterable(self.queryset))
+
+
+class CompiledRead(_Compiled, Generic[M]):
+    """A read of one model: `build(**keys)` returns its queryset, whose shape (filters, select_related,
+    locks, only, annotations) must not depend on the keys' values. `keys` names each key's type."""
+
+    def __init__(self, build: Callable[..., models.QuerySet], *, using: str = DEFAULT_DB_ALIAS, **keys: type) -> None:
+        super().__init__(keys, using)
+        self._build = build
+
+    def rows(self, **values: Any) -> list[M]:
+        built = self._built(lambda connection, stand_ins: _BuiltRead(
+            self._build(**stand_ins), connection, self.using, self.keys, stand_ins))
+        return built.rows(values)
+
+    def first(self, **values: Any) -> M | None:
+        found = self.rows(**values)
+        return found[0] if found else None
+
+
+class CompiledSQL(_Compiled):
+    """SQL composed from querysets: `build(**keys)` returns (sql, params), of a shape that must not depend
+    on the keys' values. `sql_params(**values)` gives it with the values in their places."""
+
+    def __init__(self, build: Callable[..., tuple[str, Sequence]], *, using: str = DEFAULT_DB_ALIAS,
+                 **keys: type) -> None:
+        super().__init__(keys, using)
+        self._build = build
+
+    def sql_params(self, **values: Any) -> tuple[str, tuple]:
+        def make(connection: BaseDatabaseWrapper, stand_ins: dict[str, Any]) -> tuple[str, _Slots]:
+            sql, params = self._build(**stand_ins)
+            return sql, _Slots(connection, self.keys, stand_ins, sql, params)
+
+        sql, slots = self._built(make)
+        return sql, slots.params(values)

@@ -1,0 +1,124 @@
+"""Statements built once per connection (leadcaller/compiled.py) answer as their querysets do."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from django.db import connection, connections
+from django.db.models.sql.compiler import SQLCompiler
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from leadcaller.compiled import CompiledRead, CompiledSQL
+from leads.models import Lead
+from tests.factories import LeadFactory, PartnerFactory, SiteFactory
+
+lead_with_relations: CompiledRead[Lead] = CompiledRead(
+    lambda pk: Lead.objects.select_related("site", "partner").filter(pk=pk), pk=int)
+
+
+def as_read(lead: Lead) -> dict:
+    return {"lead": model_to_dict(lead), "site": model_to_dict(lead.site),
+            "partner": model_to_dict(lead.partner) if lead.partner_id else None}
+
+
+@pytest.mark.django_db
+def test_a_compiled_read_gives_what_its_queryset_gives_for_every_key(django_assert_num_queries):
+    leads = [LeadFactory(site=SiteFactory(), partner=PartnerFactory(), extra={"k": [1, 2]}, order_amount="12.50"),
+             LeadFactory(site=SiteFactory(time_zone="Asia/Tokyo")), LeadFactory()]
+
+    for lead in leads + leads:  # again: the second round runs the SQL built in the first
+        expected = Lead.objects.select_related("site", "partner").get(pk=lead.pk)
+        with django_assert_num_queries(1):
+            got = lead_with_relations.first(pk=lead.pk)
+            assert as_read(got) == as_read(expected)  # the site and partner came with it: no further query
+
+    first = lead_with_relations.first(pk=leads[0].pk)
+    assert (first.extra, str(first.order_amount), first.partner.pk) == ({"k": [1, 2]}, "12.50", leads[0].partner_id)
+    assert lead_with_relations.first(pk=max(lead.pk for lead in leads) + 1) is None
+
+
+@pytest.mark.django_db
+def test_the_sql_is_built_once_per_connection(monkeypatch):
+    builds = []
+    as_sql = SQLCompiler.as_sql
+    monkeypatch.setattr(SQLCompiler, "as_sql", lambda self, *a, **kw: builds.append(1) or as_sql(self, *a, **kw))
+    read = CompiledRead(lambda pk: Lead.objects.select_related("site").filter(pk=pk), pk=int)
+    leads = [LeadFactory() for _ in range(4)]
+    builds.clear()
+
+    assert [read.first(pk=lead.pk).phone for lead in leads] == [lead.phone for lead in leads]
+    assert len(builds) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_runs_its_own_on_its_own_connection():
+    """Django gives every thread a connection of its own; a statement built on one is never used on another."""
+    leads = [LeadFactory() for _ in range(3)]
+    assert lead_with_relations.first(pk=leads[0].pk).pk == leads[0].pk  # built on this thread's connection
+    seen, errors = {}, []
+
+    def read(lead: Lead) -> None:
+        try:
+            got = lead_with_relations.first(pk=lead.pk)
+            seen[lead.pk] = (got.phone, got.site.domain, connections["default"] is not connection)
+        except Exception as exc:  # reported below: an exception in a thread would vanish
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=read, args=(lead,)) for lead in leads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert seen == {lead.pk: (lead.phone, lead.site.domain, True) for lead in leads}
+
+
+@pytest.mark.django_db
+def test_str_and_datetime_keys_are_sent_as_the_database_takes_them():
+    now = timezone.now()
+    old, new = LeadFactory(phone="+79120000001"), LeadFactory(phone="+79120000001")
+    Lead.objects.filter(pk=old.pk).update(created_at=now - timedelta(days=2))
+    read = CompiledRead(lambda phone, since: Lead.objects.filter(phone=phone, created_at__gte=since).order_by("pk"),
+                        phone=str, since=datetime)
+
+    assert [lead.pk for lead in read.rows(phone="+79120000001", since=now - timedelta(days=3))] == [old.pk, new.pk]
+    assert [lead.pk for lead in read.rows(phone="+79120000001", since=now - timedelta(days=1))] == [new.pk]
+    assert read.rows(phone="+79120000002", since=now - timedelta(days=3)) == []
+
+
+@pytest.mark.django_db
+def test_compiled_sql_puts_the_values_in_their_places():
+    leads = [LeadFactory(), LeadFactory()]
+    statement = CompiledSQL(lambda pk: Lead.objects.filter(pk=pk).values("phone").query.sql_with_params(), pk=int)
+
+    for lead in leads + leads:
+        sql, params = statement.sql_params(pk=lead.pk)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            assert cursor.fetchall() == [(lead.phone,)]
+
+
+@pytest.mark.django_db
+def test_a_key_that_is_not_a_query_parameter_is_refused_when_built():
+    # The key changed on its way (pk + 1) or written into the SQL: the SQL built could not take the value.
+    for read in (CompiledRead(lambda pk: Lead.objects.filter(pk=pk + 1), pk=int),
+                 CompiledRead(lambda pk: Lead.objects.extra(where=[f"id = {pk}"]), pk=int)):
+        with pytest.raises(ValueError, match="does not reach the SQL"):
+            read.first(pk=1)
+
+
+@pytest.mark.django_db
+def test_a_value_of_another_type_or_another_key_is_refused():
+    LeadFactory()
+    with pytest.raises(TypeError, match="must be int"):
+        lead_with_relations.first(pk="1")
+    with pytest.raises(TypeError, match="expected the keys"):
+        lead_with_relations.first(id=1)
+    with pytest.raises(TypeError, match="a key is an int, a str or a datetime"):
+        CompiledRead(lambda pk: Lead.objects.filter(pk=pk), pk=float).first(pk=1.0)
