@@ -10,12 +10,20 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 
+from leadcaller.compiled import CompiledRead
 from leads.models import Partner, PartnerRule, Site
 
 _DOMAINS_CACHE_KEY = "leads:active-site-domains"
 _DOMAINS_CACHE_SECONDS = 30
 # Letters (IDN domains), digits, hyphens and dots: anything else (a NUL, a space) names no site.
 _HOST_CHARS = re.compile(r"[^\W_]([\w.-]*[^\W_])?")
+
+
+# Every post names its site one of these two ways.
+_active_site_by_domain: CompiledRead[Site] = CompiledRead(
+    lambda domain: Site.objects.filter(domain=domain, is_active=True)[:1], domain=str)
+_active_site_by_key: CompiledRead[Site] = CompiledRead(
+    lambda key: Site.objects.filter(intake_key=key, is_active=True)[:1], key=str)
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ def site_resolve(*, origin: str, hints: list[str]) -> SiteMatch:
     candidates = [origin] if origin else hints
     hosts = [host for host in (host_normalize(c) for c in candidates if c) if host]
     for host in hosts:
-        site = Site.objects.filter(domain=host, is_active=True).first()
+        site = _active_site_by_domain.first(domain=host)
         if site is not None:
             return SiteMatch(site, unknown=False, host=host)
     host = hosts[0] if hosts else ""
@@ -60,7 +68,7 @@ def site_by_key(key: str) -> Site | None:
     # A key is printable and fits the column: anything else (a NUL, say) matches no site.
     if not key or not key.isprintable() or len(key) > Site._meta.get_field("intake_key").max_length:
         return None
-    return Site.objects.filter(intake_key=key, is_active=True).first()
+    return _active_site_by_key.first(key=key)
 
 
 def site_default() -> Site:

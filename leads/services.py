@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
+from leadcaller.compiled import CompiledRead
 from leads import hooks
 from leads.models import IntakeCounter, Lead, LeadEvent, Site, SubmissionKey
 from leads.selectors import partner_match
@@ -148,8 +149,13 @@ def lead_intake(
 def _open_lead(site: Site, ref: str) -> Lead | None:
     # Nearly every post is a new lead: ask for the id alone and load the row only for a duplicate.
     # (Selecting all of the lead's columns cost more than its INSERT in bench/intake.py's profile.)
-    pk = Lead.objects.filter(site=site, ref=ref, status__in=Lead.OPEN_STATUSES).values_list("pk", flat=True).first()
-    return Lead.objects.filter(pk=pk).first() if pk is not None else None
+    found = _open_lead_id.rows(site_id=site.pk, ref=ref)
+    return Lead.objects.filter(pk=found[0].pk).first() if found else None
+
+
+_open_lead_id: CompiledRead[Lead] = CompiledRead(
+    lambda site_id, ref: Lead.objects.filter(site=site_id, ref=ref, status__in=Lead.OPEN_STATUSES)
+    .order_by("-created_at").only("pk")[:1], site_id=int, ref=str)
 
 
 def lead_event_add(
