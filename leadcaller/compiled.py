@@ -8,8 +8,9 @@ and then sent with the real values in their places. A read's rows still become m
 through Django's own iterator, so select_related, annotations and deferred fields behave exactly as
 in the queryset it was built from.
 
-A key is an int, a str or an aware datetime that reaches the SQL as a query parameter of an exact or
-range lookup (`pk=`, `created_at__gte=`); building fails loudly when one does not.
+A key is an int, a str or an aware datetime that reaches the SQL as a query parameter: of an exact or
+range lookup (`pk=`, `created_at__gte=`), or a column's new value in an UPDATE; building fails loudly
+when one does not.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import itertools
 from datetime import datetime, timezone
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.query import ModelIterable
+from django.db.models.sql import UpdateQuery
 
 M = TypeVar("M", bound=models.Model)
 _serial = itertools.count()
@@ -43,10 +45,13 @@ class _Slots:
     def __init__(self, connection: BaseDatabaseWrapper, keys: dict[str, type], stand_ins: dict[str, Any],
                  sql: str, params: Sequence) -> None:
         self.connection, self.keys, self.template = connection, keys, tuple(params)
-        self.slots: dict[str, list[int]] = {}
+        # (position, the parameter's type): an int may reach the driver as a subclass naming its SQL type
+        # (psycopg's Int8 for a BigIntegerField's value), and is sent as that again.
+        self.slots: dict[str, list[tuple[int, type]]] = {}
         for name, kind in keys.items():
             sent = self._adapt(kind, stand_ins[name])
-            self.slots[name] = [i for i, value in enumerate(self.template) if type(value) is type(sent) and value == sent]
+            self.slots[name] = [(i, type(value)) for i, value in enumerate(self.template)
+                                if isinstance(value, type(sent)) and not isinstance(value, bool) and value == sent]
             if not self.slots[name] or str(stand_ins[name]) in sql:
                 raise ValueError(f"key {name!r} does not reach the SQL as a query parameter")
 
@@ -62,8 +67,8 @@ class _Slots:
             if not isinstance(value, self.keys[name]):
                 raise TypeError(f"key {name!r} must be {self.keys[name].__name__}")
             adapted = self._adapt(self.keys[name], value)
-            for slot in self.slots[name]:
-                params[slot] = adapted
+            for slot, kind in self.slots[name]:
+                params[slot] = adapted if type(adapted) is kind else kind(adapted)
         return tuple(params)
 
 
@@ -135,3 +140,66 @@ class CompiledSQL(_Compiled):
 
         sql, slots = self._built(make)
         return sql, slots.params(values)
+
+
+class CompiledUpdate(_Compiled):
+    """An UPDATE of one table: `build(**keys)` returns (queryset, changes) as for `queryset.update(**changes)`,
+    of a shape that must not depend on the keys' values. `run(**values)` returns the rows updated."""
+
+    def __init__(self, build: Callable[..., tuple[models.QuerySet, dict[str, Any]]], *,
+                 using: str = DEFAULT_DB_ALIAS, **keys: type) -> None:
+        super().__init__(keys, using)
+        self._build = build
+
+    def run(self, **values: Any) -> int:
+        def make(connection: BaseDatabaseWrapper, stand_ins: dict[str, Any]) -> tuple[str, _Slots]:
+            queryset, changes = self._build(**stand_ins)
+            query = queryset.query.chain(UpdateQuery)  # as QuerySet.update() builds it
+            query.add_update_values(changes)
+            query.annotations = {}
+            if query.related_updates or query.count_active_tables() > 1:
+                raise ValueError("an UPDATE of one table, filtered on its own columns")
+            sql, params = query.get_compiler(using=self.using).as_sql()
+            return sql, _Slots(connection, self.keys, stand_ins, sql, params)
+
+        sql, slots = self._built(make)
+        params = slots.params(values)
+        with transaction.mark_for_rollback_on_error(using=self.using), connections[self.using].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+
+def _is_key(value: Any) -> bool:
+    return isinstance(value, (int, str, datetime)) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> type:
+    return next(kind for kind in (datetime, str, int) if isinstance(value, kind))
+
+
+class CompiledUpdates:
+    """UPDATEs of one model given as `run(shape, where, changes)`, i.e. `filter(**where).update(**changes)`:
+    their int, str and datetime values are keys; the rest (None, booleans, expressions) and the names
+    make the statement's shape, which the caller names with `shape` (a few per call site). A call whose
+    shape differs from the one its name was built with is refused."""
+
+    def __init__(self, model: type[models.Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
+        self._model, self._using = model, using
+        self._statements: dict[object, tuple[CompiledUpdate, dict, dict]] = {}
+
+    def run(self, shape: object, where: dict[str, Any], changes: dict[str, Any]) -> int:
+        fixed_where = {name: value for name, value in where.items() if not _is_key(value)}
+        fixed_changes = {name: value for name, value in changes.items() if not _is_key(value)}
+        values = {**{f"w_{name}": value for name, value in where.items() if _is_key(value)},
+                  **{f"c_{name}": value for name, value in changes.items() if _is_key(value)}}
+        known = self._statements.get(shape)
+        if known is None:
+            known = self._statements[shape] = (CompiledUpdate(
+                lambda **keys: (self._model._default_manager.filter(**fixed_where, **{
+                    name: keys[f"w_{name}"] for name in where if f"w_{name}" in keys}),
+                    {**fixed_changes, **{name: keys[f"c_{name}"] for name in changes if f"c_{name}" in keys}}),
+                using=self._using, **{key: _kind(value) for key, value in values.items()}), fixed_where, fixed_changes)
+        statement, built_where, built_changes = known
+        if (fixed_where, fixed_changes) != (built_where, built_changes) or values.keys() != statement.keys.keys():
+            raise ValueError(f"UPDATE {shape!r} was built for another shape")
+        return statement.run(**values)

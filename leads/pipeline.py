@@ -22,6 +22,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Callable
 
 from celery import current_app
@@ -33,7 +34,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from leadcaller import metrics
-from leadcaller.compiled import CompiledRead
+from leadcaller.compiled import CompiledRead, CompiledUpdate, CompiledUpdates
 from leadcaller.db import rows_locked
 from leadcaller.logging import bind_lead, lead_context
 from leads.models import Lead, LeadEvent
@@ -304,8 +305,15 @@ def step_claim(*, step_name: str, lead_id: int, early: timedelta = timedelta(0))
     step = STEPS[step_name]
     now = timezone.now()
     lease_end = now + step.lease
-    claimed = Lead.objects.filter(_due(step, now + early), pk=lead_id).update(**_claim_changes(step, lease_end))
+    claimed = _claim_statement(step).run(pk=lead_id, by=now + early, lease_end=lease_end)
     return lease_end if claimed else None
+
+
+@lru_cache(maxsize=None)  # one per Step: every task of a step sends this statement first
+def _claim_statement(step: Step) -> CompiledUpdate:
+    return CompiledUpdate(lambda pk, by, lease_end: (Lead.objects.filter(_due(step, by), pk=pk),
+                                                     _claim_changes(step, lease_end)),
+                          pk=int, by=datetime, lease_end=datetime)
 
 
 def step_claim_more(*, step_name: str, limit: int, extra: Q | None = None,
@@ -382,7 +390,7 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
                  **({step.due_field: fence} if fence is not None else {})}
     # No savepoint inside a caller's transaction (a call result's): nothing here is undone on its own.
     with transaction.atomic(savepoint=False):
-        if not Lead.objects.filter(pk=lead.pk, **condition).update(**fields):
+        if not _lead_updates.run((step, type(outcome), fence is None), {"pk": lead.pk, **condition}, fields):
             logger.warning("%s step of lead %s was taken over; dropping this result", step.name, lead.pk)
             return False
         for name, value in fields.items():
@@ -398,6 +406,10 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
     if isinstance(outcome, (Retry, Defer)) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
         transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
     return True
+
+
+# A step's result, recorded: the statement's shape follows from the step, the outcome's kind and the fence.
+_lead_updates = CompiledUpdates(Lead)
 
 
 # Results that end a step: their fields do not depend on the lead, so a batch of them is one UPDATE.

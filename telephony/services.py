@@ -24,7 +24,7 @@ from dnc.numbers import number_hash, number_lock
 from dnc.models import Entry
 from dnc.services import dnc_entry_applying, dnc_entry_applying_id
 from leadcaller import metrics
-from leadcaller.compiled import CompiledRead
+from leadcaller.compiled import CompiledRead, CompiledUpdate
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, VoicemailAction
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
@@ -183,14 +183,20 @@ def _speed_to_lead_observe(lead: Lead, cfg: CallSettings, now: datetime) -> None
 
 
 def _started(attempt: CallAttempt, session_id: int, media_url: str, started_at: datetime) -> Outcome:
-    session = {"session_id": session_id, "media_session_url": media_url}
-    if not CallAttempt.objects.filter(pk=attempt.pk, status=Status.STARTING).update(
-            status=Status.STARTED, started_at=started_at, **session):
+    if not _attempt_started.run(pk=attempt.pk, started_at=started_at, session_id=session_id, media_url=media_url):
         # A fast scenario reported (and finished the attempt) already: its status stays.
-        CallAttempt.objects.filter(pk=attempt.pk).update(**session)
+        CallAttempt.objects.filter(pk=attempt.pk).update(session_id=session_id, media_session_url=media_url)
     logger.info("call attempt %s started, session %s", attempt.number, session_id)
     return Wait(started_at + timedelta(seconds=settings.CALL_RESULT_TIMEOUT),
                 _("calling %(phone)s, attempt %(n)d") % {"phone": attempt.phone, "n": attempt.number})
+
+
+# Sent after every StartScenarios that VoxImplant answered.
+_attempt_started = CompiledUpdate(
+    lambda pk, started_at, session_id, media_url: (
+        CallAttempt.objects.filter(pk=pk, status=Status.STARTING),
+        {"status": Status.STARTED, "started_at": started_at, "session_id": session_id, "media_session_url": media_url}),
+    pk=int, started_at=datetime, session_id=int, media_url=str)
 
 
 def _custom_data(attempt: CallAttempt, cfg: CallSettings) -> str:

@@ -11,8 +11,11 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from leadcaller.compiled import CompiledRead, CompiledSQL
+from django.db.models import F
+
+from leadcaller.compiled import CompiledRead, CompiledSQL, CompiledUpdate, CompiledUpdates
 from leads.models import Lead
+from telephony.models import CallAttempt
 from tests.factories import LeadFactory, PartnerFactory, SiteFactory
 
 lead_with_relations: CompiledRead[Lead] = CompiledRead(
@@ -122,3 +125,48 @@ def test_a_value_of_another_type_or_another_key_is_refused():
         lead_with_relations.first(id=1)
     with pytest.raises(TypeError, match="a key is an int, a str or a datetime"):
         CompiledRead(lambda pk: Lead.objects.filter(pk=pk), pk=float).first(pk=1.0)
+
+
+@pytest.mark.django_db
+def test_a_compiled_update_writes_each_rows_own_values():
+    """A BigIntegerField's value reaches psycopg as its Int8: it is sent as that again, not as a plain int."""
+    started = CompiledUpdate(
+        lambda pk, at, session, url: (CallAttempt.objects.filter(pk=pk, status=CallAttempt.Status.STARTING),
+                                      {"started_at": at, "session_id": session, "media_session_url": url,
+                                       "status": CallAttempt.Status.STARTED}),
+        pk=int, at=datetime, session=int, url=str)
+    attempts = [CallAttempt.objects.create(lead=LeadFactory(), number=1, phone="+79120000001") for _ in range(3)]
+    now = timezone.now()
+
+    for n, attempt in enumerate(attempts[:2]):
+        assert started.run(pk=attempt.pk, at=now + timedelta(seconds=n), session=2 ** 40 + n, url=f"https://m/{n}") == 1
+    assert started.run(pk=attempts[0].pk, at=now, session=1, url="") == 0  # no longer STARTING: the filter holds
+
+    rows = list(CallAttempt.objects.order_by("pk").values_list("status", "started_at", "session_id", "media_session_url"))
+    assert rows == [("started", now, 2 ** 40, "https://m/0"), ("started", now + timedelta(seconds=1), 2 ** 40 + 1,
+                                                                      "https://m/1"), ("starting", None, None, "")]
+
+
+@pytest.mark.django_db
+def test_an_update_that_would_join_another_table_is_refused():
+    join = CompiledUpdate(lambda domain: (Lead.objects.filter(site__domain=domain), {"name": "x"}), domain=str)
+    with pytest.raises(ValueError, match="one table"):
+        join.run(domain="shop.example")
+
+
+@pytest.mark.django_db
+def test_updates_by_shape_take_their_keys_from_the_values_and_refuse_another_shape():
+    updates = CompiledUpdates(Lead)
+    leads = [LeadFactory(call_tries=1), LeadFactory(call_tries=5)]
+    for lead in leads:
+        assert updates.run("tried", {"pk": lead.pk, "call_state": "pending"},
+                           {"call_tries": F("call_tries") + 1, "scheduled_at": None, "name": f"n{lead.pk}"}) == 1
+
+    assert [(lead.call_tries, lead.scheduled_at, lead.name) for lead in Lead.objects.order_by("pk")] == [
+        (2, None, f"n{leads[0].pk}"), (6, None, f"n{leads[1].pk}")]
+    with pytest.raises(ValueError, match="another shape"):  # the same name, another expression
+        updates.run("tried", {"pk": leads[0].pk, "call_state": "pending"},
+                    {"call_tries": F("call_tries") + 2, "scheduled_at": None, "name": "x"})
+    with pytest.raises(ValueError, match="another shape"):  # a value where the shape had None
+        updates.run("tried", {"pk": leads[0].pk, "call_state": "pending"},
+                    {"call_tries": F("call_tries") + 1, "scheduled_at": timezone.now(), "name": "x"})
