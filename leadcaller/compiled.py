@@ -28,32 +28,47 @@ M = TypeVar("M", bound=models.Model)
 _serial = itertools.count()
 
 
-def _stand_in(kind: type, n: int) -> Any:
-    """A value no row holds and no caller passes, distinct for each key of a statement."""
+def _stand_in(kind: type, n: int, round_: int) -> Any:
+    """A value for the n-th key while a statement is built; each of the two builds has its own. An int
+    stays within a small integer column's range, as Django drops a lookup that no value in range could
+    match (`number__gt=` a huge number)."""
     if kind is int:
-        return -(2 ** 62) + 7_331 + n
+        return 30_001 + 1_000 * round_ + n
     if kind is str:
-        return f"\x1fkey {n}\x1f"
+        return f"\x1fkey {n} {round_}\x1f"
     if kind is datetime:
-        return datetime(1901, 1, 1, microsecond=n + 1, tzinfo=timezone.utc)
+        return datetime(1901 + round_, 1, 1, microsecond=n + 1, tzinfo=timezone.utc)
     raise TypeError(f"a key is an int, a str or a datetime, not {kind.__name__}")
 
 
 class _Slots:
-    """Where each key goes in a statement's parameters, found from the stand-ins it was built with."""
+    """Where each key goes in a statement's parameters. The statement is built twice, with two sets of
+    stand-ins: the SQL must come out the same (no key was written into it), and a key's places are
+    those where the parameters differ by exactly its two stand-ins (so that a constant equal to one of
+    them by chance is never taken for the key)."""
 
-    def __init__(self, connection: BaseDatabaseWrapper, keys: dict[str, type], stand_ins: dict[str, Any],
-                 sql: str, params: Sequence) -> None:
-        self.connection, self.keys, self.template = connection, keys, tuple(params)
+    def __init__(self, connection: BaseDatabaseWrapper, keys: dict[str, type],
+                 builds: tuple[tuple[str, Sequence, dict[str, Any]], tuple[str, Sequence, dict[str, Any]]]) -> None:
+        (sql, first, stand_ins), (other_sql, second, other_stand_ins) = builds
+        self.connection, self.keys, self.template = connection, keys, tuple(first)
+        if sql != other_sql or len(first) != len(second):
+            raise ValueError("a key does not reach the SQL as a query parameter (it changed the SQL)")
         # (position, the parameter's type): an int may reach the driver as a subclass naming its SQL type
         # (psycopg's Int8 for a BigIntegerField's value), and is sent as that again.
         self.slots: dict[str, list[tuple[int, type]]] = {}
         for name, kind in keys.items():
-            sent = self._adapt(kind, stand_ins[name])
-            self.slots[name] = [(i, type(value)) for i, value in enumerate(self.template)
-                                if isinstance(value, type(sent)) and not isinstance(value, bool) and value == sent]
-            if not self.slots[name] or str(stand_ins[name]) in sql:
+            one, two = self._adapt(kind, stand_ins[name]), self._adapt(kind, other_stand_ins[name])
+            self.slots[name] = [(i, type(a)) for i, (a, b) in enumerate(zip(first, second))
+                                if self._same(a, one) and self._same(b, two)]
+            if not self.slots[name]:
                 raise ValueError(f"key {name!r} does not reach the SQL as a query parameter")
+        taken = sorted(i for slots in self.slots.values() for i, _kind in slots)
+        if [i for i, (a, b) in enumerate(zip(first, second)) if a != b] != taken:
+            raise ValueError("a key reaches the SQL changed (not as the value given)")
+
+    @staticmethod
+    def _same(param: Any, stand_in: Any) -> bool:
+        return isinstance(param, type(stand_in)) and not isinstance(param, bool) and param == stand_in
 
     def _adapt(self, kind: type, value: Any) -> Any:
         # What a DateTimeField lookup does to its value (SQLite stores text; PostgreSQL takes it as it is).
@@ -80,29 +95,34 @@ class _Compiled:
         # A number of its own, not id(): a statement made after another was dropped must not find its SQL.
         self.attribute = f"_leadcaller_compiled_{next(_serial)}"
 
-    def _built(self, make: Callable[[BaseDatabaseWrapper, dict[str, Any]], Any]) -> Any:
+    def _built(self, build: Callable[[dict[str, Any]], tuple[str, Sequence, Any]]) -> tuple[str, _Slots, Any]:
+        """`build(stand_ins)` gives (sql, params, what the statement keeps of the first build)."""
         # Kept on Django's connection object, which is the thread's own: nothing built is shared by threads.
         connection = connections[self.using]
         built = connection.__dict__.get(self.attribute)
         if built is None:
-            stand_ins = {name: _stand_in(kind, n) for n, (name, kind) in enumerate(self.keys.items())}
-            built = connection.__dict__[self.attribute] = make(connection, stand_ins)
+            made = []
+            for round_ in (0, 1):
+                stand_ins = {name: _stand_in(kind, n, round_) for n, (name, kind) in enumerate(self.keys.items())}
+                made.append((*build(stand_ins), stand_ins))
+            (sql, params, kept, stand_ins), (other_sql, other_params, _kept, other_stand_ins) = made
+            slots = _Slots(connection, self.keys, ((sql, params, stand_ins), (other_sql, other_params, other_stand_ins)))
+            built = connection.__dict__[self.attribute] = (sql, slots, kept)
         return built
 
 
-class _BuiltRead:
-    def __init__(self, queryset: models.QuerySet, connection: BaseDatabaseWrapper, using: str,
-                 keys: dict[str, type], stand_ins: dict[str, Any]) -> None:
-        compiler = queryset.query.get_compiler(using=using)
-        sql, params = compiler.as_sql()  # also fills in what the iterator reads from the compiler
-        self.slots = _Slots(connection, keys, stand_ins, sql, params)
-        self.params = self.slots.template
-        compiler.as_sql = lambda *args, **kwargs: (sql, self.params)
-        queryset.query.get_compiler = lambda *args, **kwargs: compiler
+class _Read:
+    """The first build's queryset, whose compiler (filled in by building the SQL) Django's iterator reads."""
+
+    def __init__(self, queryset: models.QuerySet, using: str) -> None:
+        self.compiler = queryset.query.get_compiler(using=using)
+        self.sql, self.params = self.compiler.as_sql()
+        self.compiler.as_sql = lambda *args, **kwargs: (self.sql, self.params)
+        queryset.query.get_compiler = lambda *args, **kwargs: self.compiler
         self.queryset = queryset
 
-    def rows(self, values: dict[str, Any]) -> list:
-        self.params = self.slots.params(values)
+    def rows(self, params: tuple) -> list:
+        self.params = params
         return list(ModelIterable(self.queryset))
 
 
@@ -115,9 +135,12 @@ class CompiledRead(_Compiled, Generic[M]):
         self._build = build
 
     def rows(self, **values: Any) -> list[M]:
-        built = self._built(lambda connection, stand_ins: _BuiltRead(
-            self._build(**stand_ins), connection, self.using, self.keys, stand_ins))
-        return built.rows(values)
+        def build(stand_ins: dict[str, Any]) -> tuple[str, Sequence, _Read]:
+            read = _Read(self._build(**stand_ins), self.using)
+            return read.sql, read.params, read
+
+        _sql, slots, read = self._built(build)
+        return read.rows(slots.params(values))
 
     def first(self, **values: Any) -> M | None:
         found = self.rows(**values)
@@ -134,11 +157,7 @@ class CompiledSQL(_Compiled):
         self._build = build
 
     def sql_params(self, **values: Any) -> tuple[str, tuple]:
-        def make(connection: BaseDatabaseWrapper, stand_ins: dict[str, Any]) -> tuple[str, _Slots]:
-            sql, params = self._build(**stand_ins)
-            return sql, _Slots(connection, self.keys, stand_ins, sql, params)
-
-        sql, slots = self._built(make)
+        sql, slots, _kept = self._built(lambda stand_ins: (*self._build(**stand_ins), None))
         return sql, slots.params(values)
 
 
@@ -152,17 +171,16 @@ class CompiledUpdate(_Compiled):
         self._build = build
 
     def run(self, **values: Any) -> int:
-        def make(connection: BaseDatabaseWrapper, stand_ins: dict[str, Any]) -> tuple[str, _Slots]:
+        def build(stand_ins: dict[str, Any]) -> tuple[str, Sequence, None]:
             queryset, changes = self._build(**stand_ins)
             query = queryset.query.chain(UpdateQuery)  # as QuerySet.update() builds it
             query.add_update_values(changes)
             query.annotations = {}
             if query.related_updates or query.count_active_tables() > 1:
                 raise ValueError("an UPDATE of one table, filtered on its own columns")
-            sql, params = query.get_compiler(using=self.using).as_sql()
-            return sql, _Slots(connection, self.keys, stand_ins, sql, params)
+            return (*query.get_compiler(using=self.using).as_sql(), None)
 
-        sql, slots = self._built(make)
+        sql, slots, _kept = self._built(build)
         params = slots.params(values)
         with transaction.mark_for_rollback_on_error(using=self.using), connections[self.using].cursor() as cursor:
             cursor.execute(sql, params)

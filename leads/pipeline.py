@@ -488,6 +488,16 @@ def step_reopen(*, step_name: str, lead_id: int) -> bool:
     return bool(reopened)
 
 
+def step_reopen_changes(step_name: str, now: datetime) -> dict[str, Case]:
+    """step_reopen() as part of a caller's own UPDATE of the lead: the step's columns, changed only where it
+    was done. The caller sends the step after commit (lead_dispatch)."""
+    step = STEPS[step_name]
+    done = Q(**{step.state_field: State.DONE})
+    reopened = {step.state_field: State.PENDING, step.due_field: now, step.queued_field: now, step.tries_field: 0}
+    return {name: Case(When(done, then=Value(value)), default=F(name), output_field=Lead._meta.get_field(name))
+            for name, value in reopened.items()}
+
+
 def dispatch_due(*, limit: int = 500) -> int:
     """Re-send every step that is due and whose message is missing or stale. Returns how many."""
     now = timezone.now()

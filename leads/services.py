@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -13,7 +15,7 @@ from django.utils import timezone
 
 from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
-from leadcaller.compiled import CompiledRead
+from leadcaller.compiled import CompiledRead, CompiledUpdate
 from leads import hooks
 from leads.models import IntakeCounter, Lead, LeadEvent, Site, SubmissionKey
 from leads.selectors import partner_match
@@ -243,13 +245,30 @@ def step_result_handle(step_name: str, results: list[tuple[Lead, Any]]) -> None:
             lead_to_manual(lead=lead, reason=outcome.reason, step=step_name, alert=outcome.alert)
 
 
-def lead_outcome_announce(*, lead: Lead, **changes: Any) -> None:
-    """A call outcome is known: the steps that report it (the CRM's write-back) learn of it here.
-    `changes`: more of the lead's columns that the outcome sets, written in the same statement."""
+def lead_outcome_announce(*, lead: Lead) -> None:
+    """A call outcome is known: the steps that report it (the CRM's write-back) learn of it here."""
+    _outcome_announced().run(pk=lead.pk, now=timezone.now())
+    lead_outcome_announced(lead_id=lead.pk)
+
+
+def lead_outcome_changes(now: datetime) -> dict[str, Any]:
+    """The lead's columns that a call outcome sets, for a caller that sets more of them in the same
+    statement (then lead_outcome_announced): its CRM write-back is due, the CRM step reopened if done."""
     from leads import pipeline
 
-    Lead.objects.filter(pk=lead.pk).update(crm_resync=True, **changes)
-    pipeline.step_reopen(step_name="crm", lead_id=lead.pk)
+    return {"crm_resync": True, **pipeline.step_reopen_changes("crm", now)}
+
+
+def lead_outcome_announced(*, lead_id: int) -> None:
+    """After lead_outcome_changes() were written: the CRM step's claimer comes after commit."""
+    from leads import pipeline
+
+    transaction.on_commit(lambda: pipeline.lead_dispatch(lead_id, steps=["crm"]))
+
+
+@lru_cache(maxsize=None)
+def _outcome_announced() -> CompiledUpdate:
+    return CompiledUpdate(lambda pk, now: (Lead.objects.filter(pk=pk), lead_outcome_changes(now)), pk=int, now=datetime)
 
 
 def intake_count(*, kind: str, site: Site | None) -> None:

@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadcaller import metrics
+from leadcaller.compiled import CompiledUpdates
 from leadcaller.db import rows_update
 from leadcaller.logging import lead_context
 from leads import pipeline, ratelimit
@@ -112,17 +113,25 @@ def card_refresh(*, lead: Lead) -> None:
     cards_refresh(lead_ids=[lead.pk])
 
 
+_SHOWING = (Status.PENDING, Status.SENDING, Status.SENT)  # a card that is, or is about to be, in its chat
+_card_updates = CompiledUpdates(Notification)
+
+
 def cards_refresh(*, lead_ids: list[int]) -> None:
     """These leads moved on: their cards are edited to show it, in a few statements for all of them.
 
     Changes coalesce: a card still waiting (for its turn in the chat's limits) or being sent shows the
     newest version when it goes, so only a card already sent gets a new delivery task."""
-    cards = Notification.objects.filter(lead__in=lead_ids, kind=Kind.CARD,
-                                        status__in=[Status.PENDING, Status.SENDING, Status.SENT])
+    cards = Notification.objects.filter(lead__in=lead_ids, kind=Kind.CARD, status__in=_SHOWING)
     if not lead_ids:
         return
     newer = F("version") + 1  # several leads' cards are locked in one order first (leadcaller/db.py)
-    if not (rows_update(cards, version=newer) if len(lead_ids) > 1 else cards.update(version=newer)):
+    if len(lead_ids) > 1:
+        refreshed = rows_update(cards, version=newer)
+    else:  # every step result of every lead sends this one
+        refreshed = _card_updates.run("refresh", {"lead": lead_ids[0], "kind": Kind.CARD, "status__in": _SHOWING},
+                                      {"version": newer})
+    if not refreshed:
         return
     sent = list(cards.filter(status=Status.SENT).values_list("pk", flat=True))
     Notification.objects.filter(pk__in=sent, status=Status.SENT).update(status=Status.PENDING,

@@ -11,6 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
@@ -24,7 +25,7 @@ from dnc.numbers import number_hash, number_lock
 from dnc.models import Entry
 from dnc.services import dnc_entry_applying, dnc_entry_applying_id
 from leadcaller import metrics
-from leadcaller.compiled import CompiledRead, CompiledUpdate
+from leadcaller.compiled import CompiledRead, CompiledUpdate, CompiledUpdates
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, VoicemailAction
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
@@ -101,6 +102,15 @@ def _lead_locked_read(*, pk: int, site_id: int, phone_hash: str, partner_id: int
             .annotate(listed_id=dnc_entry_applying_id(phone_hash=phone_hash, site_id=site_id, partner_id=partner_id)))
 
 
+# The first attempt's time, and an "ignore the hours" (a person's "call now") spent: one statement, not two.
+_lead_dialled = CompiledUpdate(
+    lambda pk, at: (Lead.objects.filter(Q(call_ignore_hours=True) | Q(first_dial_at=None), pk=pk),
+                    {"call_ignore_hours": False, "first_dial_at": Coalesce(F("first_dial_at"), Value(at))}),
+    pk=int, at=datetime)
+# Written before StartScenarios: what a later try looks the session up by in the call history.
+_attempt_custom_data = CompiledUpdate(
+    lambda pk, custom_data: (CallAttempt.objects.filter(pk=pk), {"custom_data": custom_data}),
+    pk=int, custom_data=str)
 # By whether the lead has a partner (a partner's listings apply then): the two shapes of the statement.
 _lead_locked: dict[bool, CompiledRead[Lead]] = {
     False: CompiledRead(_lead_locked_read, pk=int, site_id=int, phone_hash=str),
@@ -146,11 +156,9 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
             return Manual(block.reason, alert=not block.ceiling)
         number = (latest.number if latest is not None else 0) + 1
         attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone)
-        # One statement, not two: the site's row stays locked until this transaction ends.
-        Lead.objects.filter(Q(call_ignore_hours=True) | Q(first_dial_at=None), pk=lead.pk).update(
-            call_ignore_hours=False, first_dial_at=Coalesce(F("first_dial_at"), Value(attempt.created_at)))
+        _lead_dialled.run(pk=lead.pk, at=attempt.created_at)
         attempt.custom_data = _custom_data(attempt, cfg)
-        attempt.save(update_fields=["custom_data"])
+        _attempt_custom_data.run(pk=attempt.pk, custom_data=attempt.custom_data)
     return _start(client, attempt, cfg)
 
 
@@ -306,6 +314,25 @@ _attempt_live: CompiledRead[CallAttempt] = CompiledRead(
     .filter(pk=pk, status__in=(Status.STARTING, Status.STARTED)), pk=int)
 
 
+# What a result changes in its attempt (here and in seller_result_apply); the statement's shape is which are None.
+_RESULT_COLUMNS = ("status", "outcome", "finished_at", "duration", "digits", "detail", "session_id",
+                   "scenario_version", "seller_id", "talk_time", "seller_connected_at", "record_url")
+_attempt_updates = CompiledUpdates(CallAttempt)
+
+
+@lru_cache(maxsize=None)
+def _call_outcome_announced() -> CompiledUpdate:
+    """The lead's last call outcome, with what every outcome sets (leads/services.py). A late result of an
+    older attempt does not hide a newer attempt's outcome."""
+    def build(pk: int, number: int, outcome: str, now: datetime) -> tuple[QuerySet, dict]:
+        newer = CallAttempt.objects.filter(lead=pk, number__gt=number).exclude(outcome="")
+        return Lead.objects.filter(pk=pk), {
+            "last_call_outcome": Case(When(Exists(newer), then=F("last_call_outcome")), default=Value(outcome)),
+            **lead_services.lead_outcome_changes(now)}
+
+    return CompiledUpdate(build, pk=int, number=int, outcome=str, now=datetime)
+
+
 def call_result_record(result: CallResult) -> str:
     """Take a result from the scenario. Returns "applied", "repeat" (already had one) or "late"."""
     _authorise(result.attempt_id, result.token)
@@ -328,17 +355,17 @@ def call_result_record(result: CallResult) -> str:
         attempt.session_id = attempt.session_id or result.session_id
         attempt.scenario_version = result.scenario_version
         seller_result_apply(attempt, result, now)
-        attempt.save()
+        finished = {name: getattr(attempt, name) for name in _RESULT_COLUMNS}
+        _attempt_updates.run(("result", *(name for name, value in finished.items() if value is None)),
+                             {"pk": attempt.pk}, finished)
         if result.scenario_version != scenario_version():  # still applied: the call happened
             logger.warning("call attempt %s was reported by scenario version %s, this server expects %s",
                            attempt.pk, result.scenario_version, scenario_version())
         if not late:  # a lost attempt was counted as lost; each attempt counts once
             transaction.on_commit(lambda: metrics.CALL_OUTCOMES.labels(outcome=result.result).inc())
         lead = attempt.lead
-        # A late result of an older attempt does not hide a newer attempt's outcome.
-        newer = CallAttempt.objects.filter(lead=lead, number__gt=attempt.number).exclude(outcome="")
-        lead_services.lead_outcome_announce(lead=lead, last_call_outcome=Case(
-            When(Exists(newer), then=F("last_call_outcome")), default=Value(result.result)))
+        _call_outcome_announced().run(pk=lead.pk, number=attempt.number, outcome=result.result, now=now)
+        lead_services.lead_outcome_announced(lead_id=lead.pk)
         lead_services.lead_event_add(
             lead=lead, kind=LeadEvent.Kind.CALL_RESULT, step="call",
             message=f"{attempt.get_outcome_display()}" + (f": {result.detail}" if result.detail else ""),
