@@ -38,6 +38,7 @@ from leadcaller.compiled import CompiledRead, CompiledUpdate, CompiledUpdates
 from leadcaller.db import rows_locked
 from leadcaller.logging import bind_lead, lead_context
 from leads.models import Lead, LeadEvent
+from leads.timeline import timeline_add
 
 logger = logging.getLogger(__name__)
 
@@ -396,7 +397,7 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
         for name, value in fields.items():
             setattr(lead, name, value)
         if event_kind:  # a deferral is routine, not worth a timeline entry
-            LeadEvent.objects.create(lead=lead, kind=event_kind, step=step.name, message=message[:500], data={})
+            timeline_add(LeadEvent(lead=lead, kind=event_kind, step=step.name, message=message[:500], data={}))
         if isinstance(outcome, Later):
             Lead.objects.filter(pk=lead.pk, status=Lead.Status.IN_PROGRESS).update(status=Lead.Status.SCHEDULED)
         elif isinstance(outcome, Retry):

@@ -15,11 +15,12 @@ from django.utils import timezone
 
 from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
-from leadcaller.compiled import CompiledRead, CompiledUpdate
+from leadcaller.compiled import CompiledRead, CompiledUpdate, CompiledUpdates
 from leads import hooks
 from leads.models import IntakeCounter, Lead, LeadEvent, Site, SubmissionKey
 from leads.selectors import partner_match
 from leads.texts import Text, text, text_parse
+from leads.timeline import timeline_add
 
 logger = logging.getLogger(__name__)
 
@@ -166,10 +167,10 @@ def lead_event_add(
     """Append to the timeline. `message` is a `Text` (a code shown in the viewer's language) or, the old
     way, a sentence (shown as written, or translated when leads/texts.py knows it)."""
     code, params, message = _text_parts(message)
-    return LeadEvent.objects.create(
+    return timeline_add(LeadEvent(
         lead=lead, kind=kind, step=step, message=message[:500], code=code, params=params, data=data or {},
         actor=actor,
-    )
+    ))
 
 
 def _text_parts(message: str | Text) -> tuple[str, dict, str]:
@@ -208,8 +209,8 @@ def lead_reached(*, lead: Lead, announce: bool = True) -> bool:
     caller's step result, in the same transaction, has told the lead's listeners already (the card shows
     the newest state whenever it goes, so a second refresh would only repeat the first)."""
     now = timezone.now()
-    moved = Lead.objects.filter(pk=lead.pk, status__in=Lead.OPEN_STATUSES).update(
-        status=Lead.Status.REACHED, closed_at=now, updated_at=now)
+    moved = _lead_updates.run("reached", {"pk": lead.pk, "status__in": tuple(Lead.OPEN_STATUSES)},
+                              {"status": Lead.Status.REACHED, "closed_at": now, "updated_at": now})
     if moved:
         lead.status, lead.closed_at = Lead.Status.REACHED, now
         lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=text("reached_by_phone"))
@@ -264,6 +265,9 @@ def lead_outcome_announced(*, lead_id: int) -> None:
     from leads import pipeline
 
     transaction.on_commit(lambda: pipeline.lead_dispatch(lead_id, steps=["crm"]))
+
+
+_lead_updates = CompiledUpdates(Lead)  # the lead's changes that every lead goes through
 
 
 @lru_cache(maxsize=None)

@@ -29,6 +29,7 @@ from leadcaller.compiled import CompiledRead, CompiledUpdate, CompiledUpdates
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, VoicemailAction
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
+from leads.timeline import timeline_batch
 from messaging.services import message_follow_up_plan
 from telephony import voximplant
 from telephony.call_plan import calls_counted, next_call_at
@@ -338,7 +339,7 @@ def call_result_record(result: CallResult) -> str:
     _authorise(result.attempt_id, result.token)
     now = timezone.now()
     attempts = CallAttempt.objects.filter(pk=result.attempt_id)
-    with transaction.atomic():
+    with transaction.atomic(), timeline_batch():
         if result.result == Result.OPTED_OUT:  # first, as a dial does: the rows locked next include the lead's
             phone = attempts.values_list("phone", flat=True).first()
             if phone is None:

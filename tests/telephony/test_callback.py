@@ -330,6 +330,17 @@ def test_a_person_reached_costs_no_statement_on_the_sites_settings_or_on_sellers
 
 
 
+def test_a_person_reached_is_one_insert_for_its_three_timeline_entries(api, calling):
+    lead, attempt = calling()
+    with CaptureQueriesContext(connection) as queries:
+        assert post_result(api, attempt, "human").json() == {"status": "applied"}
+
+    inserts = [q["sql"] for q in queries if q["sql"].startswith('INSERT INTO "leads_leadevent"')]
+    assert len(inserts) == 1
+    assert list(lead.events.filter(kind__in=["call_result", "step_done", "status"]).order_by("id")
+                .values_list("kind", flat=True)) == ["call_result", "step_done", "status"]
+
+
 def test_a_late_result_of_an_older_attempt_leaves_the_newer_attempts_outcome_on_the_lead(api, calling):
     lead, first = calling()
     CallAttempt.objects.filter(pk=first.pk).update(status=Status.LOST)
