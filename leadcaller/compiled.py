@@ -22,7 +22,8 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.query import ModelIterable
-from django.db.models.sql import UpdateQuery
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery, UpdateQuery
 
 M = TypeVar("M", bound=models.Model)
 _serial = itertools.count()
@@ -115,9 +116,12 @@ class _Read:
     """The first build's queryset, whose compiler (filled in by building the SQL) Django's iterator reads."""
 
     def __init__(self, queryset: models.QuerySet, using: str) -> None:
-        self.compiler = queryset.query.get_compiler(using=using)
-        self.sql, self.params = self.compiler.as_sql()
-        self.compiler.as_sql = lambda *args, **kwargs: (self.sql, self.params)
+        self.compiler = compiler = queryset.query.get_compiler(using=using)
+        self.sql, self.params = compiler.as_sql()
+        compiler.as_sql = lambda *args, **kwargs: (self.sql, self.params)
+        # The columns' converters depend on the columns alone: worked out once (the iterator asks each time).
+        converters = compiler.get_converters([column[0] for column in compiler.select[:compiler.col_count]])
+        compiler.get_converters = lambda expressions: converters
         queryset.query.get_compiler = lambda *args, **kwargs: self.compiler
         self.queryset = queryset
 
@@ -221,3 +225,49 @@ class CompiledUpdates:
         if (fixed_where, fixed_changes) != (built_where, built_changes) or values.keys() != statement.keys.keys():
             raise ValueError(f"UPDATE {shape!r} was built for another shape")
         return statement.run(**values)
+
+
+class CompiledInsert(_Compiled):
+    """INSERTs of new rows of one model: every concrete column but the automatic primary key, the SQL
+    built once per connection, each row's values prepared as Model.save() prepares them (defaults,
+    auto_now_add, the fields' conversions). A row that needs more than that (a primary key of its own,
+    a value that is an SQL expression, a model with save signals) is saved by Model.save()."""
+
+    def __init__(self, model: type[M], *, using: str = DEFAULT_DB_ALIAS) -> None:
+        super().__init__({}, using)
+        self.model = model
+        meta = model._meta
+        self.fields = [field for field in meta.local_concrete_fields
+                       if field is not meta.auto_field and not field.generated]
+        self.returning = meta.db_returning_fields
+
+    def insert(self, obj: M) -> M:
+        connection = connections[self.using]
+        if (obj.pk is not None or pre_save.has_listeners(self.model) or post_save.has_listeners(self.model)
+                or not connection.features.can_return_columns_from_insert):
+            obj.save(force_insert=True, using=self.using)
+            return obj
+        obj._prepare_related_fields_for_save(operation_name="save")
+        built = connection.__dict__.get(self.attribute)
+        if built is None:
+            query = InsertQuery(self.model)
+            query.insert_values(self.fields, [obj])
+            compiler = query.get_compiler(using=self.using)
+            compiler.returning_fields = self.returning
+            [(sql, _params)] = compiler.as_sql()
+            if any(getattr(field, "get_placeholder", None) for field in self.fields) or \
+                    sql.count("%s") != len(self.fields):
+                raise ValueError(f"{self.model.__name__} rows need placeholders of their own")
+            built = connection.__dict__[self.attribute] = (sql, compiler)
+        sql, compiler = built
+        values = [compiler.prepare_value(field, field.pre_save(obj, add=True)) for field in self.fields]
+        if any(hasattr(value, "as_sql") for value in values):
+            obj.save(force_insert=True, using=self.using)
+            return obj
+        with transaction.mark_for_rollback_on_error(using=self.using), connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            row = connection.ops.fetch_returned_insert_columns(cursor, ())
+        for field, value in zip(self.returning, row):
+            setattr(obj, field.attname, value)
+        obj._state.adding, obj._state.db = False, self.using
+        return obj

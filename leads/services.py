@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
-from leadcaller.compiled import CompiledRead, CompiledUpdate, CompiledUpdates
+from leadcaller.compiled import CompiledInsert, CompiledRead, CompiledUpdate, CompiledUpdates
 from leads import hooks
 from leads.models import IntakeCounter, Lead, LeadEvent, Site, SubmissionKey
 from leads.selectors import partner_match
@@ -86,7 +86,7 @@ def lead_intake(
         partner, code_unknown = partner_match(code=data.partner_code, utm_source=data.utm_source)
         try:
             with transaction.atomic():
-                lead = Lead.objects.create(
+                lead = _lead_insert.insert(Lead(
                     ref=ref,
                     site=site,
                     site_unknown=site_unknown,
@@ -108,7 +108,7 @@ def lead_intake(
                     user_agent=user_agent[:400],
                     raw_request=raw_request or {},
                     **pipeline.initial_step_fields(now),
-                )
+                ))
                 bind_lead(lead.public_id)  # before commit, so the queued tasks carry it
                 if submission_key:
                     SubmissionKey.objects.create(site=site, key=submission_key, lead=lead)
@@ -267,6 +267,7 @@ def lead_outcome_announced(*, lead_id: int) -> None:
     transaction.on_commit(lambda: pipeline.lead_dispatch(lead_id, steps=["crm"]))
 
 
+_lead_insert = CompiledInsert(Lead)
 _lead_updates = CompiledUpdates(Lead)  # the lead's changes that every lead goes through
 
 

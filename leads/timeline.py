@@ -11,16 +11,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from leadcaller.compiled import CompiledInsert
 from leads.models import LeadEvent
 
 _batches = threading.local()
+_insert = CompiledInsert(LeadEvent)
 
 
 def timeline_add(event: LeadEvent) -> LeadEvent:
     """Write the entry now, or at the end of the batch this thread is in."""
     batch = getattr(_batches, "events", None)
     if batch is None:
-        event.save(force_insert=True)
+        _insert.insert(event)
     else:
         batch.append(event)
     return event

@@ -25,7 +25,7 @@ from dnc.numbers import number_hash, number_lock
 from dnc.models import Entry
 from dnc.services import dnc_entry_applying, dnc_entry_applying_id
 from leadcaller import metrics
-from leadcaller.compiled import CompiledRead, CompiledUpdate, CompiledUpdates
+from leadcaller.compiled import CompiledInsert, CompiledRead, CompiledUpdate, CompiledUpdates
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent, VoicemailAction
 from leads.pipeline import Done, Later, Manual, Outcome, Retry, Skipped, Wait, step_outcome_apply
@@ -103,6 +103,7 @@ def _lead_locked_read(*, pk: int, site_id: int, phone_hash: str, partner_id: int
             .annotate(listed_id=dnc_entry_applying_id(phone_hash=phone_hash, site_id=site_id, partner_id=partner_id)))
 
 
+_attempt_insert = CompiledInsert(CallAttempt)
 # The first attempt's time, and an "ignore the hours" (a person's "call now") spent: one statement, not two.
 _lead_dialled = CompiledUpdate(
     lambda pk, at: (Lead.objects.filter(Q(call_ignore_hours=True) | Q(first_dial_at=None), pk=pk),
@@ -156,7 +157,7 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
                 ceiling_hit_record(block=block, site=lead.site)
             return Manual(block.reason, alert=not block.ceiling)
         number = (latest.number if latest is not None else 0) + 1
-        attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone)
+        attempt = _attempt_insert.insert(CallAttempt(lead=lead, number=number, phone=lead.phone))
         _lead_dialled.run(pk=lead.pk, at=attempt.created_at)
         attempt.custom_data = _custom_data(attempt, cfg)
         _attempt_custom_data.run(pk=attempt.pk, custom_data=attempt.custom_data)

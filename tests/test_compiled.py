@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection, connections
@@ -12,8 +13,9 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from django.db.models import F
+from django.db.models.signals import post_save
 
-from leadcaller.compiled import CompiledRead, CompiledSQL, CompiledUpdate, CompiledUpdates
+from leadcaller.compiled import CompiledInsert, CompiledRead, CompiledSQL, CompiledUpdate, CompiledUpdates
 from leads.models import Lead
 from telephony.models import CallAttempt
 from tests.factories import LeadFactory, PartnerFactory, SiteFactory
@@ -181,3 +183,43 @@ def test_updates_by_shape_take_their_keys_from_the_values_and_refuse_another_sha
     with pytest.raises(ValueError, match="another shape"):  # a value where the shape had None
         updates.run("tried", {"pk": leads[0].pk, "call_state": "pending"},
                     {"call_tries": F("call_tries") + 1, "scheduled_at": timezone.now(), "name": "x"})
+
+
+lead_insert = CompiledInsert(Lead)
+
+
+@pytest.mark.django_db
+def test_a_compiled_insert_writes_the_row_that_save_writes():
+    site, partner = SiteFactory(), PartnerFactory()
+    fields = dict(site=site, partner=partner, ref="r1", phone="+79120000001", phone_raw="8 912 000-00-01", name="Ivan",
+                  order_amount=Decimal("12.50"), extra={"k": [1, "два"]}, client_ip="203.0.113.9", currency="RUB")
+
+    inserted = lead_insert.insert(Lead(**fields))
+    saved = Lead.objects.create(**{**fields, "ref": "r2"})
+
+    assert inserted.pk is not None and not inserted._state.adding and inserted._state.db == "default"
+    differ = {"id", "public_id", "ref", "created_at", "updated_at"}
+    assert {k: v for k, v in model_to_dict(Lead.objects.get(pk=inserted.pk)).items() if k not in differ} == \
+        {k: v for k, v in model_to_dict(Lead.objects.get(pk=saved.pk)).items() if k not in differ}
+    assert Lead.objects.get(pk=inserted.pk).public_id == inserted.public_id  # the default made for the object
+    assert abs(Lead.objects.get(pk=inserted.pk).created_at - saved.created_at) < timedelta(seconds=5)
+
+    inserted.name = "Petr"
+    inserted.save()  # the object knows it is stored: an UPDATE, not a second row
+    assert Lead.objects.filter(ref="r1").values_list("name", flat=True).get() == "Petr"
+
+
+@pytest.mark.django_db
+def test_a_row_that_needs_more_than_an_insert_is_saved_by_save():
+    """A primary key of its own, or a model with save signals: Model.save() does what it always does."""
+    heard = []
+    receiver = lambda sender, instance, created, **kwargs: heard.append((instance.ref, created))  # noqa: E731
+    post_save.connect(receiver, sender=Lead)
+    try:
+        lead_insert.insert(Lead(site=SiteFactory(), ref="signalled", phone="+79120000002"))
+    finally:
+        post_save.disconnect(receiver, sender=Lead)
+    own = lead_insert.insert(Lead(pk=424242, site=SiteFactory(), ref="own", phone="+79120000003"))
+
+    assert heard == [("signalled", True)]
+    assert Lead.objects.filter(pk=424242, ref="own").exists() and own.pk == 424242
