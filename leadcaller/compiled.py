@@ -1,16 +1,17 @@
 """Hot statements whose SQL the ORM builds once per database connection.
 
-Building the SQL of a wide read costs Django more than running it: for a lead with its site and
-partner (125 columns) about 0.75 ms of CPU to build against 0.15 ms to run, on every call. A statement
-that each lead sends, always of the same shape with only some values (its keys) changing, is built
-once per connection (per process and thread, as Django's connections are) with stand-ins for the keys,
-and then sent with the real values in their places. A read's rows still become model instances
-through Django's own iterator, so select_related, annotations and deferred fields behave exactly as
-in the queryset it was built from.
+Building a statement costs Django more CPU than running it: a lead read with its site and partner (125
+columns) took 0.75 ms to build against 0.15 ms to run, a step's claim (an UPDATE with a CASE) 0.6 ms in
+all against 0.12 ms built once. A statement that every lead sends, always of the same shape with only
+some values (its keys) changing, is built once per connection (per process and thread, as Django's
+connections are) and then sent with the real values in the keys' places. A read's rows still become
+model instances through Django's own iterator, so select_related, annotations and deferred fields behave
+as in the queryset it was built from; an INSERT's values are prepared as Model.save() prepares them.
 
 A key is an int, a str or an aware datetime that reaches the SQL as a query parameter: of an exact or
-range lookup (`pk=`, `created_at__gte=`), or a column's new value in an UPDATE; building fails loudly
-when one does not.
+range lookup (`pk=`, `created_at__gte=`), or a column's new value in an UPDATE. Each statement is built
+twice, with two sets of stand-ins for its keys, and building fails loudly unless the two differ in the
+keys' parameters alone.
 """
 
 from __future__ import annotations
