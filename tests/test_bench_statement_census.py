@@ -35,6 +35,29 @@ def test_a_process_counts_its_statements_by_where_they_come_from(tmp_path):
         isinstance(json.loads(p.read_text()), dict) for p in (tmp_path / "statements").iterdir())
 
 
+PLUMBED = """
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from leads.selectors import site_by_key
+for _ in range(20):
+    site_by_key("no-such-key")
+"""
+
+
+def test_a_statement_sent_through_the_compiled_statements_counts_where_its_caller_is(tmp_path):
+    from bench.speed_to_lead import census_env, statement_census
+
+    env = {**os.environ, **census_env(tmp_path), "DJANGO_SETTINGS_MODULE": "leadcaller.settings",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'census.sqlite3'}", "LEADCALLER_VAR_DIR": str(tmp_path / "var")}
+    subprocess.run([sys.executable, "-c", PLUMBED], cwd=ROOT, env=env, check=True, timeout=120)
+
+    counts = statement_census(tmp_path)
+    assert counts.get("leads.selectors:site_by_key SELECT", 0) >= 10
+    assert not [key for key in counts if key.startswith("leadcaller.compiled")]
+
+
 def test_nothing_is_counted_without_the_flag(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "bench" / "statement_census"), "DJANGO_SETTINGS_MODULE":
            "leadcaller.settings", "DATABASE_URL": f"sqlite:///{tmp_path / 'census.sqlite3'}",

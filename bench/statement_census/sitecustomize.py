@@ -3,8 +3,8 @@
 Loaded by Python at start-up (it is on PYTHONPATH only when bench/speed_to_lead.py runs with
 `--count-statements`), and only acts when LC_STATEMENT_CENSUS_DIR names a folder: every 10 statements
 the process writes its running counts to <folder>/<pid>.json, keyed "<module>:<function> <VERB>" by
-the innermost frame of the project's own code. BEGIN and COMMIT are not Django cursor statements and
-are not counted.
+the innermost frame of the project's own code, past the modules that send statements on their callers'
+behalf (PLUMBING). BEGIN and COMMIT are not Django cursor statements and are not counted.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pathlib import Path
 
 FOLDER = os.environ.get("LC_STATEMENT_CENSUS_DIR", "")
 ROOT = str(Path(__file__).resolve().parents[2]) + os.sep
+# Their statements are counted where their callers are: they only build and send them.
+PLUMBING = {os.path.join(ROOT, "leadcaller", "compiled.py"), os.path.join(ROOT, "leads", "timeline.py")}
 
 if FOLDER:
     from django.db.backends import utils
@@ -30,7 +32,8 @@ if FOLDER:
         frame = sys._getframe(3)
         while frame is not None:
             path = frame.f_code.co_filename
-            if path.startswith(ROOT) and f"{os.sep}.venv{os.sep}" not in path and f"{os.sep}bench{os.sep}" not in path:
+            if (path.startswith(ROOT) and f"{os.sep}.venv{os.sep}" not in path and f"{os.sep}bench{os.sep}" not in path
+                    and path not in PLUMBING):
                 module = path[len(ROOT):].removesuffix(".py").replace(os.sep, ".")
                 return f"{module}:{frame.f_code.co_name}"
             frame = frame.f_back
