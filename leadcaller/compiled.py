@@ -232,7 +232,8 @@ class CompiledInsert(_Compiled):
     """INSERTs of new rows of one model: every concrete column but the automatic primary key, the SQL
     built once per connection, each row's values prepared as Model.save() prepares them (defaults,
     auto_now_add, the fields' conversions). A row that needs more than that (a primary key of its own,
-    a value that is an SQL expression, a model with save signals) is saved by Model.save()."""
+    a value that is an SQL expression, a model with save signals or a save() of its own) is saved by
+    its save()."""
 
     def __init__(self, model: type[M], *, using: str = DEFAULT_DB_ALIAS) -> None:
         super().__init__({}, using)
@@ -241,11 +242,12 @@ class CompiledInsert(_Compiled):
         self.fields = [field for field in meta.local_concrete_fields
                        if field is not meta.auto_field and not field.generated]
         self.returning = meta.db_returning_fields
+        self.own_save = model.save is not models.Model.save
 
     def insert(self, obj: M) -> M:
         connection = connections[self.using]
-        if (obj.pk is not None or pre_save.has_listeners(self.model) or post_save.has_listeners(self.model)
-                or not connection.features.can_return_columns_from_insert):
+        if (obj.pk is not None or self.own_save or pre_save.has_listeners(self.model)
+                or post_save.has_listeners(self.model) or not connection.features.can_return_columns_from_insert):
             obj.save(force_insert=True, using=self.using)
             return obj
         obj._prepare_related_fields_for_save(operation_name="save")

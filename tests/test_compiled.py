@@ -16,7 +16,7 @@ from django.db.models import F
 from django.db.models.signals import post_save
 
 from leadcaller.compiled import CompiledInsert, CompiledRead, CompiledSQL, CompiledUpdate, CompiledUpdates
-from leads.models import Lead
+from leads.models import Lead, PartnerRule
 from telephony.models import CallAttempt
 from tests.factories import LeadFactory, PartnerFactory, SiteFactory
 
@@ -211,7 +211,8 @@ def test_a_compiled_insert_writes_the_row_that_save_writes():
 
 @pytest.mark.django_db
 def test_a_row_that_needs_more_than_an_insert_is_saved_by_save():
-    """A primary key of its own, or a model with save signals: Model.save() does what it always does."""
+    """A primary key of its own, a model with save signals or with a save() of its own: save() does what
+    it always does."""
     heard = []
     receiver = lambda sender, instance, created, **kwargs: heard.append((instance.ref, created))  # noqa: E731
     post_save.connect(receiver, sender=Lead)
@@ -223,3 +224,6 @@ def test_a_row_that_needs_more_than_an_insert_is_saved_by_save():
 
     assert heard == [("signalled", True)]
     assert Lead.objects.filter(pk=424242, ref="own").exists() and own.pk == 424242
+    # PartnerRule.save() normalises the value: a model's own save() is never bypassed.
+    rule = CompiledInsert(PartnerRule).insert(PartnerRule(partner=PartnerFactory(), kind="utm_source", value=" Ads "))
+    assert PartnerRule.objects.get(pk=rule.pk).value == "ads"
