@@ -481,9 +481,8 @@ def _fields_for(step: Step, outcome: Outcome, tries: int, now: datetime) -> tupl
 def step_reopen(*, step_name: str, lead_id: int) -> bool:
     """Make a finished step due again (new work for it), and send it after commit."""
     step = STEPS[step_name]
-    now = timezone.now()
     reopened = Lead.objects.filter(pk=lead_id, **{step.state_field: State.DONE}).update(
-        **{step.state_field: State.PENDING, step.due_field: now, step.queued_field: now, step.tries_field: 0})
+        **_reopened_fields(step, timezone.now()))
     if reopened:
         transaction.on_commit(lambda: _send(step, lead_id))
     return bool(reopened)
@@ -494,9 +493,12 @@ def step_reopen_changes(step_name: str, now: datetime) -> dict[str, Case]:
     was done. The caller sends the step after commit (lead_dispatch)."""
     step = STEPS[step_name]
     done = Q(**{step.state_field: State.DONE})
-    reopened = {step.state_field: State.PENDING, step.due_field: now, step.queued_field: now, step.tries_field: 0}
     return {name: Case(When(done, then=Value(value)), default=F(name), output_field=Lead._meta.get_field(name))
-            for name, value in reopened.items()}
+            for name, value in _reopened_fields(step, now).items()}
+
+
+def _reopened_fields(step: Step, now: datetime) -> dict[str, object]:
+    return {step.state_field: State.PENDING, step.due_field: now, step.queued_field: now, step.tries_field: 0}
 
 
 def dispatch_due(*, limit: int = 500) -> int:

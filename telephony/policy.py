@@ -143,9 +143,8 @@ def budget_block(lead: Lead, cfg: CallSettings, now: datetime) -> Block | None:
         _ceiling_lock()
     limits = tuple((name, limit) for name, limit in
                    (("site", cfg.daily_budget), ("hour", ceiling), ("number", cfg.max_per_number)) if limit)
-    keys = {"site": {"site_id": lead.site_id, "day_start": day_start}, "hour": {"hour_ago": now - timedelta(hours=1)},
-            "number": {"phone": lead.phone, "day_start": day_start}}
-    reached = _limits_reached(limits, {key: value for name, _limit in limits for key, value in keys[name].items()})
+    keys = {"site_id": lead.site_id, "day_start": day_start, "hour_ago": now - timedelta(hours=1), "phone": lead.phone}
+    reached = _limits_reached(limits, {key: keys[key] for name, _limit in limits for key in _LIMIT_KEYS[name]})
     if "site" in reached:
         return Block(_("The site's budget of %(n)d calls a day is used up.") % {"n": cfg.daily_budget},
                      CeilingHit.Kind.SITE_DAILY, (day_start, datetime.combine(day + timedelta(days=1), time(0),
@@ -170,7 +169,9 @@ def _ceiling_lock() -> None:
 
 
 Limits = tuple[tuple[str, int], ...]  # ("site" | "hour" | "number", its limit), for those that are on
-_KEY_TYPES = {"site_id": int, "day_start": datetime, "hour_ago": datetime, "phone": str}
+# What each count is filtered on, with its type: the keys of the compiled statement.
+_LIMIT_KEYS = {"site": {"site_id": int, "day_start": datetime}, "hour": {"hour_ago": datetime},
+               "number": {"phone": str, "day_start": datetime}}
 
 
 def _limits_reached(limits: Limits, keys: dict[str, object]) -> set[str]:
@@ -187,9 +188,8 @@ def _limits_reached(limits: Limits, keys: dict[str, object]) -> set[str]:
 
 @lru_cache(maxsize=32)  # a shape per set of limits: the global ones, and each site's own budget
 def _counts_statement(limits: Limits) -> CompiledSQL:
-    keys = {key for name, _limit in limits for key in {"site": ("site_id", "day_start"), "hour": ("hour_ago",),
-                                                        "number": ("phone", "day_start")}[name]}
-    return CompiledSQL(partial(_counts_sql, limits), **{key: _KEY_TYPES[key] for key in sorted(keys)})
+    return CompiledSQL(partial(_counts_sql, limits),
+                       **{key: kind for name, _limit in limits for key, kind in _LIMIT_KEYS[name].items()})
 
 
 def _counts_sql(limits: Limits, *, site_id: int = 0, day_start: datetime | None = None,

@@ -339,10 +339,9 @@ def call_result_record(result: CallResult) -> str:
     """Take a result from the scenario. Returns "applied", "repeat" (already had one) or "late"."""
     _authorise(result.attempt_id, result.token)
     now = timezone.now()
-    attempts = CallAttempt.objects.filter(pk=result.attempt_id)
     with transaction.atomic(), timeline_batch():
         if result.result == Result.OPTED_OUT:  # first, as a dial does: the rows locked next include the lead's
-            phone = attempts.values_list("phone", flat=True).first()
+            phone = CallAttempt.objects.filter(pk=result.attempt_id).values_list("phone", flat=True).first()
             if phone is None:
                 raise CallbackRefused()
             number_lock(phone)
