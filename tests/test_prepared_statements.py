@@ -1,0 +1,54 @@
+"""PostgreSQL prepares the statements a connection keeps sending (leadcaller/config.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+import pytest
+from django.db import connection
+
+from leadcaller import config
+from leads.pipeline import _lead_for_step
+from tests.factories import LeadFactory
+
+
+def tuned(url: str) -> dict:
+    db = config.database("DATABASE_URL", environ.Env.db_url_config(url))
+    config.tune_database(db, test_dir=Path("/nonexistent"))
+    return db
+
+
+def test_postgresql_binds_values_on_the_server_and_prepares_after_five_runs():
+    options = tuned("postgres://leadcaller@db.example/leadcaller")["OPTIONS"]
+    assert (options["server_side_binding"], options["prepare_threshold"]) == (True, 5)
+
+
+@pytest.mark.parametrize("off", ["false", "off", "0", "False"])
+def test_a_pooler_that_cannot_keep_prepared_statements_turns_them_off_in_the_url(off):
+    options = tuned(f"postgres://leadcaller@db.example/leadcaller?server_side_binding={off}")["OPTIONS"]
+    assert options["server_side_binding"] is False and "prepare_threshold" not in options
+
+
+def test_a_threshold_given_in_the_url_is_kept():
+    options = tuned("postgres://leadcaller@db.example/leadcaller?prepare_threshold=2")["OPTIONS"]
+    assert (options["server_side_binding"], options["prepare_threshold"]) == (True, 2)
+
+
+def test_sqlite_is_left_without_them():
+    assert "server_side_binding" not in tuned("sqlite:////tmp/x.sqlite3")["OPTIONS"]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_a_hot_read_is_prepared_on_its_connection_and_still_answers():
+    lead = LeadFactory()
+    statement = "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s"
+    with connection.cursor() as cursor:
+        cursor.execute(statement, ['%FROM "leads_lead"%'])
+        before = len(cursor.fetchall())
+    for _ in range(6):
+        assert _lead_for_step.first(pk=lead.pk).phone == lead.phone
+    with connection.cursor() as cursor:
+        cursor.execute(statement, ['%FROM "leads_lead"%'])
+        assert len(cursor.fetchall()) == before + 1
