@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from leadcaller.serializers import PrototypeFieldsMixin
 from leads.phones import PhoneError, phone_normalize
 
 EXTRA_LIMIT = 8 * 1024
@@ -55,7 +56,7 @@ class AmountField(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
-class LeadInputSerializer(serializers.Serializer):
+class LeadInputSerializer(PrototypeFieldsMixin, serializers.Serializer):
     """Validates one submission. The phone region comes from the context (the site's, else global)."""
 
     phone = serializers.CharField(max_length=64)

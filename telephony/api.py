@@ -12,6 +12,7 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from rest_framework.views import APIView
 
 from leadcaller.parsers import BoundedJSONParser
+from leadcaller.serializers import PrototypeFieldsMixin
 from telephony.models import CallAttempt
 from telephony.services import (
     CallbackRefused, CallResult, call_result_record, call_settings_payload, sellers_for_attempt,
@@ -32,7 +33,7 @@ class TokenField(serializers.CharField):
                            if not isinstance(v, (ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator))]
 
 
-class CallResultSerializer(serializers.Serializer):
+class CallResultSerializer(PrototypeFieldsMixin, serializers.Serializer):
     attempt_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     token = TokenField()
     result = serializers.ChoiceField(choices=CallAttempt.Outcome.values)
@@ -56,7 +57,7 @@ class CallResultSerializer(serializers.Serializer):
                                           "it is an http(s) URL of at most 500 characters.")
 
 
-class CallSettingsQuerySerializer(serializers.Serializer):
+class CallSettingsQuerySerializer(PrototypeFieldsMixin, serializers.Serializer):
     attempt_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     token = TokenField()
 
