@@ -15,7 +15,7 @@ def _nested(field: serializers.Field) -> bool:
 
 class PrototypeFieldsMixin:
     """DRF deep-copies every declared field for each serializer it makes, which runs each field's
-    __init__ again and builds its validators anew: a tenth of the web processes' CPU under a burst of
+    __init__ again and builds its validators anew: a tenth of the web workers' request CPU under a burst of
     leads (py-spy, docs/benchmarks.md). Here the declared fields are deep-copied once per class into
     prototypes that are never bound, and each serializer gets shallow copies of them, which it binds
     as its own. A field with a child or nested fields is still deep-copied."""
