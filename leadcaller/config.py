@@ -203,7 +203,7 @@ def prepared_statements(options: dict[str, Any]) -> None:
     connection pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21,
     or without `max_prepared_statements`)."""
     given = options.get("server_side_binding", True)
-    on = given if isinstance(given, bool) else str(given).strip().lower() not in {"false", "off", "no", "0"}
+    on = given if isinstance(given, bool) else _bool("DATABASE_URL's server_side_binding", str(given), True)
     options["server_side_binding"] = on
     if on:
         options.setdefault("prepare_threshold", 5)

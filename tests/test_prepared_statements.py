@@ -6,6 +6,7 @@ from pathlib import Path
 
 import environ
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from leadcaller import config
@@ -28,6 +29,11 @@ def test_postgresql_binds_values_on_the_server_and_prepares_after_five_runs():
 def test_a_pooler_that_cannot_keep_prepared_statements_turns_them_off_in_the_url(off):
     options = tuned(f"postgres://leadcaller@db.example/leadcaller?server_side_binding={off}")["OPTIONS"]
     assert options["server_side_binding"] is False and "prepare_threshold" not in options
+
+
+def test_a_malformed_switch_in_the_url_stops_start_up_naming_it():
+    with pytest.raises(ImproperlyConfigured, match="server_side_binding must be true or false"):
+        tuned("postgres://leadcaller@db.example/leadcaller?server_side_binding=maybe")
 
 
 def test_a_threshold_given_in_the_url_is_kept():
