@@ -21,7 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadcaller import metrics
-from leadcaller.compiled import CompiledUpdates
+from leadcaller.compiled import CompiledRead, CompiledUpdates
 from leadcaller.db import rows_update
 from leadcaller.logging import lead_context
 from leads import pipeline, ratelimit
@@ -115,6 +115,9 @@ def card_refresh(*, lead: Lead) -> None:
 
 _SHOWING = (Status.PENDING, Status.SENDING, Status.SENT)  # a card that is, or is about to be, in its chat
 _card_updates = CompiledUpdates(Notification)
+# Every step result of every lead refreshes its card: one lead's statements are built once per connection.
+_sent_cards: CompiledRead[Notification] = CompiledRead(
+    lambda lead: Notification.objects.filter(lead=lead, kind=Kind.CARD, status=Status.SENT).only("pk"), lead=int)
 
 
 def cards_refresh(*, lead_ids: list[int]) -> None:
@@ -122,20 +125,25 @@ def cards_refresh(*, lead_ids: list[int]) -> None:
 
     Changes coalesce: a card still waiting (for its turn in the chat's limits) or being sent shows the
     newest version when it goes, so only a card already sent gets a new delivery task."""
-    cards = Notification.objects.filter(lead__in=lead_ids, kind=Kind.CARD, status__in=_SHOWING)
     if not lead_ids:
         return
-    newer = F("version") + 1  # several leads' cards are locked in one order first (leadcaller/db.py)
-    if len(lead_ids) > 1:
-        refreshed = rows_update(cards, version=newer)
-    else:  # every step result of every lead sends this one
-        refreshed = _card_updates.run("refresh", {"lead": lead_ids[0], "kind": Kind.CARD, "status__in": _SHOWING},
-                                      {"version": newer})
-    if not refreshed:
-        return
-    sent = list(cards.filter(status=Status.SENT).values_list("pk", flat=True))
-    Notification.objects.filter(pk__in=sent, status=Status.SENT).update(status=Status.PENDING,
-                                                                        due_at=timezone.now())
+    newer = F("version") + 1
+    if len(lead_ids) > 1:  # several leads' cards are locked in one order first (leadcaller/db.py)
+        cards = Notification.objects.filter(lead__in=lead_ids, kind=Kind.CARD, status__in=_SHOWING)
+        if not rows_update(cards, version=newer):
+            return
+        sent = list(cards.filter(status=Status.SENT).values_list("pk", flat=True))
+    else:
+        if not _card_updates.run("refresh", {"lead": lead_ids[0], "kind": Kind.CARD, "status__in": _SHOWING},
+                                 {"version": newer}):
+            return
+        sent = [card.pk for card in _sent_cards.rows(lead=lead_ids[0])]
+    if len(sent) == 1:
+        _card_updates.run("edit due", {"pk": sent[0], "status": Status.SENT},
+                          {"status": Status.PENDING, "due_at": timezone.now()})
+    elif sent:
+        Notification.objects.filter(pk__in=sent, status=Status.SENT).update(status=Status.PENDING,
+                                                                            due_at=timezone.now())
     for pk in sent:
         _send_after_commit(pk)
 

@@ -352,6 +352,29 @@ def test_changes_to_a_card_waiting_for_its_turn_add_no_delivery_task(tg, monkeyp
     assert sent == [("notifications.tasks.deliver", (card.pk,))]
 
 
+def test_a_batch_of_leads_moving_on_sends_each_sent_card_once_and_leaves_waiting_ones(
+        tg, monkeypatch, django_capture_on_commit_callbacks):
+    """A claimer's batch refreshes its leads' cards together (cards_refresh with several leads)."""
+    from celery import current_app
+
+    from notifications.services import cards_refresh
+
+    shown, other = LeadFactory(), LeadFactory()
+    shown_card, other_card = notify(shown), notify(other)
+    waiting = Notification.objects.create(lead=LeadFactory(), chat=shown_card.chat, kind=Kind.CARD,
+                                          status=Status.PENDING, due_at=timezone.now())
+    sent: list = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=(), **kw: sent.append((name, args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        cards_refresh(lead_ids=[shown.pk, other.pk, waiting.lead_id])
+
+    assert sorted(sent) == sorted([("notifications.tasks.deliver", (shown_card.pk,)),
+                                   ("notifications.tasks.deliver", (other_card.pk,))])
+    for card in (shown_card, other_card, waiting):
+        now = Notification.objects.get(pk=card.pk)
+        assert now.version == card.version + 1 and now.status == Status.PENDING
+
+
 def test_cards_joining_a_digest_add_no_delivery_task_for_it(tg, monkeypatch, django_capture_on_commit_callbacks):
     """One delivery task per digest, when it is made: the cards of a burst joining it used to queue one each,
     and a card that waited alone for its turn (fewer than DIGEST_MIN waiting) one of its own."""
