@@ -74,6 +74,13 @@ def next_allowed(cfg: CallSettings, moment: datetime, *, phone: str) -> datetime
     return start + min(cfg.ramp, end - start) * _backlog_share(cfg, zones, moment, start)
 
 
+def allowed_throughout(cfg: CallSettings, start: datetime, end: datetime, *, phone: str) -> bool:
+    """Whether every rule allows a call at every moment from `start` to `end`: one look-up of the calendar
+    where asking next_allowed() of both moments would take two (a first dial asks of the lead's arrival too)."""
+    window = _first_window(cfg, start, phone)[1]
+    return window is not None and window[0] <= start and end < window[1]
+
+
 def wait_reason(cfg: CallSettings, moment: datetime, *, phone: str) -> str | None:
     """Why no call may be made at `moment` (the first rule that forbids it), or None: every rule allows it."""
     if moment.astimezone(cfg.tz).date() in cfg.closed:
