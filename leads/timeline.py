@@ -41,5 +41,4 @@ def timeline_batch() -> Iterator[None]:
         events = _batches.events
     finally:
         _batches.events = None
-    if events:
-        LeadEvent.objects.bulk_create(events)
+    _insert.insert_many(events)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django.db.models.sql.compiler import SQLCompiler
 from django.forms.models import model_to_dict
 from django.utils import timezone
@@ -16,7 +17,7 @@ from django.db.models import F
 from django.db.models.signals import post_save
 
 from leadcaller.compiled import CompiledInsert, CompiledRead, CompiledSQL, CompiledUpdate, CompiledUpdates
-from leads.models import Lead, PartnerRule
+from leads.models import Lead, LeadEvent, PartnerRule
 from telephony.models import CallAttempt
 from tests.factories import LeadFactory, PartnerFactory, SiteFactory
 
@@ -227,3 +228,46 @@ def test_a_row_that_needs_more_than_an_insert_is_saved_by_save():
     # PartnerRule.save() normalises the value: a model's own save() is never bypassed.
     rule = CompiledInsert(PartnerRule).insert(PartnerRule(partner=PartnerFactory(), kind="utm_source", value=" Ads "))
     assert PartnerRule.objects.get(pk=rule.pk).value == "ads"
+
+
+event_insert = CompiledInsert(LeadEvent)
+
+
+def events(lead: Lead, count: int) -> list[LeadEvent]:
+    return [LeadEvent(lead=lead, kind=LeadEvent.Kind.NOTE, message=f"note {n}", data={"n": n, "ru": "два"})
+            for n in range(count)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("count", [2, 3, CompiledInsert.MAX_ROWS])
+def test_rows_go_in_one_insert_as_save_would_write_them(count):
+    lead = LeadFactory()
+    saved = events(lead, count)
+    for event in saved:
+        event.save()
+
+    inserted = events(lead, count)
+    with CaptureQueriesContext(connection) as queries:
+        assert event_insert.insert_many(inserted) is inserted
+
+    assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT")
+    assert all(event.pk and not event._state.adding for event in inserted)
+    assert len({event.pk for event in inserted}) == count
+    differ = {"id", "at"}
+    for one, other in zip(inserted, saved):  # each id is its own row's
+        assert {k: v for k, v in model_to_dict(LeadEvent.objects.get(pk=one.pk)).items() if k not in differ} == \
+            {k: v for k, v in model_to_dict(other).items() if k not in differ}
+
+
+@pytest.mark.django_db
+def test_more_rows_than_one_statement_takes_go_in_several():
+    lead = LeadFactory()
+    many = events(lead, CompiledInsert.MAX_ROWS * 2 + 1)
+
+    with CaptureQueriesContext(connection) as queries:
+        event_insert.insert_many(many)
+    event_insert.insert_many([])
+
+    assert len(queries) == 3
+    assert list(LeadEvent.objects.filter(lead=lead).order_by("pk").values_list("message", flat=True)) == \
+        [event.message for event in many]
