@@ -98,15 +98,15 @@ def partner_match(*, code: str, utm_source: str) -> tuple[Partner | None, bool]:
     """(partner, whether a code was given that names no active partner). The flag is kept on the lead:
     a mistyped or retired referral code otherwise vanishes without a trace."""
     code, utm_source = code.strip().lower(), utm_source.strip().lower()
-    active = Partner.objects.filter(is_active=True)
     if code:
-        partner = active.filter(
-            Q(code=code) | Q(rules__kind=PartnerRule.Kind.REFERRAL, rules__value=code)
+        partner = Partner.objects.filter(
+            Q(code=code) | Q(rules__kind=PartnerRule.Kind.REFERRAL, rules__value=code), is_active=True
         ).first()
         if partner is not None:
             return partner, False
     if utm_source:
-        return active.filter(rules__kind=PartnerRule.Kind.UTM_SOURCE, rules__value=utm_source).first(), bool(code)
+        return Partner.objects.filter(is_active=True, rules__kind=PartnerRule.Kind.UTM_SOURCE,
+                                      rules__value=utm_source).first(), bool(code)
     return None, bool(code)
 
 
