@@ -260,9 +260,9 @@ class CompiledInsert(_Compiled):
             for start in range(0, len(objs), self.MAX_ROWS):
                 self.insert_many(objs[start:start + self.MAX_ROWS])
             return objs
-        connection = connections[self.using]
         if not objs:
             return objs
+        connection = connections[self.using]
         if (self.own_save or pre_save.has_listeners(self.model)
                 or post_save.has_listeners(self.model) or not connection.features.can_return_columns_from_insert
                 or (len(objs) > 1 and not connection.features.can_return_rows_from_bulk_insert)
