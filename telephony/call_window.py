@@ -74,11 +74,12 @@ def next_allowed(cfg: CallSettings, moment: datetime, *, phone: str) -> datetime
     return start + min(cfg.ramp, end - start) * _backlog_share(cfg, zones, moment, start)
 
 
-def allowed_throughout(cfg: CallSettings, start: datetime, end: datetime, *, phone: str) -> bool:
-    """Whether every rule allows a call at every moment from `start` to `end`: one look-up of the calendar
-    where asking next_allowed() of both moments would take two (a first dial asks of the lead's arrival too)."""
-    window = _first_window(cfg, start, phone)[1]
-    return window is not None and window[0] <= start and end < window[1]
+def window_around(cfg: CallSettings, moment: datetime, *, phone: str) -> Interval | None:
+    """The stretch (start, end) of allowed moments that `moment` is in, or None when a rule forbids a call at
+    it. A first dial asks it of the lead's arrival: whether the lead came in hours, and, when now is before
+    the end, that now is allowed too, from one look-up of the calendar."""
+    window = _first_window(cfg, moment, phone)[1]
+    return window if window is not None and window[0] <= moment else None
 
 
 def wait_reason(cfg: CallSettings, moment: datetime, *, phone: str) -> str | None:

@@ -33,7 +33,7 @@ from leads.timeline import timeline_batch
 from messaging.services import message_follow_up_plan
 from telephony import voximplant
 from telephony.call_plan import calls_counted, next_call_at
-from telephony.call_window import allowed_throughout, next_allowed, wait_reason
+from telephony.call_window import next_allowed, wait_reason, window_around
 from telephony.models import CallAttempt
 from telephony.ceilings import ceiling_hit_record
 from telephony.disclosure import CALLBACK_DIGIT, disclosure_settings
@@ -127,10 +127,11 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
     reason = not_callable_reason(lead.phone, cfg)
     if reason:
         return Manual(reason)
-    # A lead dialled in the window it arrived in (nearly every first dial) needs one look-up for both.
-    arrived_in_window = (latest is None and not lead.call_ignore_hours
-                         and allowed_throughout(cfg, lead.created_at, now, phone=lead.phone))
-    at = now if lead.call_ignore_hours or arrived_in_window else next_allowed(cfg, now, phone=lead.phone)
+    # A first dial reads the window the lead arrived in (for the speed-to-lead metric); dialled inside it, as
+    # nearly every first dial is, that one look-up also says now is allowed.
+    arrival = window_around(cfg, lead.created_at, phone=lead.phone) if latest is None else None
+    inside_arrival = arrival is not None and now < arrival[1]
+    at = now if lead.call_ignore_hours or inside_arrival else next_allowed(cfg, now, phone=lead.phone)
     if at is None or at > now:
         listed = dnc_entry_applying(phone=lead.phone, site_id=lead.site_id, partner_id=lead.partner_id)
         if listed is not None:  # ends now, rather than waiting for a calling hour to say so
@@ -164,7 +165,7 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
         _lead_dialled.run(pk=lead.pk, at=attempt.created_at)
         attempt.custom_data = _custom_data(attempt, cfg)
         _attempt_custom_data.run(pk=attempt.pk, custom_data=attempt.custom_data)
-    return _start(client, attempt, cfg, arrived_in_window=arrived_in_window)
+    return _start(client, attempt, cfg, arrived_in_hours=arrival is not None)
 
 
 def _closed(lead: Lead) -> Outcome:
@@ -173,7 +174,7 @@ def _closed(lead: Lead) -> Outcome:
 
 
 def _start(client: voximplant.VoximplantClient, attempt: CallAttempt, cfg: CallSettings, *,
-           arrived_in_window: bool) -> Outcome:
+           arrived_in_hours: bool) -> Outcome:
     try:
         started = client.start_scenarios(rule_id=cfg.rule_id, custom_data=attempt.custom_data)
     except voximplant.VoximplantError as exc:
@@ -186,14 +187,13 @@ def _start(client: voximplant.VoximplantClient, attempt: CallAttempt, cfg: CallS
         return Manual(_("VoxImplant refused the call: %(error)s") % {"error": exc})
     now = timezone.now()
     if attempt.number == 1:
-        _speed_to_lead_observe(attempt.lead, cfg, now, arrived_in_window=arrived_in_window)
+        _speed_to_lead_observe(attempt.lead, now, arrived_in_hours=arrived_in_hours)
     return _started(attempt, started.session_id, started.media_session_url, now)
 
 
-def _speed_to_lead_observe(lead: Lead, cfg: CallSettings, now: datetime, *, arrived_in_window: bool) -> None:
+def _speed_to_lead_observe(lead: Lead, now: datetime, *, arrived_in_hours: bool) -> None:
     # A lead that came outside calling hours waited for them on purpose: kept apart from the rest.
-    in_hours = arrived_in_window or next_allowed(cfg, lead.created_at, phone=lead.phone) == lead.created_at
-    arrival = "in_hours" if in_hours else "out_of_hours"
+    arrival = "in_hours" if arrived_in_hours else "out_of_hours"
     metrics.SPEED_TO_LEAD.labels(arrival=arrival).observe((now - lead.created_at).total_seconds())
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from leads.models import Site
-from telephony.call_window import allowed_throughout, lead_local_time, next_allowed, wait_reason, zones_in_force
+from telephony.call_window import lead_local_time, next_allowed, wait_reason, window_around, zones_in_force
 from telephony.calling_hours import CallingHours, parse_local_hours
 from telephony.local_time import public_holiday
 from telephony.policy import CallSettings, call_settings_for
@@ -293,26 +293,29 @@ def test_next_allowed_never_answers_a_moment_any_rule_forbids(moment, phone, sit
     phone=st.sampled_from(PHONES), site_hours=st.sampled_from(SITE_HOURS), lead_hours=st.sampled_from(LEAD_HOURS),
     zone=st.sampled_from(ZONES), skip_holidays=st.booleans(),
 )
-def test_allowed_throughout_agrees_with_next_allowed_at_both_ends(moment, later, phone, site_hours, lead_hours, zone,
-                                                                 skip_holidays):
-    """The dial asks it of the lead's arrival and now, in place of next_allowed() of each."""
+def test_the_window_around_a_moment_agrees_with_next_allowed_at_both_ends(moment, later, phone, site_hours,
+                                                                          lead_hours, zone, skip_holidays):
+    """A first dial asks it of the lead's arrival, and dials now without asking next_allowed() of now when
+    now is before the window's end."""
     site = Site(domain="shop.example", time_zone=zone, calling_hours=site_hours, skip_holidays=skip_holidays,
                 non_calling_dates="2026-12-31 2027-06-15")
     cfg = replace(call_settings_for(site), lead_hours=parse_local_hours(lead_hours))
     end = moment + later
+    window = window_around(cfg, moment, phone=phone)
 
-    if allowed_throughout(cfg, moment, end, phone=phone):
-        assert next_allowed(cfg, moment, phone=phone) == moment and next_allowed(cfg, end, phone=phone) == end
-        assert all(allowed(cfg, moment + later * share, phone) for share in (0, 0.25, 0.5, 0.75, 1))
-    elif later == timedelta(0):  # one moment: refused only where next_allowed() sends it later
+    if window is None:  # refused only where next_allowed() sends the moment later
         assert next_allowed(cfg, moment, phone=phone) != moment
+    else:
+        assert window[0] <= moment < window[1] and next_allowed(cfg, moment, phone=phone) == moment
+    if window is not None and end < window[1]:
+        assert next_allowed(cfg, end, phone=phone) == end
+        assert all(allowed(cfg, moment + later * share, phone) for share in (0, 0.25, 0.5, 0.75, 1))
 
 
-def test_allowed_throughout_ends_with_the_window(settings):
+def test_the_window_around_a_moment_ends_where_calls_stop(settings):
     cfg = cfg_for(settings, hours="mon-sun 09:00-18:00")  # Moscow; the lead's own 08:00-21:00 is wider
-    morning, evening = utc(2027, 6, 15, 7, 0), utc(2027, 6, 15, 14, 59)  # 10:00 and 17:59 in Moscow
+    morning = utc(2027, 6, 15, 7, 0)  # 10:00 in Moscow
 
-    assert allowed_throughout(cfg, morning, evening, phone=MOSCOW)
-    assert not allowed_throughout(cfg, morning, utc(2027, 6, 15, 15, 0), phone=MOSCOW)  # 18:00: closed
-    assert not allowed_throughout(cfg, utc(2027, 6, 15, 5, 0), evening, phone=MOSCOW)  # arrived at 08:00
-    assert not allowed_throughout(cfg, morning, utc(2027, 6, 16, 7, 0), phone=MOSCOW)  # the next morning
+    assert window_around(cfg, morning, phone=MOSCOW) == (utc(2027, 6, 15, 6, 0), utc(2027, 6, 15, 15, 0))
+    assert window_around(cfg, utc(2027, 6, 15, 5, 0), phone=MOSCOW) is None  # 08:00: before the site's hours
+    assert window_around(cfg, utc(2027, 6, 15, 15, 0), phone=MOSCOW) is None  # 18:00: closed
