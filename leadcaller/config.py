@@ -190,7 +190,9 @@ def tune_database(db: dict[str, Any], *, test_dir: Path) -> None:
         db["TEST"] = {"NAME": str(test_dir / "test-leadcaller.sqlite3")}
     else:
         db.setdefault("CONN_MAX_AGE", 60)
-        # Re-check a kept connection before use: the web process survives a database restart.
+        # Re-check a kept connection before use: the web process survives a database restart. Our backend
+        # is Django's, with the checks spaced out (leadcaller/postgresql/base.py).
+        db["ENGINE"] = "leadcaller.postgresql"
         db["CONN_HEALTH_CHECKS"] = True
         prepared_statements(db.setdefault("OPTIONS", {}))
 
