@@ -375,11 +375,14 @@ def step_run(*, step_name: str, lead_id: int) -> None:
     step_outcome_apply(step_name=step.name, lead=lead, outcome=outcome, fence=lease_end)
 
 
-def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: datetime | None) -> bool:
+def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: datetime | None,
+                       lead_changes: dict[str, object] | None = None) -> bool:
     """Record `outcome` for a running step. Returns False when the step was no longer ours.
 
     `fence` is the lease end that the worker's claim wrote; None for a result that arrives from
     outside a worker (a call-result webhook), which may only finish a step that is still running.
+    `lead_changes`: more of the lead's columns (plain values), written by the same statement as the result
+    and only with it.
     """
     step = STEPS[step_name]
     tries = getattr(lead, step.tries_field)
@@ -389,12 +392,14 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
     fields, event_kind, message = _fields_for(step, outcome, tries, now)
     condition = {step.state_field: State.RUNNING, **dict(step.fence_extra),
                  **({step.due_field: fence} if fence is not None else {})}
+    written = {**(lead_changes or {}), **fields}
     # No savepoint inside a caller's transaction (a call result's): nothing here is undone on its own.
     with transaction.atomic(savepoint=False):
-        if not _lead_updates.run((step, type(outcome), fence is None), {"pk": lead.pk, **condition}, fields):
+        if not _lead_updates.run((step, type(outcome), fence is None, tuple(lead_changes or ())),
+                                 {"pk": lead.pk, **condition}, written):
             logger.warning("%s step of lead %s was taken over; dropping this result", step.name, lead.pk)
             return False
-        for name, value in fields.items():
+        for name, value in written.items():
             setattr(lead, name, value)
         if event_kind:  # a deferral is routine, not worth a timeline entry
             timeline_add(LeadEvent(lead=lead, kind=event_kind, step=step.name, message=message[:500], data={}))
@@ -495,6 +500,13 @@ def step_reopen_changes(step_name: str, now: datetime) -> dict[str, Case]:
     done = Q(**{step.state_field: State.DONE})
     return {name: Case(When(done, then=Value(value)), default=F(name), output_field=Lead._meta.get_field(name))
             for name, value in _reopened_fields(step, now).items()}
+
+
+def step_reopen_values(step_name: str, lead: Lead, now: datetime) -> dict[str, object]:
+    """step_reopen_changes() for a lead whose row the caller holds locked and has not changed since reading
+    it: plain values, none unless the step was done."""
+    step = STEPS[step_name]
+    return _reopened_fields(step, now) if getattr(lead, step.state_field) == State.DONE else {}
 
 
 def _reopened_fields(step: Step, now: datetime) -> dict[str, object]:

@@ -204,19 +204,18 @@ def lead_to_manual(*, lead: Lead, reason: str | Text, step: str = "", actor: Any
     return bool(moved)
 
 
-def lead_reached(*, lead: Lead, announce: bool = True) -> bool:
-    """The person answered: the lead is finished, and its ref is free again. `announce`: False when the
-    caller's step result, in the same transaction, has told the lead's listeners already (the card shows
-    the newest state whenever it goes, so a second refresh would only repeat the first)."""
-    now = timezone.now()
-    moved = _lead_updates.run("reached", {"pk": lead.pk, "status__in": tuple(Lead.OPEN_STATUSES)},
-                              {"status": Lead.Status.REACHED, "closed_at": now, "updated_at": now})
-    if moved:
-        lead.status, lead.closed_at = Lead.Status.REACHED, now
-        lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=text("reached_by_phone"))
-        if announce:
-            hooks.lead_changed(lead)
-    return bool(moved)
+def lead_reached_values(lead: Lead, now: datetime) -> dict[str, Any]:
+    """The person answered: the lead is finished, and its ref is free again. The columns that says, for a
+    caller that holds the lead's row locked and writes them with its own UPDATE of it (then
+    lead_reached_noted); none when the lead had ended already."""
+    if lead.status not in Lead.OPEN_STATUSES:
+        return {}
+    return {"status": Lead.Status.REACHED, "closed_at": now, "updated_at": now}
+
+
+def lead_reached_noted(lead: Lead) -> None:
+    """After lead_reached_values() were written. The caller's step result has told the lead's listeners."""
+    lead_event_add(lead=lead, kind=LeadEvent.Kind.STATUS, message=text("reached_by_phone"))
 
 
 def lead_opted_out(*, lead: Lead, reason: str) -> bool:
@@ -258,6 +257,14 @@ def lead_outcome_changes(now: datetime) -> dict[str, Any]:
     from leads import pipeline
 
     return {"crm_resync": True, **pipeline.step_reopen_changes("crm", now)}
+
+
+def lead_outcome_values(lead: Lead, now: datetime) -> dict[str, Any]:
+    """lead_outcome_changes() for a lead whose row the caller holds locked and has not changed since reading
+    it: plain values, to go into the caller's own UPDATE of the row (then lead_outcome_announced)."""
+    from leads import pipeline
+
+    return {"crm_resync": True, **pipeline.step_reopen_values("crm", lead, now)}
 
 
 def lead_outcome_announced(*, lead_id: int) -> None:

@@ -370,7 +370,6 @@ def call_result_record(result: CallResult) -> str:
         if not late:  # a lost attempt was counted as lost; each attempt counts once
             transaction.on_commit(lambda: metrics.CALL_OUTCOMES.labels(outcome=result.result).inc())
         lead = attempt.lead
-        _call_outcome_announced().run(pk=lead.pk, number=attempt.number, outcome=result.result, now=now)
         lead_services.lead_outcome_announced(lead_id=lead.pk)
         lead_services.lead_event_add(
             lead=lead, kind=LeadEvent.Kind.CALL_RESULT, step="call",
@@ -382,12 +381,19 @@ def call_result_record(result: CallResult) -> str:
                                          message=_("The person pressed %(digit)s: call back now.") % {"digit": CALLBACK_DIGIT})
         if result.result == Result.OPTED_OUT:  # late or not: a "stop" is never dropped
             opt_out_record(attempt=attempt)
-        if late:
-            return "late"
-        outcome = route_outcome(lead, result.result, result.detail, None, now)
-        if step_outcome_apply(step_name="call", lead=lead, outcome=outcome, fence=None) and isinstance(outcome, Done):
-            lead_services.lead_reached(lead=lead, announce=False)  # the step's listeners have heard of it
-    return "applied"
+        outcome = None if late else route_outcome(lead, result.result, result.detail, None, now)
+        # The lead's row is locked and, unless an opt-out has just ended the lead, as read: the outcome (and a
+        # "reached") then go into the statement that records the step's result, not into statements of their own.
+        changes = {} if outcome is None or result.result == Result.OPTED_OUT else {
+            "last_call_outcome": result.result, **lead_services.lead_outcome_values(lead, now)}
+        reached = lead_services.lead_reached_values(lead, now) if changes and isinstance(outcome, Done) else {}
+        recorded = outcome is not None and step_outcome_apply(step_name="call", lead=lead, outcome=outcome, fence=None,
+                                                               lead_changes={**changes, **reached})
+        if not (recorded and changes):
+            _call_outcome_announced().run(pk=lead.pk, number=attempt.number, outcome=result.result, now=now)
+        if recorded and reached:
+            lead_services.lead_reached_noted(lead)
+    return "late" if late else "applied"
 
 
 def call_settings_payload(*, attempt_id: int, token: str) -> dict:

@@ -126,7 +126,8 @@ def test_filters_by_site_and_partner_give_the_same_figures_as_the_leads(history,
 def test_a_lead_reached_after_its_day_was_rolled_up_counts_once_the_refresh_has_run(history, monkeypatch):
     period = long_period(MOSCOW)
     manual = history["leads"]["manual"]
-    services.lead_reached(lead=manual)
+    Lead.objects.filter(pk=manual.pk).update(**services.lead_reached_values(manual, timezone.now()))
+    services.lead_reached_noted(manual)
 
     assert stats.totals(period)["reached"] == 2  # the rollups still hold the state they were built with
     rollups.rollups_refresh()

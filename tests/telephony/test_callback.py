@@ -341,6 +341,30 @@ def test_a_person_reached_is_one_insert_for_its_three_timeline_entries(api, call
                 .values_list("kind", flat=True)) == ["call_result", "step_done", "status"]
 
 
+def test_a_person_reached_is_one_update_of_the_lead_with_its_outcome_and_the_crms_write_back(api, calling):
+    lead, attempt = calling()
+    Lead.objects.filter(pk=lead.pk).update(crm_state=State.DONE, crm_due_at=None)  # in Bitrix24 already
+    with CaptureQueriesContext(connection) as queries:
+        assert post_result(api, attempt, "human").json() == {"status": "applied"}
+
+    assert len([q for q in queries if q["sql"].startswith('UPDATE "leads_lead"')]) == 1
+    lead.refresh_from_db()
+    assert (lead.status, lead.call_state, lead.last_call_outcome) == (Lead.Status.REACHED, State.DONE, "human")
+    assert lead.closed_at and lead.crm_resync and lead.crm_state == State.PENDING and lead.crm_due_at
+    assert lead.events.filter(kind=LeadEvent.Kind.STATUS).count() == 1
+
+
+def test_a_result_for_a_call_step_no_longer_running_still_tells_the_crm_but_does_not_end_the_lead(api, calling):
+    lead, attempt = calling()
+    Lead.objects.filter(pk=lead.pk).update(call_state=State.PENDING, crm_state=State.DONE, crm_due_at=None)
+
+    assert post_result(api, attempt, "human").json() == {"status": "applied"}
+    lead.refresh_from_db()
+    assert (lead.status, lead.call_state, lead.last_call_outcome) == (Lead.Status.IN_PROGRESS, State.PENDING, "human")
+    assert lead.crm_resync and lead.crm_state == State.PENDING and lead.crm_due_at
+    assert not lead.events.filter(kind=LeadEvent.Kind.STATUS).exists()
+
+
 def test_a_late_result_of_an_older_attempt_leaves_the_newer_attempts_outcome_on_the_lead(api, calling):
     lead, first = calling()
     CallAttempt.objects.filter(pk=first.pk).update(status=Status.LOST)
