@@ -43,7 +43,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _socket_quiet(self) -> bool:
         try:
-            readable, _, _ = select.select([self.connection.pgconn.socket], [], [], 0)
+            poller = select.poll()  # not select(): no limit on the descriptor's number
+            poller.register(self.connection.pgconn.socket, select.POLLIN)
+            return not poller.poll(0)
         except Exception:  # no socket (closed, broken): the full check tells
             return False
-        return not readable
