@@ -191,7 +191,8 @@ def tune_database(db: dict[str, Any], *, test_dir: Path) -> None:
     else:
         db.setdefault("CONN_MAX_AGE", 60)
         # Re-check a kept connection before use: the web process survives a database restart. Our backend
-        # is Django's, with the checks spaced out (leadcaller/postgresql/base.py).
+        # is Django's, with a check that costs a round trip only when it may find something
+        # (leadcaller/postgresql/base.py).
         db["ENGINE"] = "leadcaller.postgresql"
         db["CONN_HEALTH_CHECKS"] = True
         prepared_statements(db.setdefault("OPTIONS", {}))

@@ -205,7 +205,7 @@ def lead_to_manual(*, lead: Lead, reason: str | Text, step: str = "", actor: Any
 
 
 def lead_reached_values(lead: Lead, now: datetime) -> dict[str, Any]:
-    """The person answered: the lead is finished, and its ref is free again. The columns that says, for a
+    """The person answered: the lead is finished, and its ref is free again. The columns that say so, for a
     caller that holds the lead's row locked and writes them with its own UPDATE of it (then
     lead_reached_noted); none when the lead had ended already."""
     if lead.status not in Lead.OPEN_STATUSES:
