@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
-from leadcaller.compiled import CompiledInsert, CompiledRead, CompiledUpdate, CompiledUpdates
+from leadcaller.compiled import CompiledInsert, CompiledRead, CompiledUpdate
 from leads import hooks
 from leads.models import IntakeCounter, Lead, LeadEvent, Site, SubmissionKey
 from leads.selectors import partner_match
@@ -268,14 +268,13 @@ def lead_outcome_values(lead: Lead, now: datetime) -> dict[str, Any]:
 
 
 def lead_outcome_announced(*, lead_id: int) -> None:
-    """After lead_outcome_changes() were written: the CRM step's claimer comes after commit."""
+    """After lead_outcome_changes() (or lead_outcome_values()) were written: the CRM step's claimer comes after commit."""
     from leads import pipeline
 
     transaction.on_commit(lambda: pipeline.lead_dispatch(lead_id, steps=["crm"]))
 
 
 _lead_insert = CompiledInsert(Lead)
-_lead_updates = CompiledUpdates(Lead)  # the lead's changes that every lead goes through
 
 
 @lru_cache(maxsize=None)
