@@ -268,7 +268,8 @@ def lead_outcome_values(lead: Lead, now: datetime) -> dict[str, Any]:
 
 
 def lead_outcome_announced(*, lead_id: int) -> None:
-    """After lead_outcome_changes() (or lead_outcome_values()) were written: the CRM step's claimer comes after commit."""
+    """After lead_outcome_changes() (or lead_outcome_values()) were written: the CRM step's claimer comes
+    after commit."""
     from leads import pipeline
 
     transaction.on_commit(lambda: pipeline.lead_dispatch(lead_id, steps=["crm"]))
