@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from leadcaller.db import rows_update
+from leadcaller.db import rows_bulk_update, rows_update
 from leads import pipeline
 from leads.models import Lead
 from tests.factories import LeadFactory
@@ -55,3 +55,42 @@ def test_a_claimers_batch_of_results_locks_its_leads_by_id_not_by_the_models_ord
     assert recorded == set(rows)
     [lock] = locking_statements(queries)
     assert BY_ID.search(lock), lock
+
+
+def test_a_bulk_update_writes_each_objects_own_values_in_one_statement():
+    sent_at = timezone.now() - timedelta(minutes=5)
+    leads = [LeadFactory(crm_sent_at=sent_at, crm_synced_attempt=0) for _ in range(3)]
+    untouched = LeadFactory(crm_sent_at=sent_at)
+    for n, lead in enumerate(leads, start=1):
+        # A column of NULLs alone (crm_sent_at) would be text to PostgreSQL without a cast.
+        lead.bitrix_lead_id, lead.crm_sent_at, lead.crm_synced_attempt = 9_000_000_000 + n, None, n
+        lead.crm_opt_out_written = n == 2
+
+    with CaptureQueriesContext(connection) as queries:
+        assert rows_bulk_update(leads, ["bitrix_lead_id", "crm_sent_at", "crm_synced_attempt",
+                                        "crm_opt_out_written"]) == 3
+
+    rows = {lead.pk: lead for lead in Lead.objects.filter(pk__in=[lead.pk for lead in leads])}
+    assert [(rows[lead.pk].bitrix_lead_id, rows[lead.pk].crm_sent_at, rows[lead.pk].crm_synced_attempt,
+             rows[lead.pk].crm_opt_out_written) for lead in leads] == [
+        (9_000_000_001, None, 1, False), (9_000_000_002, None, 2, True), (9_000_000_003, None, 3, False)]
+    untouched.refresh_from_db()
+    assert (untouched.bitrix_lead_id, untouched.crm_sent_at) == (None, sent_at)
+    [update] = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert "CASE" not in update
+
+
+def test_a_bulk_update_locks_its_rows_by_id_first():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no row locks (it runs one writing transaction at a time)")
+    leads = [LeadFactory() for _ in range(3)]
+    for lead in leads:
+        lead.crm_synced_attempt = 1
+
+    with CaptureQueriesContext(connection) as queries:
+        assert rows_bulk_update(list(reversed(leads)), ["crm_synced_attempt"]) == 3
+
+    [lock] = locking_statements(queries)
+    assert BY_ID.search(lock), lock
+    assert queries.captured_queries.index(next(q for q in queries.captured_queries if "FOR UPDATE" in q["sql"])) < \
+        queries.captured_queries.index(next(q for q in queries.captured_queries if q["sql"].startswith("UPDATE")))
