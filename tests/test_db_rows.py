@@ -92,5 +92,5 @@ def test_a_bulk_update_locks_its_rows_by_id_first():
 
     [lock] = locking_statements(queries)
     assert BY_ID.search(lock), lock
-    assert queries.captured_queries.index(next(q for q in queries.captured_queries if "FOR UPDATE" in q["sql"])) < \
-        queries.captured_queries.index(next(q for q in queries.captured_queries if q["sql"].startswith("UPDATE")))
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert statements.index(lock) < next(i for i, sql in enumerate(statements) if sql.startswith("UPDATE"))
