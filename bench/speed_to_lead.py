@@ -520,7 +520,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="start a Bitrix24 stand-in answering after SECONDS and set BITRIX_WEBHOOK_URL to it")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the StartScenarios after the last send")
     p.add_argument("--max-in-flight", type=int, default=64, help="sender threads (open loop while below this)")
-    p.add_argument("--log-level", default="WARNING", help="LOG_LEVEL of web and workers")
+    p.add_argument("--log-level", default="WARNING",
+                   help="LOG_LEVEL of the web (the celery processes log at INFO: the task counts come from their lines)")
     p.add_argument("--budgets", action="store_true",
                    help="keep the dialling budget checks on, with limits the run does not reach (off by default)")
     p.add_argument("--no-settings-fetch", dest="settings_fetch", action="store_false",

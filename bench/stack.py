@@ -443,7 +443,10 @@ class Stack:
                 if name == "beat" and not c.beat:
                     continue
                 line = line.replace("@%h", f"-{self.tag}@%h")  # node names of their own on a shared Redis
-                self.procs.append(Proc(name, ["bash", "-c", "exec " + line], penv, self.tmp / f"{name}.log"))
+                # The celery lines log at INFO whatever log_level says: the task counts and stage times are
+                # read from their "received" and "succeeded" lines.
+                proc_env = penv if name == "web" else {**penv, "LOG_LEVEL": "INFO"}
+                self.procs.append(Proc(name, ["bash", "-c", "exec " + line], proc_env, self.tmp / f"{name}.log"))
         else:
             web_cmd = [*exe("gunicorn"), "leadcaller.wsgi", "--bind", f"127.0.0.1:{self.web_port}",
                        "--workers", str(c.web_workers), "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, database_url, wait_for
+from tests.conftest import ROOT, database_url, stop_pid, wait_for
 
 
 def procfile() -> dict[str, str]:
@@ -51,6 +51,32 @@ def test_only_the_call_step_is_routed_to_the_call_queue():
     assert queues["telephony.tasks.call_step"] == "call"
     assert [name for name, queue in queues.items() if queue == "call"] == ["telephony.tasks.call_step"]
     assert set(queues.values()) <= {queue.name for queue in app.conf.task_queues}
+
+
+def test_the_celery_lines_log_at_LOG_LEVEL():
+    """Celery sets the root logger's level from its --loglevel, over Django's LOGGING: a fixed INFO there
+    left the workers at INFO with LOG_LEVEL=WARNING."""
+    lines = procfile()
+    assert [name for name in ("call", "worker", "beat") if "--loglevel ${LOG_LEVEL:-INFO}" not in lines[name]] == []
+
+
+@pytest.mark.parametrize("level, starting_logged", [("WARNING", False), ("INFO", True)])
+def test_the_beat_line_logs_at_LOG_LEVEL(level, starting_logged, tmp_path):
+    # A var directory of its own: the schedule file, and the embedded broker for what beat sends.
+    env = {name: value for name, value in os.environ.items() if name != "CELERY_BROKER_URL"}
+    env |= {"LOG_LEVEL": level, "LEADCALLER_VAR_DIR": str(tmp_path),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    log_path = tmp_path / "beat.log"
+    with open(log_path, "w") as log:
+        beat = subprocess.Popen(["bash", "-c", "exec " + procfile()["beat"]], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        # Beat opens its schedule file just after its INFO line "beat: Starting...".
+        assert wait_for(lambda: any(tmp_path.glob("celerybeat-schedule*")), timeout=30), log_path.read_text()
+    finally:
+        stop_pid(beat)
+    lines = [line for line in log_path.read_text().splitlines() if re.match(r"\d{4}-\d\d-\d\d ", line)]
+    assert any("beat: Starting" in line for line in lines) is starting_logged, lines
 
 
 def _queue_of(app, name: str) -> str:
