@@ -156,9 +156,12 @@ def _open_lead(site: Site, ref: str) -> Lead | None:
     return Lead.objects.filter(pk=found[0].pk).first() if found else None
 
 
+# No ORDER BY: `lead_one_open_per_ref` allows one open lead per ref, and without one PostgreSQL may
+# walk the site's whole history backwards by `created_at` (it did on a new database, with no statistics
+# yet: every intake read every lead of its site) instead of probing that unique index.
 _open_lead_id: CompiledRead[Lead] = CompiledRead(
     lambda site_id, ref: Lead.objects.filter(site=site_id, ref=ref, status__in=Lead.OPEN_STATUSES)
-    .order_by("-created_at").only("pk")[:1], site_id=int, ref=str)
+    .order_by().only("pk")[:1], site_id=int, ref=str)
 
 
 def lead_event_add(

@@ -1,0 +1,37 @@
+"""The ref rule's look-up costs each post the same, however many leads its site has had."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from leads.models import Lead
+from tests.conftest import post_json
+from tests.factories import LeadFactory
+from tests.query_plans import plans_on
+
+ORIGIN = {"HTTP_ORIGIN": "https://www.shop.example"}
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+
+
+def test_a_new_leads_ref_look_up_probes_the_unique_index_and_reads_no_other_lead(api, site):
+    LeadFactory.create_batch(30, site=site)
+    LeadFactory.create_batch(10, site=site, status=Lead.Status.REACHED)
+
+    plans = [plan for plan in plans_on("leads_lead", lambda: post_json(api, {"phone": "+79123456789"}, **ORIGIN))
+             if '"ref"' in plan.sql]
+
+    assert plans, "the post did not look its ref up"
+    for plan in plans:
+        # The lead just stored is the one row an EXPLAIN after the post can find.
+        assert "lead_one_open_per_ref" in plan.indexes and plan.rows_read["leads_lead"] <= 1, plan
+
+
+def test_a_repeated_post_still_finds_its_open_lead(api, site):
+    LeadFactory.create_batch(5, site=site)
+    first = post_json(api, {"phone": "+79123456789", "ref": "order-7"}, **ORIGIN).json()
+
+    again = post_json(api, {"phone": "+79123456789", "ref": "order-7"}, **ORIGIN)
+
+    assert again.json()["duplicate"] is True and again.json()["id"] == first["id"]
