@@ -63,8 +63,8 @@ def history_generate(plan: HistoryPlan, *, progress: Callable[[int], None] | Non
             lead_id = next_lead + start + offset
             lead, calls = _lead(rng, lead_id, arrived, end, sites, partners)
             for number, call in enumerate(calls, start=1):
-                attempts.append({"id": next_attempt, "lead_id": lead_id, "number": number, "phone": lead["phone"],
-                                 **call})
+                attempts.append({"id": next_attempt, "lead_id": lead_id, "site_id": lead["site_id"], "number": number,
+                                 "phone": lead["phone"], **call})
                 next_attempt += 1
             leads.append(lead)
         with transaction.atomic():

@@ -26,6 +26,10 @@ class CallAttempt(models.Model):
         SELLER_MISSED = "seller_missed", _("asked for a seller, none took the call")
 
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="call_attempts")
+    # The lead's site when it was dialled, kept on the attempt so that a site's daily budget is counted
+    # by its own index, not by walking every lead the site ever had (telephony/policy.py).
+    site = models.ForeignKey("leads.Site", on_delete=models.CASCADE, related_name="+", db_index=False,
+                             verbose_name=_("site"))
     number = models.PositiveSmallIntegerField(_("attempt"), help_text=_("1 for the first dial of this lead."))
     phone = models.CharField(_("phone"), max_length=20)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.STARTING)
@@ -59,6 +63,7 @@ class CallAttempt(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"], name="callattempt_status_created"),
             models.Index(fields=["phone", "created_at"], name="callattempt_phone_created"),
+            models.Index(fields=["site", "created_at"], name="callattempt_site_created"),
         ]
 
     def __str__(self) -> str:

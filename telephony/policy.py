@@ -197,7 +197,7 @@ def _counts_sql(limits: Limits, *, site_id: int = 0, day_start: datetime | None 
     def dialled(since: datetime | None) -> QuerySet:
         return CallAttempt.objects.filter(created_at__gte=since, status__in=DIALLED)
 
-    dials = {"site": lambda: dialled(day_start).filter(lead__site=site_id), "hour": lambda: dialled(hour_ago),
+    dials = {"site": lambda: dialled(day_start).filter(site=site_id), "hour": lambda: dialled(hour_ago),
              "number": lambda: dialled(day_start).filter(phone=phone)}
     counts, params = [], []
     for n, (name, limit) in enumerate(limits):

@@ -161,7 +161,7 @@ def _dial(client: voximplant.VoximplantClient, lead: Lead, cfg: CallSettings, *,
                 ceiling_hit_record(block=block, site=lead.site)
             return Manual(block.reason, alert=not block.ceiling)
         number = (latest.number if latest is not None else 0) + 1
-        attempt = _attempt_insert.insert(CallAttempt(lead=lead, number=number, phone=lead.phone))
+        attempt = _attempt_insert.insert(CallAttempt(lead=lead, site_id=lead.site_id, number=number, phone=lead.phone))
         _lead_dialled.run(pk=lead.pk, at=attempt.created_at)
         attempt.custom_data = _custom_data(attempt, cfg)
         _attempt_custom_data.run(pk=attempt.pk, custom_data=attempt.custom_data)

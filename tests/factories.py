@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from leads.models import Lead, Partner, PartnerRule, Site
 from leads.pipeline import initial_step_fields
+from telephony.models import CallAttempt
 
 
 class SiteFactory(factory.django.DjangoModelFactory):
@@ -48,3 +49,15 @@ class LeadFactory(factory.django.DjangoModelFactory):
         for key, value in initial_step_fields(timezone.now()).items():
             kwargs.setdefault(key, value)
         return super()._create(model_class, *args, **kwargs)
+
+
+class CallAttemptFactory(factory.django.DjangoModelFactory):
+    """An attempt of its own lead's first call, on that lead's site (as a dial writes it)."""
+
+    class Meta:
+        model = CallAttempt
+
+    lead = factory.SubFactory(LeadFactory)
+    site = factory.LazyAttribute(lambda o: o.lead.site)
+    number = 1
+    phone = factory.LazyAttribute(lambda o: o.lead.phone)

@@ -74,10 +74,10 @@ def open_limits(settings):
 def attempts(fuzz_site) -> list[int]:
     """Call attempts in the states a token may meet: calling, starting, finished."""
     from telephony.models import CallAttempt
-    from tests.factories import LeadFactory
+    from tests.factories import CallAttemptFactory, LeadFactory
 
     statuses = [CallAttempt.Status.STARTED, CallAttempt.Status.STARTING, CallAttempt.Status.FINISHED]
-    return [CallAttempt.objects.create(lead=LeadFactory(site=fuzz_site), number=1, phone="+79123456789",
+    return [CallAttemptFactory(lead=LeadFactory(site=fuzz_site), phone="+79123456789",
                                        status=status).pk for status in statuses]
 
 

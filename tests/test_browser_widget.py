@@ -19,7 +19,7 @@ from consent.models import ConsentText
 from leads.models import Lead
 from telephony.models import CallAttempt
 from telephony.tokens import attempt_token
-from tests.factories import SiteFactory
+from tests.factories import CallAttemptFactory, SiteFactory
 
 # A shop whose CSS would break a naive widget: everything hidden, shrunk, recoloured, our tag targeted,
 # and class names that our own styles also use.
@@ -128,7 +128,7 @@ def test_the_widget_on_a_hostile_shop_page_posts_and_follows_the_call(browser, l
 
         # The call starts, then our scenario reports that a person answered.
         Lead.objects.filter(pk=lead.pk).update(status=Lead.Status.IN_PROGRESS, call_state=Lead.StepState.RUNNING)
-        attempt = CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.STARTED)
+        attempt = CallAttemptFactory(lead=lead, status=CallAttempt.Status.STARTED)
         WebDriverWait(browser, 10).until(lambda d: state() == "Звоним вам")
         WebDriverWait(browser, 5).until(  # counting again, from this call
             lambda d: root.find_element(By.CSS_SELECTOR, "[role=timer]").text in ("0:01", "0:02", "0:03"))

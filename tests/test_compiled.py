@@ -19,7 +19,7 @@ from django.db.models.signals import post_save
 from leadcaller.compiled import CompiledInsert, CompiledRead, CompiledSQL, CompiledUpdate, CompiledUpdates
 from leads.models import Lead, LeadEvent, PartnerRule
 from telephony.models import CallAttempt
-from tests.factories import LeadFactory, PartnerFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, PartnerFactory, SiteFactory
 
 lead_with_relations: CompiledRead[Lead] = CompiledRead(
     lambda pk: Lead.objects.select_related("site", "partner").filter(pk=pk), pk=int)
@@ -149,7 +149,7 @@ def test_a_compiled_update_writes_each_rows_own_values():
                                       {"started_at": at, "session_id": session, "media_session_url": url,
                                        "status": CallAttempt.Status.STARTED}),
         pk=int, at=datetime, session=int, url=str)
-    attempts = [CallAttempt.objects.create(lead=LeadFactory(), number=1, phone="+79120000001") for _ in range(3)]
+    attempts = [CallAttemptFactory(phone="+79120000001") for _ in range(3)]
     now = timezone.now()
 
     for n, attempt in enumerate(attempts[:2]):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from leadcaller import health
 from telephony.models import CallAttempt
 from telephony.scenario import scenario_version
-from tests.factories import LeadFactory
+from tests.factories import CallAttemptFactory
 
 
 @pytest.mark.broker
@@ -72,7 +72,7 @@ def test_healthz_details_name_the_expected_and_the_last_seen_scenario_version(cl
 
 @pytest.mark.django_db
 def test_an_outdated_scenario_is_a_warning_in_the_details_and_the_service_stays_healthy(client, broker_answers):
-    CallAttempt.objects.create(lead=LeadFactory(), number=1, phone="+79120000001", status=CallAttempt.Status.FINISHED,
+    CallAttemptFactory(phone="+79120000001", status=CallAttempt.Status.FINISHED,
                                outcome="human", scenario_version=None, finished_at=timezone.now())
     response = client.get("/healthz")
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from dashboard import stats
 from leads.models import IntakeCounter, Lead
 from telephony.models import CallAttempt
-from tests.factories import LeadFactory, PartnerFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, PartnerFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -28,7 +28,7 @@ def lead_at(when: datetime, **fields) -> Lead:
 def called(lead: Lead, outcome: str, after_seconds: float, number: int = 1) -> None:
     """A finished call attempt, and the lead's call columns as the call step leaves them."""
     at = lead.created_at + timedelta(seconds=after_seconds)
-    attempt = CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone, status="finished",
+    attempt = CallAttemptFactory(lead=lead, number=number, phone=lead.phone, status="finished",
                                          outcome=outcome)
     CallAttempt.objects.filter(pk=attempt.pk).update(created_at=at)
     Lead.objects.filter(pk=lead.pk, first_dial_at=None).update(first_dial_at=at)

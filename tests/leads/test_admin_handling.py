@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from leads.models import Lead, LeadEvent
 from notifications.models import Notification, TelegramChat
-from tests.factories import LeadFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/admin/leads/manuallead/"
@@ -203,10 +203,9 @@ def test_actions_work_on_a_selection(client, manager):
 
 
 def test_lead_page_shows_timeline_attempts_notifications_and_raw_request(client, manager):
-    from telephony.models import CallAttempt
 
     lead = manual_lead(raw_request={"data": {"phone": "8 912 000"}})
-    CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status="finished", outcome="busy",
+    CallAttemptFactory(lead=lead, status="finished", outcome="busy",
                                record_url="https://records.example/1.mp3")
     Notification.objects.create(lead=lead, chat=TelegramChat.objects.create(chat_id="-9"), kind="alert",
                                 status="sent")
@@ -259,13 +258,12 @@ def test_people_without_the_handling_permission_get_no_actions(client):
 
 
 def test_integrations_page_says_what_is_connected_and_the_last_error_never_the_secret(client, settings):
-    from telephony.models import CallAttempt
 
     settings.BITRIX_WEBHOOK_URL = "https://shop.bitrix24.ru/rest/1/very-secret-code/"
     settings.VOXIMPLANT_ACCOUNT_ID, settings.VOXIMPLANT_API_KEY = "1", "vox-secret-key"
     settings.VOXIMPLANT_RULE_ID, settings.VOXIMPLANT_CALLER_ID = "5", "74950000000"
     settings.TELEGRAM_BOT_TOKEN = "123:tg-secret"
-    CallAttempt.objects.create(lead=LeadFactory(), number=1, phone="+79120000000", status="failed",
+    CallAttemptFactory(phone="+79120000000", status="failed",
                                detail="StartScenarios: Authorization failed (code 100)")
     TelegramChat.objects.create(chat_id="-77", is_broken=True, broken_reason="Forbidden: bot was kicked")
     client.force_login(person("boss", "administrators"))
@@ -276,10 +274,9 @@ def test_integrations_page_says_what_is_connected_and_the_last_error_never_the_s
 
 
 def test_integrations_page_shows_an_outdated_voxengine_scenario(client, settings):
-    from telephony.models import CallAttempt
 
     settings.VOXIMPLANT_ACCOUNT_ID, settings.VOXIMPLANT_API_KEY = "1", "vox-secret-key"
-    CallAttempt.objects.create(lead=LeadFactory(), number=1, phone="+79120000000", status="finished",
+    CallAttemptFactory(phone="+79120000000", status="finished",
                                outcome="human", scenario_version=None, finished_at=timezone.now())
     client.force_login(person("boss", "administrators"))
     page = client.get("/admin/integrations/").content.decode()

@@ -12,8 +12,7 @@ from django.utils import timezone
 from leads.models import Lead, LeadEvent
 from leads.services import lead_event_add
 from leads.texts import text
-from telephony.models import CallAttempt
-from tests.factories import LeadFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 LEADS = "/admin/leads/lead/"
@@ -35,7 +34,7 @@ def test_the_list_shows_order_last_outcome_next_call_and_calls_not_step_states(c
                        status=Lead.Status.SCHEDULED, call_state=State.PENDING,
                        scheduled_at=timezone.now() + timedelta(minutes=20))
     for number in (1, 2):
-        CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone, status="finished", outcome="no_answer")
+        CallAttemptFactory(lead=lead, number=number, phone=lead.phone, status="finished", outcome="no_answer")
     page = client.get(LEADS).content.decode()
 
     heads = re.findall(r'<th scope="col"[^>]*>.*?<(?:a|span)[^>]*>([^<]+)<', page, re.S)

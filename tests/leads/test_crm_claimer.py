@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from leads import crm, pipeline
 from leads.models import Lead, LeadEvent
-from tests.factories import LeadFactory
+from tests.factories import CallAttemptFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 State = Lead.StepState
@@ -165,7 +165,7 @@ def test_a_batch_of_write_backs_costs_the_same_statements_for_40_leads_as_for_10
     def in_bitrix_with_a_finished_call(leads):
         crm.crm_claim_run()  # the adds
         for lead in leads:
-            CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.FINISHED,
+            CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED,
                                        outcome=CallAttempt.Outcome.HUMAN)
             services.lead_outcome_announce(lead=lead)
 

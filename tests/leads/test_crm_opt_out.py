@@ -7,8 +7,7 @@ import pytest
 
 from leads import crm, services
 from leads.models import Lead
-from telephony.models import CallAttempt
-from tests.factories import LeadFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +34,7 @@ def test_a_listed_numbers_lead_gets_a_do_not_call_note_and_the_mapped_status_onc
 
 def test_a_key_press_is_written_as_the_calls_comment_then_the_note(b24):
     lead = in_bitrix(site=SiteFactory(bitrix_status_map={"opted_out": "JUNK"}))
-    CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status="finished", outcome="opted_out",
+    CallAttemptFactory(lead=lead, status="finished", outcome="opted_out",
                                digits="9", duration=6)
     services.lead_opted_out(lead=lead, reason="Pressed 9 during call 1: do not call again.")
     crm.crm_step_run(lead_id=lead.pk)

@@ -7,14 +7,14 @@ import pytest
 from leads import crm, services
 from leads.models import Lead
 from telephony.models import CallAttempt
-from tests.factories import LeadFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 State = Lead.StepState
 
 
 def finished_call(lead, outcome, number=1, **fields):
-    return CallAttempt.objects.create(lead=lead, number=number, phone=lead.phone,
+    return CallAttemptFactory(lead=lead, number=number, phone=lead.phone,
                                       status=CallAttempt.Status.FINISHED, outcome=outcome, **fields)
 
 

@@ -23,8 +23,8 @@ from leads.erasure import retention_erase_due
 from leads.models import Erasure, Lead, LeadEvent
 from leads.services import lead_event_add
 from notifications.models import Notification, TelegramChat
-from telephony.models import CallAttempt, ProbeCall
-from tests.factories import LeadFactory, PartnerFactory, SiteFactory
+from telephony.models import ProbeCall
+from tests.factories import CallAttemptFactory, LeadFactory, PartnerFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 PHONE = "+79121112233"
@@ -41,7 +41,7 @@ def old_lead(days: int, **fields) -> Lead:
     at = timezone.now() - timedelta(days=days)
     Lead.objects.filter(pk=lead.pk).update(created_at=at, first_dial_at=at + timedelta(seconds=7),
                                            last_call_outcome="human")
-    CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status="finished", outcome="human",
+    CallAttemptFactory(lead=lead, status="finished", outcome="human",
                                custom_data=f'{{"phone":"{lead.phone}"}}', record_url="https://rec.example/1.mp3")
     lead_event_add(lead=lead, kind=LeadEvent.Kind.STEP_STARTED, message=f"calling {lead.phone}, attempt 1",
                    data={"ip": "203.0.113.7", "attempt": 1})

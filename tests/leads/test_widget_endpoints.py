@@ -14,7 +14,7 @@ from leads.models import Lead
 from leads.status import status_token_make
 from telephony.models import CallAttempt
 from tests.conftest import post_json
-from tests.factories import LeadFactory
+from tests.factories import CallAttemptFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 ORIGIN = {"HTTP_ORIGIN": "https://shop.example"}
@@ -41,7 +41,7 @@ def test_intake_hands_out_a_token_that_shows_only_state_and_next_call(api, site)
 
 def test_the_state_follows_the_call(api, site):
     lead, token = _new_lead(api)
-    attempt = CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.STARTED)
+    attempt = CallAttemptFactory(lead=lead, status=CallAttempt.Status.STARTED)
     assert _status(api, token).json()["state"] == "calling"
 
     at = timezone.now() + timedelta(hours=10)

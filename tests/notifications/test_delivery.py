@@ -11,7 +11,7 @@ from leads.phones import phone_mask
 from notifications import messages
 from notifications.models import Notification, TelegramChat
 from notifications.services import notification_deliver
-from tests.factories import LeadFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 from tests.notifications.conftest import drain
 
 pytestmark = pytest.mark.django_db
@@ -536,7 +536,7 @@ def test_a_call_result_that_reaches_the_lead_edits_its_card_once(tg, settings):
     settings.VOXIMPLANT_CALLBACK_SECRET = "test-callback-secret"
     lead = LeadFactory()
     card = notify(lead)
-    attempt = CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.STARTED)
+    attempt = CallAttemptFactory(lead=lead, status=CallAttempt.Status.STARTED)
     Lead.objects.filter(pk=lead.pk).update(call_state=Lead.StepState.RUNNING, first_dial_at=timezone.now())
 
     result = CallResult(attempt_id=attempt.pk, token=attempt_token(attempt.pk), result="human")

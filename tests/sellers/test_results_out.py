@@ -9,7 +9,7 @@ from leads import crm, services
 from leads.models import Lead
 from notifications import messages
 from telephony.models import CallAttempt
-from tests.factories import LeadFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 from tests.sellers.factories import SellerFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ RECORDING = "https://storage.example.com/records/1.mp3"
 
 
 def connected_call(lead, seller, **fields):
-    return CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.FINISHED,
+    return CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED,
                                       outcome="connected", seller=seller, talk_time=65, duration=80, **fields)
 
 

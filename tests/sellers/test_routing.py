@@ -13,13 +13,13 @@ from sellers.models import Seller, SellerOffer
 from sellers.routing import sellers_claim, sellers_missed, sellers_release
 from telephony.models import CallAttempt
 from tests.conftest import run_together
-from tests.factories import LeadFactory, PartnerFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, PartnerFactory, SiteFactory
 from tests.sellers.factories import SellerFactory
 
 
 def attempt_for(site, **lead):
     lead = LeadFactory(site=site, **lead)
-    return CallAttempt.objects.create(lead=lead, number=1, phone=lead.phone, status=CallAttempt.Status.STARTED)
+    return CallAttemptFactory(lead=lead, status=CallAttempt.Status.STARTED)
 
 
 def claimed_names(attempt, count=1):

@@ -19,7 +19,7 @@ from leads.models import Lead, LeadEvent
 from telephony.models import CallAttempt
 from telephony.scenario import scenario_version
 from telephony.tokens import attempt_token
-from tests.factories import LeadFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/telephony/voximplant/callback/"
@@ -368,12 +368,12 @@ def test_a_result_for_a_call_step_no_longer_running_still_tells_the_crm_but_does
 def test_a_late_result_of_an_older_attempt_leaves_the_newer_attempts_outcome_on_the_lead(api, calling):
     lead, first = calling()
     CallAttempt.objects.filter(pk=first.pk).update(status=Status.LOST)
-    second = CallAttempt.objects.create(lead=lead, number=2, phone=lead.phone, status=Status.FINISHED, outcome="busy")
+    second = CallAttemptFactory(lead=lead, number=2, phone=lead.phone, status=Status.FINISHED, outcome="busy")
     Lead.objects.filter(pk=lead.pk).update(last_call_outcome="busy")
 
     assert post_result(api, first, "no_answer").json() == {"status": "late"}
     assert Lead.objects.get(pk=lead.pk).last_call_outcome == "busy"
     CallAttempt.objects.filter(pk=second.pk).update(outcome="")  # the newer one has no outcome yet
-    third = CallAttempt.objects.create(lead=lead, number=3, phone=lead.phone, status=Status.LOST)
+    third = CallAttemptFactory(lead=lead, number=3, phone=lead.phone, status=Status.LOST)
     assert post_result(api, third, "voicemail").json() == {"status": "late"}
     assert Lead.objects.get(pk=lead.pk).last_call_outcome == "voicemail"

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from telephony.models import CallAttempt
 from telephony.policy import budget_block, call_settings_for, not_callable_reason
-from tests.factories import LeadFactory, SiteFactory
+from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
+from tests.query_plans import plan_of, statements_sent
 
 pytestmark = pytest.mark.django_db
 
@@ -93,8 +95,7 @@ def test_a_site_may_allow_more_regions():
 
 
 def dialled(lead, *, ago=timedelta(seconds=1), status=CallAttempt.Status.FINISHED):
-    attempt = CallAttempt.objects.create(lead=lead, number=lead.call_attempts.count() + 1, phone=lead.phone,
-                                         status=status)
+    attempt = CallAttemptFactory(lead=lead, number=lead.call_attempts.count() + 1, status=status)
     CallAttempt.objects.filter(pk=attempt.pk).update(created_at=timezone.now() - ago)
 
 
@@ -136,6 +137,29 @@ def test_zero_means_no_limit(settings):
 
     assert _reason(LeadFactory(site=site, phone="+79123456789", ref="d"), call_settings_for(site),
                                timezone.now()) is None
+
+
+def test_another_sites_calls_today_do_not_use_up_this_sites_budget():
+    site = SiteFactory(call_daily_budget=1, time_zone="Europe/Moscow")
+    dialled(LeadFactory(site=SiteFactory(call_daily_budget=1, time_zone="Europe/Moscow")))
+
+    assert _reason(LeadFactory(site=site), call_settings_for(site), timezone.now()) is None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+def test_the_budget_counts_read_only_the_days_own_dials_however_many_leads_the_site_had(settings):
+    settings.CALL_HOURLY_CEILING, settings.CALL_MAX_PER_NUMBER = 0, 0
+    site = SiteFactory(call_daily_budget=100, time_zone="Europe/Moscow")
+    for _ in range(30):
+        dialled(LeadFactory(site=site), ago=timedelta(days=2))
+    dialled(LeadFactory(site=site))
+    lead = LeadFactory(site=site)
+
+    counts = [plan_of(sql, params) for sql, params in
+              statements_sent(lambda: budget_block(lead, call_settings_for(site), timezone.now())) if "COUNT(" in sql]
+
+    assert len(counts) == 1
+    assert counts[0].rows_read == {"telephony_callattempt": 1}, counts[0]  # today's one dial, no lead read
 
 
 def _reason(lead, cfg, now) -> str | None:

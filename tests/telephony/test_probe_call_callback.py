@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.models import CallAttempt, ProbeCall
+from telephony.models import ProbeCall
 from telephony.tokens import attempt_token, probe_call_token
-from tests.factories import LeadFactory
+from tests.factories import CallAttemptFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/telephony/voximplant/probe-call/"
@@ -49,7 +49,7 @@ def test_the_first_result_counts_and_a_repeat_changes_nothing(api, probe):
 
 def test_a_lead_attempts_token_never_opens_a_probe_call_nor_the_reverse(api, probe):
     # The same id in both tables: only the kind of token tells them apart.
-    attempt = CallAttempt.objects.create(pk=probe.pk, lead=LeadFactory(), number=1, phone="+79120000001",
+    attempt = CallAttemptFactory(pk=probe.pk, phone="+79120000001",
                                          status="started")
 
     assert api.post(URL, result(probe.pk, attempt_token(probe.pk)), format="json").status_code == 403

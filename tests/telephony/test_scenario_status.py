@@ -10,14 +10,14 @@ from django.utils import timezone
 from telephony.models import CallAttempt
 from telephony.scenario import scenario_version
 from telephony.selectors import scenario_status
-from tests.factories import LeadFactory
+from tests.factories import CallAttemptFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def finished(version: int | None, minutes_ago: int = 0, status: str = CallAttempt.Status.FINISHED) -> CallAttempt:
-    return CallAttempt.objects.create(
-        lead=LeadFactory(), number=1, phone="+79120000001", status=status, outcome="busy", scenario_version=version,
+    return CallAttemptFactory(
+        phone="+79120000001", status=status, outcome="busy", scenario_version=version,
         finished_at=timezone.now() - timedelta(minutes=minutes_ago))
 
 
