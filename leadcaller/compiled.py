@@ -233,7 +233,11 @@ class CompiledInsert(_Compiled):
     built once per connection (and number of rows), each row's values prepared as Model.save() prepares
     them (defaults, auto_now_add, the fields' conversions). A row that needs more than that (a primary key
     of its own, a value that is an SQL expression, a model with save signals or a save() of its own) is
-    saved by its save()."""
+    saved by its save().
+
+    `left_null` names nullable columns that the rows are written without (they are NULL): an insert
+    whose rows never set them passes fewer parameters. A row with a value in one is saved by its save().
+    """
 
     # Rows in one statement at most (more go in several): one statement per number of rows is built. A few
     # rows of plain values cost psycopg less than the arrays of Django's bulk_create on PostgreSQL (a call
@@ -241,12 +245,17 @@ class CompiledInsert(_Compiled):
     # 0.33-0.38 ms as rows).
     MAX_ROWS = 10
 
-    def __init__(self, model: type[M], *, using: str = DEFAULT_DB_ALIAS) -> None:
+    def __init__(self, model: type[M], *, using: str = DEFAULT_DB_ALIAS, left_null: Sequence[str] = ()) -> None:
         super().__init__({}, using)
         self.model = model
         meta = model._meta
+        self.left_null = [meta.get_field(name) for name in left_null]
+        for field in self.left_null:
+            automatic = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+            if not field.null or field.has_default() or field.has_db_default() or automatic:
+                raise ValueError(f"{model.__name__}.{field.name} is not NULL when left out of an INSERT")
         self.fields = [field for field in meta.local_concrete_fields
-                       if field is not meta.auto_field and not field.generated]
+                       if field is not meta.auto_field and not field.generated and field not in self.left_null]
         self.returning = meta.db_returning_fields
         self.own_save = model.save is not models.Model.save
 
@@ -266,7 +275,8 @@ class CompiledInsert(_Compiled):
         if (self.own_save or pre_save.has_listeners(self.model)
                 or post_save.has_listeners(self.model) or not connection.features.can_return_columns_from_insert
                 or (len(objs) > 1 and not connection.features.can_return_rows_from_bulk_insert)
-                or any(obj.pk is not None for obj in objs)):
+                or any(obj.pk is not None for obj in objs)
+                or any(getattr(obj, field.attname) is not None for obj in objs for field in self.left_null)):
             return self._saved(objs)
         for obj in objs:
             obj._prepare_related_fields_for_save(operation_name="save")

@@ -230,6 +230,28 @@ def test_a_row_that_needs_more_than_an_insert_is_saved_by_save():
     assert PartnerRule.objects.get(pk=rule.pk).value == "ads"
 
 
+@pytest.mark.django_db
+def test_columns_left_null_are_not_in_the_insert_and_a_row_with_a_value_in_one_keeps_it():
+    insert = CompiledInsert(Lead, left_null=("closed_at", "bitrix_lead_id"))
+    site = SiteFactory()
+    with CaptureQueriesContext(connection) as queries:
+        plain = insert.insert(Lead(site=site, ref="plain", phone="+79120000004"))
+    closed = insert.insert(Lead(site=site, ref="closed", phone="+79120000005", closed_at=timezone.now(),
+                                bitrix_lead_id=2**40))
+
+    [statement] = [q["sql"] for q in queries if q["sql"].startswith("INSERT")]
+    assert '"closed_at"' not in statement and '"bitrix_lead_id"' not in statement and '"name"' in statement
+    assert Lead.objects.values_list("closed_at", "bitrix_lead_id").get(pk=plain.pk) == (None, None)
+    stored = Lead.objects.get(pk=closed.pk)
+    assert stored.closed_at == closed.closed_at and stored.bitrix_lead_id == 2**40
+
+
+@pytest.mark.parametrize("field", ["name", "status", "created_at"])
+def test_only_a_nullable_column_without_a_default_may_be_left_null(field):
+    with pytest.raises(ValueError, match=field):
+        CompiledInsert(Lead, left_null=(field,))
+
+
 event_insert = CompiledInsert(LeadEvent)
 
 

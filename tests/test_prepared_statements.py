@@ -11,6 +11,7 @@ from django.db import connection
 
 from leadcaller import config
 from leads.pipeline import _lead_for_step
+from tests.conftest import post_json
 from tests.factories import LeadFactory
 
 
@@ -58,3 +59,23 @@ def test_a_hot_read_is_prepared_on_its_connection_and_still_answers():
     with connection.cursor() as cursor:
         cursor.execute(statement, ['%FROM "leads_lead"%'])
         assert len(cursor.fetchall()) == before + 1
+
+
+@pytest.mark.django_db
+def test_a_posts_lead_insert_passes_few_enough_values_for_psycopg_to_keep_its_parsing(api, site):
+    # psycopg parses a statement's placeholders afresh on every run above this many values.
+    from psycopg._queries import MAX_CACHED_STATEMENT_PARAMS
+
+    inserts = []
+
+    def record(execute, sql, params, many, context):
+        if sql.startswith('INSERT INTO "leads_lead"'):
+            inserts.append(len(params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        answer = post_json(api, {"phone": "+79123456789", "name": "Ivan", "comment": "c", "order_amount": "10"},
+                           HTTP_ORIGIN="https://shop.example")
+
+    assert answer.status_code == 201
+    assert len(inserts) == 1 and inserts[0] <= MAX_CACHED_STATEMENT_PARAMS
