@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -335,6 +336,27 @@ def step_claim_more(*, step_name: str, limit: int, extra: Q | None = None,
             # at a time: leadcaller/config.py opens each IMMEDIATE)
             Lead.objects.filter(pk__in=ids).update(**_claim_changes(step, lease_end))
     return [(lead_id, lease_end) for lead_id in ids]
+
+
+def step_release(*, step_name: str, claimed: list[tuple[int, datetime]]) -> int:
+    """Hand back leads that a claimer took (step_claim_more) but did not run, its batch being full: due again
+    at once, the try their claim counted given back. One statement for them all, and one kick of the
+    claimer after commit; no timeline entry and no listener, since nothing happened to them. A lead whose
+    lease another worker took over meanwhile is left to it. Returns how many were handed back."""
+    step = STEPS[step_name]
+    now = timezone.now()
+    released = 0
+    by_fence: dict[datetime, list[int]] = {}
+    for lead_id, fence in claimed:
+        by_fence.setdefault(fence, []).append(lead_id)
+    for fence, ids in by_fence.items():
+        # The lease alone fences it: unlike a result, a hand-back is right whatever changed meanwhile.
+        released += Lead.objects.filter(pk__in=ids, **{step.state_field: State.RUNNING, step.due_field: fence}).update(
+            **{step.state_field: State.PENDING, step.due_field: now, step.queued_field: now,
+               step.tries_field: Greatest(F(step.tries_field) - 1, 0)})
+    if released:
+        transaction.on_commit(lambda: _send(step, claimed[0][0]))
+    return released
 
 
 def _due(step: Step, by: datetime) -> Q:

@@ -14,8 +14,7 @@ State = Lead.StepState
 
 
 def finished_call(lead, outcome, number=1, **fields):
-    return CallAttemptFactory(lead=lead, number=number, phone=lead.phone,
-                                      status=CallAttempt.Status.FINISHED, outcome=outcome, **fields)
+    return CallAttemptFactory(lead=lead, number=number, status=CallAttempt.Status.FINISHED, outcome=outcome, **fields)
 
 
 def created_in_bitrix(b24, **lead_fields) -> Lead:
@@ -115,3 +114,41 @@ def test_the_claimer_writes_many_leads_back_in_one_batch_each_outcome_once(b24):
     assert [len(b24.comments[lead.bitrix_lead_id]) for lead in leads] == [2, 1, 1, 1]
     crm.crm_claim_run()  # nothing due: nothing sent again
     assert len(b24.requests) == before + 1
+
+
+def announced_with_a_finished_call(site, n: int) -> list[Lead]:
+    leads = LeadFactory.create_batch(n, site=site)
+    crm.crm_claim_run()  # added in one batch: one request, under the portal's rate limit
+    for lead in leads:
+        finished_call(lead, "human", duration=12)
+        services.lead_outcome_announce(lead=lead)
+    return leads
+
+
+def test_leads_beyond_a_full_batch_are_handed_back_together_untried_and_sent_by_the_next_one(b24):
+    """A comment and the mapped status per call: 25 leads fill a batch of 50 commands. The claim takes up to
+    50 leads; the rest are handed back in one statement, whatever their number, with no try spent and no
+    timeline entry (it used to be a deferral, a card refresh and a claimer kick per lead)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    site = SiteFactory(bitrix_status_map={"human": "IN_PROCESS"})
+    statements = []
+    for extra in (1, 5):
+        leads = announced_with_a_finished_call(site, 25 + extra)
+        events = {lead.pk: lead.events.count() for lead in leads}
+        with CaptureQueriesContext(connection) as queries:
+            assert crm.crm_write_backs_run() == 25
+        # The leads' own statements (the rate limiter's, without Redis, are paid by the first run alone).
+        statements.append(len([q for q in queries.captured_queries if '"leads_lead"' in q["sql"]]))
+        back = [lead for lead in Lead.objects.filter(pk__in=[lead.pk for lead in leads], crm_synced_attempt=0)]
+        assert len(back) == extra
+        for lead in back:
+            assert (lead.crm_state, lead.crm_tries, lead.events.count()) == (State.PENDING, 0, events[lead.pk])
+
+        assert crm.crm_write_backs_run() == extra
+        assert Lead.objects.filter(pk__in=[lead.pk for lead in leads], crm_state=State.DONE,
+                                   crm_synced_attempt=1).count() == len(leads)
+        Lead.objects.all().delete()
+
+    assert statements[0] == statements[1]

@@ -193,6 +193,25 @@ def test_a_worker_whose_lease_was_taken_over_cannot_overwrite_the_result(step_ha
     assert not lead.events.filter(kind=LeadEvent.Kind.MANUAL).exists()
 
 
+def test_leads_handed_back_unrun_are_due_again_untried_except_one_taken_over_meanwhile(
+        django_capture_on_commit_callbacks):
+    leads = [LeadFactory(crm_due_at=timezone.now(), crm_tries=1) for _ in range(3)]
+    claimed = pipeline.step_claim_more(step_name="crm", limit=10)
+    Lead.objects.filter(pk=leads[0].pk).update(crm_due_at=timezone.now())  # its lease ended...
+    assert pipeline.step_claim(step_name="crm", lead_id=leads[0].pk)  # ...and another run took it
+
+    with django_capture_on_commit_callbacks() as after_commit:
+        assert pipeline.step_release(step_name="crm", claimed=claimed) == 2
+
+    assert len(after_commit) == 1  # one kick of the claimer for them all
+
+    rows = Lead.objects.in_bulk([lead.pk for lead in leads])
+    assert [(rows[lead.pk].crm_state, rows[lead.pk].crm_tries) for lead in leads] == [
+        (State.RUNNING, 3), (State.PENDING, 1), (State.PENDING, 1)]
+    assert all(rows[lead.pk].crm_due_at <= timezone.now() for lead in leads[1:])
+    assert not LeadEvent.objects.filter(lead__in=leads[1:]).exists()
+
+
 def test_a_batch_claimed_together_is_recorded_together_except_a_lead_taken_over_meanwhile():
     """A claimer's batch: one lease for all; its results recorded in one go, with a timeline entry each,
     and a lead whose lease ran out and was taken by another run keeps that run's result."""
