@@ -86,8 +86,10 @@ def crm_write_backs_run() -> int:
     outcomes = {pk: failed or _write_back_recorded(leads[pk], plans[pk], results, errors) for pk, _ in taken}
     written = [leads[pk] for pk, _ in taken if plans[pk] and not failed]
     rows_bulk_update(written, ["crm_synced_attempt", "crm_opt_out_written"])
-    _apply_all([(leads[pk], outcomes[pk], fence) for pk, fence in taken])
-    pipeline.step_release(step_name="crm", claimed=later)  # not sent: due again at once, no try spent
+    results_all = [(leads[pk], outcomes[pk], fence) for pk, fence in taken]
+    # Not sent: due again at once, no try spent (recorded together: one statement for them all).
+    results_all += [(leads[pk], pipeline.Defer(timedelta(0), "waits for the next batch"), fence) for pk, fence in later]
+    _apply_all(results_all)
     return len(taken)
 
 

@@ -338,27 +338,6 @@ def step_claim_more(*, step_name: str, limit: int, extra: Q | None = None,
     return [(lead_id, lease_end) for lead_id in ids]
 
 
-def step_release(*, step_name: str, claimed: list[tuple[int, datetime]]) -> int:
-    """Hand back leads that a claimer took (step_claim_more) but did not run, its batch being full: due again
-    at once, the try their claim counted given back. One statement for them all, and one kick of the
-    claimer after commit; no timeline entry and no listener, since nothing happened to them. A lead whose
-    lease another worker took over meanwhile is left to it. Returns how many were handed back."""
-    step = STEPS[step_name]
-    now = timezone.now()
-    released = 0
-    by_fence: dict[datetime, list[int]] = {}
-    for lead_id, fence in claimed:
-        by_fence.setdefault(fence, []).append(lead_id)
-    for fence, ids in by_fence.items():
-        # The lease alone fences it: unlike a result, a hand-back is right whatever changed meanwhile.
-        released += Lead.objects.filter(pk__in=ids, **{step.state_field: State.RUNNING, step.due_field: fence}).update(
-            **{step.state_field: State.PENDING, step.due_field: now, step.queued_field: now,
-               step.tries_field: Greatest(F(step.tries_field) - 1, 0)})
-    if released:
-        transaction.on_commit(lambda: _send(step, claimed[0][0]))
-    return released
-
-
 def _due(step: Step, by: datetime) -> Q:
     return Q(**{f"{step.state_field}__in": OPEN_STATES, f"{step.due_field}__lte": by})
 
@@ -445,21 +424,22 @@ ENDING = (Done, Skipped, Manual)
 
 
 def step_outcomes_apply(*, step_name: str, results: list[tuple[Lead, Outcome, datetime]]) -> set[int]:
-    """Record a claimer's batch of results (lead, outcome, fence). Those that end the step take a few
-    statements for the whole batch (its rows locked, updated, their timeline entries inserted together);
-    the rest are recorded one by one. Returns the ids of the leads whose result was recorded; the others
-    were no longer ours."""
+    """Record a claimer's batch of results (lead, outcome, fence). Those that end the step, and deferrals
+    for one wait (a batch the rate limit held back, or leads beyond a full batch), take a few statements
+    for the whole group (its rows locked, updated, the timeline entries inserted together, one kick of the
+    claimer); the rest are recorded one by one. Returns the ids of the leads whose result was recorded;
+    the others were no longer ours."""
     step = STEPS[step_name]
     now = timezone.now()
     recorded: set[int] = set()
-    ending: dict[tuple[datetime, type], list[tuple[Lead, Outcome]]] = {}
+    groups: dict[tuple[datetime, type, timedelta | None], list[tuple[Lead, Outcome]]] = {}
     for lead, outcome, fence in results:
-        if isinstance(outcome, ENDING):
-            ending.setdefault((fence, type(outcome)), []).append((lead, outcome))
+        if isinstance(outcome, ENDING) or (isinstance(outcome, Defer) and fence is not None):
+            groups.setdefault((fence, type(outcome), getattr(outcome, "after", None)), []).append((lead, outcome))
         elif step_outcome_apply(step_name=step_name, lead=lead, outcome=outcome, fence=fence):
             recorded.add(lead.pk)
     with transaction.atomic(savepoint=False):
-        for (fence, _kind), group in ending.items():
+        for (fence, _kind, after), group in groups.items():
             fields, event_kind, _message = _fields_for(step, group[0][1], 0, now)
             ours = set(rows_locked(Lead.objects.filter(
                 pk__in=[lead.pk for lead, _ in group], **{step.state_field: State.RUNNING, step.due_field: fence},
@@ -469,16 +449,24 @@ def step_outcomes_apply(*, step_name: str, results: list[tuple[Lead, Outcome, da
                                sorted({lead.pk for lead, _ in group} - ours))
             if not ours:
                 continue
-            Lead.objects.filter(pk__in=ours).update(**fields)
             mine = [(lead, outcome) for lead, outcome in group if lead.pk in ours]
+            tries = fields.pop(step.tries_field, None)  # a deferral gives back the try its claim counted
+            Lead.objects.filter(pk__in=ours).update(
+                **fields, **({step.tries_field: Greatest(F(step.tries_field) - 1, 0)} if tries is not None else {}))
             for lead, _outcome in mine:
                 for name, value in fields.items():
                     setattr(lead, name, value)
-            LeadEvent.objects.bulk_create([
-                LeadEvent(lead=lead, kind=event_kind, step=step.name, data={},
-                          message=_fields_for(step, outcome, 0, now)[2][:500]) for lead, outcome in mine])
+                if tries is not None:
+                    setattr(lead, step.tries_field, max(getattr(lead, step.tries_field) - 1, 0))
+            if event_kind:  # a deferral is routine, not worth a timeline entry
+                LeadEvent.objects.bulk_create([
+                    LeadEvent(lead=lead, kind=event_kind, step=step.name, data={},
+                              message=_fields_for(step, outcome, 0, now)[2][:500]) for lead, outcome in mine])
             for listener in _step_listeners:
                 listener(step.name, mine)
+            if after is not None and after <= COUNTDOWN_LIMIT:
+                transaction.on_commit(lambda after=after, lead_id=mine[0][0].pk: _send(
+                    step, lead_id, countdown=after.total_seconds()))
             recorded |= ours
     return recorded
 

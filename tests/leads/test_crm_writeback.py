@@ -125,10 +125,10 @@ def announced_with_a_finished_call(site, n: int) -> list[Lead]:
     return leads
 
 
-def test_leads_beyond_a_full_batch_are_handed_back_together_untried_and_sent_by_the_next_one(b24):
+def test_leads_beyond_a_full_batch_are_deferred_together_untried_and_sent_by_the_next_one(b24):
     """A comment and the mapped status per call: 25 leads fill a batch of 50 commands. The claim takes up to
-    50 leads; the rest are handed back in one statement, whatever their number, with no try spent and no
-    timeline entry (it used to be a deferral, a card refresh and a claimer kick per lead)."""
+    50 leads; the rest are deferred in one statement, whatever their number, with no try spent and no
+    timeline entry (it used to be a statement, a card refresh and a claimer kick per lead)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

@@ -193,23 +193,35 @@ def test_a_worker_whose_lease_was_taken_over_cannot_overwrite_the_result(step_ha
     assert not lead.events.filter(kind=LeadEvent.Kind.MANUAL).exists()
 
 
-def test_leads_handed_back_unrun_are_due_again_untried_except_one_taken_over_meanwhile(
+def test_a_batchs_deferrals_for_one_wait_are_recorded_together_untried_except_one_taken_over(
         django_capture_on_commit_callbacks):
-    leads = [LeadFactory(crm_due_at=timezone.now(), crm_tries=1) for _ in range(3)]
+    """A claimer's batch that the rate limit held back: one UPDATE for the group, the try each claim counted
+    given back, no timeline entry, one kick of the claimer for when they are due (it used to be a
+    statement, a card refresh and a kick per lead)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    leads = [LeadFactory(crm_due_at=timezone.now(), crm_tries=1) for _ in range(4)]
     claimed = pipeline.step_claim_more(step_name="crm", limit=10)
     Lead.objects.filter(pk=leads[0].pk).update(crm_due_at=timezone.now())  # its lease ended...
     assert pipeline.step_claim(step_name="crm", lead_id=leads[0].pk)  # ...and another run took it
-
-    with django_capture_on_commit_callbacks() as after_commit:
-        assert pipeline.step_release(step_name="crm", claimed=claimed) == 2
-
-    assert len(after_commit) == 1  # one kick of the claimer for them all
-
     rows = Lead.objects.in_bulk([lead.pk for lead in leads])
-    assert [(rows[lead.pk].crm_state, rows[lead.pk].crm_tries) for lead in leads] == [
-        (State.RUNNING, 3), (State.PENDING, 1), (State.PENDING, 1)]
-    assert all(rows[lead.pk].crm_due_at <= timezone.now() for lead in leads[1:])
-    assert not LeadEvent.objects.filter(lead__in=leads[1:]).exists()
+    wait = pipeline.Defer(timedelta(seconds=7), "no room in Bitrix24's limits yet")
+
+    with django_capture_on_commit_callbacks() as after_commit, CaptureQueriesContext(connection) as queries:
+        recorded = pipeline.step_outcomes_apply(step_name="crm", results=[
+            (rows[pk], wait, fence) for pk, fence in claimed])
+
+    assert recorded == {lead.pk for lead in leads[1:]}
+    assert len([q for q in queries if q["sql"].startswith('UPDATE "leads_lead"')]) == 1
+    assert len(after_commit) == 1
+    stored = Lead.objects.in_bulk([lead.pk for lead in leads])
+    assert [(stored[lead.pk].crm_state, stored[lead.pk].crm_tries) for lead in leads] == [
+        (State.RUNNING, 3), (State.PENDING, 1), (State.PENDING, 1), (State.PENDING, 1)]
+    assert all(rows[lead.pk].crm_tries == 1 and rows[lead.pk].crm_state == State.PENDING for lead in leads[1:])
+    due = timezone.now() + timedelta(seconds=7)
+    assert all(abs(stored[lead.pk].crm_due_at - due) < timedelta(seconds=2) for lead in leads[1:])
+    assert not LeadEvent.objects.filter(lead__in=leads).exists()
 
 
 def test_a_batch_claimed_together_is_recorded_together_except_a_lead_taken_over_meanwhile():

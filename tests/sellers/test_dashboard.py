@@ -27,7 +27,8 @@ MOSCOW = ZoneInfo("Europe/Moscow")
 
 def offered(lead, seller, result, *, answer=None, talk=None, joined_after=None, number=1):
     attempt, _ = CallAttempt.objects.get_or_create(
-        lead=lead, number=number, defaults={"phone": lead.phone, "status": "finished", "outcome": "connected"})
+        lead=lead, number=number, defaults={"site": lead.site, "phone": lead.phone, "status": "finished",
+                                            "outcome": "connected"})
     if joined_after is not None:
         CallAttempt.objects.filter(pk=attempt.pk).update(
             seller=seller, talk_time=talk, seller_connected_at=lead.created_at + timedelta(seconds=joined_after))
