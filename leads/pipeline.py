@@ -450,13 +450,14 @@ def step_outcomes_apply(*, step_name: str, results: list[tuple[Lead, Outcome, da
             if not ours:
                 continue
             mine = [(lead, outcome) for lead, outcome in group if lead.pk in ours]
-            tries = fields.pop(step.tries_field, None)  # a deferral gives back the try its claim counted
+            # A deferral gives back the try its claim counted, each lead's own.
+            gives_back = fields.pop(step.tries_field, None) is not None
             Lead.objects.filter(pk__in=ours).update(
-                **fields, **({step.tries_field: Greatest(F(step.tries_field) - 1, 0)} if tries is not None else {}))
+                **fields, **({step.tries_field: Greatest(F(step.tries_field) - 1, 0)} if gives_back else {}))
             for lead, _outcome in mine:
                 for name, value in fields.items():
                     setattr(lead, name, value)
-                if tries is not None:
+                if gives_back:
                     setattr(lead, step.tries_field, max(getattr(lead, step.tries_field) - 1, 0))
             if event_kind:  # a deferral is routine, not worth a timeline entry
                 LeadEvent.objects.bulk_create([

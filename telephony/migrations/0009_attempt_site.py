@@ -3,7 +3,8 @@ import django.db.models.deletion
 
 
 def site_from_lead(apps, schema_editor):
-    """Each attempt so far takes its lead's site (a lead's site does not change after intake)."""
+    """Each attempt so far takes its lead's site now: the site it was dialled for, unless someone has moved
+    the lead to another site in the admin since (nothing kept says which one it was then)."""
     CallAttempt = apps.get_model("telephony", "CallAttempt")
     Lead = apps.get_model("leads", "Lead")
     CallAttempt.objects.update(site_id=models.Subquery(Lead.objects.filter(pk=models.OuterRef("lead_id"))
