@@ -78,7 +78,7 @@ def attempts(fuzz_site) -> list[int]:
 
     statuses = [CallAttempt.Status.STARTED, CallAttempt.Status.STARTING, CallAttempt.Status.FINISHED]
     return [CallAttemptFactory(lead=LeadFactory(site=fuzz_site), phone="+79123456789",
-                                       status=status).pk for status in statuses]
+                               status=status).pk for status in statuses]
 
 
 def aim_at_real_attempts(case, attempts: list[int]) -> None:

@@ -73,7 +73,7 @@ def test_healthz_details_name_the_expected_and_the_last_seen_scenario_version(cl
 @pytest.mark.django_db
 def test_an_outdated_scenario_is_a_warning_in_the_details_and_the_service_stays_healthy(client, broker_answers):
     CallAttemptFactory(phone="+79120000001", status=CallAttempt.Status.FINISHED,
-                               outcome="human", scenario_version=None, finished_at=timezone.now())
+                       outcome="human", scenario_version=None, finished_at=timezone.now())
     response = client.get("/healthz")
 
     assert response.status_code == 200 and response.json()["status"] == "ok"

@@ -29,7 +29,7 @@ def called(lead: Lead, outcome: str, after_seconds: float, number: int = 1) -> N
     """A finished call attempt, and the lead's call columns as the call step leaves them."""
     at = lead.created_at + timedelta(seconds=after_seconds)
     attempt = CallAttemptFactory(lead=lead, number=number, phone=lead.phone, status="finished",
-                                         outcome=outcome)
+                                 outcome=outcome)
     CallAttempt.objects.filter(pk=attempt.pk).update(created_at=at)
     Lead.objects.filter(pk=lead.pk, first_dial_at=None).update(first_dial_at=at)
     Lead.objects.filter(pk=lead.pk).update(last_call_outcome=outcome)

@@ -206,7 +206,7 @@ def test_lead_page_shows_timeline_attempts_notifications_and_raw_request(client,
 
     lead = manual_lead(raw_request={"data": {"phone": "8 912 000"}})
     CallAttemptFactory(lead=lead, status="finished", outcome="busy",
-                               record_url="https://records.example/1.mp3")
+                       record_url="https://records.example/1.mp3")
     Notification.objects.create(lead=lead, chat=TelegramChat.objects.create(chat_id="-9"), kind="alert",
                                 status="sent")
     LeadEvent.objects.create(lead=lead, kind="manual", message="number is not valid")
@@ -264,7 +264,7 @@ def test_integrations_page_says_what_is_connected_and_the_last_error_never_the_s
     settings.VOXIMPLANT_RULE_ID, settings.VOXIMPLANT_CALLER_ID = "5", "74950000000"
     settings.TELEGRAM_BOT_TOKEN = "123:tg-secret"
     CallAttemptFactory(phone="+79120000000", status="failed",
-                               detail="StartScenarios: Authorization failed (code 100)")
+                       detail="StartScenarios: Authorization failed (code 100)")
     TelegramChat.objects.create(chat_id="-77", is_broken=True, broken_reason="Forbidden: bot was kicked")
     client.force_login(person("boss", "administrators"))
     page = client.get("/admin/integrations/").content.decode()
@@ -277,7 +277,7 @@ def test_integrations_page_shows_an_outdated_voxengine_scenario(client, settings
 
     settings.VOXIMPLANT_ACCOUNT_ID, settings.VOXIMPLANT_API_KEY = "1", "vox-secret-key"
     CallAttemptFactory(phone="+79120000000", status="finished",
-                               outcome="human", scenario_version=None, finished_at=timezone.now())
+                       outcome="human", scenario_version=None, finished_at=timezone.now())
     client.force_login(person("boss", "administrators"))
     page = client.get("/admin/integrations/").content.decode()
 

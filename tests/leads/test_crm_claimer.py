@@ -166,7 +166,7 @@ def test_a_batch_of_write_backs_costs_the_same_statements_for_40_leads_as_for_10
         crm.crm_claim_run()  # the adds
         for lead in leads:
             CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED,
-                                       outcome=CallAttempt.Outcome.HUMAN)
+                               outcome=CallAttempt.Outcome.HUMAN)
             services.lead_outcome_announce(lead=lead)
 
     rate_rows_written(prepare=in_bitrix_with_a_finished_call)

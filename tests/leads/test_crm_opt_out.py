@@ -35,7 +35,7 @@ def test_a_listed_numbers_lead_gets_a_do_not_call_note_and_the_mapped_status_onc
 def test_a_key_press_is_written_as_the_calls_comment_then_the_note(b24):
     lead = in_bitrix(site=SiteFactory(bitrix_status_map={"opted_out": "JUNK"}))
     CallAttemptFactory(lead=lead, status="finished", outcome="opted_out",
-                               digits="9", duration=6)
+                       digits="9", duration=6)
     services.lead_opted_out(lead=lead, reason="Pressed 9 during call 1: do not call again.")
     crm.crm_step_run(lead_id=lead.pk)
 

@@ -42,7 +42,7 @@ def old_lead(days: int, **fields) -> Lead:
     Lead.objects.filter(pk=lead.pk).update(created_at=at, first_dial_at=at + timedelta(seconds=7),
                                            last_call_outcome="human")
     CallAttemptFactory(lead=lead, status="finished", outcome="human",
-                               custom_data=f'{{"phone":"{lead.phone}"}}', record_url="https://rec.example/1.mp3")
+                       custom_data=f'{{"phone":"{lead.phone}"}}', record_url="https://rec.example/1.mp3")
     lead_event_add(lead=lead, kind=LeadEvent.Kind.STEP_STARTED, message=f"calling {lead.phone}, attempt 1",
                    data={"ip": "203.0.113.7", "attempt": 1})
     chat, _created = TelegramChat.objects.get_or_create(chat_id="-100")

@@ -18,7 +18,7 @@ RECORDING = "https://storage.example.com/records/1.mp3"
 
 def connected_call(lead, seller, **fields):
     return CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED,
-                                      outcome="connected", seller=seller, talk_time=65, duration=80, **fields)
+                              outcome="connected", seller=seller, talk_time=65, duration=80, **fields)
 
 
 def test_the_card_names_the_seller_and_links_the_recording(settings):

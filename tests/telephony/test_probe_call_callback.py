@@ -50,7 +50,7 @@ def test_the_first_result_counts_and_a_repeat_changes_nothing(api, probe):
 def test_a_lead_attempts_token_never_opens_a_probe_call_nor_the_reverse(api, probe):
     # The same id in both tables: only the kind of token tells them apart.
     attempt = CallAttemptFactory(pk=probe.pk, phone="+79120000001",
-                                         status="started")
+                                 status="started")
 
     assert api.post(URL, result(probe.pk, attempt_token(probe.pk)), format="json").status_code == 403
     assert api.get(URL, {"attempt_id": probe.pk, "token": attempt_token(probe.pk)}).status_code == 403
