@@ -13,6 +13,7 @@ from leadcaller import config
 from leads.pipeline import _lead_for_step
 from tests.conftest import post_json
 from tests.factories import LeadFactory
+from tests.query_plans import statements_sent
 
 
 def tuned(url: str) -> dict:
@@ -66,16 +67,11 @@ def test_a_posts_lead_insert_passes_few_enough_values_for_psycopg_to_keep_its_pa
     # psycopg parses a statement's placeholders afresh on every run above this many values.
     from psycopg._queries import MAX_CACHED_STATEMENT_PARAMS
 
-    inserts = []
+    answers = []
+    sent = statements_sent(lambda: answers.append(post_json(
+        api, {"phone": "+79123456789", "name": "Ivan", "comment": "c", "order_amount": "10"},
+        HTTP_ORIGIN="https://shop.example")))
 
-    def record(execute, sql, params, many, context):
-        if sql.startswith('INSERT INTO "leads_lead"'):
-            inserts.append(len(params))
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
-        answer = post_json(api, {"phone": "+79123456789", "name": "Ivan", "comment": "c", "order_amount": "10"},
-                           HTTP_ORIGIN="https://shop.example")
-
-    assert answer.status_code == 201
+    inserts = [len(params) for sql, params in sent if sql.startswith('INSERT INTO "leads_lead"')]
+    assert answers[0].status_code == 201
     assert len(inserts) == 1 and inserts[0] <= MAX_CACHED_STATEMENT_PARAMS
