@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -35,9 +37,10 @@ TIMEOUT = (3.05, 15.0)  # connect, read (seconds)
 # giving up earlier leaves an add that may still happen, and a retry that may add it again.
 WRITES = frozenset({"crm.lead.add", "crm.timeline.comment.add", "batch"})
 SETTLE_MARGIN = 5.0  # seconds past the portal's cap: the network, its queues, clocks
-# Wait this long for the rate limit inside a task; a longer wait gives the worker back (the step is
-# deferred), so tasks of the CRM step never hold a worker that a call needs.
+# Wait this long for the rate limit inside a request; a longer wait gives the worker back (the step is
+# deferred). A CRM claimer waits longer (`rate_waits_up_to`): it runs on the I/O pool, apart from calls.
 MAX_INLINE_WAIT = 0.25
+_inline_wait: ContextVar[float] = ContextVar("bitrix_inline_wait", default=MAX_INLINE_WAIT)
 USER_AGENT = "Leadcaller/1.0 (+https://github.com/leadcaller)"
 # Errors that no retry fixes: the credentials or the permissions behind them.
 AUTH_ERRORS = {"NO_AUTH_FOUND", "INVALID_CREDENTIALS", "ACCESS_DENIED", "insufficient_scope", "invalid_token",
@@ -64,6 +67,17 @@ class BitrixError(Exception):
 class BatchResult:
     results: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, BitrixError] = field(default_factory=dict)
+
+
+@contextmanager
+def rate_waits_up_to(seconds: float) -> Iterator[None]:
+    """Within this block, requests of this thread wait up to `seconds` for the rate limit before they
+    give up with a "rate" BitrixError."""
+    token = _inline_wait.set(seconds)
+    try:
+        yield
+    finally:
+        _inline_wait.reset(token)
 
 
 def client_from_settings() -> BitrixClient | None:
@@ -127,6 +141,20 @@ class BitrixClient:
                     held[method] = bitrix_limits.method_blocked(self.portal_key, method)
                 result.errors[key].retry_after = held[method]
         return result
+
+    def room_awaited(self) -> float:
+        """Sleep until our share of the portal's rate has a request free, when that comes within the
+        inline wait (nothing is taken: the request that follows takes it). Returns the seconds slept.
+        A claimer calls this before it claims, so that its batch holds what came due meanwhile and is not
+        claimed only to be deferred."""
+        try:
+            wait = bitrix_limits.room_in(self.portal_key)
+        except ratelimit.StoreDown:
+            return 0.0  # the request says so
+        if not 0 < wait <= _inline_wait.get():
+            return 0.0
+        time.sleep(wait)
+        return wait
 
     def list_all(self, method: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Every record of a list method, page by page (Bitrix24 pages hold 50)."""
@@ -204,7 +232,7 @@ class BitrixClient:
                                   kind="rate", retry_after=ratelimit.StoreDown.RETRY_AFTER) from exc
             if wait <= 0:
                 return
-            if waited + wait > MAX_INLINE_WAIT:
+            if waited + wait > _inline_wait.get():
                 raise BitrixError("no room in Bitrix24's limits yet", kind="rate", retry_after=wait)
             time.sleep(wait)
             waited += wait

@@ -37,6 +37,12 @@ def wait_to_send(portal: str, methods: Iterable[str]) -> float:
                           holds=[_hold_key(portal, method) for method in methods])
 
 
+def room_in(portal: str) -> float:
+    """Seconds until our share of the portal's rate has a request free for a `batch` (nothing taken)."""
+    return ratelimit.peek(portal, rate=settings.BITRIX_REQUESTS_PER_SECOND, capacity=settings.BITRIX_BURST,
+                          holds=[_hold_key(portal, "batch")])
+
+
 def portal_full(portal: str) -> float:
     """503 QUERY_LIMIT_EXCEEDED: the portal's counter stands at X. Returns the wait every worker now has."""
     debt = min(0, settings.BITRIX_BURST - settings.BITRIX_QUERY_LIMIT)

@@ -164,8 +164,9 @@ CALL_SOFT_TIME_LIMIT = 20
 CALL_TIME_LIMIT = 25
 # The CRM and notify steps run on the thread pool, which enforces no time limit: their leases cover
 # their requests' own timeouts. The CRM claimer sends one request per claim (a batch of adds, or of
-# write-backs), whose answer it waits for up to BITRIX_MAX_EXECUTION_TIME + 5 s (65 s); a run that
-# outlives its lease loses only its result (the fence), and an add is looked up before it is repeated.
+# write-backs): up to 2 s for its token, then up to BITRIX_MAX_EXECUTION_TIME + 5 s (65 s) for the
+# answer; a run that outlives its lease loses only its result (the fence), and an add is looked up
+# before it is repeated.
 # The notify claimer makes and records a batch's cards in a few statements, before it delivers any.
 STEPS: dict[str, Step] = {
     step.name: step

@@ -19,9 +19,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 # KEYS[1] the bucket, KEYS[2..] marks that hold it; ARGV: rate per second, capacity, now (seconds),
-# the shortest ttl (ms), what to do (take, lower, return) and for `lower` the most tokens left. A take
-# returns 0 when a token was taken, else the seconds until one will be there. A bucket in debt (fewer
-# than 0 tokens, after `lower`) is kept until it is full again.
+# the shortest ttl (ms), what to do (take, peek, lower, return) and for `lower` the most tokens left. A
+# take returns 0 when a token was taken, else the seconds until one will be there; a peek answers the
+# same and changes nothing. A bucket in debt (fewer than 0 tokens, after `lower`) is kept until it is
+# full again.
 _TAKE = """
 local rate, capacity, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 2, #KEYS do
@@ -32,7 +33,9 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local ts = tonumber(state[2]) or now
 local tokens = math.min(capacity, (tonumber(state[1]) or capacity) + math.max(0, now - ts) * rate)
 local wait = 0
-if ARGV[5] == 'lower' then
+if ARGV[5] == 'peek' then
+  return tostring(math.max(0, (1 - tokens) / rate))
+elseif ARGV[5] == 'lower' then
   tokens = math.min(tokens, tonumber(ARGV[6]))
   wait = math.max(0, (1 - tokens) / rate)
 elseif ARGV[5] == 'return' then
@@ -76,6 +79,16 @@ def take(key: str, *, rate: float, capacity: float, holds: Sequence[str] = ()) -
             return float(_script()(keys=[_bucket_key(key), *map(_mark_key, holds)],
                                    args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "take"]))
     return _take_db(key, rate, capacity, holds)
+
+
+def peek(key: str, *, rate: float, capacity: float, holds: Sequence[str] = ()) -> float:
+    """What `take` would answer now, without taking: 0.0 when a token is there, else the seconds until one
+    will be (or until the latest mark in `holds`)."""
+    if _redis_url():
+        with _redis_answers():
+            return float(_script()(keys=[_bucket_key(key), *map(_mark_key, holds)],
+                                   args=[rate, capacity, time.time(), _min_ttl_ms(rate, capacity), "peek"]))
+    return _peek_db(key, rate, capacity, holds)
 
 
 def give_back(key: str, *, rate: float, capacity: float) -> None:
@@ -164,12 +177,9 @@ def _aware(at: float) -> datetime:
 
 
 def _take_db(key: str, rate: float, capacity: float, holds: Sequence[str]) -> float:
-    from leads.models import RateMark
-
-    now = time.time()
-    held = RateMark.objects.filter(key__in=holds, until__gt=_aware(now)).aggregate(at=Max("until"))["at"]
-    if held is not None:
-        return held.timestamp() - now
+    held = _held_db(holds)
+    if held:
+        return held
     with transaction.atomic():
         bucket, tokens = _locked_bucket(key, capacity, rate)
         wait = 0.0
@@ -180,6 +190,30 @@ def _take_db(key: str, rate: float, capacity: float, holds: Sequence[str]) -> fl
         bucket.tokens, bucket.updated_at = tokens, _aware(time.time())
         bucket.save(update_fields=["tokens", "updated_at"])
         return wait
+
+
+def _peek_db(key: str, rate: float, capacity: float, holds: Sequence[str]) -> float:
+    from leads.models import RateBucket
+
+    held = _held_db(holds)
+    if held:
+        return held
+    bucket = RateBucket.objects.filter(key=key).values_list("tokens", "updated_at").first()
+    if bucket is None:
+        return 0.0
+    tokens = min(capacity, bucket[0] + max(0.0, time.time() - bucket[1].timestamp()) * rate)
+    return max(0.0, (1 - tokens) / rate)
+
+
+def _held_db(holds: Sequence[str]) -> float:
+    """Seconds until the latest of the marks `holds` has passed; 0.0 when none lies ahead."""
+    from leads.models import RateMark
+
+    if not holds:
+        return 0.0
+    now = time.time()
+    held = RateMark.objects.filter(key__in=holds, until__gt=_aware(now)).aggregate(at=Max("until"))["at"]
+    return held.timestamp() - now if held is not None else 0.0
 
 
 def _lower_db(key: str, tokens: float, rate: float, capacity: float) -> float:

@@ -7,8 +7,9 @@ from celery import current_app
 from django.core.cache import caches
 from django.utils import timezone
 
-from leads import crm, pipeline
+from leads import bitrix, bitrix_limits, crm, pipeline
 from leads.models import Lead, LeadEvent
+from tests.conftest import run_together
 from tests.factories import CallAttemptFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -89,6 +90,64 @@ def test_leads_deferred_for_the_rate_limit_wait_on_their_rows_and_one_claimer_co
     assert min(lead.crm_due_at for lead in held) > timezone.now()
     [(name, args, countdown)] = sent  # one claimer for all ten, when the portal has room again
     assert name == "leads.tasks.crm_claim" and args == () and 0 < countdown <= 15
+
+
+def token_taken_elsewhere(settings) -> None:
+    """Our share of the portal's rate holds one token, and another worker has just taken it: the next
+    comes in half a second, longer than a request waits for it outside a claimer."""
+    settings.BITRIX_REQUESTS_PER_SECOND, settings.BITRIX_BURST = 2.0, 1
+    client = bitrix.client_from_settings()
+    assert bitrix_limits.wait_to_send(client.portal_key, ["batch"]) == 0.0
+    assert bitrix_limits.wait_to_send(client.portal_key, ["batch"]) > bitrix.MAX_INLINE_WAIT
+
+
+def test_a_claimer_waits_for_a_token_due_within_a_moment_instead_of_deferring_its_batch(b24, sent, settings):
+    """It used to claim, find no token and defer the whole batch: in a long burst, about ten claims per lead."""
+    token_taken_elsewhere(settings)
+    leads = due_now(10)
+
+    assert crm.crm_claim_run() == 1
+
+    assert [r.method for r in b24.requests] == ["batch"]
+    assert Lead.objects.filter(pk__in=[lead.pk for lead in leads], crm_state=State.DONE,
+                               bitrix_lead_id__isnull=False).count() == 10
+    assert sent == []  # nothing was deferred: no claimer to come back for it
+
+
+def test_write_backs_that_come_due_while_a_claimer_waits_for_its_token_ride_in_its_batch(b24, sent, settings):
+    """The claimer waits for its token before it claims, so a trickle of call results fills one batch."""
+    from leads import services
+    from telephony.models import CallAttempt
+
+    leads = due_now(7)
+    crm.crm_claim_run()  # the adds
+    for lead in leads:
+        CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED, outcome=CallAttempt.Outcome.HUMAN)
+        services.lead_outcome_announce(lead=lead)
+    Lead.objects.filter(pk__in=[lead.pk for lead in leads[3:]]).update(
+        crm_due_at=timezone.now() + timezone.timedelta(seconds=0.3))  # four results come a moment later
+    adds = len(b24.requests)
+    token_taken_elsewhere(settings)
+
+    assert crm.crm_claim_run() == 1  # one claim
+
+    [write_back] = b24.requests[adds:]
+    assert write_back.method == "batch"
+    assert Lead.objects.filter(pk__in=[lead.pk for lead in leads], crm_synced_attempt=1).count() == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_claimers_at_once_share_the_tokens_and_defer_nothing(b24, sent, settings):
+    token_taken_elsewhere(settings)
+    leads = due_now(60)
+
+    run_together(crm.crm_claim_run, crm.crm_claim_run)
+
+    assert len([r for r in b24.requests if r.method == "batch"]) == 2
+    assert Lead.objects.filter(pk__in=[lead.pk for lead in leads], crm_state=State.DONE).count() == 60
+    # Nothing deferred, so no claimer kicked to come back for it; the claimer that ends first may kick one
+    # for the other's lease end (in case that run dies).
+    assert [countdown for _, _, countdown in sent if not countdown or countdown < 60] == []
 
 
 def test_the_sweeper_kicks_one_claimer_for_all_due_crm_work(sent):

@@ -105,3 +105,24 @@ def test_a_token_given_back_can_be_taken_again_but_never_beyond_the_capacity(bac
     for _ in range(5):
         ratelimit.give_back(key, rate=0.01, capacity=2)
     assert [ratelimit.take(key, rate=0.01, capacity=2) == 0.0 for _ in range(3)] == [True, True, False]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_peek_answers_what_a_take_would_and_takes_nothing(backend):
+    key = f"test-{uuid.uuid4().hex}"
+    assert ratelimit.peek(key, rate=2.0, capacity=1) == 0.0  # a bucket nobody used yet is full
+    assert ratelimit.peek(key, rate=2.0, capacity=1) == 0.0
+    assert ratelimit.take(key, rate=2.0, capacity=1) == 0.0  # the peeks left the one token there
+
+    waiting = ratelimit.peek(key, rate=2.0, capacity=1)
+    assert 0.3 < waiting <= 0.5
+    assert ratelimit.take(key, rate=2.0, capacity=1) == pytest.approx(waiting, abs=0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_peek_sees_a_mark_that_holds_the_bucket(backend):
+    key, hold = f"test-{uuid.uuid4().hex}", f"hold-{uuid.uuid4().hex}"
+    ratelimit.mark(hold, time.time() + 30)
+
+    assert 25 < ratelimit.peek(key, rate=2.0, capacity=1, holds=[hold]) <= 30
+    assert ratelimit.peek(key, rate=2.0, capacity=1) == 0.0
