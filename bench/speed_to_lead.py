@@ -509,6 +509,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bitrix-fake", type=float, default=None, metavar="SECONDS",
                    help="the strict Bitrix24 fake (leaky bucket 2/s, burst 50) answering after SECONDS")
     p.add_argument("--telegram", action="store_true", help="the Telegram fake with the Bots FAQ limits, one group")
+    p.add_argument("--announce-wait", type=float, default=0.0, metavar="SECONDS",
+                   help="with --telegram: after the CPU figures, wait up to this long for every lead's announcement")
     p.add_argument("--floor", action="store_true",
                    help="after the product, the same leads at the same rate through bench/floor.py's bare pipeline")
     p.add_argument("--no-beat", dest="beat", action="store_false", help="do not run `celery beat` (the sweeper)")
@@ -641,6 +643,12 @@ def main(argv: list[str] | None = None) -> int:
         life_core_s = group_cpu_seconds(groups) - stack0
         cpu["life"] = {"window_s": round(life_s, 1), "core_ms_per_lead": round(1000 * life_core_s / args.leads, 1),
                        "less_idle_core_ms_per_lead": round(1000 * (life_core_s - idle_rate * life_s) / args.leads, 1)}
+        if run.tg is not None and args.announce_wait:  # after the CPU figures: the rest of the digests
+            log(f"waiting up to {args.announce_wait:g} s for every lead to be announced in Telegram")
+            burst = {x.index for x in items}
+            deadline = time.monotonic() + args.announce_wait
+            while len(burst & seen.chat.keys()) < len(burst) and time.monotonic() < deadline:
+                time.sleep(0.5)
         seen.stop()
         tasks = log_task_counts(run, w0 + mono_to_wall - 0.5)
         extra: dict[str, Any] = {
