@@ -54,8 +54,6 @@ from bench.stack import (  # noqa: E402
     log,
     pg_sessions,
     phone_for,
-    pids_named,
-    proc_cpu_seconds,
     raise_interrupt,
     run_facts,
     source_line,
@@ -65,6 +63,8 @@ from bench.stack import (  # noqa: E402
 )
 
 DB_NAME = "leadcaller_bench"
+# Backends that served the bench's own look-ups (lead_rows): not the stack's work.
+BENCH_BACKENDS: set[int] = set()
 TARGET = {"p50_ms": 300.0, "p99_ms": 1000.0}  # issue 4
 # --budgets: the shipped checks (a site's calls a day, every site's calls an hour under one lock, calls a
 # day per number) on, each with a limit no run reaches, so that their cost is in the figures.
@@ -211,17 +211,16 @@ def log_task_counts(run: Run, since_wall: float) -> Counter:
 def floor_run(run: Run, items: list[Sent], rate: float, timeout: float) -> dict[str, Any]:
     """The same number of leads at the same rate through bench/floor.py: POST -> StartScenarios, and the
     CPU that took (web, floor worker, PostgreSQL)."""
-    groups = run.cpu_groups()
-    names = ("web", "floor worker", "postgres (all)")
-    cpu0 = group_cpu_seconds(groups, names)
+    groups, watch = run.cpu_groups(), CpuWatch()
     send_open_loop(run, items, rate, path="/bench/floor/")
     calls = wait_for_calls(run, [x.phone for x in items], timeout=timeout)
-    cpu1 = group_cpu_seconds(groups, names)
+    split = watched_core_seconds(watch.stop(), groups)
+    core_s = sum(split[name] for name in ("web", "floor worker", "postgres (all)"))
     stl = [(calls[x.phone][0] - x.sent) * 1000 for x in items if x.phone in calls]
     post_ms = [(x.answered - x.sent) * 1000 for x in items if x.answered is not None and x.status == 201]
     return {"leads": len(items), "post_errors": sum(x.status != 201 for x in items),
             "missing": sum(x.phone not in calls for x in items), "speed_to_lead_ms": summary(stl),
-            "post_latency_ms": summary(post_ms), "core_ms_per_lead": round(1000 * (cpu1 - cpu0) / len(items), 1)}
+            "post_latency_ms": summary(post_ms), "core_ms_per_lead": round(1000 * core_s / len(items), 1)}
 
 
 # --- analysis ---------------------------------------------------------------------------------------
@@ -243,6 +242,7 @@ def lead_rows(run: Run, phones: list[str]) -> dict[str, dict[str, Any]]:
     keys = ("status", "crm_state", "call_state", "notify_state", "created", "attempt", "attempts",
             "call_started", "crm_event", "notify_event")
     with psycopg.connect(run.db_url) as conn:
+        BENCH_BACKENDS.add(conn.info.backend_pid)  # its work is the bench's, not the stack's
         rows = conn.execute(sql, (phones,)).fetchall()
     return {r[0]: {k: float(v) if isinstance(v, (int, Decimal)) else v for k, v in zip(keys, r[1:])}
             for r in rows}
@@ -252,13 +252,25 @@ IDLE_WINDOW = 5.0  # seconds
 STACK = ("web", "workers", "beat", "postgres (all)")  # the issue's "web + workers + PostgreSQL", and beat
 
 
-def group_cpu_seconds(groups: dict[str, list[int]], names: tuple[str, ...] = STACK) -> float:
-    return sum(proc_cpu_seconds(groups[name]) for name in names)
+def watched_core_seconds(used: dict[int, tuple[str, float]], groups: dict[str, list[int]]) -> dict[str, float]:
+    """Core-seconds per group over a CpuWatch window, per pid from the watch's samples. PostgreSQL's group
+    also takes every backend of the bench's database that the watch saw: one that ended inside the window
+    (a connection that reached CONN_MAX_AGE is closed and opened again) keeps what it used. Reading /proc
+    only at both ends missed the new backend's work if it ended, and took the old one's whole life off the
+    group's sum."""
+    backends = our_backends(used)
+    split = {}
+    for name, pids in groups.items():
+        members = set(pids) | (backends if name == "postgres (all)" else set())
+        split[name] = sum(used[pid][1] for pid in members if pid in used)
+    return split
 
 
-def with_new_backends(groups: dict[str, list[int]]) -> None:
-    """Add the PostgreSQL backends started since `groups` was taken (a connection opened in the window)."""
-    groups["postgres (all)"] = sorted(set(groups["postgres (all)"]) | set(pids_named("postgres")))
+def our_backends(used: dict[int, tuple[str, float]]) -> set[int]:
+    """The stack's PostgreSQL backends on the bench's database ("postgres: 15/main: <user> <database> <host>
+    <state>"), less those of the bench's own look-ups."""
+    return {pid for pid, (cmd, _) in used.items()
+            if cmd.startswith("postgres: ") and DB_NAME in cmd.split(": ")[-1].split()} - BENCH_BACKENDS
 
 
 def settle(run: Run, phones: list[str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -584,10 +596,10 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.5)
 
         # What the stack burns doing nothing (pollers, heartbeats), so a lead's share can be told from it.
-        idle_groups = run.cpu_groups()
-        idle0, t_idle = group_cpu_seconds(idle_groups), time.monotonic()
+        idle_groups, idle_watch, t_idle = run.cpu_groups(), CpuWatch(), time.monotonic()
         time.sleep(IDLE_WINDOW)
-        idle_rate = (group_cpu_seconds(idle_groups) - idle0) / (time.monotonic() - t_idle)
+        idle_split = watched_core_seconds(idle_watch.stop(), idle_groups)
+        idle_rate = sum(idle_split[name] for name in STACK) / (time.monotonic() - t_idle)
 
         statements0 = statement_census(tmp) if args.count_statements else Counter()
         log(f"measuring: {len(items)} leads at {args.rate}/s, open loop")
@@ -598,8 +610,6 @@ def main(argv: list[str] | None = None) -> int:
         for proc in run.procs:
             if proc.name.startswith(("worker", "call")):
                 groups[f"  of which {proc.name}"] = proc.tree()
-        cpu0 = {k: proc_cpu_seconds(v) for k, v in groups.items()}
-        stack0 = group_cpu_seconds(groups)
         watch = CpuWatch()
         sessions0 = pg_sessions(DB_NAME)
         w0 = time.monotonic()
@@ -611,19 +621,18 @@ def main(argv: list[str] | None = None) -> int:
         calls = wait_for_calls(run, [x.phone for x in items], timeout=args.timeout)
         w1 = time.monotonic()
         busy1, total1, steal1 = cpu_times()
-        with_new_backends(groups)
-        cpu1 = {k: proc_cpu_seconds(v) for k, v in groups.items()}
-        ours = {pid for pids in groups.values() for pid in pids} | {p for proc in run.procs for p in proc.tree()}
-        used = watch.stop()
+        used = watch.used()  # the watch goes on for the leads' whole life
+        ours = ({pid for pids in groups.values() for pid in pids} | {p for proc in run.procs for p in proc.tree()}
+                | our_backends(used))
         time.sleep(1.0)  # PostgreSQL flushes its session counters about once a second
         sessions1 = pg_sessions(DB_NAME)
         # Someone else's work on this machine during the window makes the figures worthless: say so.
         foreign = sorted(((cpu_s, cmd) for pid, (cmd, cpu_s) in used.items() if pid not in ours), reverse=True)
         foreign = [{"core_s": round(c, 2), "cmd": cmd} for c, cmd in foreign if c >= 0.3]
-        core_seconds = {k: round(cpu1[k] - cpu0[k], 2) for k in groups}
+        core_seconds = {k: round(v, 2) for k, v in watched_core_seconds(used, groups).items()}
         machine_core_s = (busy1 - busy0) / os.sysconf("SC_CLK_TCK")
         core_seconds["other processes"] = round(sum(f["core_s"] for f in foreign), 2)
-        # Exited processes (short-lived PostgreSQL backends: one per worker connection), the kernel, small fry.
+        # Processes that lived less than a sample, the kernel, small fry.
         core_seconds["unattributed"] = round(
             machine_core_s - sum(v for k, v in core_seconds.items() if not k.startswith("  ")), 2)
         stack_ms = 1000 * sum(core_seconds[k] for k in STACK) / max(1, args.leads)
@@ -638,9 +647,9 @@ def main(argv: list[str] | None = None) -> int:
         calls = start_scenarios_by_phone(run)  # a late one still counts as a duplicate
         time.sleep(2.0)  # the last card edits and write-backs
         # The whole life of the burst's leads: calls, results, CRM, cards; less what the stack burns idle.
-        with_new_backends(groups)
+        life_split = watched_core_seconds(watch.stop(), groups)
         life_s = time.monotonic() - w0
-        life_core_s = group_cpu_seconds(groups) - stack0
+        life_core_s = sum(life_split[name] for name in STACK)
         cpu["life"] = {"window_s": round(life_s, 1), "core_ms_per_lead": round(1000 * life_core_s / args.leads, 1),
                        "less_idle_core_ms_per_lead": round(1000 * (life_core_s - idle_rate * life_s) / args.leads, 1)}
         if run.tg is not None and args.announce_wait:  # after the CPU figures: the rest of the digests

@@ -110,19 +110,6 @@ def process_tree(pid: int) -> list[int]:
     return result
 
 
-def proc_cpu_seconds(pids: list[int]) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        rest = stat.rsplit(")", 1)[1].split()
-        total += int(rest[11]) + int(rest[12])  # utime, stime
-    return total / tick
-
-
 def all_process_cpu() -> dict[int, tuple[str, float]]:
     """pid -> (command line, CPU seconds) of every process visible in /proc."""
     tick, result = os.sysconf("SC_CLK_TCK"), {}
@@ -152,12 +139,17 @@ class CpuWatch:
         while not self._stop.wait(interval):
             self.last.update(all_process_cpu())
 
+    def used(self) -> dict[int, tuple[str, float]]:
+        """pid -> (command line, CPU seconds used since the watch began), as of now; a process that has
+        ended keeps what its last sample saw."""
+        self.last.update(all_process_cpu())
+        return {pid: (cmd, cpu - self.first.get(pid, ("", 0.0))[1]) for pid, (cmd, cpu) in self.last.items()}
+
     def stop(self) -> dict[int, tuple[str, float]]:
         """pid -> (command line, CPU seconds used inside the window)."""
         self._stop.set()
         self._thread.join()
-        self.last.update(all_process_cpu())
-        return {pid: (cmd, cpu - self.first.get(pid, ("", 0.0))[1]) for pid, (cmd, cpu) in self.last.items()}
+        return self.used()
 
 
 def pg_sessions(db_name: str) -> int | None:
