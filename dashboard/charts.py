@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from urllib.parse import urlencode
 
 from chartjs.views.lines import BaseLineChartView
@@ -132,10 +133,13 @@ def buckets(period: stats.Period, *, now: datetime) -> list[tuple[object, str]]:
     row, label). Hours and days still to come are not plotted: a zero there would read as no leads."""
     result = []
     if period.hourly:
-        moment = period.start
+        moment = period.start.astimezone(dt_timezone.utc)  # an hour of elapsed time, not of the wall clock
         while moment < min(period.end, now):
             local = moment.astimezone(period.tz)
-            result.append((local.replace(minute=0, second=0, microsecond=0, tzinfo=None), local.strftime("%H:%M")))
+            key = local.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+            # The hour the clocks go back is lived twice; the series counts by local hour, so it is one bar.
+            if not result or result[-1][0] != key:
+                result.append((key, local.strftime("%H:%M")))
             moment += timedelta(hours=1)
         return result
     day, last = period.first_day, min(period.last_day, now.astimezone(period.tz).date())

@@ -191,6 +191,29 @@ def test_hours_and_days_still_to_come_are_not_plotted():
     assert [key for key, _label in days][-1] == day.date() and len(days) == 7
 
 
+@pytest.mark.django_db
+def test_a_day_the_clocks_change_is_plotted_per_hour_with_each_lead_once():
+    """New York's clocks go back at 02:00 on 2026-11-01 (a day of 25 hours: 01:00-02:00 is lived twice)
+    and forward at 02:00 on 2026-03-08 (23 hours, no 02:00)."""
+    from dashboard.charts import SeriesChart, buckets
+    from dashboard.filters import midnight
+    from dashboard.stats import Period
+
+    zone = ZoneInfo("America/New_York")
+    back = Period(midnight(datetime(2026, 11, 1).date(), zone), midnight(datetime(2026, 11, 2).date(), zone), zone)
+    forward = Period(midnight(datetime(2026, 3, 8).date(), zone), midnight(datetime(2026, 3, 9).date(), zone), zone)
+    for when in ("05:30", "06:30"):  # 01:30 summer time, then 01:30 winter time
+        lead_at(datetime.fromisoformat(f"2026-11-01T{when}:00+00:00"))
+
+    rows = SeriesChart().rows_for(back)
+
+    assert back.hourly and forward.hourly
+    assert [label for label, _row in rows] == [f"{h:02d}:00" for h in range(24)]
+    assert rows[1][1]["leads"] == 2 and sum(row.get("leads", 0) for _label, row in rows) == 2
+    later = datetime(2026, 12, 1, tzinfo=zone)
+    assert [label for _key, label in buckets(forward, now=later)] == [f"{h:02d}:00" for h in range(24) if h != 2]
+
+
 def test_the_outcome_chart_counts_leads_by_their_latest_call(manager, shop):
     data = manager.get("/dashboard/charts/outcomes/", {"range": "7", "tz": "Europe/Moscow"}).json()
 
