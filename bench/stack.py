@@ -143,7 +143,8 @@ class CpuWatch:
         """pid -> (command line, CPU seconds used since the watch began), as of now; a process that has
         ended keeps what its last sample saw."""
         self.last.update(all_process_cpu())
-        return {pid: (cmd, cpu - self.first.get(pid, ("", 0.0))[1]) for pid, (cmd, cpu) in self.last.items()}
+        last = dict(self.last)  # a copy: the sampling thread may add to it meanwhile
+        return {pid: (cmd, cpu - self.first.get(pid, ("", 0.0))[1]) for pid, (cmd, cpu) in last.items()}
 
     def stop(self) -> dict[int, tuple[str, float]]:
         """pid -> (command line, CPU seconds used inside the window)."""
