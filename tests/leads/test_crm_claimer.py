@@ -92,6 +92,18 @@ def test_leads_deferred_for_the_rate_limit_wait_on_their_rows_and_one_claimer_co
     assert name == "leads.tasks.crm_claim" and args == () and 0 < countdown <= 15
 
 
+def in_bitrix_with_a_finished_call(leads: list[Lead]) -> None:
+    """The leads added to Bitrix24 by a claimer run, then each with a finished call whose outcome is
+    announced: a write-back due for each."""
+    from leads import services
+    from telephony.models import CallAttempt
+
+    crm.crm_claim_run()  # the adds
+    for lead in leads:
+        CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED, outcome=CallAttempt.Outcome.HUMAN)
+        services.lead_outcome_announce(lead=lead)
+
+
 def token_taken_elsewhere(settings) -> None:
     """Our share of the portal's rate holds one token, and another worker has just taken it: the next
     comes in half a second, longer than a request waits for it outside a claimer."""
@@ -116,14 +128,8 @@ def test_a_claimer_waits_for_a_token_due_within_a_moment_instead_of_deferring_it
 
 def test_write_backs_that_come_due_while_a_claimer_waits_for_its_token_ride_in_its_batch(b24, sent, settings):
     """The claimer waits for its token before it claims, so a trickle of call results fills one batch."""
-    from leads import services
-    from telephony.models import CallAttempt
-
     leads = due_now(7)
-    crm.crm_claim_run()  # the adds
-    for lead in leads:
-        CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED, outcome=CallAttempt.Outcome.HUMAN)
-        services.lead_outcome_announce(lead=lead)
+    in_bitrix_with_a_finished_call(leads)
     Lead.objects.filter(pk__in=[lead.pk for lead in leads[3:]]).update(
         crm_due_at=timezone.now() + timezone.timedelta(seconds=0.3))  # four results come a moment later
     adds = len(b24.requests)
@@ -218,16 +224,6 @@ def test_a_batch_of_adds_costs_the_same_statements_for_40_leads_as_for_10(b24, s
 
 
 def test_a_batch_of_write_backs_costs_the_same_statements_for_40_leads_as_for_10(b24, sent):
-    from leads import services
-    from telephony.models import CallAttempt
-
-    def in_bitrix_with_a_finished_call(leads):
-        crm.crm_claim_run()  # the adds
-        for lead in leads:
-            CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED,
-                               outcome=CallAttempt.Outcome.HUMAN)
-            services.lead_outcome_announce(lead=lead)
-
     rate_rows_written(prepare=in_bitrix_with_a_finished_call)
     few = claimer_statements(10, prepare=in_bitrix_with_a_finished_call)
     Lead.objects.all().delete()
