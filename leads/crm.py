@@ -39,7 +39,7 @@ def crm_claim_run() -> int:
     """The CRM step's claimer: take what is due, leads not yet in Bitrix24 first (50 to a `batch`),
     then write-backs, until nothing is due or its budget is spent; then kick the next claimer for the
     earliest work to come. A lead waiting for the rate limit is a due time on its row, not a task.
-    Returns how many units (a batch, or one lead's write-back) it ran."""
+    Returns how many claims it ran (each a batch of adds, or of write-backs)."""
     with bitrix.rate_waits_up_to(CLAIMER_RATE_WAIT):
         return pipeline.claimer_run("crm", _crm_claim_once)
 

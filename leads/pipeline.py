@@ -411,9 +411,16 @@ def step_outcome_apply(*, step_name: str, lead: Lead, outcome: Outcome, fence: d
             transaction.on_commit(lambda: metrics.step_retried(step.name))
         for listener in _step_listeners:  # manual handling, the seller's card
             listener(step.name, [(lead, outcome)])
-    if isinstance(outcome, (Retry, Defer)) and fields[step.due_field] - now <= COUNTDOWN_LIMIT:
-        transaction.on_commit(lambda: _send(step, lead.pk, countdown=(fields[step.due_field] - now).total_seconds()))
+    if isinstance(outcome, (Retry, Defer)):
+        _send_when_due(step, lead.pk, fields[step.due_field] - now)
     return True
+
+
+def _send_when_due(step: Step, lead_id: int, due_in: timedelta) -> None:
+    """After commit, the step's task (or its claimer) for work due in `due_in`, when that is soon enough
+    for a Celery countdown; later work is the sweeper's."""
+    if due_in <= COUNTDOWN_LIMIT:
+        transaction.on_commit(lambda: _send(step, lead_id, countdown=due_in.total_seconds()))
 
 
 # A step's result, recorded: the statement's shape follows from the step, the outcome's kind and the fence.
@@ -466,9 +473,8 @@ def step_outcomes_apply(*, step_name: str, results: list[tuple[Lead, Outcome, da
                               message=_fields_for(step, outcome, 0, now)[2][:500]) for lead, outcome in mine])
             for listener in _step_listeners:
                 listener(step.name, mine)
-            if after is not None and after <= COUNTDOWN_LIMIT:
-                transaction.on_commit(lambda after=after, lead_id=mine[0][0].pk: _send(
-                    step, lead_id, countdown=after.total_seconds()))
+            if after is not None:
+                _send_when_due(step, mine[0][0].pk, after)
             recorded |= ours
     return recorded
 
