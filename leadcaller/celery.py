@@ -13,7 +13,7 @@ from leadcaller import broker  # noqa: F401  (registers the embedded broker's tr
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcaller.settings")
 
 app = Celery("leadcaller")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+app.config_from_object("leadcaller.celery_config:CELERY", namespace="CELERY")  # read when first needed
 # Declared queues are what a worker consumes when started without -Q: every queue, by default.
 # The call queue is separate so a CRM backlog never delays a call.
 app.conf.task_queues = [Queue(name) for name in ("call", "crm", "notify", "default")]

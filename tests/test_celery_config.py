@@ -1,0 +1,17 @@
+"""Celery reads its configuration from a copy of Django's CELERY_ settings (leadcaller/celery_config.py)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from leadcaller.celery import app
+
+
+def test_every_celery_setting_reaches_celery_under_its_own_name():
+    names = [name for name in dir(settings) if name.startswith("CELERY_")]
+    assert "CELERY_TASK_ACKS_LATE" in names and "CELERY_TASK_ROUTES" in names
+
+    for name in names:
+        assert app.conf[name.removeprefix("CELERY_").lower()] == getattr(settings, name), name
+    assert app.conf.task_routes["telephony.tasks.call_step"] == {"queue": "call"}
+    assert app.conf.task_time_limit == settings.CELERY_TASK_TIME_LIMIT
