@@ -118,3 +118,54 @@ def test_kombus_filesystem_name_and_the_default_url_get_this_transport(settings)
     assert resolve_transport("filesystem") is broker.Transport
     assert resolve_transport("leadcaller-fs") is broker.Transport
     assert Connection("leadcaller-fs://localhost//").transport_cls == "leadcaller-fs"
+
+
+# --- Redis: kombu's transport, with one client per connection pool ------------------------------
+def redis_url() -> str:
+    """CELERY_BROKER_URL when it is Redis, else the local one; the test is skipped when none answers."""
+    import redis
+
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    url = url if url.startswith(("redis://", "rediss://")) else "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {url}")
+    return url
+
+
+def test_redis_urls_get_our_redis_transport():
+    from kombu.transport import resolve_transport
+
+    assert resolve_transport("redis") is broker.RedisTransport
+    assert resolve_transport("rediss") is broker.RedisTransport
+
+
+def test_a_redis_channel_keeps_one_client_per_pool_and_still_carries_messages(settings):
+    prefix = f"{settings.REDIS_KEY_PREFIX}broker-{os.getpid()}:"
+    with Connection(redis_url(), transport_options={"global_keyprefix": prefix}) as connection:
+        channel = connection.channel()
+        first = channel._create_client()
+        assert channel._create_client() is first  # kombu's own makes a new one for every command
+
+        queue = connection.SimpleQueue("call")
+        try:
+            queue.put({"lead": 1})
+            message = queue.get(timeout=2)
+            assert message.payload == {"lead": 1}
+            message.ack()
+            with pytest.raises(queue.Empty):
+                queue.get(timeout=0.2)
+        finally:
+            queue.close()
+
+        channel._disconnect_pools()  # as after a fork or a lost connection: a new pool
+        renewed = channel._create_client()
+        assert renewed is not first
+        assert renewed.connection_pool is channel.pool
+        assert renewed.ping()
+    import redis
+
+    plain = redis.Redis.from_url(redis_url())
+    for key in plain.scan_iter(match=f"{prefix}*"):  # this test's own keys
+        plain.delete(key)
