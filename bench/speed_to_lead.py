@@ -208,6 +208,16 @@ def log_task_counts(run: Run, since_wall: float) -> Counter:
     return Counter(t["name"] for t in tasks.values() if t.get("received", 0) >= since_wall)
 
 
+def cpu_groups_split(run: Run) -> dict[str, list[int]]:
+    """The CPU groups, and the workers' share split by Procfile line: the dial's worker apart from the CRM/notify
+    pool."""
+    groups = run.cpu_groups()
+    for proc in run.procs:
+        if proc.name.startswith(("worker", "call")):
+            groups[f"  of which {proc.name}"] = proc.tree()
+    return groups
+
+
 def floor_run(run: Run, items: list[Sent], rate: float, timeout: float) -> dict[str, Any]:
     """The same number of leads at the same rate through bench/floor.py: POST -> StartScenarios, and the
     CPU that took (web, floor worker, PostgreSQL)."""
@@ -215,12 +225,14 @@ def floor_run(run: Run, items: list[Sent], rate: float, timeout: float) -> dict[
     send_open_loop(run, items, rate, path="/bench/floor/")
     calls = wait_for_calls(run, [x.phone for x in items], timeout=timeout)
     split = watched_core_seconds(watch.stop(), groups)
-    core_s = sum(split[name] for name in ("web", "floor worker", "postgres (all)"))
+    parts = {name: split[name] for name in ("web", "floor worker", "postgres (all)")}
+    core_s = sum(parts.values())
     stl = [(calls[x.phone][0] - x.sent) * 1000 for x in items if x.phone in calls]
     post_ms = [(x.answered - x.sent) * 1000 for x in items if x.answered is not None and x.status == 201]
     return {"leads": len(items), "post_errors": sum(x.status != 201 for x in items),
             "missing": sum(x.phone not in calls for x in items), "speed_to_lead_ms": summary(stl),
-            "post_latency_ms": summary(post_ms), "core_ms_per_lead": round(1000 * core_s / len(items), 1)}
+            "post_latency_ms": summary(post_ms), "core_ms_per_lead": round(1000 * core_s / len(items), 1),
+            "core_ms_per_lead_by_group": {name: round(1000 * v / len(items), 1) for name, v in parts.items()}}
 
 
 # --- analysis ---------------------------------------------------------------------------------------
@@ -467,6 +479,9 @@ def print_report(result: dict[str, Any]) -> None:
         out.append(f"  the stack over the leads' whole life ({life['window_s']:.0f} s, until every result was routed): "
                    f"{life['core_ms_per_lead']:.0f} core-ms per lead, {life['less_idle_core_ms_per_lead']:.0f} "
                    f"less its idle burn")
+        if "less_idle_by_group" in life:
+            out.append("    of which, each less its own idle burn: " + ", ".join(
+                f"{name.strip().removeprefix('of which ')} {v:.1f}" for name, v in life["less_idle_by_group"].items()))
     if cpu["foreign_processes"]:
         out.append("WARNING: other processes used the CPU during the run; the figures are not clean: "
                    + "; ".join(f"{f['core_s']} core-s {f['cmd']}" for f in cpu["foreign_processes"][:5]))
@@ -497,7 +512,8 @@ def print_report(result: dict[str, Any]) -> None:
         out.append(f"floor (bench/floor.py, same run): POST -> StartScenarios p50 {fmt(fs['p50'])} ms, p99 "
                    f"{fmt(fs['p99'])} ms, missing {f['missing']}; product / floor: p50 "
                    f"{(stl['p50'] or 0) / max(fs['p50'] or 1, 1e-9):.2f}x, p99 {(stl['p99'] or 0) / max(fs['p99'] or 1, 1e-9):.2f}x")
-        out.append(f"  the floor's CPU (web, its worker, PostgreSQL) while it ran: {f['core_ms_per_lead']:.0f} core-ms per lead")
+        by = ", ".join(f"{v:.1f}" for v in f["core_ms_per_lead_by_group"].values())
+        out.append(f"  the floor's CPU (web, its worker, PostgreSQL) while it ran: {f['core_ms_per_lead']:.0f} core-ms per lead ({by})")
     print("\n".join(out), flush=True)
 
 
@@ -596,20 +612,17 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.5)
 
         # What the stack burns doing nothing (pollers, heartbeats), so a lead's share can be told from it.
-        idle_groups, idle_watch, t_idle = run.cpu_groups(), CpuWatch(), time.monotonic()
+        idle_groups, idle_watch, t_idle = cpu_groups_split(run), CpuWatch(), time.monotonic()
         time.sleep(IDLE_WINDOW)
         idle_split = watched_core_seconds(idle_watch.stop(), idle_groups)
-        idle_rate = sum(idle_split[name] for name in STACK) / (time.monotonic() - t_idle)
+        idle_s = time.monotonic() - t_idle
+        idle_rate = sum(idle_split[name] for name in STACK) / idle_s
 
         statements0 = statement_census(tmp) if args.count_statements else Counter()
         log(f"measuring: {len(items)} leads at {args.rate}/s, open loop")
         mono_to_wall = time.time() - time.monotonic()
         busy0, total0, steal0 = cpu_times()
-        groups = run.cpu_groups()
-        # The workers' share split by Procfile line: the dial's worker apart from the CRM/notify pool.
-        for proc in run.procs:
-            if proc.name.startswith(("worker", "call")):
-                groups[f"  of which {proc.name}"] = proc.tree()
+        groups = cpu_groups_split(run)
         watch = CpuWatch()
         sessions0 = pg_sessions(DB_NAME)
         w0 = time.monotonic()
@@ -651,7 +664,11 @@ def main(argv: list[str] | None = None) -> int:
         life_s = time.monotonic() - w0
         life_core_s = sum(life_split[name] for name in STACK)
         cpu["life"] = {"window_s": round(life_s, 1), "core_ms_per_lead": round(1000 * life_core_s / args.leads, 1),
-                       "less_idle_core_ms_per_lead": round(1000 * (life_core_s - idle_rate * life_s) / args.leads, 1)}
+                       "less_idle_core_ms_per_lead": round(1000 * (life_core_s - idle_rate * life_s) / args.leads, 1),
+                       # Per group, each less its own idle burn: where a lead's CPU goes over its whole life.
+                       "less_idle_by_group": {
+                           name: round(1000 * (life_split[name] - idle_split.get(name, 0.0) * life_s / idle_s) / args.leads, 1)
+                           for name in (*STACK, *(k for k in groups if k.startswith("  of which")))}}
         if run.tg is not None and args.announce_wait:  # after the CPU figures: the rest of the digests
             log(f"waiting up to {args.announce_wait:g} s for every lead to be announced in Telegram")
             burst = {x.index for x in items}
