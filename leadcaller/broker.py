@@ -103,7 +103,7 @@ class Transport(filesystem.Transport):
 
 class RedisChannel(redis_transport.Channel):
     """kombu makes a redis-py client for each command it sends outside the consumer's loop. Building one
-    (its table of reply callbacks) costs about as much CPU as the command's round trip, and a task sends
+    (its table of reply callbacks) costs about twice the CPU of sending the command, and a task needs
     three: the publish, the unacked record and the ack. A client is safe to share between threads (each
     command takes a connection from the pool), so one per pool does; a pool replaced (after a fork, or a
     lost connection) gets a new one."""

@@ -1,4 +1,4 @@
-"""The Celery app. Settings come from Django settings under the CELERY_ namespace."""
+"""The Celery app. Settings come from Django settings under the CELERY_ namespace (leadcaller/celery_config.py)."""
 
 from __future__ import annotations
 
