@@ -12,6 +12,7 @@ from pathlib import Path
 from queue import Empty
 
 import pytest
+import redis
 from kombu import Connection
 
 from leadcaller import broker
@@ -123,8 +124,6 @@ def test_kombus_filesystem_name_and_the_default_url_get_this_transport(settings)
 # --- Redis: kombu's transport, with one client per connection pool ------------------------------
 def redis_url() -> str:
     """CELERY_BROKER_URL when it is Redis, else the local one; the test is skipped when none answers."""
-    import redis
-
     url = os.environ.get("CELERY_BROKER_URL", "")
     url = url if url.startswith(("redis://", "rediss://")) else "redis://127.0.0.1:6379/0"
     try:
@@ -164,8 +163,6 @@ def test_a_redis_channel_keeps_one_client_per_pool_and_still_carries_messages(se
         assert renewed is not first
         assert renewed.connection_pool is channel.pool
         assert renewed.ping()
-    import redis
-
     plain = redis.Redis.from_url(redis_url())
     for key in plain.scan_iter(match=f"{prefix}*"):  # this test's own keys
         plain.delete(key)
