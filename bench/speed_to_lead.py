@@ -616,7 +616,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(IDLE_WINDOW)
         idle_split = watched_core_seconds(idle_watch.stop(), idle_groups)
         idle_s = time.monotonic() - t_idle
-        idle_rate = sum(idle_split[name] for name in STACK) / idle_s
+        idle_rates = {name: core_s / idle_s for name, core_s in idle_split.items()}  # core-seconds a second
+        idle_rate = sum(idle_rates[name] for name in STACK)
 
         statements0 = statement_census(tmp) if args.count_statements else Counter()
         log(f"measuring: {len(items)} leads at {args.rate}/s, open loop")
@@ -667,7 +668,7 @@ def main(argv: list[str] | None = None) -> int:
                        "less_idle_core_ms_per_lead": round(1000 * (life_core_s - idle_rate * life_s) / args.leads, 1),
                        # Per group, each less its own idle burn: where a lead's CPU goes over its whole life.
                        "less_idle_by_group": {
-                           name: round(1000 * (life_split[name] - idle_split.get(name, 0.0) * life_s / idle_s) / args.leads, 1)
+                           name: round(1000 * (life_split[name] - idle_rates[name] * life_s) / args.leads, 1)
                            for name in (*STACK, *(k for k in groups if k.startswith("  of which")))}}
         if run.tg is not None and args.announce_wait:  # after the CPU figures: the rest of the digests
             log(f"waiting up to {args.announce_wait:g} s for every lead to be announced in Telegram")
