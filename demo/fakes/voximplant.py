@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from demo.fakes.base import LocalHttpFake, _Handler
 from demo.fakes.voximplant_account import Account, ApiError
 from demo.fakes.voximplant_sms import SmsCenter
+from telephony.scenario import scenario_version as checkout_scenario_version
 
 __all__ = [
     "FAULT_KINDS", "RESULTS", "Delivery", "FakeVoximplant", "Outcome", "Policy", "RecordedRequest", "Session",
@@ -191,6 +192,7 @@ class FakeVoximplant(LocalHttpFake):
         verbose: bool = False,
         private_key_pem: str | None = None,  # the service account's key (a fresh one when omitted)
         key_id: str | None = None,
+        scenario_version: int | None = None,  # the SCENARIO_VERSION the simulated upload reports (this checkout's)
     ) -> None:
         self.host, self.port = host, port
         self.account_id = account_id
@@ -209,6 +211,7 @@ class FakeVoximplant(LocalHttpFake):
         self.callback_headers: dict[str, str] = {}
         self.timeout_delay, self.error_status = timeout_delay, error_status
         self.latency, self.verbose = latency, verbose
+        self.scenario_version = scenario_version or checkout_scenario_version()
 
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -536,8 +539,12 @@ class FakeVoximplant(LocalHttpFake):
         code = re.match(r"\d+", str(outcome.get("detail", "")))
         self.set_call(session.id, successful=result in ("human", "voicemail", "opted_out"), duration=duration,
                       end_reason={"code": int(code.group()), "reason": outcome.get("detail")} if code else None)
+        # As leadcaller.js's buildPayload: its own version, and whether the settings answer expected another.
+        expected = settings.get("scenario_version")
         payload = {**ident, "result": result, "duration": duration, "digits": outcome.get("digits", ""),
-                   "call_session_history_id": session.id, "detail": outcome.get("detail", "")}
+                   "call_session_history_id": session.id, "detail": outcome.get("detail", ""),
+                   "scenario_version": self.scenario_version,
+                   "version_mismatch": isinstance(expected, int) and expected != self.scenario_version}
         if result == "human" and settings.get("call_mode") in ("offer", "seller_first") and settings.get("sellers_url"):
             payload.update(self._seller_on_the_line(session, settings, ident, duration))
         if deliver == "late" and self._stopping.wait(float(outcome.get("late_after", 2.0))):

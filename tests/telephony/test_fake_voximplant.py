@@ -20,6 +20,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from demo.fakes.voximplant import FakeVoximplant, always, by_phone, weighted
+from telephony.scenario import scenario_version
 
 TIMEOUT = 2.0
 
@@ -255,6 +256,7 @@ class Receiver:
     def __init__(self) -> None:
         self.hits: list[tuple[str, str, bytes]] = []
         self.status = 200
+        self.answer = b"{}"  # what the callback answers (the settings, to a GET)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -262,9 +264,9 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.hits.append((self.command, self.path, body))
                 self.send_response(receiver.status)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(receiver.answer)))
                 self.end_headers()
-                self.wfile.write(b"{}")
+                self.wfile.write(receiver.answer)
 
             do_POST = do_GET
 
@@ -303,10 +305,25 @@ def test_simulator_posts_the_result_once(http: requests.Session, receiver: Recei
         settings, callback = receiver.hits
         assert settings[0] == "GET" and "attempt_id=5" in settings[1] and "token=tok" in settings[1]
         assert receiver.posts() == [{"attempt_id": 5, "token": "tok", "result": "busy", "duration": 0, "digits": "",
-                                     "call_session_history_id": sid, "detail": "486 Busy Here"}]
+                                     "call_session_history_id": sid, "detail": "486 Busy Here",
+                                     "scenario_version": scenario_version(), "version_mismatch": False}]
         assert [(d.method, d.status) for d in fake.deliveries] == [("GET", 200), ("POST", 200)]
         call = fake.session(sid).calls[0]
         assert call["successful"] is False and call["end_reason"]["code"] == 486
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize(("expected", "reported", "mismatch"), [(3, 3, False), (4, 3, True)])
+def test_simulator_reports_its_version_and_a_mismatch_with_the_settings(
+        http: requests.Session, receiver: Receiver, expected: int, reported: int, mismatch: bool) -> None:
+    # leadcaller.js's buildPayload: its own SCENARIO_VERSION, and whether the settings answer expected another.
+    receiver.answer = json.dumps({"scenario_version": expected}).encode()
+    fake, _sid = start_simulated(http, always("human", duration=12), receiver, fetch_settings=True,
+                                 scenario_version=reported)
+    try:
+        [post] = receiver.posts()
+        assert (post["scenario_version"], post["version_mismatch"]) == (reported, mismatch)
     finally:
         fake.stop()
 
