@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from tests.html import addresses_loaded, loaded_from_elsewhere
+
 
 @pytest.mark.django_db
 def test_home_page_serves_the_demo_form_posting_to_the_api(client):
@@ -42,7 +44,7 @@ def test_api_docs_page_loads_swagger_from_our_own_static_files(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
-    assert "cdn" not in html.lower()
+    assert addresses_loaded(html) and loaded_from_elsewhere(html) == []
 
 
 @pytest.mark.django_db
