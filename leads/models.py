@@ -390,10 +390,13 @@ class Lead(models.Model):
 
     public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
     ref = models.CharField(_("ref"), max_length=200)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="leads", verbose_name=_("site"))
+    # No index of its own on site or partner: lead_site_created and lead_partner_created lead with them.
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="leads", db_index=False,
+                             verbose_name=_("site"))
     site_unknown = models.BooleanField(_("unknown site"), default=False, help_text=_("Came from an unknown domain."))
     partner = models.ForeignKey(
-        Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads", verbose_name=_("partner")
+        Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads", db_index=False,
+        verbose_name=_("partner"),
     )
     name = models.CharField(_("name"), max_length=200, blank=True)
     phone_raw = models.CharField(_("phone as entered"), max_length=64)
@@ -423,7 +426,7 @@ class Lead(models.Model):
                                       help_text=_("For an opted-out lead: the key press, or the do-not-call entry."))
     erased_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
     assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+", verbose_name=_("taken by"))
+                                    related_name="+", db_index=False, verbose_name=_("taken by"))
     # Planned calls a person skipped (telephony/cadence.py): the cadence goes on from the call after them.
     call_skips = models.PositiveSmallIntegerField(_("calls skipped"), default=0)
     call_ignore_hours = models.BooleanField(
@@ -442,7 +445,7 @@ class Lead(models.Model):
     # CRM: the Bitrix24 lead; when an add that got no sure answer was sent (it may still take effect
     # until the portal's execution cap has passed: leads/crm_leads.py); the last call attempt written
     # back; a call outcome waiting.
-    bitrix_lead_id = models.PositiveBigIntegerField(_("Bitrix24 lead id"), null=True, blank=True, db_index=True)
+    bitrix_lead_id = models.PositiveBigIntegerField(_("Bitrix24 lead id"), null=True, blank=True)
     crm_sent_at = models.DateTimeField(null=True, blank=True)
     crm_synced_attempt = models.PositiveIntegerField(default=0)
     crm_resync = models.BooleanField(default=False)
@@ -473,6 +476,7 @@ class Lead(models.Model):
             ),
         ]
         indexes = [
+            # On PostgreSQL dashboard_lead_cover, on the same key, takes its place (dashboard/migrations/0006).
             models.Index(fields=["created_at"], name="lead_created"),
             models.Index(fields=["site", "created_at"], name="lead_site_created"),
             models.Index(fields=["partner", "created_at"], name="lead_partner_created"),
@@ -480,6 +484,10 @@ class Lead(models.Model):
             # The needs-attention queue: manual leads, oldest first.
             models.Index(fields=["manual_since"], condition=Q(status="manual"), name="lead_manual_queue"),
             models.Index(fields=["phone"], name="lead_phone"),
+            # Columns that stay empty for most leads, or for most of a lead's writes, are indexed where set:
+            # each index a lead's row is in costs every one of the dozen writes a lead makes.
+            models.Index(fields=["bitrix_lead_id"], condition=Q(bitrix_lead_id__isnull=False), name="lead_bitrix_lead"),
+            models.Index(fields=["assigned_to"], condition=Q(assigned_to__isnull=False), name="lead_assigned_to"),
             # The sweeper's look-ups: only open steps are indexed.
             models.Index(fields=["crm_due_at"], condition=Q(crm_state__in=["pending", "running"]), name="lead_crm_due"),
             models.Index(fields=["scheduled_at"], condition=Q(call_state__in=["pending", "running"]), name="lead_call_due"),
@@ -538,7 +546,7 @@ class LeadEvent(models.Model):
         STATUS = "status", _("status changed")
         NOTE = "note", _("note")
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events", db_index=False)  # leadevent_lead_at
     at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     step = models.CharField(_("step"), max_length=8, blank=True)
@@ -548,14 +556,18 @@ class LeadEvent(models.Model):
     params = models.JSONField(default=dict, blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("by")
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, db_index=False, verbose_name=_("by")
     )
 
     class Meta:
         verbose_name = _("lead event")
         verbose_name_plural = _("lead events")
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["lead", "at"], name="leadevent_lead_at")]
+        indexes = [
+            models.Index(fields=["lead", "at"], name="leadevent_lead_at"),
+            # Most entries are the pipeline's own: only those a person made are indexed by who.
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="leadevent_actor"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"

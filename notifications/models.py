@@ -53,7 +53,8 @@ class Notification(models.Model):
 
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, null=True, blank=True,
                              related_name="notifications")
-    chat = models.ForeignKey(TelegramChat, on_delete=models.PROTECT, related_name="notifications")
+    chat = models.ForeignKey(TelegramChat, on_delete=models.PROTECT, related_name="notifications",
+                             db_index=False)  # notification_chat_status leads with it
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(_("reason"), max_length=300, blank=True, help_text=_("For an alert: why."))
@@ -61,7 +62,8 @@ class Notification(models.Model):
     sent_version = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     message_id = models.BigIntegerField(_("Telegram message id"), null=True, blank=True)
-    digest = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="cards")
+    digest = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="cards",
+                               db_index=False)
     text = models.TextField(_("text as sent"), blank=True)
     # A fingerprint of the text, parse mode and buttons Telegram shows: an edit that would change
     # nothing is never sent (notifications/services.py, content_digest).
@@ -81,6 +83,8 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["due_at"], condition=Q(status__in=["pending", "sending"]), name="notification_due"),
             models.Index(fields=["chat", "status"], name="notification_chat_status"),
+            # Only cards that went out in a digest point at one.
+            models.Index(fields=["digest"], condition=Q(digest__isnull=False), name="notification_digest"),
         ]
 
     def __str__(self) -> str:

@@ -25,7 +25,8 @@ class CallAttempt(models.Model):
         CONNECTED = "connected", _("talked to a seller")
         SELLER_MISSED = "seller_missed", _("asked for a seller, none took the call")
 
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="call_attempts")
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="call_attempts",
+                             db_index=False)  # callattempt_unique_number leads with it
     # The lead's site when it was dialled, kept on the attempt so that a site's daily budget is counted
     # by its own index, not by walking every lead the site ever had (telephony/policy.py).
     site = models.ForeignKey("leads.Site", on_delete=models.CASCADE, related_name="+", db_index=False,
@@ -37,13 +38,14 @@ class CallAttempt(models.Model):
     detail = models.CharField(_("detail"), max_length=300, blank=True)
     digits = models.CharField(_("keys pressed"), max_length=32, blank=True)
     duration = models.PositiveIntegerField(_("duration, s"), null=True, blank=True)
-    session_id = models.BigIntegerField(_("call session history id"), null=True, blank=True, db_index=True)
+    session_id = models.BigIntegerField(_("call session history id"), null=True, blank=True)
     media_session_url = models.URLField(_("media session URL"), max_length=500, blank=True)
     custom_data = models.CharField(_("scenario custom data"), max_length=1000, blank=True,
                                    help_text=_("Exactly as sent; GetCallHistory finds the session by it."))
     record_url = models.URLField(_("recording"), max_length=500, blank=True)
     seller = models.ForeignKey("sellers.Seller", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                               verbose_name=_("seller"), help_text=_("Who talked to the lead on this call."))
+                               db_index=False, verbose_name=_("seller"),
+                               help_text=_("Who talked to the lead on this call."))
     seller_connected_at = models.DateTimeField(_("seller joined"), null=True, blank=True)
     talk_time = models.PositiveIntegerField(_("talk time with the seller, s"), null=True, blank=True)
     # Set with the first seller's offer (sellers/routing.py): only such an attempt has sellers to free when it ends.
@@ -64,6 +66,9 @@ class CallAttempt(models.Model):
             models.Index(fields=["status", "created_at"], name="callattempt_status_created"),
             models.Index(fields=["phone", "created_at"], name="callattempt_phone_created"),
             models.Index(fields=["site", "created_at"], name="callattempt_site_created"),
+            # Set later in an attempt's life, or on few attempts: indexed where set (each write pays for each index).
+            models.Index(fields=["session_id"], condition=models.Q(session_id__isnull=False), name="callattempt_session"),
+            models.Index(fields=["seller"], condition=models.Q(seller__isnull=False), name="callattempt_seller"),
         ]
 
     def __str__(self) -> str:
