@@ -262,6 +262,9 @@ def lead_rows(run: Run, phones: list[str]) -> dict[str, dict[str, Any]]:
 
 IDLE_WINDOW = 5.0  # seconds
 STACK = ("web", "workers", "beat", "postgres (all)")  # the issue's "web + workers + PostgreSQL", and beat
+# This process: the senders and the fakes do the same work in every run of the same options, so the stack's CPU
+# as a multiple of this one's leaves out how fast the machine happens to be (it drifts by a fifth within minutes).
+BENCH = "bench (this process)"
 
 
 def watched_core_seconds(used: dict[int, tuple[str, float]], groups: dict[str, list[int]]) -> dict[str, float]:
@@ -474,11 +477,16 @@ def print_report(result: dict[str, Any]) -> None:
                    f"({cpu['pg_sessions_opened'] / max(1, r['leads']):.1f} per lead)")
     out.append(f"  the stack (web, workers, beat, PostgreSQL) in that window: {cpu['stack_core_ms_per_lead']:.0f} core-ms "
                f"per lead; idle it burns {cpu['idle_core_ms_per_s']:.0f} core-ms/s")
+    if "stack_per_bench" in cpu:
+        out.append(f"  against this process's own {cpu['bench_core_ms_per_lead']:.2f} core-ms per lead (the same work in "
+                   f"every run: a yardstick for the machine's speed of the moment): the stack {cpu['stack_per_bench']:.2f}x")
     if "life" in cpu:
         life = cpu["life"]
         out.append(f"  the stack over the leads' whole life ({life['window_s']:.0f} s, until every result was routed): "
                    f"{life['core_ms_per_lead']:.0f} core-ms per lead, {life['less_idle_core_ms_per_lead']:.0f} "
-                   f"less its idle burn")
+                   f"less its idle burn"
+                   + (f" ({life['less_idle_per_bench']:.2f}x this process's {life['bench_core_ms_per_lead']:.2f})"
+                      if "less_idle_per_bench" in life else ""))
         if "less_idle_by_group" in life:
             out.append("    of which, each less its own idle burn: " + ", ".join(
                 f"{name.strip().removeprefix('of which ')} {v:.1f}" for name, v in life["less_idle_by_group"].items()))
@@ -650,8 +658,10 @@ def main(argv: list[str] | None = None) -> int:
         core_seconds["unattributed"] = round(
             machine_core_s - sum(v for k, v in core_seconds.items() if not k.startswith("  ")), 2)
         stack_ms = 1000 * sum(core_seconds[k] for k in STACK) / max(1, args.leads)
+        bench_ms = 1000 * core_seconds[BENCH] / max(1, args.leads)
         cpu = {"window_s": w1 - w0, "machine_busy_pct": 100.0 * (busy1 - busy0) / max(1, total1 - total0),
                "stack_core_ms_per_lead": round(stack_ms, 1), "idle_core_ms_per_s": round(1000 * idle_rate, 1),
+               "bench_core_ms_per_lead": round(bench_ms, 2), "stack_per_bench": round(stack_ms / max(bench_ms, 1e-9), 2),
                "steal_pct": 100.0 * (steal1 - steal0) / max(1, total1 - total0),
                "core_ms_per_lead": round(1000 * machine_core_s / max(1, args.leads), 1),
                "core_seconds": core_seconds, "foreign_processes": foreign,
@@ -664,8 +674,11 @@ def main(argv: list[str] | None = None) -> int:
         life_split = watched_core_seconds(watch.stop(), groups)
         life_s = time.monotonic() - w0
         life_core_s = sum(life_split[name] for name in STACK)
+        less_idle_core_s = life_core_s - idle_rate * life_s
         cpu["life"] = {"window_s": round(life_s, 1), "core_ms_per_lead": round(1000 * life_core_s / args.leads, 1),
-                       "less_idle_core_ms_per_lead": round(1000 * (life_core_s - idle_rate * life_s) / args.leads, 1),
+                       "less_idle_core_ms_per_lead": round(1000 * less_idle_core_s / args.leads, 1),
+                       "bench_core_ms_per_lead": round(1000 * life_split[BENCH] / args.leads, 2),
+                       "less_idle_per_bench": round(less_idle_core_s / max(life_split[BENCH], 1e-9), 2),
                        # Per group, each less its own idle burn: where a lead's CPU goes over its whole life.
                        "less_idle_by_group": {
                            name: round(1000 * (life_split[name] - idle_rates[name] * life_s) / args.leads, 1)
