@@ -292,6 +292,10 @@ BITRIX_PARTNER_FIELD = config.bitrix_user_field(
     "BITRIX_PARTNER_FIELD", env.str("BITRIX_PARTNER_FIELD", default="").strip().upper())
 BITRIX_PARTNER_FILTER = config.read(env.json, "BITRIX_PARTNER_FILTER", default={"COMPANY_TYPE": "PARTNER"})
 BITRIX_PARTNER_SYNC_INTERVAL = config.read(env.int, "BITRIX_PARTNER_SYNC_INTERVAL", default=900)
+# A call outcome is written back to its Bitrix24 lead this many seconds after it came, with every other
+# outcome of that span: a stream of calls ending costs a `batch` per span, not one per claim (leads/crm.py).
+CRM_WRITE_BACK_GATHER = config.not_negative(
+    "CRM_WRITE_BACK_GATHER", config.read(env.float, "CRM_WRITE_BACK_GATHER", default=5.0))
 
 VOXIMPLANT_API_URL = config.url(
     "VOXIMPLANT_API_URL", env.str("VOXIMPLANT_API_URL", default="https://api.voximplant.com/platform_api")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from leads import bitrix, pipeline
 from leads.bitrix import BitrixClient, BitrixError
 from leads.crm_leads import crm_leads_add, outcome_for
 from leads.models import Lead
+from leads.services import write_back_due
 from leads.pipeline import Done, Outcome, Retry, Skipped
 from telephony.models import CallAttempt
 
@@ -72,7 +74,12 @@ def crm_write_backs_run() -> int:
     client = bitrix.client_from_settings()
     if client is None:
         return 0
-    claimed = pipeline.step_claim_more(step_name="crm", limit=BATCH_LIMIT, extra=Q(bitrix_lead_id__isnull=False))
+    # Outcomes come due CRM_WRITE_BACK_GATHER after they came (leads/services.py, write_back_due): those due
+    # within that span go with this batch. A retry (no new outcome) keeps its backoff.
+    gather = timedelta(seconds=settings.CRM_WRITE_BACK_GATHER)
+    fresh = Q(crm_resync=True) | Q(crm_due_at__lte=timezone.now())
+    claimed = pipeline.step_claim_more(step_name="crm", limit=BATCH_LIMIT, early=gather,
+                                       extra=Q(bitrix_lead_id__isnull=False) & fresh)
     if not claimed:
         return 0
     leads = Lead.objects.select_related("site", "partner").in_bulk([pk for pk, _ in claimed])
@@ -182,7 +189,7 @@ def crm_step_run(*, lead_id: int) -> None:
     for lead_id in _write_backs_due([member for member, _fence in group if isinstance(outcomes[member.pk], Done)]):
         # A call ended (or the lead opted out) before the CRM step got here: its write-back is a claim
         # of its own, so no run holds a worker for a whole batch's worth of slow requests.
-        pipeline.step_reopen(step_name="crm", lead_id=lead_id)
+        pipeline.step_reopen(step_name="crm", lead_id=lead_id, due=write_back_due(timezone.now()))
 
 
 def crm_step_handle(lead: Lead) -> Outcome:

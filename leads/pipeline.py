@@ -198,10 +198,11 @@ def initial_step_fields(now: datetime) -> dict[str, object]:
     return fields
 
 
-def lead_dispatch(lead_id: int, *, steps: list[str] | None = None) -> None:
-    """Send the task of each named step (all by default). Call only after the lead is committed."""
+def lead_dispatch(lead_id: int, *, steps: list[str] | None = None, countdown: float | None = None) -> None:
+    """Send the task of each named step (all by default), `countdown` seconds from now (when they are due).
+    Call only after the lead is committed."""
     for name in steps or list(STEPS):
-        _send(STEPS[name], lead_id)
+        _send(STEPS[name], lead_id, countdown=countdown)
 
 
 # How long one claimer task goes on taking due work before it hands over to the next (a fresh task).
@@ -501,34 +502,40 @@ def _fields_for(step: Step, outcome: Outcome, tries: int, now: datetime) -> tupl
     return fields, LeadEvent.Kind.STEP_RETRY, f"{outcome.reason}; next try at {due:%Y-%m-%d %H:%M:%S %Z}"
 
 
-def step_reopen(*, step_name: str, lead_id: int) -> bool:
-    """Make a finished step due again (new work for it), and send it after commit."""
+def step_reopen(*, step_name: str, lead_id: int, due: datetime | None = None) -> bool:
+    """Make a finished step due again (new work for it) at `due` (now by default), and send it after commit.
+    A later `due` lets work that comes in a stream gather for one claim."""
     step = STEPS[step_name]
+    now = timezone.now()
     reopened = Lead.objects.filter(pk=lead_id, **{step.state_field: State.DONE}).update(
-        **_reopened_fields(step, timezone.now()))
+        **_reopened_fields(step, now, due))
     if reopened:
-        transaction.on_commit(lambda: _send(step, lead_id))
+        transaction.on_commit(lambda: _send(step, lead_id, countdown=_seconds_until(due, now)))
     return bool(reopened)
 
 
-def step_reopen_changes(step_name: str, now: datetime) -> dict[str, Case]:
+def step_reopen_changes(step_name: str, now: datetime, due: datetime | None = None) -> dict[str, Case]:
     """step_reopen() as part of a caller's own UPDATE of the lead: the step's columns, changed only where it
     was done. The caller sends the step after commit (lead_dispatch)."""
     step = STEPS[step_name]
     done = Q(**{step.state_field: State.DONE})
     return {name: Case(When(done, then=Value(value)), default=F(name), output_field=Lead._meta.get_field(name))
-            for name, value in _reopened_fields(step, now).items()}
+            for name, value in _reopened_fields(step, now, due).items()}
 
 
-def step_reopen_values(step_name: str, lead: Lead, now: datetime) -> dict[str, object]:
+def step_reopen_values(step_name: str, lead: Lead, now: datetime, due: datetime | None = None) -> dict[str, object]:
     """step_reopen_changes() for a lead whose row the caller holds locked and has not changed since reading
     it: plain values, none unless the step was done."""
     step = STEPS[step_name]
-    return _reopened_fields(step, now) if getattr(lead, step.state_field) == State.DONE else {}
+    return _reopened_fields(step, now, due) if getattr(lead, step.state_field) == State.DONE else {}
 
 
-def _reopened_fields(step: Step, now: datetime) -> dict[str, object]:
-    return {step.state_field: State.PENDING, step.due_field: now, step.queued_field: now, step.tries_field: 0}
+def _reopened_fields(step: Step, now: datetime, due: datetime | None) -> dict[str, object]:
+    return {step.state_field: State.PENDING, step.due_field: due or now, step.queued_field: now, step.tries_field: 0}
+
+
+def _seconds_until(due: datetime | None, now: datetime) -> float | None:
+    return None if due is None else max((due - now).total_seconds(), 0.0)
 
 
 def dispatch_due(*, limit: int = 500) -> int:

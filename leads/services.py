@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -250,16 +251,24 @@ def step_result_handle(step_name: str, results: list[tuple[Lead, Any]]) -> None:
 
 def lead_outcome_announce(*, lead: Lead) -> None:
     """A call outcome is known: the steps that report it (the CRM's write-back) learn of it here."""
-    _outcome_announced().run(pk=lead.pk, now=timezone.now())
+    now = timezone.now()
+    _outcome_announced().run(pk=lead.pk, now=now, due=write_back_due(now))
     lead_outcome_announced(lead_id=lead.pk)
 
 
-def lead_outcome_changes(now: datetime) -> dict[str, Any]:
+def write_back_due(now: datetime) -> datetime:
+    """When an outcome known `now` is written back to the CRM: CRM_WRITE_BACK_GATHER later, in one batch
+    with the others of that span (leads/crm.py claims those due within the span together)."""
+    return now + timedelta(seconds=settings.CRM_WRITE_BACK_GATHER)
+
+
+def lead_outcome_changes(now: datetime, due: datetime) -> dict[str, Any]:
     """The lead's columns that a call outcome sets, for a caller that sets more of them in the same
-    statement (then lead_outcome_announced): its CRM write-back is due, the CRM step reopened if done."""
+    statement (then lead_outcome_announced): its CRM write-back is due at `due` (write_back_due), the CRM
+    step reopened if done."""
     from leads import pipeline
 
-    return {"crm_resync": True, **pipeline.step_reopen_changes("crm", now)}
+    return {"crm_resync": True, **pipeline.step_reopen_changes("crm", now, due)}
 
 
 def lead_outcome_values(lead: Lead, now: datetime) -> dict[str, Any]:
@@ -267,15 +276,16 @@ def lead_outcome_values(lead: Lead, now: datetime) -> dict[str, Any]:
     it: plain values, to go into the caller's own UPDATE of the row (then lead_outcome_announced)."""
     from leads import pipeline
 
-    return {"crm_resync": True, **pipeline.step_reopen_values("crm", lead, now)}
+    return {"crm_resync": True, **pipeline.step_reopen_values("crm", lead, now, write_back_due(now))}
 
 
 def lead_outcome_announced(*, lead_id: int) -> None:
     """After lead_outcome_changes() (or lead_outcome_values()) were written: the CRM step's claimer comes
-    after commit."""
+    after commit, when the write-back is due."""
     from leads import pipeline
 
-    transaction.on_commit(lambda: pipeline.lead_dispatch(lead_id, steps=["crm"]))
+    transaction.on_commit(lambda: pipeline.lead_dispatch(lead_id, steps=["crm"],
+                                                         countdown=settings.CRM_WRITE_BACK_GATHER))
 
 
 # Left out of the lead's INSERT: columns no intake sets, which take its parameters from 53 to 46, under
@@ -286,7 +296,8 @@ _lead_insert = CompiledInsert(Lead, left_null=("manual_since", "erased_at", "ass
 
 @lru_cache(maxsize=None)
 def _outcome_announced() -> CompiledUpdate:
-    return CompiledUpdate(lambda pk, now: (Lead.objects.filter(pk=pk), lead_outcome_changes(now)), pk=int, now=datetime)
+    return CompiledUpdate(lambda pk, now, due: (Lead.objects.filter(pk=pk), lead_outcome_changes(now, due)),
+                          pk=int, now=datetime, due=datetime)
 
 
 def intake_count(*, kind: str, site: Site | None) -> None:

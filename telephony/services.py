@@ -331,13 +331,13 @@ _attempt_updates = CompiledUpdates(CallAttempt)
 def _call_outcome_announced() -> CompiledUpdate:
     """The lead's last call outcome, with what every outcome sets (leads/services.py). A late result of an
     older attempt does not hide a newer attempt's outcome."""
-    def build(pk: int, number: int, outcome: str, now: datetime) -> tuple[QuerySet, dict]:
+    def build(pk: int, number: int, outcome: str, now: datetime, due: datetime) -> tuple[QuerySet, dict]:
         newer = CallAttempt.objects.filter(lead=pk, number__gt=number).exclude(outcome="")
         return Lead.objects.filter(pk=pk), {
             "last_call_outcome": Case(When(Exists(newer), then=F("last_call_outcome")), default=Value(outcome)),
-            **lead_services.lead_outcome_changes(now)}
+            **lead_services.lead_outcome_changes(now, due)}
 
-    return CompiledUpdate(build, pk=int, number=int, outcome=str, now=datetime)
+    return CompiledUpdate(build, pk=int, number=int, outcome=str, now=datetime, due=datetime)
 
 
 def call_result_record(result: CallResult) -> str:
@@ -390,7 +390,8 @@ def call_result_record(result: CallResult) -> str:
         recorded = outcome is not None and step_outcome_apply(step_name="call", lead=lead, outcome=outcome, fence=None,
                                                                lead_changes={**changes, **reached})
         if not (recorded and changes):
-            _call_outcome_announced().run(pk=lead.pk, number=attempt.number, outcome=result.result, now=now)
+            _call_outcome_announced().run(pk=lead.pk, number=attempt.number, outcome=result.result, now=now,
+                                          due=lead_services.write_back_due(now))
         if recorded and reached:
             lead_services.lead_reached_noted(lead)
     return "late" if late else "applied"

@@ -52,6 +52,13 @@ def _default_language():
 
 
 @pytest.fixture
+def write_backs_at_once(settings):
+    """Call outcomes written back to Bitrix24 as soon as a claimer runs, for tests of what is written rather
+    than when (tests/leads/test_crm_gather.py has the span they gather in)."""
+    settings.CRM_WRITE_BACK_GATHER = 0
+
+
+@pytest.fixture
 def api() -> APIClient:
     return APIClient()
 

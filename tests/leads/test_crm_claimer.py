@@ -12,7 +12,7 @@ from leads.models import Lead, LeadEvent
 from tests.conftest import run_together
 from tests.factories import CallAttemptFactory, LeadFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_backs_at_once")]
 State = Lead.StepState
 
 

@@ -9,7 +9,7 @@ from leads import crm, services
 from leads.models import Lead
 from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_backs_at_once")]
 
 
 def in_bitrix(**fields) -> Lead:

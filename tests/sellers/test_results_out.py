@@ -12,7 +12,7 @@ from telephony.models import CallAttempt
 from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 from tests.sellers.factories import SellerFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_backs_at_once")]
 RECORDING = "https://storage.example.com/records/1.mp3"
 
 
