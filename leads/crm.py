@@ -20,8 +20,8 @@ from leads import bitrix, pipeline
 from leads.bitrix import BitrixClient, BitrixError
 from leads.crm_leads import crm_leads_add, outcome_for
 from leads.models import Lead
-from leads.services import write_back_due
 from leads.pipeline import Done, Outcome, Retry, Skipped
+from leads.services import write_back_due
 from telephony.models import CallAttempt
 
 logger = logging.getLogger(__name__)

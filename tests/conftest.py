@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from celery import current_app
 from django.db import connection
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -49,6 +50,15 @@ def _default_language():
     translation.deactivate()
     yield
     translation.deactivate()
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, tuple, float | None]]:
+    """What goes to the broker, as (task name, args, countdown): Celery's own send_task, not our code."""
+    calls: list[tuple[str, tuple, float | None]] = []
+    monkeypatch.setattr(current_app, "send_task",
+                        lambda name, args=(), countdown=None, **kw: calls.append((name, tuple(args), countdown)))
+    return calls
 
 
 @pytest.fixture

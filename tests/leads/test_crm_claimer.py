@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from celery import current_app
 from django.core.cache import caches
 from django.utils import timezone
 
@@ -14,15 +13,6 @@ from tests.factories import CallAttemptFactory, LeadFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_backs_at_once")]
 State = Lead.StepState
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """What goes to the broker (Celery's own send_task, not our code)."""
-    calls: list[tuple[str, tuple, float | None]] = []
-    monkeypatch.setattr(current_app, "send_task",
-                        lambda name, args=(), countdown=None, **kw: calls.append((name, tuple(args), countdown)))
-    return calls
 
 
 def due_now(n: int) -> list[Lead]:

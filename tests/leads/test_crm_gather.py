@@ -12,7 +12,7 @@ from leads import crm, services
 from leads.models import Lead
 from telephony.models import CallAttempt
 from tests.factories import CallAttemptFactory, LeadFactory
-from tests.leads.test_crm_claimer import due_now, sent  # noqa: F401 (a fixture)
+from tests.leads.test_crm_claimer import due_now
 
 pytestmark = pytest.mark.django_db
 State = Lead.StepState
@@ -41,7 +41,7 @@ def write_backs(b24) -> list[dict]:
 
 
 def test_an_outcome_is_due_the_gather_later_and_its_claimer_is_sent_for_then(
-        b24, sent, django_capture_on_commit_callbacks):  # noqa: F811
+        b24, sent, django_capture_on_commit_callbacks):
     [lead] = due_now(1)
     crm.crm_claim_run()  # the add
     before = timezone.now()
@@ -55,7 +55,7 @@ def test_an_outcome_is_due_the_gather_later_and_its_claimer_is_sent_for_then(
     assert crm.crm_claim_run() == 0 and write_backs(b24) == []  # nothing is written before then
 
 
-def test_outcomes_of_one_span_go_in_one_batch_and_a_retry_keeps_its_backoff(b24, sent):  # noqa: F811
+def test_outcomes_of_one_span_go_in_one_batch_and_a_retry_keeps_its_backoff(b24, sent):
     leads = due_now(4)
     crm.crm_claim_run()  # the adds
     for lead in leads[:3]:
@@ -74,7 +74,7 @@ def test_outcomes_of_one_span_go_in_one_batch_and_a_retry_keeps_its_backoff(b24,
     assert Lead.objects.get(pk=retry.pk).crm_state == State.PENDING
 
 
-def test_a_new_lead_is_added_at_once_while_outcomes_gather(b24, sent):  # noqa: F811
+def test_a_new_lead_is_added_at_once_while_outcomes_gather(b24, sent):
     [called] = due_now(1)
     crm.crm_claim_run()
     a_call_ended(called)

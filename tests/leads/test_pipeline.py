@@ -18,15 +18,6 @@ State = Lead.StepState
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """Records what the pipeline hands to the broker (Celery's own send_task, not our code)."""
-    calls: list[tuple[str, tuple, float | None]] = []
-    monkeypatch.setattr(current_app, "send_task",
-                        lambda name, args=(), countdown=None, **kw: calls.append((name, tuple(args), countdown)))
-    return calls
-
-
-@pytest.fixture
 def step_handler(monkeypatch):
     """Swap the crm step's handler for one the test scripts."""
     outcomes: list = []
