@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads import crm, services
+from leads import crm
 from leads.models import Lead
 from telephony.models import CallAttempt
 from tests.factories import CallAttemptFactory, LeadFactory
-from tests.leads.test_crm_claimer import due_now
+from tests.leads.test_crm_claimer import due_now, in_bitrix_with_a_finished_call
 
 pytestmark = pytest.mark.django_db
 State = Lead.StepState
@@ -22,11 +22,6 @@ GATHER = 5.0
 @pytest.fixture(autouse=True)
 def gather(settings):
     settings.CRM_WRITE_BACK_GATHER = GATHER
-
-
-def a_call_ended(lead: Lead) -> None:
-    CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED, outcome=CallAttempt.Outcome.HUMAN)
-    services.lead_outcome_announce(lead=lead)
 
 
 def time_passes(leads: list[Lead], seconds: float) -> None:
@@ -43,11 +38,10 @@ def write_backs(b24) -> list[dict]:
 def test_an_outcome_is_due_the_gather_later_and_its_claimer_is_sent_for_then(
         b24, sent, django_capture_on_commit_callbacks):
     [lead] = due_now(1)
-    crm.crm_claim_run()  # the add
     before = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True):
-        a_call_ended(lead)
+        in_bitrix_with_a_finished_call([lead])
 
     lead.refresh_from_db()
     assert lead.crm_state == State.PENDING and lead.crm_due_at >= before + timedelta(seconds=GATHER)
@@ -57,9 +51,7 @@ def test_an_outcome_is_due_the_gather_later_and_its_claimer_is_sent_for_then(
 
 def test_outcomes_of_one_span_go_in_one_batch_and_a_retry_keeps_its_backoff(b24, sent):
     leads = due_now(4)
-    crm.crm_claim_run()  # the adds
-    for lead in leads[:3]:
-        a_call_ended(lead)
+    in_bitrix_with_a_finished_call(leads[:3])  # all four added, three called
     time_passes(leads[:1], GATHER)  # the first is due; the other two came within its span
     retry = Lead.objects.get(pk=leads[3].pk)  # in Bitrix24 now
     CallAttemptFactory(lead=retry, status=CallAttempt.Status.FINISHED, outcome=CallAttempt.Outcome.HUMAN)
@@ -75,9 +67,7 @@ def test_outcomes_of_one_span_go_in_one_batch_and_a_retry_keeps_its_backoff(b24,
 
 
 def test_a_new_lead_is_added_at_once_while_outcomes_gather(b24, sent):
-    [called] = due_now(1)
-    crm.crm_claim_run()
-    a_call_ended(called)
+    in_bitrix_with_a_finished_call(due_now(1))
     new = LeadFactory(crm_due_at=timezone.now(), call_state=State.DONE, notify_state=State.DONE)
 
     assert crm.crm_claim_run() == 1
