@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from leads import crm
@@ -26,8 +27,8 @@ def gather(settings):
 
 def time_passes(leads: list[Lead], seconds: float) -> None:
     """Their CRM step's due times come `seconds` nearer (as if that long went by)."""
-    for lead in Lead.objects.filter(pk__in=[lead.pk for lead in leads]):
-        Lead.objects.filter(pk=lead.pk).update(crm_due_at=lead.crm_due_at - timedelta(seconds=seconds))
+    Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(
+        crm_due_at=F("crm_due_at") - timedelta(seconds=seconds))
 
 
 def write_backs(b24) -> list[dict]:
