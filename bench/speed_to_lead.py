@@ -478,8 +478,9 @@ def print_report(result: dict[str, Any]) -> None:
     out.append(f"  the stack (web, workers, beat, PostgreSQL) in that window: {cpu['stack_core_ms_per_lead']:.0f} core-ms "
                f"per lead; idle it burns {cpu['idle_core_ms_per_s']:.0f} core-ms/s")
     if "stack_per_bench" in cpu:
-        out.append(f"  against this process's own {cpu['bench_core_ms_per_lead']:.2f} core-ms per lead (the same work in "
-                   f"every run: a yardstick for the machine's speed of the moment): the stack {cpu['stack_per_bench']:.2f}x")
+        out.append(f"  against this process's own {cpu['bench_core_ms_per_lead']:.2f} core-ms per lead (the same work "
+                   f"in every run of this command: a yardstick for the machine's speed of the moment): the stack "
+                   f"{cpu['stack_per_bench']:.2f}x")
     if "life" in cpu:
         life = cpu["life"]
         out.append(f"  the stack over the leads' whole life ({life['window_s']:.0f} s, until every result was routed): "
@@ -661,7 +662,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_ms = 1000 * core_seconds[BENCH] / max(1, args.leads)
         cpu = {"window_s": w1 - w0, "machine_busy_pct": 100.0 * (busy1 - busy0) / max(1, total1 - total0),
                "stack_core_ms_per_lead": round(stack_ms, 1), "idle_core_ms_per_s": round(1000 * idle_rate, 1),
-               "bench_core_ms_per_lead": round(bench_ms, 2), "stack_per_bench": round(stack_ms / max(bench_ms, 1e-9), 2),
+               "bench_core_ms_per_lead": round(bench_ms, 2),
+               "stack_per_bench": round(stack_ms / max(bench_ms, 1e-9), 2),
                "steal_pct": 100.0 * (steal1 - steal0) / max(1, total1 - total0),
                "core_ms_per_lead": round(1000 * machine_core_s / max(1, args.leads), 1),
                "core_seconds": core_seconds, "foreign_processes": foreign,
