@@ -28,9 +28,11 @@ from typing import Callable
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
+from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -220,13 +222,19 @@ def claimer_kick(step: Step, *, countdown: float = 0.0, force: bool = False) -> 
     One kick stands for every lead due by then, so a burst costs a few claimer tasks, not one per lead.
     `force`: send one whatever the last kick said (the sweeper found work that no claimer took in time:
     the one that kick sent may have died with its worker)."""
-    at = time.time() + max(countdown, 0.0)
+    now = time.time()
+    at = now + max(countdown, 0.0)
+    if not force and _coming_by(step, at, now) is not None:
+        return False  # this process knows of a claimer that has not started yet: it takes this lead too
     key, timeout = f"claimer-kick:{step.name}", int(countdown + KICK_GRACE)
     try:
         if force:
             cache.set(key, at, timeout=timeout)
-        elif not _kick_noted(key, at, timeout):
-            return False  # a claimer comes by then and takes this lead too
+        else:
+            pending = _kick_noted(key, at, timeout)
+            if pending is not None:
+                _coming_note(step, pending, now)
+                return False  # a claimer comes by then and takes this lead too
     except Exception:  # the cache is down: send; a claimer too many costs one empty run
         logger.warning("could not note the %s claimer's kick", step.name, exc_info=True)
     try:
@@ -235,21 +243,49 @@ def claimer_kick(step: Step, *, countdown: float = 0.0, force: bool = False) -> 
         logger.warning("could not queue the %s claimer; the sweeper will retry", step.name, exc_info=True)
         cache_forget(step)
         return False
+    _coming_note(step, at, now)
     return True
 
 
-def _kick_noted(key: str, at: float, timeout: int) -> bool:
-    """Note a claimer due at `at`, unless one is due by then already (False). Read first: in a burst
-    nearly every kick finds one, and a read is one round trip to Redis where add-then-read is two."""
+def _kick_noted(key: str, at: float, timeout: int) -> float | None:
+    """Note a claimer due at `at`, unless one is due by then already (returns when that one is due). Read
+    first: in a burst nearly every kick finds one, and a read is one round trip to Redis where add-then-read
+    is two."""
     pending = cache.get(key)
     if pending is None:
         if cache.add(key, at, timeout=timeout):
-            return True
+            return None
         pending = cache.get(key)  # another kick noted one meanwhile
     if pending is not None and float(pending) <= at + 1.0:
-        return False
+        return float(pending)
     cache.set(key, at, timeout=timeout)
-    return True
+    return None
+
+
+# By step: the soonest claimer this process knows to be on its way and not yet started (unix seconds). Its
+# message is in the broker, due then; whatever the cache says meanwhile (a claimer that ends clears it), it
+# comes, and sees every lead committed before it starts. A kick for a gathering step (notify, a CRM
+# write-back) then costs no round trip to Redis until shortly before that moment (the margin: another
+# host's clock, a timer firing early).
+_coming: dict[str, float] = {}
+COMING_MARGIN = 0.2
+
+
+@receiver(setting_changed)
+def _coming_forget(setting: str, **kwargs: object) -> None:
+    if setting == "CACHES":  # the note and the cache's key stand for the same claimers: a new cache (tests), none
+        _coming.clear()
+
+
+def _coming_by(step: Step, at: float, now: float) -> float | None:
+    due = _coming.get(step.name)
+    return due if due is not None and now < due - COMING_MARGIN and due <= at + 1.0 else None
+
+
+def _coming_note(step: Step, due: float, now: float) -> None:
+    known = _coming.get(step.name)
+    if due > now and (known is None or known <= now or due < known):
+        _coming[step.name] = due
 
 
 def cache_forget(step: Step) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -15,6 +16,10 @@ from leads.models import Partner, PartnerRule, Site
 
 _DOMAINS_CACHE_KEY = "leads:active-site-domains"
 _DOMAINS_CACHE_SECONDS = 30
+# Each process keeps the list this long too: it is read for every browser post, and a round trip to Redis
+# per post is the most it would cost.
+_DOMAINS_HERE_SECONDS = 5.0
+_domains_here: tuple[float, frozenset[str]] | None = None  # (valid until, on the monotonic clock; the list)
 # Letters (IDN domains), digits, hyphens and dots: anything else (a NUL, a space) names no site.
 _HOST_CHARS = re.compile(r"[^\W_]([\w.-]*[^\W_])?")
 
@@ -81,12 +86,26 @@ def site_default() -> Site:
 
 
 def active_site_domains() -> frozenset[str]:
-    """Domains allowed to post from a browser (CORS); cached briefly, shared by all processes."""
+    """Domains allowed to post from a browser (CORS); cached briefly, shared by all processes, and for a few
+    seconds in each. A site saved or deleted is seen at once by its own process, within seconds by the others."""
+    global _domains_here
+    now = time.monotonic()
+    if _domains_here is not None and now < _domains_here[0]:
+        return _domains_here[1]
     domains = cache.get(_DOMAINS_CACHE_KEY)
     if domains is None:
         domains = frozenset(Site.objects.filter(is_active=True, is_default=False).values_list("domain", flat=True))
         cache.set(_DOMAINS_CACHE_KEY, domains, _DOMAINS_CACHE_SECONDS)
+    _domains_here = (now + _DOMAINS_HERE_SECONDS, domains)
     return domains
+
+
+def active_site_domains_forget(*, shared: bool = True) -> None:
+    """A site changed (`shared`: the copy in the cache goes too), or the cache was swapped (settings in tests)."""
+    global _domains_here
+    _domains_here = None
+    if shared:
+        cache.delete(_DOMAINS_CACHE_KEY)
 
 
 def partner_resolve(*, code: str, utm_source: str) -> Partner | None:

@@ -373,7 +373,7 @@ def call_result_record(result: CallResult) -> str:
         lead_services.lead_outcome_announced(lead_id=lead.pk)
         lead_services.lead_event_add(
             lead=lead, kind=LeadEvent.Kind.CALL_RESULT, step="call",
-            message=f"{attempt.get_outcome_display()}" + (f": {result.detail}" if result.detail else ""),
+            message=f"{Result(result.result).label}" + (f": {result.detail}" if result.detail else ""),
             data={"attempt": attempt.number, "duration": result.duration, "digits": result.digits, "late": late},
         )
         if CALLBACK_DIGIT in result.digits and result.result == Result.HUMAN:

@@ -52,13 +52,64 @@ def test_a_sooner_kick_sends_a_claimer_of_its_own_and_a_later_one_does_not(sent)
 def test_a_kick_that_finds_a_claimer_coming_reads_the_cache_once_and_writes_nothing(sent, monkeypatch):
     step = pipeline.STEPS["notify"]
     pipeline.claimer_kick(step)
+    calls = _cache_calls(monkeypatch)
+
+    assert pipeline.claimer_kick(step) is False
+    assert calls == ["get"] and len(sent) == 1
+
+
+def test_kicks_for_a_claimer_due_later_ask_redis_nothing_until_shortly_before_it_comes(sent, monkeypatch):
+    """A gathering step (a CRM write-back, a card): the process that sent the claimer knows it is coming."""
+    step = pipeline.STEPS["crm"]
+    clock = [1_000_000.0]
+    monkeypatch.setattr(pipeline.time, "time", lambda: clock[0])
+    assert pipeline.claimer_kick(step, countdown=5) is True
+    calls = _cache_calls(monkeypatch)
+
+    clock[0] += 4.5  # 0.5 s before it is due: it has not started, and will see whatever is committed now
+    assert pipeline.claimer_kick(step, countdown=5) is False
+    assert calls == [] and len(sent) == 1
+    clock[0] += 0.4  # as good as due (another host's clock, an early timer): the cache is asked again
+    assert pipeline.claimer_kick(step, countdown=5) is False
+    assert calls == ["get"] and len(sent) == 1
+    assert pipeline.claimer_kick(step, countdown=0) is False  # the cache's note covers it too
+    clock[0] += 1.0  # started by now: what the process knew says nothing any more
+    assert pipeline.claimer_kick(step, countdown=0) is False
+    assert calls == ["get", "get", "get"]
+
+
+def test_a_kick_for_sooner_work_than_the_known_claimer_sends_one(sent, monkeypatch):
+    step = pipeline.STEPS["crm"]
+    assert pipeline.claimer_kick(step, countdown=30) is True
+    calls = _cache_calls(monkeypatch)
+
+    assert pipeline.claimer_kick(step, countdown=5) is True  # the known one comes 25 s too late for this lead
+    assert calls[0] == "get" and [countdown for _, _, countdown in sent] == [30, 5]
+    calls.clear()
+    assert pipeline.claimer_kick(step, countdown=5) is False  # the sooner one is known now
+    assert calls == []
+
+
+def test_a_claimer_that_the_broker_refused_is_not_counted_on(monkeypatch):
+    step = pipeline.STEPS["notify"]
+
+    def refused(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(pipeline.current_app, "send_task", refused)
+    assert pipeline.claimer_kick(step, countdown=5) is False
+    sent: list[str] = []
+    monkeypatch.setattr(pipeline.current_app, "send_task", lambda name, **kwargs: sent.append(name))
+    assert pipeline.claimer_kick(step, countdown=5) is True
+    assert sent == ["notifications.tasks.notify_claim"]
+
+
+def _cache_calls(monkeypatch) -> list[str]:
     calls: list[str] = []
     default = caches["default"]
     for name in ("get", "add", "set"):
         monkeypatch.setattr(default, name, _noting(calls, name, getattr(default, name)))
-
-    assert pipeline.claimer_kick(step) is False
-    assert calls == ["get"] and len(sent) == 1
+    return calls
 
 
 def _noting(calls: list[str], name: str, method):

@@ -150,6 +150,42 @@ def test_preflight_from_other_origins_gets_no_cors_headers(api, site, origin):
     assert "Access-Control-Allow-Origin" not in response
 
 
+def preflight(api, origin: str):
+    return api.options("/api/v1/leads/", HTTP_ORIGIN=origin, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+
+
+def test_a_site_added_or_switched_off_changes_cors_at_once(api, site):
+    assert "Access-Control-Allow-Origin" not in preflight(api, "https://new.example")  # the list is read now
+    new = SiteFactory(domain="new.example")
+    assert preflight(api, "https://new.example")["Access-Control-Allow-Origin"] == "https://new.example"
+
+    new.is_active = False
+    new.save()
+    assert "Access-Control-Allow-Origin" not in preflight(api, "https://new.example")
+    new.delete()
+    site.delete()
+    assert "Access-Control-Allow-Origin" not in preflight(api, "https://www.shop.example")
+
+
+def test_posts_from_a_browser_read_the_site_list_from_redis_once_in_a_while(api, site, monkeypatch):
+    """Each process keeps the list for a few seconds: a burst of posts is not a round trip to Redis each."""
+    from django.core.cache import caches
+
+    from leads import selectors
+
+    reads: list[str] = []
+    default = caches["default"]
+    monkeypatch.setattr(default, "get", lambda key, *a, **kw: reads.append(key) or None)
+    clock = [100.0]
+    monkeypatch.setattr(selectors.time, "monotonic", lambda: clock[0])
+    for _ in range(3):
+        assert preflight(api, "https://www.shop.example")["Access-Control-Allow-Origin"] == "https://www.shop.example"
+    clock[0] += 6  # its copy is older than five seconds now
+    preflight(api, "https://www.shop.example")
+
+    assert reads.count("leads:active-site-domains") == 2
+
+
 def test_cors_is_not_opened_on_other_urls(api, site):
     response = api.get("/healthz", HTTP_ORIGIN="https://shop.example")
 
