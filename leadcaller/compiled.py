@@ -20,9 +20,10 @@ import itertools
 from datetime import datetime, timezone
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.query import ModelIterable
+from django.db.models.constants import OnConflict
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery, UpdateQuery
 
@@ -237,6 +238,10 @@ class CompiledInsert(_Compiled):
 
     `left_null` names nullable columns that the rows are written without (they are NULL): an insert
     whose rows never set them passes fewer parameters. A row with a value in one is saved by its save().
+
+    `ignore_conflicts`: `insert_new()` writes a row unless a unique constraint holds one like it already,
+    in one statement (ON CONFLICT DO NOTHING; SQLite's INSERT OR IGNORE) and without an error in the
+    database's log.
     """
 
     # Rows in one statement at most (more go in several): one statement per number of rows is built. A few
@@ -245,9 +250,11 @@ class CompiledInsert(_Compiled):
     # 0.33-0.38 ms as rows).
     MAX_ROWS = 10
 
-    def __init__(self, model: type[M], *, using: str = DEFAULT_DB_ALIAS, left_null: Sequence[str] = ()) -> None:
+    def __init__(self, model: type[M], *, using: str = DEFAULT_DB_ALIAS, left_null: Sequence[str] = (),
+                 ignore_conflicts: bool = False) -> None:
         super().__init__({}, using)
         self.model = model
+        self.on_conflict = OnConflict.IGNORE if ignore_conflicts else None
         meta = model._meta
         self.left_null = [meta.get_field(name) for name in left_null]
         for field in self.left_null:
@@ -263,38 +270,63 @@ class CompiledInsert(_Compiled):
         self.insert_many([obj])
         return obj
 
+    def insert_new(self, obj: M) -> bool:
+        """Write the row; False (and nothing written) when a unique constraint holds a row like it."""
+        if self.on_conflict is None:
+            raise TypeError("insert_new() needs ignore_conflicts=True")
+        written = None if self._needs_save([obj]) else self._written([obj])
+        if written is not None:
+            return bool(written)
+        try:
+            with transaction.atomic(using=self.using):
+                obj.save(force_insert=True, using=self.using)
+        except IntegrityError:
+            return False
+        return True
+
     def insert_many(self, objs: list[M]) -> list[M]:
         """Insert the rows in one statement (as `insert` would one by one); their ids are set on them."""
+        if self.on_conflict is not None:
+            raise TypeError("an insert that ignores conflicts may write nothing: use insert_new()")
         if len(objs) > self.MAX_ROWS:
             for start in range(0, len(objs), self.MAX_ROWS):
                 self.insert_many(objs[start:start + self.MAX_ROWS])
             return objs
         if not objs:
             return objs
-        connection = connections[self.using]
-        if (self.own_save or pre_save.has_listeners(self.model)
-                or post_save.has_listeners(self.model) or not connection.features.can_return_columns_from_insert
-                or (len(objs) > 1 and not connection.features.can_return_rows_from_bulk_insert)
-                or any(obj.pk is not None for obj in objs)
-                or any(getattr(obj, field.attname) is not None for obj in objs for field in self.left_null)):
+        if self._needs_save(objs) or self._written(objs) is None:
             return self._saved(objs)
+        return objs
+
+    def _needs_save(self, objs: list[M]) -> bool:
+        connection = connections[self.using]
+        return bool(self.own_save or pre_save.has_listeners(self.model)
+                    or post_save.has_listeners(self.model) or not connection.features.can_return_columns_from_insert
+                    or (len(objs) > 1 and not connection.features.can_return_rows_from_bulk_insert)
+                    or any(obj.pk is not None for obj in objs)
+                    or any(getattr(obj, field.attname) is not None for obj in objs for field in self.left_null))
+
+    def _written(self, objs: list[M]) -> list[M] | None:
+        """One statement for the rows; returns those written (all, unless conflicts are ignored), or None
+        when a value is an SQL expression (the rows are for save())."""
+        connection = connections[self.using]
         for obj in objs:
             obj._prepare_related_fields_for_save(operation_name="save")
         sql, compiler = self._one_row(connection, objs[0])
         values = [compiler.prepare_value(field, field.pre_save(obj, add=True)) for obj in objs for field in self.fields]
         if any(hasattr(value, "as_sql") for value in values):
-            return self._saved(objs)
+            return None
         if len(objs) > 1:
             sql = self._rows_sql(connection, sql, len(objs))
         with transaction.mark_for_rollback_on_error(using=self.using), connection.cursor() as cursor:
             cursor.execute(sql, values)
             rows = (connection.ops.fetch_returned_insert_rows(cursor) if len(objs) > 1
-                    else [connection.ops.fetch_returned_insert_columns(cursor, ())])
+                    else [row for row in [cursor.fetchone()] if row is not None])
         for obj, row in zip(objs, rows):
             for field, value in zip(self.returning, row):
                 setattr(obj, field.attname, value)
             obj._state.adding, obj._state.db = False, self.using
-        return objs
+        return objs[:len(rows)]
 
     def _saved(self, objs: list[M]) -> list[M]:
         for obj in objs:
@@ -305,7 +337,7 @@ class CompiledInsert(_Compiled):
         """The one-row statement and its compiler (which prepares the values), built once per connection."""
         built = connection.__dict__.get(self.attribute)
         if built is None:
-            query = InsertQuery(self.model)
+            query = InsertQuery(self.model, on_conflict=self.on_conflict)
             query.insert_values(self.fields, [obj])
             compiler = query.get_compiler(using=self.using)
             compiler.returning_fields = self.returning

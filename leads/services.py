@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from consent.services import ConsentGiven, consent_proof_record
 from leadcaller.logging import bind_lead
-from leadcaller.compiled import CompiledInsert, CompiledRead, CompiledUpdate
+from leadcaller.compiled import CompiledInsert, CompiledUpdate
 from leads import hooks
 from leads.models import IntakeCounter, Lead, LeadEvent, Site, SubmissionKey
 from leads.selectors import partner_match
@@ -71,7 +71,7 @@ def lead_intake(
     unless its ref already has an open lead.
 
     The ref rule is enforced by a conditional unique index, so two concurrent posts with one ref
-    cannot both insert: the loser's insert fails and it answers with the winner's lead.
+    cannot both insert: the loser's insert writes nothing and it answers with the winner's lead.
     A form builder's `submission_key` is unique per site the same way: a repeat, even one racing
     the first, answers with the first post's lead and changes nothing.
     """
@@ -81,61 +81,69 @@ def lead_intake(
     ref = data.ref or data.phone
     if submission_key:
         submission_key_bind_expired_clear(site=site, key=submission_key)
-    existing = _open_lead(site, ref)
-    if existing is None:
-        now = timezone.now()
-        partner, code_unknown = partner_match(code=data.partner_code, utm_source=data.utm_source)
+    now = timezone.now()
+    partner, code_unknown = partner_match(code=data.partner_code, utm_source=data.utm_source)
+    existing = None
+    # Twice at most: the open lead that held the ref may close between the INSERT and the look-up.
+    for _try in range(2):
+        lead = Lead(
+            ref=ref,
+            site=site,
+            site_unknown=site_unknown,
+            partner=partner,
+            name=data.name,
+            phone_raw=data.phone_raw,
+            phone=data.phone,
+            email=data.email,
+            comment=data.comment,
+            order_amount=data.order_amount,
+            currency=(data.currency or site.currency).upper() if data.order_amount is not None else "",
+            utm_source=data.utm_source,
+            utm_medium=data.utm_medium,
+            utm_campaign=data.utm_campaign,
+            utm_term=data.utm_term,
+            utm_content=data.utm_content,
+            extra={**data.extra, UNKNOWN_PARTNER_KEY: data.partner_code.strip()} if code_unknown else data.extra,
+            client_ip=client_ip,
+            user_agent=user_agent[:400],
+            raw_request=raw_request or {},
+            **pipeline.initial_step_fields(now),
+        )
         try:
             with transaction.atomic():
-                lead = _lead_insert.insert(Lead(
-                    ref=ref,
-                    site=site,
-                    site_unknown=site_unknown,
-                    partner=partner,
-                    name=data.name,
-                    phone_raw=data.phone_raw,
-                    phone=data.phone,
-                    email=data.email,
-                    comment=data.comment,
-                    order_amount=data.order_amount,
-                    currency=(data.currency or site.currency).upper() if data.order_amount is not None else "",
-                    utm_source=data.utm_source,
-                    utm_medium=data.utm_medium,
-                    utm_campaign=data.utm_campaign,
-                    utm_term=data.utm_term,
-                    utm_content=data.utm_content,
-                    extra={**data.extra, UNKNOWN_PARTNER_KEY: data.partner_code.strip()} if code_unknown else data.extra,
-                    client_ip=client_ip,
-                    user_agent=user_agent[:400],
-                    raw_request=raw_request or {},
-                    **pipeline.initial_step_fields(now),
-                ))
-                bind_lead(lead.public_id)  # before commit, so the queued tasks carry it
-                if submission_key:
-                    SubmissionKey.objects.create(site=site, key=submission_key, lead=lead)
-                if consent is not None:
-                    consent_proof_record(lead=lead, consent=consent, ip=client_ip, user_agent=user_agent, at=now)
-                lead_event_add(
-                    lead=lead,
-                    kind=LeadEvent.Kind.RECEIVED,
-                    message=text("received_unknown_site" if site_unknown else "received", domain=site.domain),
-                    data={"ip": client_ip, "partner": lead.partner.code if lead.partner else None,
-                          "consent": consent is not None},
-                )
-                if code_unknown:
-                    lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE,
-                                   message=text("partner_unknown", code=data.partner_code.strip()))
-                transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk))
-        except IntegrityError:
+                # Nothing is written when an open lead holds the ref (`lead_one_open_per_ref`): nearly every
+                # post is a new lead, so the rule costs no statement of its own.
+                stored = _lead_insert.insert_new(lead)
+                if stored:
+                    bind_lead(lead.public_id)  # before commit, so the queued tasks carry it
+                    if submission_key:
+                        SubmissionKey.objects.create(site=site, key=submission_key, lead=lead)
+                    if consent is not None:
+                        consent_proof_record(lead=lead, consent=consent, ip=client_ip, user_agent=user_agent, at=now)
+                    lead_event_add(
+                        lead=lead,
+                        kind=LeadEvent.Kind.RECEIVED,
+                        message=text("received_unknown_site" if site_unknown else "received", domain=site.domain),
+                        data={"ip": client_ip, "partner": lead.partner.code if lead.partner else None,
+                              "consent": consent is not None},
+                    )
+                    if code_unknown:
+                        lead_event_add(lead=lead, kind=LeadEvent.Kind.NOTE,
+                                       message=text("partner_unknown", code=data.partner_code.strip()))
+                    transaction.on_commit(lambda: pipeline.lead_dispatch(lead.pk))
+        except IntegrityError:  # the form builder's submission key, taken by a post racing this one
             first = submission_key_lead(site=site, key=submission_key) if submission_key else None
             if first is not None:
                 return IntakeResult(first, duplicate=True)
-            existing = _open_lead(site, ref)
-            if existing is None:
-                raise
-        else:
+            raise
+        if stored:
             logger.info("lead stored", extra={"site": site.domain})
             return IntakeResult(lead, duplicate=False)
+        existing = _open_lead(site, ref)
+        if existing is not None:
+            break
+    if existing is None:
+        raise IntegrityError(f"the ref of a lead of site {site.pk} is held, and no open lead holds it")
     if submission_key:
         first = submission_key_bind(site=site, key=submission_key, lead=existing)
         if first.pk != existing.pk:
@@ -151,18 +159,10 @@ def lead_intake(
 
 
 def _open_lead(site: Site, ref: str) -> Lead | None:
-    # Nearly every post is a new lead: ask for the id alone and load the row only for a duplicate.
-    # (Selecting all of the lead's columns cost more than its INSERT in bench/intake.py's profile.)
-    found = _open_lead_id.rows(site_id=site.pk, ref=ref)
-    return Lead.objects.filter(pk=found[0].pk).first() if found else None
-
-
-# No ORDER BY: `lead_one_open_per_ref` allows one open lead per ref, and without one PostgreSQL may
-# walk the site's whole history backwards by `created_at` (it did on a new database, with no statistics
-# yet: every intake read every lead of its site) instead of probing that unique index.
-_open_lead_id: CompiledRead[Lead] = CompiledRead(
-    lambda site_id, ref: Lead.objects.filter(site=site_id, ref=ref, status__in=Lead.OPEN_STATUSES)
-    .order_by().only("pk")[:1], site_id=int, ref=str)
+    # No ORDER BY: `lead_one_open_per_ref` allows one open lead per ref, and without one PostgreSQL may
+    # walk the site's whole history backwards by `created_at` (it did on a new database, with no statistics
+    # yet: every intake read every lead of its site) instead of probing that unique index.
+    return Lead.objects.filter(site=site, ref=ref, status__in=Lead.OPEN_STATUSES).order_by().first()
 
 
 def lead_event_add(
@@ -291,7 +291,8 @@ def lead_outcome_announced(*, lead_id: int) -> None:
 # Left out of the lead's INSERT: columns no intake sets, which take its parameters from 53 to 46, under
 # psycopg's 50 above which a statement's parsing is not cached (psycopg/_queries.py) and is redone per post.
 _lead_insert = CompiledInsert(Lead, left_null=("manual_since", "erased_at", "assigned_to", "closed_at",
-                                               "bitrix_lead_id", "crm_sent_at", "first_dial_at"))
+                                               "bitrix_lead_id", "crm_sent_at", "first_dial_at"),
+                              ignore_conflicts=True)
 
 
 @lru_cache(maxsize=None)

@@ -230,6 +230,43 @@ def test_a_row_that_needs_more_than_an_insert_is_saved_by_save():
     assert PartnerRule.objects.get(pk=rule.pk).value == "ads"
 
 
+new_lead_insert = CompiledInsert(Lead, ignore_conflicts=True)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("by_save", [False, True], ids=["one statement", "save()"])
+def test_an_insert_that_ignores_conflicts_writes_nothing_where_a_unique_constraint_holds_a_row(by_save):
+    """`lead_one_open_per_ref`: one open lead per site and ref. The transaction goes on either way."""
+    from django.db import transaction
+
+    site = SiteFactory()
+    receiver = lambda sender, **kwargs: None  # noqa: E731  (a save signal: the row is saved by save())
+    if by_save:
+        post_save.connect(receiver, sender=Lead)
+    try:
+        with transaction.atomic():
+            first = Lead(site=site, ref="order-1", phone="+79120000001")
+            assert new_lead_insert.insert_new(first) is True and first.pk is not None
+            second = Lead(site=site, ref="order-1", phone="+79120000002")
+            assert new_lead_insert.insert_new(second) is False and second.pk is None
+            other = Lead(site=site, ref="order-2", phone="+79120000003")
+            assert new_lead_insert.insert_new(other) is True  # the transaction is not broken
+    finally:
+        post_save.disconnect(receiver, sender=Lead)
+
+    assert sorted(Lead.objects.values_list("ref", "phone")) == [("order-1", "+79120000001"),
+                                                                ("order-2", "+79120000003")]
+    Lead.objects.filter(pk=first.pk).update(status=Lead.Status.REACHED)  # closed: the ref is free again
+    assert new_lead_insert.insert_new(Lead(site=site, ref="order-1", phone="+79120000004")) is True
+
+
+def test_an_insert_that_may_write_nothing_is_only_called_as_such():
+    with pytest.raises(TypeError):
+        new_lead_insert.insert_many([Lead()])
+    with pytest.raises(TypeError):
+        lead_insert.insert_new(Lead())
+
+
 @pytest.mark.django_db
 def test_columns_left_null_are_not_in_the_insert_and_a_row_with_a_value_in_one_keeps_it():
     insert = CompiledInsert(Lead, left_null=("closed_at", "bitrix_lead_id"))
