@@ -7,7 +7,7 @@ goes to the in-process fake VoxImplant), then each call's settings are fetched a
 posted, as the scenario does. For each piece it prints the CPU of this thread (the fake's server runs in
 a thread of its own, not counted) and of the PostgreSQL backend serving it, per lead.
 
-It creates the PostgreSQL database `leadcaller_reqcpu` (dropped first and at the end); the tasks the
+It creates the PostgreSQL database `leadcaller_reqcpu` (or `--db-name`; dropped first and at the end); the tasks the
 intake queues go to Redis under a key prefix of its own, deleted at the end.
 
     .venv/bin/python bench/request_cpu.py --leads 300
@@ -40,6 +40,7 @@ SITE = "bench.example"
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--leads", type=int, default=300)
+    p.add_argument("--db-name", default=DB_NAME, help="the database to create (and drop at the end)")
     p.add_argument("--profile", choices=["intake", "call", "settings", "result"],
                    help="cProfile this piece (on the CPU clock) and print its top functions")
     args = p.parse_args()
@@ -48,7 +49,7 @@ def main() -> None:
     prefix = f"lc-reqcpu-{secrets.token_hex(4)}:"
     vox = FakeVoximplant().start()
     os.environ.update({
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}", "CELERY_BROKER_URL": BROKER_URL,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{args.db_name}", "CELERY_BROKER_URL": BROKER_URL,
         "REDIS_KEY_PREFIX": prefix, "LEADCALLER_VAR_DIR": str(tmp / "var"), "VOXIMPLANT_API_URL": vox.url,
         "VOXIMPLANT_CREDENTIALS": str(vox.write_credentials(tmp / "voximplant.json")), "VOXIMPLANT_RULE_ID": "1",
         "VOXIMPLANT_CALLER_ID": "74950000000", "VOXIMPLANT_CALLBACK_SECRET": secrets.token_urlsafe(24),
@@ -59,7 +60,7 @@ def main() -> None:
         "CALL_DAILY_BUDGET": "1000000", "CALL_HOURLY_CEILING": "1000000", "CALL_MAX_PER_NUMBER": "3",
         "DJANGO_SETTINGS_MODULE": "leadcaller.settings",
     })
-    create_database(DB_NAME)
+    create_database(args.db_name)
     try:
         run(args)
     finally:
@@ -67,7 +68,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        drop_database(DB_NAME)
+        drop_database(args.db_name)
         _redis_keys_delete(prefix)
 
 
