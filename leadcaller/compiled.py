@@ -229,6 +229,11 @@ class CompiledUpdates:
         return statement.run(**values)
 
 
+def _unique_violation(exc: IntegrityError) -> bool:
+    """PostgreSQL's unique_violation (SQLSTATE 23505), or SQLite's "UNIQUE constraint failed"."""
+    return getattr(exc.__cause__, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(exc)
+
+
 class CompiledInsert(_Compiled):
     """INSERTs of new rows of one model: every concrete column but the automatic primary key, the SQL
     built once per connection (and number of rows), each row's values prepared as Model.save() prepares
@@ -239,9 +244,8 @@ class CompiledInsert(_Compiled):
     `left_null` names nullable columns that the rows are written without (they are NULL): an insert
     whose rows never set them passes fewer parameters. A row with a value in one is saved by its save().
 
-    `ignore_conflicts`: `insert_new()` writes a row unless a unique constraint holds one like it already,
-    in one statement (ON CONFLICT DO NOTHING; SQLite's INSERT OR IGNORE) and without an error in the
-    database's log.
+    `ignore_conflicts`: `insert_new()` writes a row unless a unique constraint holds one like it already:
+    on PostgreSQL in one statement (ON CONFLICT DO NOTHING), without an error in the database's log.
     """
 
     # Rows in one statement at most (more go in several): one statement per number of rows is built. A few
@@ -274,15 +278,27 @@ class CompiledInsert(_Compiled):
         """Write the row; False (and nothing written) when a unique constraint holds a row like it."""
         if self.on_conflict is None:
             raise TypeError("insert_new() needs ignore_conflicts=True")
-        written = None if self._needs_save([obj]) else self._written([obj])
-        if written is not None:
-            return bool(written)
+        by_statement = not self._needs_save([obj])
+        if by_statement and self._conflicts_skipped():
+            written = self._written([obj])
+            if written is not None:
+                return bool(written)
+            by_statement = False
         try:
             with transaction.atomic(using=self.using):
-                obj.save(force_insert=True, using=self.using)
-        except IntegrityError:
+                if not by_statement or self._written([obj]) is None:
+                    obj.save(force_insert=True, using=self.using)
+        except IntegrityError as exc:
+            if not _unique_violation(exc):  # a NULL where none may be, say: not a row like it
+                raise
             return False
         return True
+
+    def _conflicts_skipped(self) -> bool:
+        """PostgreSQL's ON CONFLICT DO NOTHING skips only a row that a unique constraint holds. SQLite's
+        INSERT OR IGNORE would skip a NULL in a NOT NULL column as well: there a savepoint catches the
+        unique violation instead."""
+        return connections[self.using].vendor == "postgresql"
 
     def insert_many(self, objs: list[M]) -> list[M]:
         """Insert the rows in one statement (as `insert` would one by one); their ids are set on them."""
@@ -337,7 +353,7 @@ class CompiledInsert(_Compiled):
         """The one-row statement and its compiler (which prepares the values), built once per connection."""
         built = connection.__dict__.get(self.attribute)
         if built is None:
-            query = InsertQuery(self.model, on_conflict=self.on_conflict)
+            query = InsertQuery(self.model, on_conflict=self.on_conflict if self._conflicts_skipped() else None)
             query.insert_values(self.fields, [obj])
             compiler = query.get_compiler(using=self.using)
             compiler.returning_fields = self.returning

@@ -162,7 +162,9 @@ def _open_lead(site: Site, ref: str) -> Lead | None:
     # No ORDER BY: `lead_one_open_per_ref` allows one open lead per ref, and without one PostgreSQL may
     # walk the site's whole history backwards by `created_at` (it did on a new database, with no statistics
     # yet: every intake read every lead of its site) instead of probing that unique index.
-    return Lead.objects.filter(site=site, ref=ref, status__in=Lead.OPEN_STATUSES).order_by().first()
+    # (first() would add one by the primary key.)
+    found = Lead.objects.filter(site=site, ref=ref, status__in=Lead.OPEN_STATUSES).order_by()[:1]
+    return next(iter(found), None)
 
 
 def lead_event_add(

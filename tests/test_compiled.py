@@ -237,7 +237,7 @@ new_lead_insert = CompiledInsert(Lead, ignore_conflicts=True)
 @pytest.mark.parametrize("by_save", [False, True], ids=["one statement", "save()"])
 def test_an_insert_that_ignores_conflicts_writes_nothing_where_a_unique_constraint_holds_a_row(by_save):
     """`lead_one_open_per_ref`: one open lead per site and ref. The transaction goes on either way."""
-    from django.db import transaction
+    from django.db import IntegrityError, transaction
 
     site = SiteFactory()
     receiver = lambda sender, **kwargs: None  # noqa: E731  (a save signal: the row is saved by save())
@@ -258,6 +258,13 @@ def test_an_insert_that_ignores_conflicts_writes_nothing_where_a_unique_constrai
                                                                 ("order-2", "+79120000003")]
     Lead.objects.filter(pk=first.pk).update(status=Lead.Status.REACHED)  # closed: the ref is free again
     assert new_lead_insert.insert_new(Lead(site=site, ref="order-1", phone="+79120000004")) is True
+    if by_save:
+        post_save.connect(receiver, sender=Lead)
+    try:  # another constraint is not a row like it: raised, as an insert would
+        with pytest.raises(IntegrityError), transaction.atomic():
+            new_lead_insert.insert_new(Lead(site=site, ref="order-3", phone=None))
+    finally:
+        post_save.disconnect(receiver, sender=Lead)
 
 
 def test_an_insert_that_may_write_nothing_is_only_called_as_such():
