@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Iterator
 
 import pytest
 from django.db import connection, connections
@@ -233,38 +235,40 @@ def test_a_row_that_needs_more_than_an_insert_is_saved_by_save():
 new_lead_insert = CompiledInsert(Lead, ignore_conflicts=True)
 
 
-@pytest.mark.django_db(transaction=True)
+@contextmanager
+def save_signal(on: bool) -> Iterator[None]:
+    """With a save signal, a row is written by its save(), not by the compiled statement."""
+    receiver = lambda sender, **kwargs: None  # noqa: E731
+    if on:
+        post_save.connect(receiver, sender=Lead)
+    try:
+        yield
+    finally:
+        post_save.disconnect(receiver, sender=Lead)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("by_save", [False, True], ids=["one statement", "save()"])
 def test_an_insert_that_ignores_conflicts_writes_nothing_where_a_unique_constraint_holds_a_row(by_save):
     """`lead_one_open_per_ref`: one open lead per site and ref. The transaction goes on either way."""
     from django.db import IntegrityError, transaction
 
     site = SiteFactory()
-    receiver = lambda sender, **kwargs: None  # noqa: E731  (a save signal: the row is saved by save())
-    if by_save:
-        post_save.connect(receiver, sender=Lead)
-    try:
-        with transaction.atomic():
-            first = Lead(site=site, ref="order-1", phone="+79120000001")
-            assert new_lead_insert.insert_new(first) is True and first.pk is not None
-            second = Lead(site=site, ref="order-1", phone="+79120000002")
-            assert new_lead_insert.insert_new(second) is False and second.pk is None
-            other = Lead(site=site, ref="order-2", phone="+79120000003")
-            assert new_lead_insert.insert_new(other) is True  # the transaction is not broken
-    finally:
-        post_save.disconnect(receiver, sender=Lead)
+    with save_signal(by_save), transaction.atomic():
+        first = Lead(site=site, ref="order-1", phone="+79120000001")
+        assert new_lead_insert.insert_new(first) is True and first.pk is not None
+        second = Lead(site=site, ref="order-1", phone="+79120000002")
+        assert new_lead_insert.insert_new(second) is False and second.pk is None
+        other = Lead(site=site, ref="order-2", phone="+79120000003")
+        assert new_lead_insert.insert_new(other) is True  # the transaction is not broken
 
     assert sorted(Lead.objects.values_list("ref", "phone")) == [("order-1", "+79120000001"),
                                                                 ("order-2", "+79120000003")]
     Lead.objects.filter(pk=first.pk).update(status=Lead.Status.REACHED)  # closed: the ref is free again
     assert new_lead_insert.insert_new(Lead(site=site, ref="order-1", phone="+79120000004")) is True
-    if by_save:
-        post_save.connect(receiver, sender=Lead)
-    try:  # another constraint is not a row like it: raised, as an insert would
-        with pytest.raises(IntegrityError), transaction.atomic():
-            new_lead_insert.insert_new(Lead(site=site, ref="order-3", phone=None))
-    finally:
-        post_save.disconnect(receiver, sender=Lead)
+    # Another constraint is not a row like it: raised, as an insert would.
+    with save_signal(by_save), pytest.raises(IntegrityError), transaction.atomic():
+        new_lead_insert.insert_new(Lead(site=site, ref="order-3", phone=None))
 
 
 def test_an_insert_that_may_write_nothing_is_only_called_as_such():
