@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-import redis  # noqa: E402
 
+from bench.stack import redis_keys_delete  # noqa: E402
 from demo.fakes.bitrix24 import FakeBitrix24  # noqa: E402
 
 DB_NAME = "leadcaller_bench_crm"
@@ -123,9 +123,7 @@ def main() -> int:
 
         connections.close_all()
         admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-        client = redis.Redis.from_url(BROKER_URL)
-        for key in client.scan_iter(f"{prefix}*"):
-            client.delete(key)
+        redis_keys_delete(prefix, BROKER_URL)
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import BROKER_URL, create_database, drop_database, source_facts  # noqa: E402
+from bench.stack import BROKER_URL, create_database, drop_database, redis_keys_delete, source_facts  # noqa: E402
 from demo.fakes.voximplant import FakeVoximplant  # noqa: E402
 
 DB_NAME = "leadcaller_reqcpu"
@@ -69,7 +69,7 @@ def main() -> None:
 
         connections.close_all()
         drop_database(args.db_name)
-        _redis_keys_delete(prefix)
+        redis_keys_delete(prefix)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -109,9 +109,8 @@ def run(args: argparse.Namespace) -> None:
         answer = client.post(callback, json.dumps(body), content_type="application/json")
         assert answer.status_code == 200 and answer.json()["status"] == "applied", answer.content
 
-    warm = [Lead.objects.get(pk=_posted(intake, 9_000_000 + i)) for i in range(10)]  # imports, caches, statements
-    for lead in warm:
-        step_run(step_name="call", lead_id=lead.pk)
+    for pk in [_posted(intake, 9_000_000 + i) for i in range(10)]:  # imports, caches, statements
+        step_run(step_name="call", lead_id=pk)
     start = Lead.objects.order_by("-pk").values_list("pk", flat=True).first()
     src = source_facts()
     print(f"source: {(src.get('commit') or '?')[:10]}{' with changes' if src.get('modified_tracked_files') else ''}; "
@@ -153,15 +152,6 @@ def measure(name: str, piece: Callable, items: Iterable, backend: int, profile: 
 def _backend_cpu(pid: int) -> float:
     rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _redis_keys_delete(prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(BROKER_URL)
-    keys = list(client.scan_iter(prefix + "*"))
-    if keys:
-        client.delete(*keys)
 
 
 if __name__ == "__main__":

@@ -293,6 +293,15 @@ def lock_database_name(db_name: str) -> psycopg.Connection:
     return conn
 
 
+def redis_keys_delete(prefix: str, url: str = BROKER_URL) -> int:
+    """Delete every key under `prefix` (a run's own); returns how many there were."""
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start:start + 500])
+    return len(keys)
+
+
 def drop_database(db_name: str) -> None:
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name)))
@@ -495,11 +504,7 @@ class Stack:
             if fake is not None:
                 fake.stop()
         try:
-            client = redis.Redis.from_url(BROKER_URL)
-            keys = list(client.scan_iter(match=f"{self.prefix}*", count=500))
-            for start in range(0, len(keys), 500):
-                client.delete(*keys[start:start + 500])
-            log(f"deleted {len(keys)} Redis keys under {self.prefix}")
+            log(f"deleted {redis_keys_delete(self.prefix)} Redis keys under {self.prefix}")
         except Exception as exc:  # noqa: BLE001
             log(f"could not delete Redis keys under {self.prefix}: {exc}")
         if self.db_created and not self.config.keep_db:

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import BIN, process_tree  # noqa: E402
+from bench.stack import BIN, process_tree, redis_keys_delete  # noqa: E402
 
 TASK = "bench.noop_task.noop"
 
@@ -90,18 +90,8 @@ def main() -> None:
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-        _redis_keys_delete(env)
-
-
-def _redis_keys_delete(env: dict[str, str]) -> None:
-    if not env["CELERY_BROKER_URL"].startswith("redis://"):
-        return
-    import redis
-
-    client = redis.Redis.from_url(env["CELERY_BROKER_URL"])
-    keys = list(client.scan_iter(env["REDIS_KEY_PREFIX"] + "*"))
-    if keys:
-        client.delete(*keys)
+        if env["CELERY_BROKER_URL"].startswith("redis://"):
+            redis_keys_delete(env["REDIS_KEY_PREFIX"], env["CELERY_BROKER_URL"])
 
 
 if __name__ == "__main__":
