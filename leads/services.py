@@ -83,32 +83,31 @@ def lead_intake(
         submission_key_bind_expired_clear(site=site, key=submission_key)
     now = timezone.now()
     partner, code_unknown = partner_match(code=data.partner_code, utm_source=data.utm_source)
-    existing = None
+    lead = Lead(
+        ref=ref,
+        site=site,
+        site_unknown=site_unknown,
+        partner=partner,
+        name=data.name,
+        phone_raw=data.phone_raw,
+        phone=data.phone,
+        email=data.email,
+        comment=data.comment,
+        order_amount=data.order_amount,
+        currency=(data.currency or site.currency).upper() if data.order_amount is not None else "",
+        utm_source=data.utm_source,
+        utm_medium=data.utm_medium,
+        utm_campaign=data.utm_campaign,
+        utm_term=data.utm_term,
+        utm_content=data.utm_content,
+        extra={**data.extra, UNKNOWN_PARTNER_KEY: data.partner_code.strip()} if code_unknown else data.extra,
+        client_ip=client_ip,
+        user_agent=user_agent[:400],
+        raw_request=raw_request or {},
+        **pipeline.initial_step_fields(now),
+    )
     # Twice at most: the open lead that held the ref may close between the INSERT and the look-up.
     for _try in range(2):
-        lead = Lead(
-            ref=ref,
-            site=site,
-            site_unknown=site_unknown,
-            partner=partner,
-            name=data.name,
-            phone_raw=data.phone_raw,
-            phone=data.phone,
-            email=data.email,
-            comment=data.comment,
-            order_amount=data.order_amount,
-            currency=(data.currency or site.currency).upper() if data.order_amount is not None else "",
-            utm_source=data.utm_source,
-            utm_medium=data.utm_medium,
-            utm_campaign=data.utm_campaign,
-            utm_term=data.utm_term,
-            utm_content=data.utm_content,
-            extra={**data.extra, UNKNOWN_PARTNER_KEY: data.partner_code.strip()} if code_unknown else data.extra,
-            client_ip=client_ip,
-            user_agent=user_agent[:400],
-            raw_request=raw_request or {},
-            **pipeline.initial_step_fields(now),
-        )
         try:
             with transaction.atomic():
                 # Nothing is written when an open lead holds the ref (`lead_one_open_per_ref`): nearly every
@@ -142,7 +141,7 @@ def lead_intake(
         existing = _open_lead(site, ref)
         if existing is not None:
             break
-    if existing is None:
+    else:
         raise IntegrityError(f"the ref of a lead of site {site.pk} is held, and no open lead holds it")
     if submission_key:
         first = submission_key_bind(site=site, key=submission_key, lead=existing)
