@@ -278,13 +278,16 @@ class CompiledInsert(_Compiled):
         """Write the row; False (and nothing written) when a unique constraint holds a row like it."""
         if self.on_conflict is None:
             raise TypeError("insert_new() needs ignore_conflicts=True")
-        if self._conflicts_skipped() and not self._needs_save([obj]):
+        by_statement = not self._needs_save([obj])
+        if by_statement and self._conflicts_skipped():
             written = self._written([obj])
             if written is not None:
                 return bool(written)
+            by_statement = False
         try:
             with transaction.atomic(using=self.using):
-                obj.save(force_insert=True, using=self.using)
+                if not by_statement or self._written([obj]) is None:
+                    obj.save(force_insert=True, using=self.using)
         except IntegrityError as exc:
             if not _unique_violation(exc):  # a NULL where none may be, say: not a row like it
                 raise
@@ -293,8 +296,8 @@ class CompiledInsert(_Compiled):
 
     def _conflicts_skipped(self) -> bool:
         """PostgreSQL's ON CONFLICT DO NOTHING skips only a row that a unique constraint holds. SQLite's
-        INSERT OR IGNORE would skip a NULL in a NOT NULL column as well: there the row is saved by save() in
-        a savepoint that catches the unique violation."""
+        INSERT OR IGNORE would skip a NULL in a NOT NULL column as well: there a savepoint catches the
+        unique violation instead."""
         return connections[self.using].vendor == "postgresql"
 
     def insert_many(self, objs: list[M]) -> list[M]:
@@ -350,7 +353,7 @@ class CompiledInsert(_Compiled):
         """The one-row statement and its compiler (which prepares the values), built once per connection."""
         built = connection.__dict__.get(self.attribute)
         if built is None:
-            query = InsertQuery(self.model, on_conflict=self.on_conflict)
+            query = InsertQuery(self.model, on_conflict=self.on_conflict if self._conflicts_skipped() else None)
             query.insert_values(self.fields, [obj])
             compiler = query.get_compiler(using=self.using)
             compiler.returning_fields = self.returning
