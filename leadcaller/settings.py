@@ -331,7 +331,7 @@ METRICS_ALLOWED_IPS = config.networks(
     "METRICS_ALLOWED_IPS", env.list("METRICS_ALLOWED_IPS", default=["127.0.0.0/8", "::1"])
 )
 
-# --- Celery (copied once by leadcaller/celery_config.py, read through the CELERY_ namespace) ----------
+# --- Celery (copied once by leadcaller/celery_config.py, under Celery's own names where it has them) ---
 # Embedded broker: files in var/broker, shared by web, worker and beat, no server (leadcaller/broker.py).
 CELERY_BROKER_TRANSPORT_OPTIONS = config.broker_transport_options(
     CELERY_BROKER_URL, VAR_DIR / "broker", key_prefix=REDIS_KEY_PREFIX
