@@ -362,13 +362,14 @@ def step_claim_more(*, step_name: str, limit: int, extra: Q | None = None,
     deferred a moment ago join this batch rather than wait to go out alone), all under one lease.
 
     Two statements for the batch: its rows are locked (rows another transaction holds are skipped, not
-    waited for; they are due still, for the next claim) and then claimed together."""
+    waited for; they are due still, for the next claim) and then claimed together. FOR NO KEY UPDATE: a lead
+    whose timeline entry another transaction is committing (a foreign-key check's share lock) is not skipped."""
     step = STEPS[step_name]
     now = timezone.now()
     lease_end = now + step.lease
     due = _due(step, now + early) & (extra or Q())
     with transaction.atomic():
-        ids = list(Lead.objects.filter(due).order_by(step.due_field).select_for_update(skip_locked=True)
+        ids = list(Lead.objects.filter(due).order_by(step.due_field).select_for_update(skip_locked=True, no_key=True)
                    .values_list("pk", flat=True)[:limit])
         if ids:  # as read: they are locked (SQLite has no row locks, but runs one writing transaction
             # at a time: leadcaller/config.py opens each IMMEDIATE)

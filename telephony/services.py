@@ -98,7 +98,9 @@ def call_step_handle(lead: Lead) -> Outcome:
 
 
 def _lead_locked_read(*, pk: int, site_id: int, phone_hash: str, partner_id: int | None = None) -> QuerySet[Lead]:
-    return (Lead.objects.select_related("site").select_for_update(of=("self", "site")).filter(pk=pk)
+    # FOR NO KEY UPDATE, as no key changes: dials, results and the admin still queue on these rows, but the
+    # foreign-key checks of a new lead of the site, or of an entry in this lead's timeline, do not wait.
+    return (Lead.objects.select_related("site").select_for_update(of=("self", "site"), no_key=True).filter(pk=pk)
             .only("status", "site__id")
             .annotate(listed_id=dnc_entry_applying_id(phone_hash=phone_hash, site_id=site_id, partner_id=partner_id)))
 
@@ -311,9 +313,11 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings | None
 # --- the scenario's callback ------------------------------------------------------------------
 # The attempt and its lead, not the site's row: a dial holds that one for its budget check, and a result
 # holding it too would make every dial of the site queue behind every result. Nor the site's columns: a
-# person reached needs none of them (route_outcome reads them for the other results).
+# person reached needs none of them (route_outcome reads them for the other results). FOR NO KEY UPDATE, as
+# the dial's locks (_lead_locked_read).
 _attempt_locked: CompiledRead[CallAttempt] = CompiledRead(
-    lambda pk: CallAttempt.objects.select_for_update(of=("self", "lead")).select_related("lead").filter(pk=pk), pk=int)
+    lambda pk: CallAttempt.objects.select_for_update(of=("self", "lead"), no_key=True).select_related("lead").filter(pk=pk),
+    pk=int)
 # Every call asks for its settings once, as it starts: the attempt's status and number and the site, none
 # of the lead's columns; only while the attempt is live.
 _attempt_live: CompiledRead[CallAttempt] = CompiledRead(

@@ -315,3 +315,40 @@ def test_each_lease_outlasts_its_run_and_the_calls_is_seconds_past_its_hard_limi
     from leads import bitrix
 
     assert pipeline.STEPS["crm"].lease > timedelta(seconds=bitrix.settle_time() + 10)  # one batch's answer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_takes_a_lead_whose_timeline_entry_another_transaction_is_writing():
+    """A claim skips rows other transactions hold. Taken FOR UPDATE, it also skipped a lead whose row was only
+    under a foreign key's share lock: an entry for its timeline being written elsewhere."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite runs one writing transaction at a time)")
+    lead = LeadFactory(crm_due_at=timezone.now())
+    written, claimed = threading.Event(), threading.Event()
+
+    def write_an_entry() -> None:  # another connection, its transaction open while the claim runs
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                # Django's foreign keys are checked at commit; here at once, so that the moment the check
+                # holds its lock (the other transaction's commit) lasts while the claim runs.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                LeadEvent.objects.create(lead_id=lead.pk, kind=LeadEvent.Kind.NOTE, message="written elsewhere")
+                written.set()
+                claimed.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=write_an_entry)
+    thread.start()
+    try:
+        assert written.wait(10)
+        taken = pipeline.step_claim_more(step_name="crm", limit=10)
+    finally:
+        claimed.set()
+        thread.join()
+    assert [pk for pk, _ in taken] == [lead.pk]
+    assert Lead.objects.get(pk=lead.pk).crm_state == State.RUNNING

@@ -1,7 +1,7 @@
 """A lead marked handled in the admin while its next call is due is never dialled afterwards: two real
 threads, one marking the lead handled, one running the due call step, started together.
 
-The dial reads the lead's status under the lead's row lock (`SELECT ... FOR UPDATE`) in the transaction
+The dial reads the lead's status under the lead's row lock (`SELECT ... FOR NO KEY UPDATE`) in the transaction
 that writes its call attempt, and marking it handled updates that row. So in every round either the
 attempt was written before the mark (the dial came first: allowed), or there is no new attempt and the
 call step ended skipped. Without the lock, a dial that read the lead just before the mark would write

@@ -377,3 +377,40 @@ def test_a_late_result_of_an_older_attempt_leaves_the_newer_attempts_outcome_on_
     third = CallAttemptFactory(lead=lead, number=3, phone=lead.phone, status=Status.LOST)
     assert post_result(api, third, "voicemail").json() == {"status": "late"}
     assert Lead.objects.get(pk=lead.pk).last_call_outcome == "voicemail"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_being_recorded_lets_an_entry_into_the_leads_timeline(api, calling, monkeypatch):
+    """A result locks its attempt and lead. FOR UPDATE, that also held off the foreign-key check of an entry
+    for the lead's timeline committed elsewhere (a claimer's, an admin's) until the result was recorded."""
+    import threading
+
+    from django.db import DatabaseError, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite runs one writing transaction at a time)")
+    lead, attempt = calling()
+    seen: dict[str, str] = {}
+
+    def write_an_entry() -> None:  # another connection
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+                LeadEvent.objects.create(lead_id=lead.pk, kind=LeadEvent.Kind.NOTE, message="beside the result")
+            seen["entry"] = "written"
+        except DatabaseError as exc:
+            seen["entry"] = f"waited for the result: {exc}"
+        finally:
+            connections.close_all()
+
+    def probe(step_name, results):  # a step listener runs inside the result's transaction
+        if step_name == "call":
+            thread = threading.Thread(target=write_an_entry)
+            thread.start()
+            thread.join()
+
+    monkeypatch.setattr(pipeline, "_step_listeners", [*pipeline._step_listeners, probe])
+
+    assert post_result(api, attempt, "human").status_code == 200
+    assert seen == {"entry": "written"}
+    assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED

@@ -149,7 +149,7 @@ def test_a_dial_reads_the_list_in_the_statement_that_locks_the_lead_under_the_nu
     if connection.vendor == "postgresql":  # the number's lock first, then the rows and the list
         statements = [q["sql"] for q in dial.captured_queries]
         lock = next(i for i, sql in enumerate(statements) if "pg_advisory_xact_lock" in sql)
-        assert "FOR UPDATE" in reads[0] and statements.index(reads[0]) == lock + 1
+        assert "FOR NO KEY UPDATE" in reads[0] and statements.index(reads[0]) == lock + 1
 
 
 def test_call_again_from_the_admin_never_redials_an_opted_out_lead(vox, admin_user):
