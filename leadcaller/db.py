@@ -13,8 +13,9 @@ from django.db import connection, models, transaction
 
 def rows_locked(queryset: models.QuerySet) -> list[int]:
     """Lock the rows of `queryset` for the rest of the caller's transaction, in primary-key order, and
-    return their keys (those that still match it)."""
-    return list(queryset.order_by("pk").select_for_update().values_list("pk", flat=True))
+    return their keys (those that still match it). FOR NO KEY UPDATE, as the writes that follow change no
+    key: a foreign-key check on these rows (a timeline entry for a lead) need not wait for them."""
+    return list(queryset.order_by("pk").select_for_update(no_key=True).values_list("pk", flat=True))
 
 
 def rows_update(queryset: models.QuerySet, **fields: object) -> int:

@@ -19,11 +19,12 @@ pytestmark = pytest.mark.django_db
 
 
 # The id is the one column selected, so Django may name it by position.
-BY_ID = re.compile(r'ORDER BY (1|"leads_lead"\."id") ASC FOR UPDATE\s*$')
+BY_ID = re.compile(r'ORDER BY (1|"leads_lead"\."id") ASC FOR NO KEY UPDATE\s*$')
+LOCKS = re.compile(r"FOR (NO KEY )?UPDATE")
 
 
 def locking_statements(queries) -> list[str]:
-    return [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    return [q["sql"] for q in queries.captured_queries if LOCKS.search(q["sql"])]
 
 
 def test_a_batch_update_locks_its_rows_by_id_first(settings):
