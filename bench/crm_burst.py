@@ -33,11 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 
-from bench.stack import redis_keys_delete  # noqa: E402
+from bench.stack import PG_ADMIN_URL, PG_SERVER, redis_keys_delete  # noqa: E402
 from demo.fakes.bitrix24 import FakeBitrix24  # noqa: E402
 
 DB_NAME = "leadcaller_bench_crm"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 BROKER_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -58,7 +57,7 @@ def main() -> int:
     prefix = f"lc-bench-crm-{secrets.token_hex(4)}:"
     var_dir = Path(tempfile.mkdtemp(prefix="leadcaller-bench-crm-"))
     fake = FakeBitrix24(latency=args.latency, burst=50, drain_per_second=2.0).start()
-    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@{PG_SERVER}/{DB_NAME}",
            "CELERY_BROKER_URL": BROKER_URL, "REDIS_KEY_PREFIX": prefix, "LEADCALLER_VAR_DIR": str(var_dir),
            "BITRIX_WEBHOOK_URL": fake.webhook_url, "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "leadcaller.settings"}
     os.environ.update(env)

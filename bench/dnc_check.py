@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stack import (  # noqa: E402
-    command_line, create_database, drop_database, machine_facts, source_facts, source_line,
+    PG_SERVER, command_line, create_database, drop_database, machine_facts, source_facts, source_line,
 )
 
 DB_NAME = "leadcaller_dncbench"
@@ -84,7 +84,7 @@ def main() -> None:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in machine_facts()['loadavg_at_start'])}")
     create_database(DB_NAME)
     os.environ.update(DJANGO_SETTINGS_MODULE="leadcaller.settings", DEBUG="false",
-                      DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+                      DATABASE_URL=f"postgres://postgres@{PG_SERVER}/{DB_NAME}")
     import django
 
     django.setup()

@@ -30,7 +30,7 @@ from typing import Callable, Iterable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import BROKER_URL, create_database, drop_database, redis_keys_delete, source_facts  # noqa: E402
+from bench.stack import BROKER_URL, PG_SERVER, create_database, drop_database, redis_keys_delete, source_facts  # noqa: E402
 from demo.fakes.voximplant import FakeVoximplant  # noqa: E402
 
 DB_NAME = "leadcaller_reqcpu"
@@ -49,7 +49,7 @@ def main() -> None:
     prefix = f"lc-reqcpu-{secrets.token_hex(4)}:"
     vox = FakeVoximplant().start()
     os.environ.update({
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{args.db_name}", "CELERY_BROKER_URL": BROKER_URL,
+        "DATABASE_URL": f"postgres://postgres@{PG_SERVER}/{args.db_name}", "CELERY_BROKER_URL": BROKER_URL,
         "REDIS_KEY_PREFIX": prefix, "LEADCALLER_VAR_DIR": str(tmp / "var"), "VOXIMPLANT_API_URL": vox.url,
         "VOXIMPLANT_CREDENTIALS": str(vox.write_credentials(tmp / "voximplant.json")), "VOXIMPLANT_RULE_ID": "1",
         "VOXIMPLANT_CALLER_ID": "74950000000", "VOXIMPLANT_CALLBACK_SECRET": secrets.token_urlsafe(24),

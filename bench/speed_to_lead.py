@@ -53,6 +53,8 @@ from bench.stack import (  # noqa: E402
     lock_database_name,
     log,
     pg_sessions,
+    pg_statements,
+    pg_statements_reset,
     phone_for,
     raise_interrupt,
     run_facts,
@@ -239,7 +241,7 @@ def floor_run(run: Run, items: list[Sent], rate: float, timeout: float) -> dict[
 def lead_rows(run: Run, phones: list[str]) -> dict[str, dict[str, Any]]:
     """Per phone: lead state and the timestamps the pipeline wrote (epoch seconds)."""
     sql = """
-        SELECT l.phone, l.status, l.crm_state, l.call_state, l.notify_state,
+        SELECT /* bench */ l.phone, l.status, l.crm_state, l.call_state, l.notify_state,
                extract(epoch FROM l.created_at),
                (SELECT extract(epoch FROM min(a.created_at)) FROM telephony_callattempt a WHERE a.lead_id = l.id),
                (SELECT count(*) FROM telephony_callattempt a WHERE a.lead_id = l.id),
@@ -491,6 +493,11 @@ def print_report(result: dict[str, Any]) -> None:
         if "less_idle_by_group" in life:
             out.append("    of which, each less its own idle burn: " + ", ".join(
                 f"{name.strip().removeprefix('of which ')} {v:.1f}" for name, v in life["less_idle_by_group"].items()))
+    if "pg_statements" in r:
+        pg = r["pg_statements"]
+        out.append(f"PostgreSQL's execution time over the leads' whole life (pg_stat_statements, lock waits "
+                   f"included): {pg['exec_ms_per_lead']:.2f} ms per lead; the longest statements in all:")
+        out.extend(f"  {st['exec_ms']:8.1f} ms {st['calls_per_lead']:6.2f}/lead {st['query'][:110]}" for st in pg["top"])
     if cpu["foreign_processes"]:
         out.append("WARNING: other processes used the CPU during the run; the figures are not clean: "
                    + "; ".join(f"{f['core_s']} core-s {f['cmd']}" for f in cpu["foreign_processes"][:5]))
@@ -568,6 +575,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "figures in docs/benchmarks.md before 2026-12-04 23:00 were taken without it)")
     p.add_argument("--count-statements", action="store_true",
                    help="count the SQL statements per lead by where they come from (bench/statement_census)")
+    p.add_argument("--pg-statements", type=int, default=0, metavar="N",
+                   help="the N statements that took PostgreSQL longest over the leads' whole life, from "
+                        "pg_stat_statements (a server that loads it: BENCH_PG_SERVER, bench/README.md)")
     p.add_argument("--json", type=Path, default=None, help="write the result here")
     p.add_argument("--keep-db", action="store_true", help=f"keep the database {DB_NAME} at the end")
     p.add_argument("--keep-logs", type=Path, default=None, metavar="DIR", help="copy the process logs here")
@@ -591,6 +601,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.pg_statements:
+        pg_statements_reset()  # now, not after a minute of setting up: the server may have none
     facts = run_facts("speed_to_lead.py", argv)
     lock = lock_database_name(DB_NAME)  # released when this process ends, however it ends
     tmp = Path(tempfile.mkdtemp(prefix="lc-bench-"))
@@ -629,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
         idle_rate = sum(idle_rates[name] for name in STACK)
 
         statements0 = statement_census(tmp) if args.count_statements else Counter()
+        if args.pg_statements:
+            pg_statements_reset()
         log(f"measuring: {len(items)} leads at {args.rate}/s, open loop")
         mono_to_wall = time.time() - time.monotonic()
         busy0, total0, steal0 = cpu_times()
@@ -701,6 +715,11 @@ def main(argv: list[str] | None = None) -> int:
             statements = statement_census(tmp) - statements0
             extra["statements"] = {"per_lead": round(sum(statements.values()) / args.leads, 1),
                                    "by_place_per_lead": {k: round(v / args.leads, 2) for k, v in statements.most_common()}}
+        if args.pg_statements:  # over the leads' whole life too
+            top = pg_statements(DB_NAME, args.pg_statements)
+            extra["pg_statements"] = {
+                "exec_ms_per_lead": round(sum(st["exec_ms"] for st in top) / args.leads, 2),
+                "top": [{**st, "calls_per_lead": round(st["calls"] / args.leads, 2)} for st in top]}
         by_index = {x.index: x for x in items}
         if run.b24 is not None:
             in_crm = [(t - by_index[i].sent) for i, t in seen.crm.items() if i in by_index]

@@ -41,7 +41,9 @@ import redis  # noqa: E402
 
 from demo.fakes.voximplant import FakeVoximplant, always  # noqa: E402
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Another server (host:port), e.g. one started with pg_stat_statements for `speed_to_lead.py --pg-statements`.
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "127.0.0.1:5432")
+PG_ADMIN_URL = f"postgresql://postgres@{PG_SERVER}/postgres"
 BROKER_URL = "redis://127.0.0.1:6379/0"
 SITE_DOMAIN = "bench.example"
 BIN = Path(sys.executable).parent
@@ -162,6 +164,33 @@ def pg_sessions(db_name: str) -> int | None:
         return int(row[0]) if row and row[0] is not None else None
     except psycopg.Error:
         return None
+
+
+def pg_statements_reset() -> None:
+    """Empty the server's pg_stat_statements; SystemExit with what to do when the server has none."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
+    except psycopg.Error as exc:
+        raise SystemExit(f"pg_stat_statements is not available on {PG_SERVER} ({str(exc).strip()}): start a server "
+                         "with shared_preload_libraries=pg_stat_statements and point BENCH_PG_SERVER at it "
+                         "(bench/README.md)") from exc
+
+
+def pg_statements(db_name: str, limit: int) -> list[dict[str, Any]]:
+    """The statements run on `db_name` since the reset, the longest in all first; not the bench's own
+    (marked `/* bench */`)."""
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        rows = conn.execute(
+            "SELECT calls, total_exec_time, rows, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = %s) AND query NOT LIKE %s"
+            " ORDER BY total_exec_time DESC", (db_name, "%/* bench */%")).fetchall()
+    return [{"calls": calls, "exec_ms": round(ms, 1), "rows": n, "query": query}
+            for calls, ms, n, query in rows[:limit] if calls] + (
+        [{"calls": sum(r[0] for r in rows[limit:]), "exec_ms": round(sum(r[1] for r in rows[limit:]), 1),
+          "rows": sum(r[2] for r in rows[limit:]), "query": f"({len(rows) - limit} other statements)"}]
+        if len(rows) > limit else [])
 
 
 def pids_named(name: str) -> list[int]:
@@ -372,7 +401,7 @@ class Stack:
     @property
     def db_url(self) -> str:
         """For psycopg in this process."""
-        return f"postgresql://postgres@127.0.0.1:5432/{self.config.db_name}"
+        return f"postgresql://postgres@{PG_SERVER}/{self.config.db_name}"
 
     def manage(self, *argv: str) -> None:
         cmd = [sys.executable, "manage.py", *argv]
@@ -389,7 +418,7 @@ class Stack:
             self.bitrix = SlowBitrix(c.bitrix_delay)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BITRIX_", "VOXIMPLANT_", "TELEGRAM_"))}
         env.update({
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{c.db_name}",
+            "DATABASE_URL": f"postgres://postgres@{PG_SERVER}/{c.db_name}",
             "CELERY_BROKER_URL": BROKER_URL,
             "REDIS_KEY_PREFIX": self.prefix,
             "LEADCALLER_VAR_DIR": str(self.tmp / "var"),
@@ -574,7 +603,8 @@ def start_scenarios_by_phone(stack: Stack) -> dict[str, list[float]]:
     if missing_phone:  # custom data too long for the phone: look the attempt up
         with psycopg.connect(stack.db_url) as conn:
             for attempt_id, received in missing_phone:
-                row = conn.execute("SELECT phone FROM telephony_callattempt WHERE id = %s", (attempt_id,)).fetchone()
+                row = conn.execute("SELECT /* bench */ phone FROM telephony_callattempt WHERE id = %s",
+                                   (attempt_id,)).fetchone()
                 if row:
                     found.setdefault(row[0], []).append(received)
     return found
