@@ -30,7 +30,9 @@ from typing import Callable, Iterable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import BROKER_URL, PG_SERVER, create_database, drop_database, redis_keys_delete, source_facts  # noqa: E402
+from bench.stack import (  # noqa: E402
+    BROKER_URL, PG_SERVER, create_database, drop_database, redis_keys_delete, source_facts,
+)
 from demo.fakes.voximplant import FakeVoximplant  # noqa: E402
 
 DB_NAME = "leadcaller_reqcpu"

@@ -497,7 +497,8 @@ def print_report(result: dict[str, Any]) -> None:
         pg = r["pg_statements"]
         out.append(f"PostgreSQL's execution time over the leads' whole life (pg_stat_statements, lock waits "
                    f"included): {pg['exec_ms_per_lead']:.2f} ms per lead; the longest statements in all:")
-        out.extend(f"  {st['exec_ms']:8.1f} ms {st['calls_per_lead']:6.2f}/lead {st['query'][:110]}" for st in pg["top"])
+        out.extend(f"  {st['exec_ms']:8.1f} ms {st['calls_per_lead']:6.2f}/lead {st['query'][:110]}"
+                   for st in pg["top"])
     if cpu["foreign_processes"]:
         out.append("WARNING: other processes used the CPU during the run; the figures are not clean: "
                    + "; ".join(f"{f['core_s']} core-s {f['cmd']}" for f in cpu["foreign_processes"][:5]))

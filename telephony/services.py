@@ -316,8 +316,8 @@ def route_outcome(lead: Lead, result: str, detail: str, cfg: CallSettings | None
 # person reached needs none of them (route_outcome reads them for the other results). FOR NO KEY UPDATE, as
 # the dial's locks (_lead_locked_read).
 _attempt_locked: CompiledRead[CallAttempt] = CompiledRead(
-    lambda pk: CallAttempt.objects.select_for_update(of=("self", "lead"), no_key=True).select_related("lead").filter(pk=pk),
-    pk=int)
+    lambda pk: (CallAttempt.objects.select_for_update(of=("self", "lead"), no_key=True).select_related("lead")
+                .filter(pk=pk)), pk=int)
 # Every call asks for its settings once, as it starts: the attempt's status and number and the site, none
 # of the lead's columns; only while the attempt is live.
 _attempt_live: CompiledRead[CallAttempt] = CompiledRead(
