@@ -115,6 +115,33 @@ def run_together(*jobs):
         return list(pool.map(run, jobs, timeout=60))
 
 
+def beside(write, *, lock_timeout: str = "2s") -> str:
+    """Run `write` in a transaction on another connection (a thread of its own), as another process would
+    while the caller holds its locks: "went through", or why it gave up (PostgreSQL waits `lock_timeout`
+    for a lock, then raises)."""
+    import threading
+
+    from django.db import DatabaseError, connections, transaction
+
+    outcome: list[str] = []
+
+    def run() -> None:
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{lock_timeout}'")
+                write()
+            outcome.append("went through")
+        except DatabaseError as exc:
+            outcome.append(f"gave up: {exc}")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return outcome[0]
+
+
 def stop_pid(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
     """Stop one process a test started, by its id; kill it if it does not go in time."""
     if proc.poll() is not None:

@@ -19,6 +19,7 @@ from leads.models import Lead, LeadEvent
 from telephony.models import CallAttempt
 from telephony.scenario import scenario_version
 from telephony.tokens import attempt_token
+from tests.conftest import beside
 from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -280,41 +281,46 @@ def test_an_id_beyond_64_bits_is_400(api, calling, field):
     assert api.get(URL, {"attempt_id": 2 ** 64, "token": "x"}).status_code == 400
 
 
+def while_the_result_is_recorded(monkeypatch, write) -> list[str]:
+    """Run `write` beside the result's transaction, its locks held (a step listener runs inside it); what
+    became of it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite runs one writing transaction at a time)")
+    seen: list[str] = []
+
+    def probe(step_name, results):
+        if step_name == "call":
+            seen.append(beside(write))
+
+    monkeypatch.setattr(pipeline, "_step_listeners", [*pipeline._step_listeners, probe])
+    return seen
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_result_does_not_lock_its_sites_row_so_the_sites_dials_never_queue_behind_it(api, calling, monkeypatch):
     """A dial locks its site's row for the budget check; a result (a dozen statements under load) used to
     lock it too, so in a burst every dial of the site waited for the results being recorded."""
-    import threading
-
-    from django.db import DatabaseError, connection, connections, transaction
-
     from leads.models import Site
 
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are PostgreSQL's (SQLite runs one writing transaction at a time)")
     lead, attempt = calling()
-    seen: dict[str, str] = {}
-
-    def try_the_sites_row() -> None:  # another connection, as a dial of the same site
-        try:
-            with transaction.atomic():
-                Site.objects.select_for_update(nowait=True).get(pk=lead.site_id)
-            seen["site"] = "free"
-        except DatabaseError as exc:
-            seen["site"] = f"locked: {exc}"
-        finally:
-            connections.close_all()
-
-    def probe(step_name, results):  # a step listener runs inside the result's transaction
-        if step_name == "call":
-            thread = threading.Thread(target=try_the_sites_row)
-            thread.start()
-            thread.join()
-
-    monkeypatch.setattr(pipeline, "_step_listeners", [*pipeline._step_listeners, probe])
+    seen = while_the_result_is_recorded(  # as a dial of the same site
+        monkeypatch, lambda: Site.objects.select_for_update(nowait=True).get(pk=lead.site_id))
 
     assert post_result(api, attempt, "human").status_code == 200
-    assert seen == {"site": "free"}
+    assert seen == ["went through"]
+    assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_being_recorded_lets_an_entry_into_the_leads_timeline(api, calling, monkeypatch):
+    """A result locks its attempt and lead. FOR UPDATE, that also held off the foreign-key check of an entry
+    for the lead's timeline committed elsewhere (a claimer's, an admin's) until the result was recorded."""
+    lead, attempt = calling()
+    seen = while_the_result_is_recorded(monkeypatch, lambda: LeadEvent.objects.create(
+        lead_id=lead.pk, kind=LeadEvent.Kind.NOTE, message="beside the result"))
+
+    assert post_result(api, attempt, "human").status_code == 200
+    assert seen == ["went through"]
     assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED
 
 
@@ -378,39 +384,3 @@ def test_a_late_result_of_an_older_attempt_leaves_the_newer_attempts_outcome_on_
     assert post_result(api, third, "voicemail").json() == {"status": "late"}
     assert Lead.objects.get(pk=lead.pk).last_call_outcome == "voicemail"
 
-
-@pytest.mark.django_db(transaction=True)
-def test_a_result_being_recorded_lets_an_entry_into_the_leads_timeline(api, calling, monkeypatch):
-    """A result locks its attempt and lead. FOR UPDATE, that also held off the foreign-key check of an entry
-    for the lead's timeline committed elsewhere (a claimer's, an admin's) until the result was recorded."""
-    import threading
-
-    from django.db import DatabaseError, connections, transaction
-
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks are PostgreSQL's (SQLite runs one writing transaction at a time)")
-    lead, attempt = calling()
-    seen: dict[str, str] = {}
-
-    def write_an_entry() -> None:  # another connection
-        try:
-            with transaction.atomic(), connections["default"].cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '2s'")
-                LeadEvent.objects.create(lead_id=lead.pk, kind=LeadEvent.Kind.NOTE, message="beside the result")
-            seen["entry"] = "written"
-        except DatabaseError as exc:
-            seen["entry"] = f"waited for the result: {exc}"
-        finally:
-            connections.close_all()
-
-    def probe(step_name, results):  # a step listener runs inside the result's transaction
-        if step_name == "call":
-            thread = threading.Thread(target=write_an_entry)
-            thread.start()
-            thread.join()
-
-    monkeypatch.setattr(pipeline, "_step_listeners", [*pipeline._step_listeners, probe])
-
-    assert post_result(api, attempt, "human").status_code == 200
-    assert seen == {"entry": "written"}
-    assert Lead.objects.get(pk=lead.pk).status == Lead.Status.REACHED
