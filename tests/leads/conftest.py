@@ -53,3 +53,23 @@ def b24_oauth(settings, db):
 def short_bitrix_timeout(settings):
     """We give up on Bitrix24 after 0.3 s, adds included: as when the portal outlasts our timeout."""
     settings.PROVIDER_TIMEOUT = 0.3
+
+
+def finished_call(lead, outcome="human", number=1, **fields):
+    """The lead's call attempt `number`, finished with `outcome`."""
+    from telephony.models import CallAttempt
+    from tests.factories import CallAttemptFactory
+
+    return CallAttemptFactory(lead=lead, number=number, status=CallAttempt.Status.FINISHED, outcome=outcome, **fields)
+
+
+def in_bitrix_with_a_finished_call(leads) -> None:
+    """The leads added to Bitrix24 by a claimer run (in one batch), then each with a finished call whose
+    outcome is announced: a write-back due for each."""
+    from leads import crm, services
+
+    crm.crm_claim_run()
+    for lead in leads:
+        finished_call(lead)
+        services.lead_outcome_announce(lead=lead)
+

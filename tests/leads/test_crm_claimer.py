@@ -9,7 +9,8 @@ from django.utils import timezone
 from leads import bitrix, bitrix_limits, crm, pipeline
 from leads.models import Lead, LeadEvent
 from tests.conftest import run_together
-from tests.factories import CallAttemptFactory, LeadFactory
+from tests.factories import LeadFactory
+from tests.leads.conftest import in_bitrix_with_a_finished_call
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_backs_at_once")]
 State = Lead.StepState
@@ -131,18 +132,6 @@ def test_leads_deferred_for_the_rate_limit_wait_on_their_rows_and_one_claimer_co
     assert min(lead.crm_due_at for lead in held) > timezone.now()
     [(name, args, countdown)] = sent  # one claimer for all ten, when the portal has room again
     assert name == "leads.tasks.crm_claim" and args == () and 0 < countdown <= 15
-
-
-def in_bitrix_with_a_finished_call(leads: list[Lead]) -> None:
-    """The leads added to Bitrix24 by a claimer run, then each with a finished call whose outcome is
-    announced: a write-back due for each."""
-    from leads import services
-    from telephony.models import CallAttempt
-
-    crm.crm_claim_run()  # the adds
-    for lead in leads:
-        CallAttemptFactory(lead=lead, status=CallAttempt.Status.FINISHED, outcome=CallAttempt.Outcome.HUMAN)
-        services.lead_outcome_announce(lead=lead)
 
 
 def token_taken_elsewhere(settings) -> None:

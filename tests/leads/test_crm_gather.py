@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from leads import crm
 from leads.models import Lead
-from telephony.models import CallAttempt
-from tests.factories import CallAttemptFactory, LeadFactory
-from tests.leads.test_crm_claimer import due_now, in_bitrix_with_a_finished_call
+from tests.factories import LeadFactory
+from tests.leads.conftest import finished_call, in_bitrix_with_a_finished_call
+from tests.leads.test_crm_claimer import due_now
 
 pytestmark = pytest.mark.django_db
 State = Lead.StepState
@@ -55,7 +55,7 @@ def test_outcomes_of_one_span_go_in_one_batch_and_a_retry_keeps_its_backoff(b24,
     in_bitrix_with_a_finished_call(leads[:3])  # all four added, three called
     time_passes(leads[:1], GATHER)  # the first is due; the other two came within its span
     retry = Lead.objects.get(pk=leads[3].pk)  # in Bitrix24 now
-    CallAttemptFactory(lead=retry, status=CallAttempt.Status.FINISHED, outcome=CallAttempt.Outcome.HUMAN)
+    finished_call(retry)
     Lead.objects.filter(pk=retry.pk).update(crm_state=State.PENDING, crm_resync=False,
                                             crm_due_at=timezone.now() + timedelta(seconds=2))  # its backoff
 

@@ -6,15 +6,11 @@ import pytest
 
 from leads import crm, services
 from leads.models import Lead
-from telephony.models import CallAttempt
-from tests.factories import CallAttemptFactory, LeadFactory, SiteFactory
+from tests.factories import LeadFactory, SiteFactory
+from tests.leads.conftest import finished_call, in_bitrix_with_a_finished_call
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("write_backs_at_once")]
 State = Lead.StepState
-
-
-def finished_call(lead, outcome, number=1, **fields):
-    return CallAttemptFactory(lead=lead, number=number, status=CallAttempt.Status.FINISHED, outcome=outcome, **fields)
 
 
 def created_in_bitrix(b24, **lead_fields) -> Lead:
@@ -118,10 +114,7 @@ def test_the_claimer_writes_many_leads_back_in_one_batch_each_outcome_once(b24):
 
 def announced_with_a_finished_call(site, n: int) -> list[Lead]:
     leads = LeadFactory.create_batch(n, site=site)
-    crm.crm_claim_run()  # added in one batch: one request, under the portal's rate limit
-    for lead in leads:
-        finished_call(lead, "human", duration=12)
-        services.lead_outcome_announce(lead=lead)
+    in_bitrix_with_a_finished_call(leads)
     return leads
 
 
