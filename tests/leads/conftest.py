@@ -72,4 +72,3 @@ def in_bitrix_with_a_finished_call(leads) -> None:
     for lead in leads:
         finished_call(lead)
         services.lead_outcome_announce(lead=lead)
-

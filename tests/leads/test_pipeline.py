@@ -320,7 +320,7 @@ def test_each_lease_outlasts_its_run_and_the_calls_is_seconds_past_its_hard_limi
 @pytest.mark.django_db(transaction=True)
 def test_a_claim_takes_a_lead_whose_timeline_entry_another_transaction_is_writing():
     """A claim skips rows other transactions hold. Taken FOR UPDATE, it also skipped a lead whose row was only
-    under a foreign key's share lock: an entry for its timeline being written elsewhere."""
+    under a foreign key's share lock: an entry for its timeline being committed elsewhere."""
     import threading
 
     from django.db import connection, connections, transaction
