@@ -31,18 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import psycopg  # noqa: E402
-
-from bench.stack import PG_ADMIN_URL, PG_SERVER, redis_keys_delete  # noqa: E402
+from bench.stack import BROKER_URL, PG_SERVER, create_database, drop_database, redis_keys_delete  # noqa: E402
 from demo.fakes.bitrix24 import FakeBitrix24  # noqa: E402
 
 DB_NAME = "leadcaller_bench_crm"
-BROKER_URL = "redis://127.0.0.1:6379/0"
-
-
-def admin_sql(statement: str) -> None:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(statement)
 
 
 def main() -> int:
@@ -61,8 +53,7 @@ def main() -> int:
            "CELERY_BROKER_URL": BROKER_URL, "REDIS_KEY_PREFIX": prefix, "LEADCALLER_VAR_DIR": str(var_dir),
            "BITRIX_WEBHOOK_URL": fake.webhook_url, "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "leadcaller.settings"}
     os.environ.update(env)
-    admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    admin_sql(f"CREATE DATABASE {DB_NAME}")
+    create_database(DB_NAME)
     workers: list[subprocess.Popen] = []
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
@@ -121,7 +112,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        drop_database(DB_NAME)
         redis_keys_delete(prefix, BROKER_URL)
     print(json.dumps(result, indent=2))
     if args.json:

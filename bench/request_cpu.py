@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.stack import (  # noqa: E402
-    BROKER_URL, PG_SERVER, create_database, drop_database, redis_keys_delete, source_facts,
+    BROKER_URL, PG_SERVER, create_database, drop_database, process_cpu, redis_keys_delete, source_facts,
 )
 from demo.fakes.voximplant import FakeVoximplant  # noqa: E402
 
@@ -111,9 +111,12 @@ def run(args: argparse.Namespace) -> None:
         answer = client.post(callback, json.dumps(body), content_type="application/json")
         assert answer.status_code == 200 and answer.json()["status"] == "applied", answer.content
 
-    for pk in [_posted(intake, 9_000_000 + i) for i in range(10)]:  # imports, caches, statements
+    for n in range(10):  # warm-up: imports, caches, statements
+        intake(9_000_000 + n)
+    warm = list(Lead.objects.order_by("pk").values_list("pk", flat=True))
+    for pk in warm:
         step_run(step_name="call", lead_id=pk)
-    start = Lead.objects.order_by("-pk").values_list("pk", flat=True).first()
+    start = warm[-1]
     src = source_facts()
     print(f"source: {(src.get('commit') or '?')[:10]}{' with changes' if src.get('modified_tracked_files') else ''}; "
           f"{args.leads} leads")
@@ -128,32 +131,20 @@ def run(args: argparse.Namespace) -> None:
     assert set(Lead.objects.filter(pk__in=leads).values_list("status", flat=True)) == {Lead.Status.REACHED}
 
 
-def _posted(intake: Callable[[int], None], n: int) -> int:
-    from leads.models import Lead
-
-    intake(n)
-    return Lead.objects.order_by("-pk").values_list("pk", flat=True).first()
-
-
 def measure(name: str, piece: Callable, items: Iterable, backend: int, profile: str | None) -> None:
     items = list(items)
     profiler = cProfile.Profile(time.thread_time) if profile == name else None
-    thread0, pg0 = time.thread_time(), _backend_cpu(backend)
+    thread0, pg0 = time.thread_time(), process_cpu(backend)
     if profiler:
         profiler.enable()
     for item in items:
         piece(item)
     if profiler:
         profiler.disable()
-    thread, pg = time.thread_time() - thread0, _backend_cpu(backend) - pg0
+    thread, pg = time.thread_time() - thread0, process_cpu(backend) - pg0
     print(f"{name:9s} {1000 * thread / len(items):8.2f} {1000 * pg / len(items):16.2f}")
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
-
-
-def _backend_cpu(pid: int) -> float:
-    rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

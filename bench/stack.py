@@ -112,15 +112,21 @@ def process_tree(pid: int) -> list[int]:
     return result
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) the process has used; OSError when it is gone."""
+    rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def all_process_cpu() -> dict[int, tuple[str, float]]:
     """pid -> (command line, CPU seconds) of every process visible in /proc."""
-    tick, result = os.sysconf("SC_CLK_TCK"), {}
+    result = {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                rest = (d / "stat").read_text().rsplit(")", 1)[1].split()
+                cpu = process_cpu(int(d.name))
                 cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:100]
-                result[int(d.name)] = (cmd, (int(rest[11]) + int(rest[12])) / tick)
+                result[int(d.name)] = (cmd, cpu)
             except (OSError, IndexError):
                 pass
     return result

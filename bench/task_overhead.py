@@ -25,21 +25,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import BIN, process_tree, redis_keys_delete  # noqa: E402
+from bench.stack import BIN, BROKER_URL, process_cpu, process_tree, redis_keys_delete  # noqa: E402
 
 TASK = "bench.noop_task.noop"
 
 
 def tree_cpu(pid: int) -> float:
     """CPU seconds of pid and its descendants (those alive now)."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    total = 0.0
     for p in process_tree(pid):
         try:
-            rest = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(rest[11]) + int(rest[12])
+            total += process_cpu(p)
         except (OSError, IndexError):
             pass
-    return total / tick
+    return total
 
 
 def main() -> None:
@@ -53,7 +52,7 @@ def main() -> None:
 
     tag = secrets.token_hex(4)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "leadcaller.settings",
-           "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
+           "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", BROKER_URL),
            "REDIS_KEY_PREFIX": f"lc-taskcost-{tag}:", "LEADCALLER_VAR_DIR": f"/tmp/lc-taskcost-{tag}",
            "PYTHONPATH": str(ROOT)}
     os.environ.update(env)
@@ -86,7 +85,8 @@ def main() -> None:
         print(f"celery worker --pool {args.pool} --concurrency {args.concurrency} --loglevel {args.loglevel}: "
               f"{args.tasks} no-op tasks at {args.rate}/s; {done - 20} succeeded in the window")
         print(f"  {1000 * (used - idle * elapsed) / args.tasks:.2f} core-ms per task "
-              f"(worker's tree {used:.2f} core-s in {elapsed:.1f} s, less its idle burn of {1000 * idle:.1f} core-ms/s)")
+              f"(worker's tree {used:.2f} core-s in {elapsed:.1f} s, "
+              f"less its idle burn of {1000 * idle:.1f} core-ms/s)")
     finally:
         worker.terminate()
         worker.wait(timeout=30)
