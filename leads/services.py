@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -141,8 +141,8 @@ def lead_intake(
         existing = _open_lead(site, ref)
         if existing is not None:
             break
-    else:
-        raise IntegrityError(f"the ref of a lead of site {site.pk} is held, and no open lead holds it")
+    else:  # closed under it twice running: a brief conflict, which the client is asked to retry (503)
+        raise OperationalError(f"the ref of a lead of site {site.pk} is held, and no open lead holds it")
     if submission_key:
         first = submission_key_bind(site=site, key=submission_key, lead=existing)
         if first.pk != existing.pk:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from rest_framework.test import APIClient
 
 from leads.models import IntakeCounter, Lead, LeadEvent
 from tests.conftest import post_json
@@ -318,6 +319,46 @@ def test_lead_in_manual_handling_still_holds_its_ref(api, site):
     Lead.objects.update(status=Lead.Status.MANUAL)
 
     assert post_json(api, {"phone": "+79120001122"}, **ORIGIN).json()["duplicate"] is True
+
+
+def test_an_open_lead_closed_between_the_insert_and_the_look_up_lets_the_new_post_in(api, site, monkeypatch,
+                                                                                      django_capture_on_commit_callbacks):
+    """The INSERT wrote nothing (the first lead held the ref), then the first lead closed before the look-up
+    read it: the post tries again and is stored, not refused as a duplicate of nothing."""
+    from leads import services
+
+    first = post_json(api, {"phone": "+79120001122", "ref": "order-1"}, **ORIGIN).json()
+    look_up = services._open_lead
+
+    def closed_meanwhile(site, ref):  # what a result recorded by the call worker at that moment does
+        Lead.objects.filter(public_id=first["id"]).update(status=Lead.Status.REACHED)
+        return look_up(site, ref)
+
+    monkeypatch.setattr(services, "_open_lead", closed_meanwhile)
+    with django_capture_on_commit_callbacks() as dispatched:
+        second = post_json(api, {"phone": "+79990001122", "ref": "order-1"}, **ORIGIN)
+
+    assert second.status_code == 201 and second.json()["duplicate"] is False and second.json()["id"] != first["id"]
+    new = Lead.objects.get(public_id=second.json()["id"])
+    assert new.status == Lead.Status.IN_PROGRESS and new.phone == "+79990001122"
+    assert len(dispatched) == 1  # its pipeline starts, as any new lead's
+    assert not LeadEvent.objects.filter(kind=LeadEvent.Kind.DUPLICATE).exists()
+
+
+def test_a_ref_held_by_no_open_lead_twice_running_is_a_503_to_try_again(api, site, monkeypatch):
+    """Two closings in a row between INSERT and look-up: the post stores nothing and is asked to come back,
+    as for any brief refusal of the database, rather than answered 500."""
+    from leads import services
+
+    first = post_json(api, {"phone": "+79120001122", "ref": "order-1"}, **ORIGIN).json()
+    monkeypatch.setattr(services, "_open_lead", lambda site, ref: None)  # the look-up never finds it
+
+    response = post_json(APIClient(raise_request_exception=False), {"phone": "+79990001122", "ref": "order-1"},
+                         **ORIGIN)
+
+    assert response.status_code == 503 and response["Retry-After"]
+    assert "try again" in response.json()["detail"]
+    assert [str(pk) for pk in Lead.objects.values_list("public_id", flat=True)] == [first["id"]]
 
 
 def test_response_carries_a_request_id(api, site):
