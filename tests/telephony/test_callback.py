@@ -383,4 +383,3 @@ def test_a_late_result_of_an_older_attempt_leaves_the_newer_attempts_outcome_on_
     third = CallAttemptFactory(lead=lead, number=3, phone=lead.phone, status=Status.LOST)
     assert post_result(api, third, "voicemail").json() == {"status": "late"}
     assert Lead.objects.get(pk=lead.pk).last_call_outcome == "voicemail"
-
